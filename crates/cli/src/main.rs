@@ -1,0 +1,5 @@
+//! The `kguard` command line.
+
+fn main() {
+    println!("kguard");
+}

@@ -1,0 +1,126 @@
+//! One Kubernetes object with its source.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::source::{Location, Pos};
+use crate::yaml::{Entry, Node};
+
+/// Identifies an object in reports: `Kind/namespace/name` (or `Kind/name` when cluster-scoped or unset).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectRef {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// `metadata.name` (or `generateName` followed by `*`), `<unnamed>` when neither is set.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// A Kubernetes object read from a file.
+#[derive(Clone, Debug)]
+pub struct Object {
+    /// Who it is.
+    pub id: ObjectRef,
+    /// The file it came from.
+    pub file: Arc<str>,
+    /// 0-based index of its document in that file.
+    pub doc_index: usize,
+    /// JSON pointer of this object inside its document: `""`, or `/items/3` for an item of a `List`.
+    pub doc_pointer: String,
+    /// The object itself.
+    pub root: Node,
+}
+
+impl Object {
+    /// Builds an object from a node; `Err` says which required field is missing or malformed.
+    ///
+    /// # Errors
+    /// When the node is not a mapping or lacks a string `apiVersion` or `kind`.
+    pub fn from_node(root: Node, file: Arc<str>, doc_index: usize, doc_pointer: String) -> Result<Self, (Pos, String)> {
+        if root.as_map().is_none() {
+            return Err((root.pos, format!("expected a Kubernetes object (a mapping), found a {}", root.type_name())));
+        }
+        let api_version = required_str(&root, "apiVersion")?;
+        let kind = required_str(&root, "kind")?;
+        let meta = root.get("metadata");
+        let namespace = meta.and_then(|m| m.get("namespace")).and_then(Node::as_str).map(str::to_owned);
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Node::as_str)
+            .map(str::to_owned)
+            .or_else(|| meta.and_then(|m| m.get("generateName")).and_then(Node::as_str).map(|g| format!("{g}*")))
+            .unwrap_or_else(|| "<unnamed>".to_owned());
+        Ok(Self { id: ObjectRef { api_version, kind, namespace, name }, file, doc_index, doc_pointer, root })
+    }
+
+    /// `kind`.
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        &self.id.kind
+    }
+
+    /// The API group of `apiVersion` (`""` for the core group).
+    #[must_use]
+    pub fn group(&self) -> &str {
+        self.id.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    /// The map entries under `metadata.labels`.
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        string_map(self.root.get("metadata").and_then(|m| m.get("labels")))
+    }
+
+    /// The map entries under `metadata.annotations`.
+    pub fn annotations(&self) -> impl Iterator<Item = (&str, &str)> {
+        string_map(self.root.get("metadata").and_then(|m| m.get("annotations")))
+    }
+
+    /// One annotation's value.
+    #[must_use]
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// One label's value.
+    #[must_use]
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The source location of the field at `pointer` (relative to this object), or of its
+    /// nearest existing parent.
+    #[must_use]
+    pub fn location(&self, pointer: &str) -> Location {
+        Location::at(self.file.clone(), self.root.locate(pointer))
+    }
+}
+
+/// The string-valued entries of a mapping node (non-string values are skipped).
+pub fn string_map(node: Option<&Node>) -> impl Iterator<Item = (&str, &str)> {
+    node.and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|Entry { key, value, .. }| value.as_str().map(|v| (key.as_str(), v)))
+}
+
+fn required_str(root: &Node, field: &str) -> Result<String, (Pos, String)> {
+    match root.entry(field) {
+        None => Err((root.pos, format!("object has no `{field}`; every Kubernetes object needs apiVersion and kind"))),
+        Some(e) => match e.value.as_str() {
+            Some(s) if !s.is_empty() => Ok(s.to_owned()),
+            _ => Err((e.value.pos, format!("`{field}` must be a non-empty string, found a {}", e.value.type_name()))),
+        },
+    }
+}

@@ -1,0 +1,1 @@
+//! Typed views of pod specs (filled in by the workloads work).

@@ -1,0 +1,134 @@
+//! The finding type and what travels with it to the renderers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kguard_model::{Diagnostic, Location, ObjectRef};
+use serde::Serialize;
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; not a weakness by itself.
+    Info,
+    /// Defence-in-depth gap.
+    Low,
+    /// A weakness that helps an attacker.
+    Medium,
+    /// A direct path to compromise of the workload or node.
+    High,
+    /// Compromise of the node or cluster.
+    Critical,
+}
+
+impl Severity {
+    /// All severities, lowest first.
+    pub const ALL: [Self; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+
+    /// Lower-case name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown severity {s:?}; expected one of info, low, medium, high, critical"))
+    }
+}
+
+/// What a renderer needs to know about a rule (SARIF `rules`, `explain`, JUnit test names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleMeta {
+    /// Stable id, e.g. `PSS003`.
+    pub id: &'static str,
+    /// Short kebab/camel name, e.g. `privileged`.
+    pub name: &'static str,
+    /// Family, e.g. `pss`.
+    pub family: &'static str,
+    /// Default severity.
+    pub severity: Severity,
+    /// One-line title.
+    pub title: &'static str,
+    /// What the rule checks.
+    pub what: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+    /// Links to upstream documentation.
+    pub references: &'static [&'static str],
+    /// Equivalent ids in other tools (and other accepted names).
+    pub aliases: &'static [&'static str],
+}
+
+/// One security finding about one object. (Renderers define their own wire shapes.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id (`RuleMeta::id`).
+    pub rule_id: String,
+    /// Severity (usually the rule's default).
+    pub severity: Severity,
+    /// One-line title.
+    pub title: String,
+    /// The specific message for this object.
+    pub message: String,
+    /// The object concerned.
+    pub object: Option<ObjectRef>,
+    /// The container concerned, when the finding is about one.
+    pub container: Option<String>,
+    /// JSON pointer of the field concerned, relative to the object.
+    pub pointer: Option<String>,
+    /// Where in the input (the field, or its nearest existing parent).
+    pub location: Option<Location>,
+    /// How to fix it.
+    pub remediation: Option<String>,
+    /// Links.
+    pub references: Vec<String>,
+}
+
+/// Counts for the summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Files read.
+    pub files: usize,
+    /// Documents read.
+    pub documents: usize,
+    /// Objects found.
+    pub objects: usize,
+    /// Objects evaluated by at least one rule.
+    pub scanned: usize,
+    /// Objects skipped (unknown kinds, non-objects).
+    pub skipped: usize,
+}
+
+/// Everything a renderer shows.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Findings, sorted by file, line, rule.
+    pub findings: Vec<Finding>,
+    /// Input problems.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Counts.
+    pub summary: Summary,
+    /// Metadata of every rule that may appear (for SARIF `rules` and JUnit).
+    pub rules: Vec<RuleMeta>,
+}
