@@ -1,0 +1,142 @@
+//! `kguard scan`: load inputs (in parallel across files), run the engines, render, pick the exit code.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+
+
+use kguard_engine::rules::{self, Selection};
+use kguard_engine::scan::{PssDefault, ScanConfig};
+use kguard_model::load::{self, Input, Parsed};
+use kguard_model::DiagnosticLevel;
+use kguard_report::{Format, RenderOptions, Report, Severity, Summary};
+use rayon::prelude::*;
+
+use crate::args::{ColorChoice, FailOn, OutputFormat, PssLevel, ScanArgs};
+use crate::exit;
+
+/// Runs `kguard scan`; returns the exit code.
+pub fn run(args: &ScanArgs) -> u8 {
+    let selection = Selection { select: args.select.clone(), ignore: args.ignore.clone() };
+    let unknown = selection.unknown();
+    if !unknown.is_empty() {
+        eprintln!(
+            "error: unknown rule selector(s): {}; `kguard rules` lists the rules",
+            unknown.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+        );
+        return exit::ERROR;
+    }
+    let version = match kguard_engine::podsec::Version::parse(&args.pss_version) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --pss-version {:?}: {e}", args.pss_version);
+            return exit::ERROR;
+        }
+    };
+    let level = match args.pss_level {
+        PssLevel::Privileged => kguard_engine::podsec::Level::Privileged,
+        PssLevel::Baseline => kguard_engine::podsec::Level::Baseline,
+        PssLevel::Restricted => kguard_engine::podsec::Level::Restricted,
+    };
+    let config = ScanConfig { selection, pss: PssDefault { level, version } };
+
+    let (inputs, mut diagnostics) = load::expand_paths(&args.paths);
+    if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        eprintln!("error: `-` (stdin) may be given only once");
+        return exit::ERROR;
+    }
+    let parsed: Vec<Parsed> = inputs.par_iter().map(load::load_input).collect();
+    let mut summary = Summary { files: inputs.len(), ..Summary::default() };
+    let mut objects = Vec::new();
+    for p in parsed {
+        summary.documents += p.documents;
+        diagnostics.extend(p.diagnostics);
+        objects.extend(p.objects);
+    }
+    summary.objects = objects.len();
+    let outcome = kguard_engine::scan::scan(&objects, &config);
+    summary.scanned = outcome.scanned;
+    summary.skipped = outcome.skipped;
+    diagnostics.extend(outcome.diagnostics);
+
+    let mut findings = outcome.findings;
+    if let Some(min) = args.min_severity {
+        findings.retain(|f| f.severity >= min);
+    }
+    findings.sort_by(|a, b| {
+        let key = |f: &kguard_report::Finding| {
+            (f.location.as_ref().map(|l| (l.file.clone(), l.pos)), f.rule_id.clone(), f.message.clone())
+        };
+        key(a).cmp(&key(b))
+    });
+    if !args.verbose {
+        diagnostics.retain(|d| d.level > DiagnosticLevel::Note);
+    }
+    diagnostics.sort_by(|a, b| (&a.location, a.level).cmp(&(&b.location, b.level)));
+
+    let rules_meta = rules::all().filter(|r| config.selection.enabled(r)).cloned().collect();
+    let has_errors = diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
+    let threshold = match args.fail_on {
+        FailOn::Any | FailOn::Info => Some(Severity::Info),
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::High => Some(Severity::High),
+        FailOn::Critical => Some(Severity::Critical),
+        FailOn::Never => None,
+    };
+    let failing = threshold.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
+    let report = Report { findings, diagnostics, summary, rules: rules_meta };
+
+    if let Err(e) = write_report(args, &report) {
+        eprintln!("error: {e}");
+        return exit::ERROR;
+    }
+    if has_errors {
+        exit::ERROR
+    } else if failing {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    }
+}
+
+fn write_report(args: &ScanArgs, report: &Report) -> Result<(), String> {
+    let format = match args.format {
+        OutputFormat::Table => Format::Table,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Junit => Format::Junit,
+    };
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let opts = RenderOptions {
+        color,
+        verbose: args.verbose,
+        quiet: args.quiet,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let mut w = BufWriter::new(file);
+            kguard_report::render(format, report, &mut w, &opts)
+                .and_then(|()| w.flush())
+                .and_then(|()| w.get_ref().sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            match kguard_report::render(format, report, &mut w, &opts).and_then(|()| w.flush()) {
+                Ok(()) => Ok(()),
+                // A closed pipe (`kguard scan . | head`) is not an error worth a message.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(format!("cannot write the report: {e}")),
+            }
+        }
+    }
+}
+
