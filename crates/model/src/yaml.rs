@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
 use crate::source::Pos;
 
@@ -327,7 +327,7 @@ fn scan_error(e: &ScanError, first_line: usize) -> YamlError {
     let line = m.line().saturating_add(first_line);
     YamlError {
         pos: Pos::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(m.col() + 1).unwrap_or(u32::MAX)),
-        message: e.info().to_owned(),
+        message: e.info(),
     }
 }
 
@@ -481,9 +481,9 @@ fn parse_chunk(chunk: &str, first_line: usize, index: &mut usize, each: &mut imp
         };
         let pos = pos_of(&span, first_line);
         let step: Result<(), YamlError> = match event {
-            Event::StreamStart | Event::Nothing => Ok(()),
+            Event::StreamStart => Ok(()),
             Event::StreamEnd => return,
-            Event::DocumentStart(_) => {
+            Event::DocumentStart(..) => {
                 doc_pos = pos;
                 builder = Some(Builder {
                     stack: Vec::new(),
@@ -526,7 +526,7 @@ fn handle_node_event(b: &mut Builder, event: Event<'_>, pos: Pos) -> Result<(), 
             }
             b.push(node, matches!(style, ScalarStyle::Plain))
         }
-        Event::SequenceStart(anchor, _) => {
+        Event::SequenceStart(_, anchor, _) => {
             b.count(1, pos)?;
             if b.stack.len() >= MAX_DEPTH {
                 return Err(Builder::err(pos, format!("nesting deeper than {MAX_DEPTH} levels; not read")));
@@ -534,7 +534,7 @@ fn handle_node_event(b: &mut Builder, event: Event<'_>, pos: Pos) -> Result<(), 
             b.stack.push(Frame::Seq { items: Vec::new(), pos, anchor });
             Ok(())
         }
-        Event::MappingStart(anchor, _) => {
+        Event::MappingStart(_, anchor, _) => {
             b.count(1, pos)?;
             if b.stack.len() >= MAX_DEPTH {
                 return Err(Builder::err(pos, format!("nesting deeper than {MAX_DEPTH} levels; not read")));
@@ -584,8 +584,8 @@ fn count_nodes(node: &Node) -> usize {
 /// Resolves a scalar the way sigs.k8s.io/yaml (go-yaml v2) does.
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(tag) = tag {
-        if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
-            return match tag.suffix.as_str() {
+        if tag.handle() == "tag:yaml.org,2002:" || tag.handle() == "!!" {
+            return match tag.suffix() {
                 "str" | "binary" | "timestamp" => Ok(Value::Str(text.to_owned())),
                 "null" => Ok(Value::Null),
                 "bool" => match resolve_plain(text) {
@@ -604,7 +604,7 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<V
                 _ => Ok(resolve_by_style(text, style)),
             };
         }
-        if tag.handle == "!" && tag.suffix.is_empty() {
+        if tag.handle() == "!" && tag.suffix().is_empty() {
             // The non-specific tag `!` forces a string.
             return Ok(Value::Str(text.to_owned()));
         }

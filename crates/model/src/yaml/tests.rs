@@ -21,7 +21,9 @@ fn yaml_1_1_booleans_like_kubernetes() {
 
 #[test]
 fn legacy_octal_hex_binary_and_underscores() {
-    let v = json("mode: 0644\nh: 0x1F\no: 0o644\nb: 0b101\nu: 1_000\nneg: -0x10\nz: 0\nf: 1.5\ne: 1e3\nbig: 99999999999999999999\nnine: 09\n");
+    let v = json(
+        "mode: 0644\nh: 0x1F\no: 0o644\nb: 0b101\nu: 1_000\nneg: -0x10\nz: 0\nf: 1.5\ne: 1e3\nbig: 99999999999999999999\nnine: 09\n",
+    );
     assert_eq!(v["mode"], 420);
     assert_eq!(v["h"], 31);
     assert_eq!(v["o"], 420);
@@ -38,7 +40,10 @@ fn legacy_octal_hex_binary_and_underscores() {
 #[test]
 fn nulls_and_strings() {
     let v = json("a: ~\nb: null\nc:\nd: '~'\ne: \"null\"\nf: hello world\ng: |\n  text\n");
-    assert_eq!(v, serde_json::json!({"a": null, "b": null, "c": null, "d": "~", "e": "null", "f": "hello world", "g": "text\n"}));
+    assert_eq!(
+        v,
+        serde_json::json!({"a": null, "b": null, "c": null, "d": "~", "e": "null", "f": "hello world", "g": "text\n"})
+    );
 }
 
 #[test]
@@ -87,7 +92,8 @@ fn infinities_are_rejected() {
 
 #[test]
 fn positions_of_keys_and_items() {
-    let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      privileged: true\n";
+    let text =
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      privileged: true\n";
     let root = one(text);
     assert_eq!(root.locate("/spec/containers/0/securityContext/privileged"), Pos::new(7, 7));
     assert_eq!(root.locate("/spec/containers/0"), Pos::new(5, 5));
@@ -128,7 +134,8 @@ fn a_syntax_error_loses_only_its_document() {
 
 #[test]
 fn json_input() {
-    let v = json("{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\"hostNetwork\": true, \"n\": [1, 2.5, null]}}");
+    let v =
+        json("{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\"hostNetwork\": true, \"n\": [1, 2.5, null]}}");
     assert_eq!(v["spec"]["hostNetwork"], true);
     assert_eq!(v["spec"]["n"], serde_json::json!([1, 2.5, null]));
 }
@@ -138,7 +145,9 @@ fn alias_bomb_is_bounded() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
         let prev = i - 1;
-        text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+        ));
     }
     let docs = parse_documents(&text);
     assert!(docs[0].root.as_ref().unwrap_err().message.contains("alias bomb"));
