@@ -296,16 +296,14 @@ fn split_documents(text: &str) -> Vec<(&str, usize)> {
     let mut chunks = Vec::new();
     let mut start = 0usize;
     let mut start_line = 0usize;
-    let mut line_no = 0usize;
     let mut offset = 0usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
         if is_separator(line) {
             chunks.push((text.get(start..offset).unwrap_or(""), start_line));
             start = offset + line.len();
             start_line = line_no + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     chunks.push((text.get(start..).unwrap_or(""), start_line));
     chunks
