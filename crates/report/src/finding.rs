@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use kguard_model::{Diagnostic, Location, ObjectRef};
+use kguard_model::{Diagnostic, DiagnosticLevel, Location, ObjectRef};
 use serde::Serialize;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
@@ -131,4 +131,29 @@ pub struct Report {
     pub summary: Summary,
     /// Metadata of every rule that may appear (for SARIF `rules` and JUnit).
     pub rules: Vec<RuleMeta>,
+}
+
+impl Report {
+    /// The metadata of the rule with this id, when the report carries it.
+    #[must_use]
+    pub fn rule(&self, id: &str) -> Option<&RuleMeta> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// How many findings have exactly this severity.
+    #[must_use]
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+
+    /// How many of the diagnostics a renderer shows (see [`Report::shown_diagnostics`]) have this level.
+    #[must_use]
+    pub fn count_diagnostics(&self, level: DiagnosticLevel, verbose: bool) -> usize {
+        self.shown_diagnostics(verbose).filter(|d| d.level == level).count()
+    }
+
+    /// The diagnostics a renderer shows: all of them when `verbose`, otherwise all but notes.
+    pub fn shown_diagnostics(&self, verbose: bool) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(move |d| verbose || d.level > DiagnosticLevel::Note)
+    }
 }

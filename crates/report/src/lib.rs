@@ -2,11 +2,126 @@
 //!
 //! * [`finding`]: the one [`Finding`] type every engine produces, [`Severity`], and [`RuleMeta`]
 //!   (what a renderer needs to know about a rule).
-//! * One renderer per output format: [`table`], [`json`], [`sarif`], [`junit`].
+//! * One renderer per output format: [`table`] (people), [`json`] (kguard's own versioned
+//!   shape, `docs/report-json.md`), [`sarif`] (SARIF 2.1.0, GitHub code scanning), [`junit`]
+//!   (CI test reports). [`render`] picks one by [`Format`].
 //!
-//! Renderers write to any `std::io::Write`; they never open files themselves.
+//! Renderers write to any `std::io::Write`; they never open files themselves. Their output
+//! depends only on the [`Report`] and the [`RenderOptions`] (no clock, no environment, no
+//! absolute paths of their own), so it can be pinned by snapshot tests.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod finding;
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod table;
+mod text;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
 
 pub use finding::{Finding, Report, RuleMeta, Severity, Summary};
+
+/// The tool name written into machine-readable reports.
+pub const TOOL_NAME: &str = "kguard";
+
+/// Where to read about the tool (SARIF `informationUri`, JSON `tool.informationUri`).
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// Options shared by every renderer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Use ANSI colours (table only; machine formats never contain escape codes).
+    pub color: bool,
+    /// Also show `Note` diagnostics (every format); without it notes are left out.
+    pub verbose: bool,
+    /// Leave out the summary line (table only).
+    pub quiet: bool,
+    /// The tool version written into the report (e.g. `env!("CARGO_PKG_VERSION")` of the binary).
+    pub tool_version: String,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { color: false, verbose: false, quiet: false, tool_version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// Human-readable, grouped by file and object ([`table`]).
+    #[default]
+    Table,
+    /// kguard's versioned JSON report ([`json`], `docs/report-json.md`).
+    Json,
+    /// SARIF 2.1.0 ([`sarif`]).
+    Sarif,
+    /// JUnit XML ([`junit`]).
+    Junit,
+}
+
+impl Format {
+    /// Every format, in the order they are listed in help texts.
+    pub const ALL: [Self; 4] = [Self::Table, Self::Json, Self::Sarif, Self::Junit];
+
+    /// The name accepted by [`FromStr`] and printed by [`Display`](fmt::Display).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Json => "json",
+            Self::Sarif => "sarif",
+            Self::Junit => "junit",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    /// Parses a format name, case-insensitively.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Self::ALL.into_iter().find(|f| f.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|f| f.as_str()).collect();
+            format!("unknown format {s:?}; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// Renders `report` in `format` to `out`.
+///
+/// # Errors
+/// Whatever writing to `out` returns.
+pub fn render(format: Format, report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
+    match format {
+        Format::Table => table::render(report, out, opts),
+        Format::Json => json::render(report, out, opts),
+        Format::Sarif => sarif::render(report, out, opts),
+        Format::Junit => junit::render(report, out, opts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.to_string().parse::<Format>(), Ok(f));
+            assert_eq!(f.as_str().to_uppercase().parse::<Format>(), Ok(f));
+        }
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert!(err.contains("table, json, sarif, junit"), "{err}");
+    }
+}

@@ -1,0 +1,180 @@
+//! kguard's own JSON report, schema version [`SCHEMA_VERSION`].
+//!
+//! The shape is documented in `docs/report-json.md` and pinned by the JSON Schema
+//! `crates/report/schema/report-v1.schema.json` (also available as [`JSON_SCHEMA`]); tests
+//! validate rendered output against it. Absent values are written as `null`, never left out,
+//! so every key is always present. Within `v1` fields may be added but never renamed, removed
+//! or retyped; anything else bumps the version.
+
+use std::io::{self, Write};
+
+use kguard_model::{Diagnostic, DiagnosticLevel, Location, ObjectRef};
+use serde::Serialize;
+
+use crate::{Finding, INFORMATION_URI, RenderOptions, Report, Severity, TOOL_NAME};
+
+/// The value of the top-level `schemaVersion` key.
+pub const SCHEMA_VERSION: &str = "kguard.report/v1";
+
+/// The JSON Schema (draft 2020-12) of this format.
+pub const JSON_SCHEMA: &str = include_str!("../schema/report-v1.schema.json");
+
+/// Renders `report` as pretty-printed JSON followed by a newline.
+///
+/// # Errors
+/// Whatever writing to `out` returns.
+pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
+    let doc = JsonReport::new(report, opts);
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
+/// The top-level object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    schema_version: &'static str,
+    tool: Tool<'a>,
+    summary: JsonSummary,
+    findings: Vec<JsonFinding<'a>>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Tool<'a> {
+    name: &'static str,
+    version: &'a str,
+    information_uri: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSummary {
+    files: usize,
+    documents: usize,
+    objects: usize,
+    scanned: usize,
+    skipped: usize,
+    findings: usize,
+    by_severity: BySeverity,
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+}
+
+#[derive(Serialize)]
+struct BySeverity {
+    critical: usize,
+    high: usize,
+    medium: usize,
+    low: usize,
+    info: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonFinding<'a> {
+    rule_id: &'a str,
+    rule_name: Option<&'static str>,
+    severity: Severity,
+    title: &'a str,
+    message: &'a str,
+    object: Option<JsonObject<'a>>,
+    container: Option<&'a str>,
+    pointer: Option<&'a str>,
+    location: Option<JsonLocation<'a>>,
+    remediation: Option<&'a str>,
+    references: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonObject<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonLocation<'a> {
+    file: &'a str,
+    line: Option<u32>,
+    column: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    level: &'static str,
+    code: &'static str,
+    message: &'a str,
+    location: JsonLocation<'a>,
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(report: &'a Report, opts: &'a RenderOptions) -> Self {
+        let s = &report.summary;
+        let summary = JsonSummary {
+            files: s.files,
+            documents: s.documents,
+            objects: s.objects,
+            scanned: s.scanned,
+            skipped: s.skipped,
+            findings: report.findings.len(),
+            by_severity: BySeverity {
+                critical: report.count(Severity::Critical),
+                high: report.count(Severity::High),
+                medium: report.count(Severity::Medium),
+                low: report.count(Severity::Low),
+                info: report.count(Severity::Info),
+            },
+            errors: report.count_diagnostics(DiagnosticLevel::Error, opts.verbose),
+            warnings: report.count_diagnostics(DiagnosticLevel::Warning, opts.verbose),
+            notes: report.count_diagnostics(DiagnosticLevel::Note, opts.verbose),
+        };
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: TOOL_NAME, version: &opts.tool_version, information_uri: INFORMATION_URI },
+            summary,
+            findings: report.findings.iter().map(|f| JsonFinding::new(report, f)).collect(),
+            diagnostics: report.shown_diagnostics(opts.verbose).map(JsonDiagnostic::new).collect(),
+        }
+    }
+}
+
+impl<'a> JsonFinding<'a> {
+    fn new(report: &Report, f: &'a Finding) -> Self {
+        Self {
+            rule_id: &f.rule_id,
+            rule_name: report.rule(&f.rule_id).map(|r| r.name),
+            severity: f.severity,
+            title: &f.title,
+            message: &f.message,
+            object: f.object.as_ref().map(JsonObject::new),
+            container: f.container.as_deref(),
+            pointer: f.pointer.as_deref(),
+            location: f.location.as_ref().map(JsonLocation::new),
+            remediation: f.remediation.as_deref(),
+            references: &f.references,
+        }
+    }
+}
+
+impl<'a> JsonObject<'a> {
+    fn new(o: &'a ObjectRef) -> Self {
+        Self { api_version: &o.api_version, kind: &o.kind, namespace: o.namespace.as_deref(), name: &o.name }
+    }
+}
+
+impl<'a> JsonLocation<'a> {
+    fn new(l: &'a Location) -> Self {
+        Self { file: &l.file, line: l.pos.map(|p| p.line), column: l.pos.map(|p| p.column) }
+    }
+}
+
+impl<'a> JsonDiagnostic<'a> {
+    fn new(d: &'a Diagnostic) -> Self {
+        Self { level: d.level.as_str(), code: d.code, message: &d.message, location: JsonLocation::new(&d.location) }
+    }
+}

@@ -1,0 +1,240 @@
+//! The human output: findings grouped by file, then by object, then the input diagnostics and a
+//! one-line summary.
+//!
+//! ```text
+//! deploy/web.yaml
+//!   Deployment/prod/web
+//!     21:13  HIGH      PSS003  privileged (container "app" must not set securityContext.privileged=true)  [container: app]
+//!     24:11  MEDIUM    PSS012  ...
+//!
+//! deploy/broken.yaml:3:7: error: mapping values are not allowed in this context [yaml-syntax]
+//!
+//! Scanned 12 objects in 5 files (2 skipped): 7 findings (3 critical, 4 high); 1 error
+//! ```
+//!
+//! Groups appear in the order of their first finding (the CLI sorts findings by file and line).
+//! Findings without a location are listed last, under `(no location)`. Colours (ANSI SGR) are
+//! used only when [`RenderOptions::color`] is set. Text that comes from the input (paths,
+//! names, messages) is printed with control characters escaped, so a manifest cannot inject
+//! terminal escape sequences or break the layout with newlines.
+
+use std::io::{self, Write};
+
+use kguard_model::{Diagnostic, DiagnosticLevel, ObjectRef};
+
+use crate::text::{plural, terminal_safe};
+use crate::{Finding, RenderOptions, Report, Severity};
+
+/// Width of the severity column (`CRITICAL`).
+const SEVERITY_WIDTH: usize = 8;
+
+/// Renders `report` as the human-readable table.
+///
+/// # Errors
+/// Whatever writing to `out` returns.
+pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
+    let paint = Painter { color: opts.color };
+    let groups = group(&report.findings);
+    // Column widths over the whole report, so columns line up across files.
+    let rule_width = report.findings.iter().map(|f| terminal_safe(&f.rule_id).chars().count()).max().unwrap_or(0);
+    let pos_width = report.findings.iter().map(|f| position(f).len()).max().unwrap_or(0);
+    let mut printed_any = false;
+
+    for file in &groups {
+        if printed_any {
+            writeln!(out)?;
+        }
+        printed_any = true;
+        let header = match file.name {
+            Some(name) => terminal_safe(name).into_owned(),
+            None => "(no location)".to_owned(),
+        };
+        writeln!(out, "{}", paint.apply("1;4", &header))?;
+        for object in &file.objects {
+            let name = match object.object {
+                Some(obj) => terminal_safe(&obj.to_string()).into_owned(),
+                None => "(no object)".to_owned(),
+            };
+            writeln!(out, "  {}", paint.apply("1", &name))?;
+            for finding in &object.findings {
+                write_finding(out, &paint, finding, pos_width, rule_width)?;
+            }
+        }
+    }
+
+    let mut diagnostics = report.shown_diagnostics(opts.verbose).peekable();
+    if diagnostics.peek().is_some() {
+        if printed_any {
+            writeln!(out)?;
+        }
+        printed_any = true;
+        for diagnostic in diagnostics {
+            write_diagnostic(out, &paint, diagnostic)?;
+        }
+    }
+
+    if !opts.quiet {
+        if printed_any {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", summary_line(report, opts, &paint))?;
+    }
+    Ok(())
+}
+
+/// The summary line, e.g. `Scanned 12 objects in 5 files (2 skipped): 7 findings (3 critical,
+/// 4 high); 1 error, 2 warnings`.
+#[must_use]
+pub fn summary(report: &Report, opts: &RenderOptions) -> String {
+    summary_line(report, opts, &Painter { color: opts.color })
+}
+
+fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> String {
+    let s = &report.summary;
+    let mut line =
+        format!("Scanned {} in {}", plural(s.scanned, "object", "objects"), plural(s.files, "file", "files"));
+    if s.skipped > 0 {
+        line.push_str(&format!(" ({} skipped)", s.skipped));
+    }
+    line.push_str(": ");
+    let total = report.findings.len();
+    if total == 0 {
+        line.push_str(&paint.apply("32", "no findings"));
+    } else {
+        let parts: Vec<String> = Severity::ALL
+            .iter()
+            .rev()
+            .filter_map(|&sev| {
+                let n = report.count(sev);
+                (n > 0).then(|| paint.apply(severity_style(sev), &format!("{n} {sev}")))
+            })
+            .collect();
+        line.push_str(&format!("{} ({})", plural(total, "finding", "findings"), parts.join(", ")));
+    }
+    let diag_parts: Vec<String> = [
+        (DiagnosticLevel::Error, "error", "errors"),
+        (DiagnosticLevel::Warning, "warning", "warnings"),
+        (DiagnosticLevel::Note, "note", "notes"),
+    ]
+    .into_iter()
+    .filter_map(|(level, one, many)| {
+        let n = report.count_diagnostics(level, opts.verbose);
+        (n > 0).then(|| paint.apply(level_style(level), &plural(n, one, many)))
+    })
+    .collect();
+    if !diag_parts.is_empty() {
+        line.push_str("; ");
+        line.push_str(&diag_parts.join(", "));
+    }
+    line
+}
+
+fn write_finding(
+    out: &mut dyn Write,
+    paint: &Painter,
+    f: &Finding,
+    pos_width: usize,
+    rule_width: usize,
+) -> io::Result<()> {
+    let pos = format!("{:<pos_width$}", position(f));
+    let sev = format!("{:<SEVERITY_WIDTH$}", f.severity.as_str().to_uppercase());
+    let rule = format!("{:<rule_width$}", terminal_safe(&f.rule_id));
+    write!(
+        out,
+        "    {}  {}  {}  {}",
+        paint.apply("2", &pos),
+        paint.apply(severity_style(f.severity), &sev),
+        paint.apply("1", &rule),
+        terminal_safe(&f.message)
+    )?;
+    if let Some(container) = &f.container {
+        write!(out, "  {}", paint.apply("2", &format!("[container: {}]", terminal_safe(container))))?;
+    }
+    writeln!(out)
+}
+
+fn write_diagnostic(out: &mut dyn Write, paint: &Painter, d: &Diagnostic) -> io::Result<()> {
+    let location = terminal_safe(&d.location.to_string()).into_owned();
+    writeln!(
+        out,
+        "{}: {}: {} {}",
+        paint.apply("1", &location),
+        paint.apply(level_style(d.level), d.level.as_str()),
+        terminal_safe(&d.message),
+        paint.apply("2", &format!("[{}]", terminal_safe(d.code)))
+    )
+}
+
+/// `line:col`, `line` or `-`.
+fn position(f: &Finding) -> String {
+    match f.location.as_ref().and_then(|l| l.pos) {
+        Some(pos) => pos.to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+const fn severity_style(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "34",
+        Severity::Info => "2",
+    }
+}
+
+const fn level_style(level: DiagnosticLevel) -> &'static str {
+    match level {
+        DiagnosticLevel::Error => "1;31",
+        DiagnosticLevel::Warning => "1;33",
+        DiagnosticLevel::Note => "1;36",
+    }
+}
+
+/// Wraps text in ANSI SGR codes when colour is on.
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn apply(&self, sgr: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{sgr}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+}
+
+/// Findings of one file (`None`: findings without a location).
+struct FileGroup<'a> {
+    name: Option<&'a str>,
+    objects: Vec<ObjectGroup<'a>>,
+}
+
+/// Findings of one object (`None`: findings about no particular object).
+struct ObjectGroup<'a> {
+    object: Option<&'a ObjectRef>,
+    findings: Vec<&'a Finding>,
+}
+
+/// Groups findings by file, then object, in order of first appearance; files without a
+/// location last.
+fn group(findings: &[Finding]) -> Vec<FileGroup<'_>> {
+    let mut files: Vec<FileGroup<'_>> = Vec::new();
+    for f in findings {
+        let name = f.location.as_ref().map(|l| &*l.file);
+        let file = match files.iter_mut().position(|g| g.name == name) {
+            Some(i) => files.get_mut(i),
+            None => {
+                files.push(FileGroup { name, objects: Vec::new() });
+                files.last_mut()
+            }
+        };
+        let Some(file) = file else { continue };
+        let object = f.object.as_ref();
+        match file.objects.iter_mut().find(|o| o.object == object) {
+            Some(o) => o.findings.push(f),
+            None => file.objects.push(ObjectGroup { object, findings: vec![f] }),
+        }
+    }
+    // Stable: keeps the order of first appearance among files with a location.
+    files.sort_by_key(|g| g.name.is_none());
+    files
+}
