@@ -4,5 +4,6 @@
 //! * [`podsec`]: the Pod Security Standards, as the PodSecurity admission plugin evaluates them.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod netpol;
 pub mod podsec;
 pub mod workload;
