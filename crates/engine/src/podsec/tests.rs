@@ -545,3 +545,54 @@ fn aggregate_and_messages() {
 fn go_quote_escapes() {
     assert_eq!(go_quote("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\x01é""#);
 }
+
+#[test]
+fn findings_point_at_fields() {
+    use std::sync::Arc;
+    let yaml = r"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        securityContext:
+          privileged: true
+";
+    let parsed = kguard_model::load::parse_text(&Arc::from("d.yaml"), yaml);
+    let obj = &parsed.objects[0];
+    let view = crate::workload::pod_view(obj).unwrap().unwrap();
+    let found = findings(obj, &view, Level::Baseline, Version::V1(30), "warn");
+    assert_eq!(found.len(), 1);
+    let f = &found[0];
+    assert_eq!(f.rule_id, "PSS007");
+    assert_eq!(f.severity, kguard_report::Severity::Critical);
+    assert_eq!(f.title, "Privileged container (PodSecurity warn baseline:v1.30)");
+    assert_eq!(
+        f.message,
+        r#"would violate PodSecurity "baseline:v1.30": privileged (container "app" must not set securityContext.privileged=true)"#
+    );
+    assert_eq!(f.pointer.as_deref(), Some("/spec/template/spec/containers/0/securityContext/privileged"));
+    assert_eq!(f.container.as_deref(), Some("app"));
+    let loc = f.location.as_ref().unwrap();
+    let pos = loc.pos.unwrap();
+    assert_eq!((pos.line, pos.column), (10, 11));
+    assert_eq!(f.object.as_ref().unwrap().to_string(), "Deployment/prod/web");
+
+    let pod_yaml =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: true\n  containers: [{name: a}]\n";
+    let parsed = kguard_model::load::parse_text(&Arc::from("p.yaml"), pod_yaml);
+    let obj = &parsed.objects[0];
+    let view = crate::workload::pod_view(obj).unwrap().unwrap();
+    let found = findings(obj, &view, Level::Baseline, Version::Latest, "enforce");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].message,
+        r#"pods "p" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true)"#
+    );
+    assert_eq!(found[0].pointer.as_deref(), Some("/spec/hostPID"));
+    assert_eq!(found[0].container, None);
+    assert!(found[0].title.contains("enforce baseline:latest"));
+    assert_eq!(rule_for("hostNamespaces").map(|r| r.id), Some("PSS003"));
+}
