@@ -22,6 +22,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List every rule.
     Rules(RulesArgs),
+    /// NetworkPolicy analysis: who can reach whom (np-guard compatible), and why.
+    Netpol {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::netpol::NetpolCommand,
+    },
 }
 
 /// Output formats of `scan`.

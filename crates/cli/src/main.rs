@@ -1,5 +1,41 @@
-//! The `kguard` command line (being wired up).
+//! The `kguard` command line: parses arguments, calls the engines, renders reports.
+//! Only this crate knows clap.
 
-fn main() {
-    println!("kguard");
+mod args;
+mod explain;
+mod netpol;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Nothing at or above the failure threshold.
+    pub const CLEAN: u8 = 0;
+    /// Findings at or above `--fail-on`.
+    pub const FINDINGS: u8 = 1;
+    /// An input or usage error (findings, if any, were still printed).
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::ERROR } else { exit::CLEAN };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Explain(args) => explain::explain(&args),
+        Command::Rules(args) => explain::rules(&args),
+        Command::Netpol { command } => netpol::run(&command),
+    };
+    ExitCode::from(code)
 }

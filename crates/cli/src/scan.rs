@@ -3,11 +3,10 @@
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 
-
 use kguard_engine::rules::{self, Selection};
 use kguard_engine::scan::{PssDefault, ScanConfig};
-use kguard_model::load::{self, Input, Parsed};
 use kguard_model::DiagnosticLevel;
+use kguard_model::load::{self, Input, Parsed};
 use kguard_report::{Format, RenderOptions, Report, Severity, Summary};
 use rayon::prelude::*;
 
@@ -139,4 +138,3 @@ fn write_report(args: &ScanArgs, report: &Report) -> Result<(), String> {
         }
     }
 }
-

@@ -2,8 +2,13 @@
 //!
 //! * [`workload`]: pod templates of workload kinds and effective security contexts.
 //! * [`podsec`]: the Pod Security Standards, as the PodSecurity admission plugin evaluates them.
+//! * [`netpol`]: NetworkPolicy (and Admin/BaselineAdminNetworkPolicy) connectivity.
+//! * [`rules`]: the registry of every rule and rule selection.
+//! * [`scan`]: `kguard scan` orchestration.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod netpol;
 pub mod podsec;
+pub mod rules;
+pub mod scan;
 pub mod workload;

@@ -24,10 +24,7 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let msg = format!(
-        "{} not found (set KGUARD_SHARED to the folder holding oracles/ and corpus/)",
-        path.display()
-    );
+    let msg = format!("{} not found (set KGUARD_SHARED to the folder holding oracles/ and corpus/)", path.display());
     if std::env::var_os("KGUARD_REQUIRE_SHARED").is_some_and(|v| !v.is_empty() && v != "0") {
         panic!("KGUARD_REQUIRE_SHARED is set but {msg}");
     }

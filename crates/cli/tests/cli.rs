@@ -1,0 +1,181 @@
+//! End-to-end tests of the `kguard` binary: exit codes, bad input, formats, selection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    kguard_testkit::repo_root()
+}
+
+fn kguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kguard")).args(args).current_dir(repo()).output().expect("runs kguard")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally, not by a signal")
+}
+
+#[test]
+fn examples_have_findings_with_positions() {
+    let o = kguard(&["scan", "examples/", "--color", "never"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "findings → exit 1\n{out}");
+    // The privileged DaemonSet in a baseline namespace: privileged, host namespaces, hostPath, hostPort.
+    assert!(out.contains("examples/node-exporter.yaml"), "{out}");
+    assert!(out.contains("privileged"), "{out}");
+    assert!(out.contains("hostPath"), "{out}");
+    // `hostIPC: yes` is true to Kubernetes, so it is reported.
+    assert!(out.contains("hostIPC=true"), "{out}");
+    // The hardened deployment has no findings.
+    assert!(!out.contains("payments-api.yaml"), "payments-api is restricted-clean:\n{out}");
+    // The suppressed finding is not shown.
+    assert!(!out.contains("netdebug"), "netdebug.s hostNamespaces finding is suppressed:\n{out}");
+}
+
+#[test]
+fn json_report_is_valid_json_with_locations() {
+    let o = kguard(&["scan", "examples/node-exporter.yaml", "examples/namespaces.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    let privileged = findings.iter().find(|f| f["ruleName"] == "privileged").expect("a privileged finding");
+    assert_eq!(privileged["location"]["file"], "examples/node-exporter.yaml");
+    assert_eq!(privileged["location"]["line"], 24, "{privileged}");
+    assert_eq!(privileged["pointer"], "/spec/template/spec/containers/0/securityContext/privileged");
+}
+
+#[test]
+fn bad_inputs_are_reported_and_the_rest_is_scanned() {
+    let o = kguard(&["scan", "tests/fixtures/bad", "--color", "never"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 2, "input errors → exit 2\n{out}");
+    for needle in [
+        "syntax-error.yaml:7:5",
+        "not-utf8.yaml:6:10",
+        "binary.yaml",
+        "alias-bomb.yaml",
+        "deep-nesting.yaml",
+        "truncated.json:1:",
+        "duplicate-key.yaml:7:3",
+        "no-apiversion.yaml:1:1",
+        "wrong-types.yaml",
+    ] {
+        assert!(out.contains(needle), "expected a diagnostic at {needle}:\n{out}");
+    }
+    // The document after the broken one is still scanned.
+    assert!(out.contains("after-the-broken-one"), "{out}");
+    // A List item is scanned; the duplicate key's last value (true) is used.
+    assert!(out.contains("in-list"), "{out}");
+    assert!(out.contains("Pod/dup"), "{out}");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let o = kguard(&["scan", "does/not/exist.yaml"]);
+    assert_eq!(code(&o), 2);
+    assert!(stdout(&o).contains("does/not/exist.yaml") && stdout(&o).contains("no such file"), "{}", stdout(&o));
+}
+
+#[test]
+fn stdin_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .args(["scan", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: on\n  containers: [{name: c, image: x}]\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["ruleName"] == "hostNamespaces" && f["location"]["file"] == "-")
+    );
+}
+
+#[test]
+fn fail_on_threshold_and_selection() {
+    // Only the restricted-level runAsUser check of the CronJob: medium severity.
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--select", "runAsUser", "--fail-on", "critical", "-q"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--select", "runAsUser"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("runAsUser"));
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--ignore", "pss"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let o = kguard(&["scan", "examples/", "--select", "no-such-rule"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-rule"));
+}
+
+#[test]
+fn pss_level_and_version_flags() {
+    // At baseline, the CronJob's runAsUser=0 is allowed, the pod's hostIPC is not.
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--pss-level", "baseline", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["ruleName"].as_str().unwrap()).collect();
+    assert!(names.contains(&"hostNamespaces"), "{names:?}");
+    assert!(!names.contains(&"runAsUser"), "{names:?}");
+    let o = kguard(&["scan", "examples/", "--pss-version", "v2.0"]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn explain_and_rules() {
+    let o = kguard(&["explain", "privileged"]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(out.contains("What it checks") && out.contains("How to fix it") && out.contains("kubernetes.io"), "{out}");
+    let o = kguard(&["explain", "NOPE"]);
+    assert_eq!(code(&o), 2);
+    let o = kguard(&["rules", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().len() >= 19);
+}
+
+#[test]
+fn sarif_and_junit_outputs() {
+    let dir = std::env::temp_dir().join(format!("kguard-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sarif = dir.join("out.sarif");
+    let o = kguard(&["scan", "examples/", "--format", "sarif", "--output", sarif.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert!(!v["runs"][0]["results"].as_array().unwrap().is_empty());
+    let o = kguard(&["scan", "examples/", "--format", "junit"]);
+    assert!(stdout(&o).starts_with("<?xml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The real-world corpus: no panic, every unparsable document reported.
+#[test]
+fn corpus_scan_does_not_panic() {
+    let Some(corpus) = kguard_testkit::shared_path("corpus") else { return };
+    let o = kguard(&["scan", corpus.to_str().unwrap(), "--format", "json", "--fail-on", "never"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(matches!(code(&o), 0 | 2), "exit {}: {stderr}", code(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let summary = &v["summary"];
+    println!("corpus: {summary}");
+    assert!(summary["objects"].as_u64().unwrap() > 2000, "{summary}");
+    assert!(summary["files"].as_u64().unwrap() > 1000, "{summary}");
+}
