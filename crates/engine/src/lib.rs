@@ -8,6 +8,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod authz;
+pub mod checks;
+pub mod kubesec;
 pub mod netpol;
 pub mod podsec;
 pub mod rules;

@@ -1,0 +1,115 @@
+//! The workload hardening catalogue: rules `KG001`.. over pod templates (security context, host
+//! access, secrets, images, resources) and object-local RBAC and Service checks.
+//!
+//! * [`RULES`]: every rule, with its documentation and the equivalent ids of other tools
+//!   (kubesec, Trivy KSV/AVD, Checkov, Polaris, kube-linter, kube-score) as aliases.
+//! * [`applies_to`]: whether an object is one these rules look at.
+//! * [`findings`]: one [`Finding`] per violation, pointing at the offending field or where the
+//!   missing one belongs.
+//! * [`suppressed`]: whether an object (or its pod template) carries another tool's suppression
+//!   annotation for a rule, mapped through the aliases.
+//!
+//! Pod checks use the effective security context (container over pod) and visit init, regular and
+//! ephemeral containers in upstream order; Linux-only checks are skipped for `spec.os.name: windows`.
+//! Everything is decided from the object alone (no ServiceAccount or Role lookups).
+
+use kguard_model::Object;
+use kguard_report::{Finding, RuleMeta};
+
+use crate::workload::{self, PodView};
+
+mod catalogue;
+mod objects;
+mod pod;
+mod suppress;
+
+pub use catalogue::*;
+pub use suppress::suppressed;
+
+/// The API group of RBAC objects.
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// Whether an object is one the hardening rules evaluate: a kind carrying a pod template, a Role,
+/// ClusterRole, RoleBinding or ClusterRoleBinding, or a Service.
+#[must_use]
+pub fn applies_to(obj: &Object) -> bool {
+    workload::template_pointer(obj.group(), obj.kind()).is_some() || objects::applies_to(obj)
+}
+
+/// The rule with this id (`KG001`), name or alias (case-insensitive).
+#[must_use]
+pub fn rule(name: &str) -> Option<&'static RuleMeta> {
+    RULES.iter().find(|r| {
+        r.id.eq_ignore_ascii_case(name)
+            || r.name.eq_ignore_ascii_case(name)
+            || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Every violation of a hardening rule by one object. `pod` is the object's pod view when the
+/// caller already has it; when `None`, the view is built here (an unreadable pod template yields no
+/// pod findings: the caller reports it as a diagnostic).
+#[must_use]
+pub fn findings(obj: &Object, pod: Option<&PodView>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let owned;
+    let view = match pod {
+        Some(v) => Some(v),
+        None => match workload::pod_view(obj) {
+            Some(Ok(v)) => {
+                owned = v;
+                Some(&owned)
+            }
+            _ => None,
+        },
+    };
+    if let Some(view) = view {
+        pod::check(obj, view, &mut out);
+    }
+    objects::check(obj, &mut out);
+    out
+}
+
+/// Builds a finding of `rule` about `obj` at `pointer`.
+fn finding(obj: &Object, rule: &RuleMeta, container: Option<&str>, pointer: String, message: String) -> Finding {
+    Finding {
+        rule_id: rule.id.to_owned(),
+        severity: rule.severity,
+        title: rule.title.to_owned(),
+        message,
+        object: Some(obj.id.clone()),
+        container: container.map(str::to_owned),
+        location: Some(obj.location(&pointer)),
+        pointer: Some(pointer),
+        remediation: Some(rule.fix.to_owned()),
+        references: rule.references.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogue_is_well_formed() {
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(r.id, format!("KG{:03}", i + 1), "ids are sequential");
+            assert!(ids.insert(r.id) && names.insert(r.name), "{} duplicated", r.id);
+            assert!(!r.what.is_empty() && !r.why.is_empty() && !r.fix.is_empty() && !r.references.is_empty());
+            assert!(
+                ["hardening", "host", "secrets", "images", "resources", "rbac-object", "service"].contains(&r.family)
+            );
+            for a in r.aliases {
+                if let Some(n) = a.strip_prefix("AVD-KSV-") {
+                    let short = format!("KSV{:03}", n.parse::<u32>().unwrap());
+                    assert!(r.aliases.contains(&short.as_str()), "{}: {a} without {short}", r.id);
+                    assert!(r.aliases.contains(&&a[4..]), "{}: {a} without {}", r.id, &a[4..]);
+                }
+            }
+        }
+        assert!(rule("kg001").is_some() && rule("CKV_K8S_16").is_some() && rule("docker-sock").is_some());
+    }
+}

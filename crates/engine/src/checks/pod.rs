@@ -1,0 +1,684 @@
+//! The pod-template rules.
+
+use kguard_model::Object;
+use kguard_model::pod::{Container, Profile, SeLinuxOptions};
+use kguard_report::{Finding, RuleMeta};
+
+use super::catalogue as c;
+use super::finding;
+use crate::podsec;
+use crate::workload::{ContainerKind, ContainerRef, PodView};
+
+/// Capabilities reported by KG004 (upper case, without `CAP_`).
+pub(crate) const DANGEROUS_CAPABILITIES: &[&str] = &[
+    "ALL",
+    "SYS_ADMIN",
+    "NET_ADMIN",
+    "NET_RAW",
+    "SYS_PTRACE",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_BOOT",
+    "SYS_TIME",
+    "BPF",
+    "PERFMON",
+    "DAC_READ_SEARCH",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "SYSLOG",
+    "LINUX_IMMUTABLE",
+];
+
+/// SELinux types a container may use (Pod Security Standards, baseline).
+const SELINUX_TYPES: &[&str] = &["container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+
+const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
+const SECCOMP_CONTAINER_ANNOTATION: &str = "container.seccomp.security.alpha.kubernetes.io/";
+const APPARMOR_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.io/";
+
+struct Ctx<'a> {
+    obj: &'a Object,
+    view: &'a PodView,
+    out: &'a mut Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, rule: &RuleMeta, container: Option<&str>, pointer: String, message: String) {
+        self.out.push(finding(self.obj, rule, container, pointer, message));
+    }
+}
+
+/// Runs every pod rule on a pod view.
+pub(super) fn check(obj: &Object, view: &PodView, out: &mut Vec<Finding>) {
+    let mut ctx = Ctx { obj, view, out };
+    pod_level(&mut ctx);
+    for cref in view.containers() {
+        container_level(&mut ctx, &cref);
+    }
+}
+
+fn pod_level(ctx: &mut Ctx<'_>) {
+    let view = ctx.view;
+    let spec = &view.spec;
+    let linux = !spec.is_windows();
+    for (flag, rule, field) in [
+        (spec.host_network, &c::HOST_NETWORK, "hostNetwork"),
+        (spec.host_pid, &c::HOST_PID, "hostPID"),
+        (spec.host_ipc, &c::HOST_IPC, "hostIPC"),
+    ] {
+        if flag == Some(true) {
+            ctx.push(rule, None, view.spec_at(&format!("/{field}")), format!("pod sets `{field}: true`"));
+        }
+    }
+    for (i, vol) in spec.volumes.iter().flatten().enumerate() {
+        let Some(hp) = vol.sources.get("hostPath").filter(|v| !v.is_null()) else { continue };
+        let path = hp.get("path").and_then(serde_json::Value::as_str).unwrap_or("");
+        let pointer = view.spec_at(&format!("/volumes/{i}/hostPath/path"));
+        ctx.push(
+            &c::HOST_PATH,
+            None,
+            pointer.clone(),
+            format!("volume `{}` mounts host path `{path}`", vol.name_str()),
+        );
+        if let Some(why) = sensitive_path(path) {
+            ctx.push(
+                &c::SENSITIVE_HOST_PATH,
+                None,
+                pointer,
+                format!("volume `{}` mounts sensitive host path `{path}` ({why})", vol.name_str()),
+            );
+        }
+    }
+    let psc = spec.security_context.as_ref();
+    if let Some(sysctls) = psc.and_then(|s| s.sysctls.as_deref()) {
+        let allowed = podsec::allowed_sysctls(podsec::Version::NEWEST_MINOR);
+        for (i, s) in sysctls.iter().enumerate() {
+            let name = s.name.as_deref().unwrap_or("");
+            if !allowed.contains(&name) {
+                ctx.push(
+                    &c::UNSAFE_SYSCTLS,
+                    None,
+                    view.spec_at(&format!("/securityContext/sysctls/{i}/name")),
+                    format!("pod sets unsafe sysctl `{name}`"),
+                );
+            }
+        }
+    }
+    if let Some(se) = psc.and_then(|s| s.se_linux_options.as_ref())
+        && let Some(problem) = selinux_problem(se)
+    {
+        ctx.push(&c::SELINUX, None, view.spec_at("/securityContext/seLinuxOptions"), format!("pod {problem}"));
+    }
+    if linux {
+        if let Some(g) = psc.and_then(|s| s.fs_group).filter(|g| *g == 0) {
+            ctx.push(
+                &c::RUN_AS_ROOT_GID,
+                None,
+                view.spec_at("/securityContext/fsGroup"),
+                format!("pod sets `fsGroup: {g}` (root group)"),
+            );
+        }
+        if let Some(i) = psc.and_then(|s| s.supplemental_groups.as_deref()).and_then(|g| g.iter().position(|g| *g == 0))
+        {
+            ctx.push(
+                &c::RUN_AS_ROOT_GID,
+                None,
+                view.spec_at(&format!("/securityContext/supplementalGroups/{i}")),
+                "pod lists group 0 (root) in `supplementalGroups`".to_owned(),
+            );
+        }
+        if spec.host_users != Some(false) {
+            let msg = match spec.host_users {
+                Some(true) => "pod sets `hostUsers: true`: containers run in the node's user namespace",
+                _ => "pod does not set `hostUsers: false`: containers run in the node's user namespace",
+            };
+            ctx.push(&c::HOST_USERS, None, view.spec_at("/hostUsers"), msg.to_owned());
+        }
+    }
+    if let Some(true) = psc.and_then(|s| s.windows_options.as_ref()).and_then(|w| w.host_process) {
+        ctx.push(
+            &c::HOST_PROCESS,
+            None,
+            view.spec_at("/securityContext/windowsOptions/hostProcess"),
+            "pod sets `windowsOptions.hostProcess: true`".to_owned(),
+        );
+    }
+    match spec.automount_service_account_token {
+        Some(false) => {}
+        Some(true) => ctx.push(
+            &c::AUTOMOUNT_TOKEN,
+            None,
+            view.spec_at("/automountServiceAccountToken"),
+            "pod sets `automountServiceAccountToken: true`".to_owned(),
+        ),
+        None => ctx.push(
+            &c::AUTOMOUNT_TOKEN,
+            None,
+            view.spec_at("/automountServiceAccountToken"),
+            "pod does not set `automountServiceAccountToken: false`; the API token is mounted unless its \
+             ServiceAccount disables it"
+                .to_owned(),
+        ),
+    }
+    match spec.service_account_name.as_deref() {
+        None | Some("") => ctx.push(
+            &c::DEFAULT_SA,
+            None,
+            view.spec_at("/serviceAccountName"),
+            "pod sets no `serviceAccountName` and runs as the namespace's `default` ServiceAccount".to_owned(),
+        ),
+        Some("default") => ctx.push(
+            &c::DEFAULT_SA,
+            None,
+            view.spec_at("/serviceAccountName"),
+            "pod runs as the namespace's `default` ServiceAccount".to_owned(),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// Why a host path is sensitive, `None` when it is not.
+pub(crate) fn sensitive_path(path: &str) -> Option<&'static str> {
+    let mut norm = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        norm.push('/');
+        norm.push_str(seg);
+    }
+    if norm.is_empty() {
+        return path.starts_with('/').then_some("the node's root filesystem");
+    }
+    let file = norm.rsplit('/').next().unwrap_or("");
+    if ["docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock", "dockershim.sock"].contains(&file) {
+        return Some("container runtime socket");
+    }
+    const EXACT: &[(&str, &str)] =
+        &[("/var/run", "runtime sockets directory"), ("/run", "runtime sockets directory"), ("/var", "node state")];
+    if let Some((_, why)) = EXACT.iter().find(|(p, _)| *p == norm) {
+        return Some(why);
+    }
+    const TREES: &[(&str, &str)] = &[
+        ("/etc", "node configuration and credentials"),
+        ("/proc", "host process and kernel information"),
+        ("/sys", "kernel and device controls"),
+        ("/boot", "kernel and boot loader"),
+        ("/dev", "host devices"),
+        ("/root", "root's home directory"),
+        ("/home/admin", "administrator's home directory"),
+        ("/var/lib/kubelet", "kubelet state and credentials"),
+        ("/var/lib/docker", "container runtime state"),
+        ("/var/lib/containerd", "container runtime state"),
+        ("/var/run/containerd", "container runtime state"),
+        ("/run/containerd", "container runtime state"),
+        ("/var/run/crio", "container runtime state"),
+        ("/run/crio", "container runtime state"),
+        ("/var/run/docker", "container runtime state"),
+    ];
+    TREES
+        .iter()
+        .find(|(p, _)| norm == *p || norm.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+        .map(|(_, why)| *why)
+}
+
+fn selinux_problem(se: &SeLinuxOptions) -> Option<String> {
+    if let Some(t) = se.type_.as_deref().filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t)) {
+        return Some(format!("sets SELinux type `{t}`"));
+    }
+    if let Some(u) = se.user.as_deref().filter(|u| !u.is_empty()) {
+        return Some(format!("sets SELinux user `{u}`"));
+    }
+    if let Some(r) = se.role.as_deref().filter(|r| !r.is_empty()) {
+        return Some(format!("sets SELinux role `{r}`"));
+    }
+    None
+}
+
+/// Upper case, `CAP_` prefix removed.
+pub(crate) fn normalize_capability(cap: &str) -> String {
+    let up = cap.trim().to_ascii_uppercase();
+    up.strip_prefix("CAP_").map(str::to_owned).unwrap_or(up)
+}
+
+#[allow(clippy::too_many_lines)]
+fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
+    let view = ctx.view;
+    let ctr: &Container = cref.container;
+    let name = cref.name();
+    let who = format!("{} `{name}`", kind_word(cref.kind));
+    let cn = Some(name);
+    let linux = !view.spec.is_windows();
+    let sc = ctr.security_context.as_ref();
+    let eff = view.effective_security_context(ctr);
+    let pod_sc = view.spec.security_context.as_ref();
+    // Pointer of an inheritable field: the container's when it sets it, else the pod's, else where
+    // the container's would go.
+    let inherited = |rel: &str, set_in_container: bool, set_in_pod: bool| -> String {
+        if set_in_container || !set_in_pod {
+            cref.at(&format!("/securityContext{rel}"))
+        } else {
+            view.spec_at(&format!("/securityContext{rel}"))
+        }
+    };
+
+    // KG001
+    if sc.and_then(|s| s.privileged) == Some(true) {
+        ctx.push(&c::PRIVILEGED, cn, cref.at("/securityContext/privileged"), format!("{who} sets `privileged: true`"));
+    }
+    // KG002 / KG003
+    match sc.and_then(|s| s.allow_privilege_escalation) {
+        Some(true) => ctx.push(
+            &c::PRIV_ESC_TRUE,
+            cn,
+            cref.at("/securityContext/allowPrivilegeEscalation"),
+            format!("{who} sets `allowPrivilegeEscalation: true`"),
+        ),
+        None if linux => ctx.push(
+            &c::PRIV_ESC_UNSET,
+            cn,
+            cref.at("/securityContext/allowPrivilegeEscalation"),
+            format!("{who} does not set `allowPrivilegeEscalation: false`"),
+        ),
+        _ => {}
+    }
+    // KG004 / KG005 / KG006
+    if linux {
+        let caps = sc.and_then(|s| s.capabilities.as_ref());
+        for (i, cap) in caps.and_then(|c| c.add.as_deref()).unwrap_or(&[]).iter().enumerate() {
+            let norm = normalize_capability(cap);
+            let pointer = cref.at(&format!("/securityContext/capabilities/add/{i}"));
+            if DANGEROUS_CAPABILITIES.contains(&norm.as_str()) {
+                ctx.push(&c::DANGEROUS_CAPS, cn, pointer, format!("{who} adds capability `{cap}`"));
+            } else if norm != "NET_BIND_SERVICE" {
+                ctx.push(&c::CAPS_ADDED, cn, pointer, format!("{who} adds capability `{cap}`"));
+            }
+        }
+        let drops = caps.and_then(|c| c.drop.as_deref()).unwrap_or(&[]);
+        if !drops.iter().any(|d| normalize_capability(d) == "ALL") {
+            ctx.push(
+                &c::DROP_ALL,
+                cn,
+                cref.at("/securityContext/capabilities/drop"),
+                format!("{who} does not drop ALL capabilities"),
+            );
+        }
+    }
+    // KG007..KG011
+    if linux {
+        let uid_in_ctr = sc.and_then(|s| s.run_as_user).is_some();
+        let uid_in_pod = pod_sc.and_then(|s| s.run_as_user).is_some();
+        let gid_in_ctr = sc.and_then(|s| s.run_as_group).is_some();
+        let gid_in_pod = pod_sc.and_then(|s| s.run_as_group).is_some();
+        let nonroot_in_ctr = sc.and_then(|s| s.run_as_non_root).is_some();
+        let nonroot_in_pod = pod_sc.and_then(|s| s.run_as_non_root).is_some();
+        let uid_positive = eff.run_as_user.is_some_and(|u| u > 0);
+        if eff.run_as_non_root != Some(true) && !uid_positive {
+            let msg = if eff.run_as_non_root == Some(false) {
+                format!("{who} runs with `runAsNonRoot: false` and no non-zero `runAsUser`")
+            } else {
+                format!("{who} sets neither `runAsNonRoot: true` nor a non-zero `runAsUser` (pod or container)")
+            };
+            ctx.push(&c::RUN_AS_NON_ROOT, cn, inherited("/runAsNonRoot", nonroot_in_ctr, nonroot_in_pod), msg);
+        }
+        match eff.run_as_user {
+            Some(0) => ctx.push(
+                &c::RUN_AS_ROOT_UID,
+                cn,
+                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
+                format!("{who} runs as UID 0 (root)"),
+            ),
+            Some(u) if u < 10000 => ctx.push(
+                &c::LOW_UID,
+                cn,
+                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
+                format!("{who} runs as UID {u}, below 10000"),
+            ),
+            None => ctx.push(
+                &c::LOW_UID,
+                cn,
+                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
+                format!("{who} sets no `runAsUser` (pod or container); the image's user is used"),
+            ),
+            Some(_) => {}
+        }
+        match eff.run_as_group {
+            Some(0) => ctx.push(
+                &c::RUN_AS_ROOT_GID,
+                cn,
+                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
+                format!("{who} runs with GID 0 (root group)"),
+            ),
+            Some(g) if g < 10000 => ctx.push(
+                &c::LOW_GID,
+                cn,
+                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
+                format!("{who} runs with GID {g}, below 10000"),
+            ),
+            None => ctx.push(
+                &c::LOW_GID,
+                cn,
+                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
+                format!("{who} sets no `runAsGroup` (pod or container); the image's group is used"),
+            ),
+            Some(_) => {}
+        }
+    }
+    // KG012
+    if sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
+        ctx.push(
+            &c::READ_ONLY_ROOT_FS,
+            cn,
+            cref.at("/securityContext/readOnlyRootFilesystem"),
+            format!("{who} does not set `readOnlyRootFilesystem: true`"),
+        );
+    }
+    // KG013 / KG014 / KG015 / KG016
+    if linux {
+        seccomp(ctx, cref, &who, eff.seccomp_profile.as_ref(), &inherited);
+        apparmor(ctx, cref, &who, eff.app_armor_profile.as_ref(), &inherited);
+    }
+    // KG017 (container level; the pod level is checked once)
+    if let Some(problem) = sc.and_then(|s| s.se_linux_options.as_ref()).and_then(selinux_problem) {
+        ctx.push(&c::SELINUX, cn, cref.at("/securityContext/seLinuxOptions"), format!("{who} {problem}"));
+    }
+    // KG018
+    if let Some(pm) = sc.and_then(|s| s.proc_mount.as_deref()).filter(|p| *p != "Default") {
+        ctx.push(&c::PROC_MOUNT, cn, cref.at("/securityContext/procMount"), format!("{who} sets `procMount: {pm}`"));
+    }
+    // KG023
+    for (i, port) in ctr.ports.iter().flatten().enumerate() {
+        if let Some(hp) = port.host_port.filter(|p| *p != 0) {
+            ctx.push(
+                &c::HOST_PORT,
+                cn,
+                cref.at(&format!("/ports/{i}/hostPort")),
+                format!("{who} binds host port {hp}"),
+            );
+        }
+    }
+    // KG028 / KG029
+    for (i, env) in ctr.env.iter().flatten().enumerate() {
+        let var = env.name.as_deref().unwrap_or("");
+        if let Some(r) = env.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+            ctx.push(
+                &c::SECRET_ENV_REF,
+                cn,
+                cref.at(&format!("/env/{i}/valueFrom/secretKeyRef")),
+                format!(
+                    "{who} reads key `{}` of Secret `{}` into environment variable `{var}`",
+                    r.key.as_deref().unwrap_or(""),
+                    r.name.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        if let Some(value) = env.value.as_deref().filter(|v| !v.trim().is_empty())
+            && (secret_like_name(var) || value.contains("PRIVATE KEY"))
+        {
+            ctx.push(
+                &c::SECRET_ENV_LITERAL,
+                cn,
+                cref.at(&format!("/env/{i}/value")),
+                format!("{who} sets environment variable `{var}` to a literal that looks like a secret"),
+            );
+        }
+    }
+    for (i, from) in ctr.env_from.iter().flatten().enumerate() {
+        if let Some(r) = from.secret_ref.as_ref() {
+            ctx.push(
+                &c::SECRET_ENV_REF,
+                cn,
+                cref.at(&format!("/envFrom/{i}/secretRef")),
+                format!(
+                    "{who} imports every key of Secret `{}` as environment variables",
+                    r.name.as_deref().unwrap_or("")
+                ),
+            );
+        }
+    }
+    // KG030 / KG031 / KG032
+    if let Some(image) = ctr.image.as_deref().filter(|i| !i.trim().is_empty()) {
+        let img = ImageRef::parse(image);
+        let at = cref.at("/image");
+        if !img.digest && img.tag.is_none_or(|t| t == "latest") {
+            let msg = match img.tag {
+                None => format!("{who} uses image `{image}` without a tag (defaults to latest)"),
+                Some(_) => format!("{who} uses image `{image}` with the mutable `latest` tag"),
+            };
+            ctx.push(&c::IMAGE_TAG, cn, at.clone(), msg);
+        }
+        if !img.digest {
+            ctx.push(&c::IMAGE_DIGEST, cn, at, format!("{who} uses image `{image}` without a digest"));
+            let defaulted = if img.tag.is_none_or(|t| t == "latest") { "Always" } else { "IfNotPresent" };
+            let policy = ctr.image_pull_policy.as_deref();
+            let effective = policy.unwrap_or(defaulted);
+            if effective != "Always" {
+                let msg = match policy {
+                    Some(p) => format!("{who} pulls mutable image `{image}` with `imagePullPolicy: {p}`"),
+                    None => {
+                        format!("{who} pulls mutable image `{image}` with the default `imagePullPolicy` ({defaulted})")
+                    }
+                };
+                ctx.push(&c::PULL_POLICY, cn, cref.at("/imagePullPolicy"), msg);
+            }
+        }
+    }
+    // KG033..KG036 (ephemeral containers have no resources)
+    if cref.kind != ContainerKind::Ephemeral {
+        let res = ctr.resources.as_ref();
+        let has = |limits: bool, key: &str| {
+            res.and_then(|r| if limits { r.limits.as_ref() } else { r.requests.as_ref() })
+                .is_some_and(|m| m.contains_key(key))
+        };
+        for (resource, req_rule, lim_rule) in
+            [("cpu", &c::CPU_REQUEST, &c::CPU_LIMIT), ("memory", &c::MEMORY_REQUEST, &c::MEMORY_LIMIT)]
+        {
+            let limit = has(true, resource);
+            if !has(false, resource) && !limit {
+                ctx.push(
+                    req_rule,
+                    cn,
+                    cref.at(&format!("/resources/requests/{resource}")),
+                    format!("{who} sets no {resource} request"),
+                );
+            }
+            if !limit {
+                ctx.push(
+                    lim_rule,
+                    cn,
+                    cref.at(&format!("/resources/limits/{resource}")),
+                    format!("{who} sets no {resource} limit"),
+                );
+            }
+        }
+    }
+    // KG037 (container level; the pod level is reported once)
+    if sc.and_then(|s| s.windows_options.as_ref()).and_then(|w| w.host_process) == Some(true) {
+        ctx.push(
+            &c::HOST_PROCESS,
+            cn,
+            cref.at("/securityContext/windowsOptions/hostProcess"),
+            format!("{who} sets `windowsOptions.hostProcess: true`"),
+        );
+    }
+}
+
+fn seccomp(
+    ctx: &mut Ctx<'_>,
+    cref: &ContainerRef<'_>,
+    who: &str,
+    eff: Option<&Profile>,
+    inherited: &dyn Fn(&str, bool, bool) -> String,
+) {
+    let view = ctx.view;
+    let cn = Some(cref.name());
+    let in_ctr = cref.container.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).is_some();
+    let in_pod = view.spec.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).is_some();
+    let pointer = inherited("/seccompProfile/type", in_ctr, in_pod);
+    match eff {
+        Some(p) if p.type_str() == "Unconfined" => {
+            ctx.push(&c::SECCOMP_UNCONFINED, cn, pointer, format!("{who} runs with seccomp profile `Unconfined`"));
+        }
+        Some(p) if !p.type_str().is_empty() => {}
+        _ => {
+            let ctr_key = format!("{SECCOMP_CONTAINER_ANNOTATION}{}", cref.name());
+            let (ann, key) = match view.template_annotation(&ctr_key) {
+                Some(v) => (Some(v), ctr_key),
+                None => (view.template_annotation(SECCOMP_POD_ANNOTATION), SECCOMP_POD_ANNOTATION.to_owned()),
+            };
+            let ann_pointer =
+                format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key));
+            match ann {
+                Some("unconfined") => ctx.push(
+                    &c::SECCOMP_UNCONFINED,
+                    cn,
+                    ann_pointer,
+                    format!("{who} runs unconfined (annotation `{key}: unconfined`)"),
+                ),
+                Some(v) if !v.is_empty() => {}
+                _ => ctx.push(
+                    &c::SECCOMP_MISSING,
+                    cn,
+                    pointer,
+                    format!("{who} has no seccomp profile (pod or container `seccompProfile.type`)"),
+                ),
+            }
+        }
+    }
+}
+
+fn apparmor(
+    ctx: &mut Ctx<'_>,
+    cref: &ContainerRef<'_>,
+    who: &str,
+    eff: Option<&Profile>,
+    inherited: &dyn Fn(&str, bool, bool) -> String,
+) {
+    let view = ctx.view;
+    let cn = Some(cref.name());
+    let key = format!("{APPARMOR_ANNOTATION}{}", cref.name());
+    let ann = view.template_annotation(&key);
+    let ann_pointer =
+        format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key));
+    if ann == Some("unconfined") {
+        ctx.push(
+            &c::APPARMOR_UNCONFINED,
+            cn,
+            ann_pointer,
+            format!("{who} runs unconfined (annotation `{key}: unconfined`)"),
+        );
+        return;
+    }
+    let in_ctr = cref.container.security_context.as_ref().and_then(|s| s.app_armor_profile.as_ref()).is_some();
+    let in_pod = view.spec.security_context.as_ref().and_then(|s| s.app_armor_profile.as_ref()).is_some();
+    let pointer = inherited("/appArmorProfile/type", in_ctr, in_pod);
+    match eff {
+        Some(p) if p.type_str() == "Unconfined" => {
+            ctx.push(&c::APPARMOR_UNCONFINED, cn, pointer, format!("{who} runs with AppArmor profile `Unconfined`"));
+        }
+        Some(p) if !p.type_str().is_empty() => {}
+        _ if ann.is_some_and(|a| !a.is_empty()) => {}
+        _ => ctx.push(&c::APPARMOR_MISSING, cn, pointer, format!("{who} has no AppArmor profile")),
+    }
+}
+
+fn kind_word(kind: ContainerKind) -> &'static str {
+    match kind {
+        ContainerKind::Init => "init container",
+        ContainerKind::Regular => "container",
+        ContainerKind::Ephemeral => "ephemeral container",
+    }
+}
+
+/// Whether an environment variable's name suggests it holds a secret.
+pub(crate) fn secret_like_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "api_key",
+        "access_key",
+        "accesskey",
+        "private_key",
+        "privatekey",
+        "_key_",
+        "auth_key",
+    ];
+    WORDS.iter().any(|w| n.contains(w)) || n.ends_with("_key") || n == "pwd" || n.ends_with("_pwd")
+}
+
+/// The parts of an image reference the rules read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ImageRef<'a> {
+    /// The tag, when one is given.
+    pub tag: Option<&'a str>,
+    /// Whether a digest is given.
+    pub digest: bool,
+}
+
+impl<'a> ImageRef<'a> {
+    /// Splits `registry:port/name:tag@digest`.
+    pub fn parse(image: &'a str) -> Self {
+        let (rest, digest) = match image.split_once('@') {
+            Some((r, d)) => (r, !d.is_empty()),
+            None => (image, false),
+        };
+        let last = rest.rsplit('/').next().unwrap_or(rest);
+        let tag = last.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.is_empty());
+        Self { tag, digest }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images() {
+        assert_eq!(ImageRef::parse("nginx"), ImageRef { tag: None, digest: false });
+        assert_eq!(ImageRef::parse("reg:5000/nginx"), ImageRef { tag: None, digest: false });
+        assert_eq!(ImageRef::parse("reg:5000/a/nginx:1.2"), ImageRef { tag: Some("1.2"), digest: false });
+        assert_eq!(ImageRef::parse("nginx:latest@sha256:abc"), ImageRef { tag: Some("latest"), digest: true });
+        assert_eq!(ImageRef::parse("nginx@sha256:abc"), ImageRef { tag: None, digest: true });
+    }
+
+    #[test]
+    fn sensitive_paths() {
+        for p in [
+            "/",
+            "//",
+            "/etc",
+            "/etc/",
+            "/etc/kubernetes",
+            "/proc/sys",
+            "/var/run/docker.sock",
+            "/run/containerd/containerd.sock",
+            "/var/lib/kubelet/pki",
+            "/root",
+            "/var/run",
+        ] {
+            assert!(sensitive_path(p).is_some(), "{p}");
+        }
+        for p in ["/data", "/var/log", "/etcd", "/var/run/app", "/opt/proc", "relative"] {
+            assert!(sensitive_path(p).is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "DB_PASSWORD",
+            "my_password",
+            "aws_secret_access_key",
+            "azure_batch_key",
+            "oci_cli_key_content",
+            "GITHUB_TOKEN",
+        ] {
+            assert!(secret_like_name(n), "{n}");
+        }
+        for n in ["greeting", "user_name", "KEYCLOAK_URL", "MONKEY"] {
+            assert!(!secret_like_name(n), "{n}");
+        }
+    }
+}
