@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::eval::{Endpoint, Selecting, allowed, direction};
-use super::model::{AdminPeer, Cluster, Labels, NamedPort, Peer};
+use super::eval::{Endpoint, Selecting, allowed, direction, rule_conns, rule_matches};
+use super::model::{AdminPeer, Cluster, Labels, NamedPort, Peer, Workload};
 use super::sets::{ConnSet, IntervalSet, IpSet, disjoint_ranges};
 
 /// One line of the connectivity list.
@@ -165,8 +165,6 @@ pub fn connlist(c: &Cluster) -> Vec<Connection> {
         }
         ig_of.push(g);
     }
-    let mut egress_memo: HashMap<(usize, Other), ConnSet> = HashMap::new();
-    let mut ingress_memo: HashMap<(usize, Other), ConnSet> = HashMap::new();
     let endpoint = |o: Other| -> Option<Endpoint<'_>> {
         match o {
             Other::Class(k) => rep(k).map(Endpoint::Pod),
@@ -174,7 +172,54 @@ pub fn connlist(c: &Cluster) -> Vec<Connection> {
             Other::DstIp(a) => dsts.get(a).map(Endpoint::Ip),
         }
     };
+    // Without admin policies a direction is either open (no NetworkPolicy selects the subject)
+    // or the union of its policies' rules: computed sparsely from each rule's matched peers.
+    let sparse = c.admin.is_empty() && c.baseline.is_none();
+    let matched = if sparse { rule_matches_all(c, &reps, &srcs, &dsts) } else { HashMap::new() };
+    let sparse_table =
+        |sel: &Selecting, ingress: bool, subject: Option<&Workload>| -> Option<HashMap<Other, ConnSet>> {
+            if sel.policies.is_empty() {
+                return None;
+            }
+            let mut t: HashMap<Other, ConnSet> = HashMap::new();
+            for &pi in &sel.policies {
+                let Some(p) = c.policies.get(pi) else { continue };
+                let rules = if ingress { &p.ingress } else { &p.egress };
+                for (ri, r) in rules.iter().enumerate() {
+                    for &o in matched.get(&(pi, ingress, ri)).map_or(&[][..], Vec::as_slice) {
+                        let dst = if ingress {
+                            subject
+                        } else {
+                            endpoint(o).and_then(|e| match e {
+                                Endpoint::Pod(w) => Some(w),
+                                Endpoint::Ip(_) => None,
+                            })
+                        };
+                        let conns = rule_conns(r, dst);
+                        if conns.is_empty() {
+                            continue;
+                        }
+                        let slot = t.entry(o).or_default();
+                        *slot = slot.union(&conns);
+                    }
+                }
+            }
+            Some(t)
+        };
+    let eg_tables: Vec<Option<HashMap<Other, ConnSet>>> =
+        if sparse { eg_sel.iter().map(|s| sparse_table(s, false, None)).collect() } else { Vec::new() };
+    let ig_tables: Vec<Option<HashMap<Other, ConnSet>>> =
+        if sparse { ig_sel.iter().map(|(s, k)| sparse_table(s, true, rep(*k))).collect() } else { Vec::new() };
+    let mut egress_memo: HashMap<(usize, Other), ConnSet> = HashMap::new();
+    let mut ingress_memo: HashMap<(usize, Other), ConnSet> = HashMap::new();
     let mut egress = |g: usize, o: Other| -> ConnSet {
+        if sparse {
+            return match eg_tables.get(g) {
+                Some(None) => ConnSet::all(),
+                Some(Some(t)) => t.get(&o).cloned().unwrap_or_default(),
+                None => ConnSet::none(),
+            };
+        }
         egress_memo
             .entry((g, o))
             .or_insert_with(|| {
@@ -188,6 +233,13 @@ pub fn connlist(c: &Cluster) -> Vec<Connection> {
             .clone()
     };
     let mut ingress = |g: usize, o: Other| -> ConnSet {
+        if sparse {
+            return match ig_tables.get(g) {
+                Some(None) => ConnSet::all(),
+                Some(Some(t)) => t.get(&o).cloned().unwrap_or_default(),
+                None => ConnSet::none(),
+            };
+        }
         ingress_memo
             .entry((g, o))
             .or_insert_with(|| {
@@ -198,8 +250,19 @@ pub fn connlist(c: &Cluster) -> Vec<Connection> {
     };
     let ids: Vec<String> = c.workloads.iter().map(super::model::Workload::id).collect();
     let id = |i: usize| ids.get(i).cloned().unwrap_or_default();
+    let all_classes: Vec<usize> = (0..reps.len()).collect();
     for cs in 0..reps.len() {
-        for cd in 0..reps.len() {
+        // Sparse egress: only the classes some rule reaches.
+        let targets: Vec<usize> = match eg_of.get(cs).and_then(|&g| eg_tables.get(g)) {
+            Some(Some(t)) => {
+                let mut v: Vec<usize> =
+                    t.keys().filter_map(|o| if let Other::Class(k) = *o { Some(k) } else { None }).collect();
+                v.sort_unstable();
+                v
+            }
+            _ => all_classes.clone(),
+        };
+        for cd in targets {
             let (Some(&eg), Some(&ig)) = (eg_of.get(cs), ig_of.get(cd)) else { continue };
             let e = egress(eg, Other::Class(cd));
             if e.is_empty() {
@@ -243,4 +306,60 @@ pub fn connlist(c: &Cluster) -> Vec<Connection> {
         }
     }
     sort(out)
+}
+
+/// For every NetworkPolicy rule (policy index, ingress?, rule index), the classes and external
+/// ranges its peers match. Namespace selectors are evaluated once per namespace.
+fn rule_matches_all(
+    c: &Cluster,
+    reps: &[usize],
+    srcs: &[IpSet],
+    dsts: &[IpSet],
+) -> HashMap<(usize, bool, usize), Vec<Other>> {
+    let mut by_ns: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, &i) in reps.iter().enumerate() {
+        if let Some(w) = c.workloads.get(i) {
+            by_ns.entry(w.namespace.as_str()).or_default().push(k);
+        }
+    }
+    let mut out = HashMap::new();
+    for (pi, p) in c.policies.iter().enumerate() {
+        for (ingress, rules) in [(true, &p.ingress), (false, &p.egress)] {
+            let affects = if ingress { p.affects_ingress } else { p.affects_egress };
+            if !affects {
+                continue;
+            }
+            for (ri, r) in rules.iter().enumerate() {
+                let mut v = Vec::new();
+                let ips = if ingress { srcs } else { dsts };
+                let ip_other = |a: usize| if ingress { Other::SrcIp(a) } else { Other::DstIp(a) };
+                for (a, ip) in ips.iter().enumerate() {
+                    if rule_matches(c, &p.namespace, r, &Endpoint::Ip(ip)) {
+                        v.push(ip_other(a));
+                    }
+                }
+                for (ns, classes) in &by_ns {
+                    let ns_possible = match &r.peers {
+                        None => true,
+                        Some(peers) => peers.iter().any(|peer| match peer {
+                            Peer::Selectors { ns: None, .. } => *ns == p.namespace,
+                            Peer::Selectors { ns: Some(sel), .. } => sel.matches(c.ns_labels(ns)),
+                            _ => false,
+                        }),
+                    };
+                    if !ns_possible {
+                        continue;
+                    }
+                    for &k in classes {
+                        let Some(w) = reps.get(k).and_then(|&i| c.workloads.get(i)) else { continue };
+                        if rule_matches(c, &p.namespace, r, &Endpoint::Pod(w)) {
+                            v.push(Other::Class(k));
+                        }
+                    }
+                }
+                out.insert((pi, ingress, ri), v);
+            }
+        }
+    }
+    out
 }
