@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::diag::Diagnostic;
 use crate::object::Object;
 use crate::source::{Location, Pos};
-use crate::yaml::{self, Node, Value};
+use crate::yaml::{self, Entry, Node, Value};
 
 /// Largest file read (bigger files are reported and skipped).
 pub const MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
@@ -231,25 +231,44 @@ pub fn parse_text(file: &Arc<str>, text: &str) -> Parsed {
 }
 
 fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
-    let is_list = root.get("kind").and_then(Node::as_str).is_some_and(|k| k.ends_with("List"))
-        && root.get("items").is_some_and(|i| matches!(i.value, Value::Seq(_)));
-    if is_list {
-        let Value::Map(entries) = root.value else { return };
-        for entry in entries {
-            if entry.key != "items" {
-                continue;
-            }
-            let Value::Seq(items) = entry.value.value else { continue };
-            for (i, item) in items.into_iter().enumerate() {
-                if item.is_null() {
-                    continue;
-                }
-                push_object(out, file, doc_index, item, format!("/items/{i}"));
-            }
-        }
+    let list_kind = root.get("kind").and_then(Node::as_str).filter(|k| k.ends_with("List")).map(str::to_owned);
+    let is_list = list_kind.is_some() && root.get("items").is_some_and(|i| matches!(i.value, Value::Seq(_)));
+    if !is_list {
+        push_object(out, file, doc_index, root, String::new());
         return;
     }
-    push_object(out, file, doc_index, root, String::new());
+    // A typed list (`PodList`, as the API returns it) may omit kind and apiVersion on its items:
+    // they are the list's item kind and the list's apiVersion. `kind: List` items carry their own.
+    let item_kind =
+        list_kind.as_deref().and_then(|k| k.strip_suffix("List")).filter(|k| !k.is_empty()).map(str::to_owned);
+    let api_version = root.get("apiVersion").and_then(Node::as_str).map(str::to_owned);
+    let Value::Map(entries) = root.value else { return };
+    for entry in entries {
+        if entry.key != "items" {
+            continue;
+        }
+        let Value::Seq(items) = entry.value.value else { continue };
+        for (i, mut item) in items.into_iter().enumerate() {
+            if item.is_null() {
+                continue;
+            }
+            let pos = item.pos;
+            if let Value::Map(fields) = &mut item.value {
+                for (key, value) in [("kind", &item_kind), ("apiVersion", &api_version)] {
+                    if let Some(value) = value {
+                        if !fields.iter().any(|e| e.key == key) {
+                            fields.push(Entry {
+                                key: key.to_owned(),
+                                key_pos: pos,
+                                value: Node { value: Value::Str(value.clone()), pos },
+                            });
+                        }
+                    }
+                }
+            }
+            push_object(out, file, doc_index, item, format!("/items/{i}"));
+        }
+    }
 }
 
 fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: Node, doc_pointer: String) {

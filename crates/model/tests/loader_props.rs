@@ -68,3 +68,15 @@ fn seed_parses_as_kubernetes_reads_it() {
     assert_eq!(pod.doc_pointer, "/items/0");
     assert_eq!(pod.id.to_string(), "Pod/p");
 }
+
+#[test]
+fn typed_list_items_inherit_kind_and_api_version() {
+    let name: Arc<str> = "l.yaml".into();
+    let text = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: b}\n---\napiVersion: v1\nkind: List\nitems:\n- metadata: {name: c}\n";
+    let parsed = parse_text(&name, text);
+    let ids: Vec<String> = parsed.objects.iter().map(|o| o.id.to_string()).collect();
+    assert_eq!(ids, ["Pod/a", "Pod/b"]);
+    // A `kind: List` item without a kind is not guessed: it is reported.
+    assert_eq!(parsed.diagnostics.len(), 1, "{:?}", parsed.diagnostics);
+    assert!(parsed.diagnostics[0].message.contains("apiVersion"));
+}
