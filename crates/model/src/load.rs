@@ -255,14 +255,11 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
             let pos = item.pos;
             if let Value::Map(fields) = &mut item.value {
                 for (key, value) in [("kind", &item_kind), ("apiVersion", &api_version)] {
-                    if let Some(value) = value {
-                        if !fields.iter().any(|e| e.key == key) {
-                            fields.push(Entry {
-                                key: key.to_owned(),
-                                key_pos: pos,
-                                value: Node { value: Value::Str(value.clone()), pos },
-                            });
-                        }
+                    if let Some(value) = value
+                        && !fields.iter().any(|e| e.key == key)
+                    {
+                        let value = Node { value: Value::Str(value.clone()), pos };
+                        fields.push(Entry { key: key.to_owned(), key_pos: pos, value });
                     }
                 }
             }
