@@ -7,8 +7,10 @@
 //! * [`scan`]: `kguard scan` orchestration.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod audit;
 pub mod authz;
 pub mod checks;
+pub mod detect;
 pub mod kubesec;
 pub mod netpol;
 pub mod podsec;
