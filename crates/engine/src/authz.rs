@@ -40,6 +40,11 @@ pub trait Authorizer: Send + Sync {
     fn authorize(&self, attrs: &Attributes) -> Decision;
     /// The rules `user` holds in `namespace`.
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> RulesReview;
+    /// Explanation lines for a request this authorizer has no opinion on (default: none).
+    fn why_not(&self, attrs: &Attributes) -> Vec<String> {
+        let _ = attrs;
+        Vec::new()
+    }
 }
 
 /// `AlwaysAllow`: allows everything.
@@ -220,9 +225,20 @@ impl Chain {
         self.authorizers.iter().map(AsRef::as_ref)
     }
 
-    /// Decides a request; [`Decision::notes`] records every authorizer's answer.
+    /// Decides a request (fast path: no explanation).
     #[must_use]
     pub fn decide(&self, attrs: &Attributes) -> Decision {
+        self.run(attrs, false)
+    }
+
+    /// Decides a request; [`Decision::notes`] records every authorizer's answer and, for those
+    /// without an opinion, why not.
+    #[must_use]
+    pub fn explain(&self, attrs: &Attributes) -> Decision {
+        self.run(attrs, true)
+    }
+
+    fn run(&self, attrs: &Attributes, explain: bool) -> Decision {
         if self.privileged_group && attrs.user.in_group(attrs::SYSTEM_MASTERS) {
             let mut d = Decision::allow("system:masters", "");
             d.notes.push("the user is in system:masters, which kube-apiserver allows before any authorizer".into());
@@ -240,13 +256,18 @@ impl Chain {
                     d.notes = all;
                     return d;
                 }
+                Verdict::NoOpinion if !explain => {
+                    if !d.reason.is_empty() {
+                        reasons.push(d.reason);
+                    }
+                }
                 Verdict::NoOpinion => {
                     if d.reason.is_empty() {
                         notes.push(format!("{}: no opinion", a.name()));
                     } else {
                         notes.push(format!("{}: no opinion ({})", a.name(), d.reason));
                     }
-                    notes.extend(d.notes.into_iter().map(|n| format!("  {n}")));
+                    notes.extend(d.notes.into_iter().chain(a.why_not(attrs)).map(|n| format!("  {n}")));
                     if !d.reason.is_empty() {
                         reasons.push(d.reason);
                     }

@@ -125,7 +125,7 @@ fn run_file(path: &PathBuf) -> (usize, Vec<String>) {
         let label = format!("{}:{}: {}", path.display(), node.pos.line, case.note);
         if let Some(r) = &case.request {
             let a = attrs(r);
-            let d = chain.decide(&a);
+            let d = chain.explain(&a);
             let got = match d.verdict {
                 Verdict::Allow => "allow",
                 Verdict::Deny => "deny",

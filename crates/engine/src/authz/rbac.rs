@@ -378,20 +378,26 @@ impl Rbac {
             return d;
         }
         let reason = if errors.is_empty() { String::new() } else { format!("RBAC: {}", aggregate(&errors)) };
-        let mut d = Decision::no_opinion("RBAC", reason);
-        d.notes = self.explain_no_match(attrs, &errors);
-        d
+        Decision::no_opinion("RBAC", reason)
     }
 
-    fn explain_no_match(&self, attrs: &Attributes, errors: &[String]) -> Vec<String> {
+    /// Why no rule allows the request: which bindings apply and which failed to resolve (for
+    /// `--explain`; kept out of [`Rbac::decide`] to keep decisions fast).
+    #[must_use]
+    pub fn why_not(&self, attrs: &Attributes) -> Vec<String> {
         let mut notes = Vec::new();
+        let mut errors = Vec::new();
         let mut n = 0usize;
         self.visit_bindings(&attrs.user, &attrs.namespace, |bi| {
             if let Some(b) = self.bindings.get(bi) {
                 n += 1;
                 let role = match self.resolved.get(bi) {
                     Some(Ok(ri)) => self.roles.get(*ri).map_or_else(String::new, |r| r.object.id.to_string()),
-                    _ => "(unresolved)".to_owned(),
+                    Some(Err(e)) => {
+                        errors.push(e.clone());
+                        "(unresolved)".to_owned()
+                    }
+                    None => "(unresolved)".to_owned(),
                 };
                 notes.push(format!("{} applies (role {role}) but no rule matches", b.object.id));
             }
@@ -409,7 +415,7 @@ impl Rbac {
                 attrs.user.groups.join(", ")
             ));
         }
-        for e in errors {
+        for e in &errors {
             notes.push(format!("binding could not be resolved: {e}"));
         }
         notes
@@ -548,6 +554,10 @@ impl Authorizer for Rbac {
 
     fn authorize(&self, attrs: &Attributes) -> Decision {
         self.decide(attrs)
+    }
+
+    fn why_not(&self, attrs: &Attributes) -> Vec<String> {
+        Rbac::why_not(self, attrs)
     }
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> RulesReview {
