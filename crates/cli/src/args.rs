@@ -28,6 +28,26 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::netpol::NetpolCommand,
     },
+    /// Would kube-apiserver authorize this request? (RBAC, ABAC, Node, chained like --authorization-mode)
+    #[command(name = "can-i")]
+    CanI(crate::authz::CanIArgs),
+    /// Which subjects may perform a verb on a resource, and through which bindings.
+    #[command(name = "who-can")]
+    WhoCan(crate::authz::WhoCanArgs),
+    /// RBAC analysis: dangerous grants, risky bindings, escalation paths.
+    Rbac {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::authz::RbacCommand,
+    },
+    /// Audit policies (audit.k8s.io/v1): evaluate a request, lint a policy.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::audit::AuditCommand,
+    },
+    /// Run Falco-compatible rules over Kubernetes audit events.
+    Detect(crate::detect::DetectArgs),
 }
 
 /// Output formats of `scan`.

@@ -61,7 +61,7 @@ pub fn rules(args: &RulesArgs) -> u8 {
             serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::other).and_then(|()| writeln!(out))
         }
         RulesFormat::Table => rules::all()
-            .try_for_each(|r| writeln!(out, "{:<8} {:<9} {:<28} {}", r.id, r.severity.as_str(), r.name, r.title)),
+            .try_for_each(|r| writeln!(out, "{:<8} {:<9} {:<40} {}", r.id, r.severity.as_str(), r.name, r.title)),
     };
     match result {
         Ok(()) => exit::CLEAN,

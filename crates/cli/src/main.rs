@@ -2,6 +2,9 @@
 //! Only this crate knows clap.
 
 mod args;
+mod audit;
+mod authz;
+mod detect;
 mod explain;
 mod netpol;
 mod scan;
@@ -36,6 +39,11 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::explain(&args),
         Command::Rules(args) => explain::rules(&args),
         Command::Netpol { command } => netpol::run(&command),
+        Command::CanI(args) => authz::run_can_i(&args),
+        Command::WhoCan(args) => authz::run_who_can(&args),
+        Command::Rbac { command } => authz::run_rbac(&command),
+        Command::Audit { command } => audit::run(&command),
+        Command::Detect(args) => detect::run(&args),
     };
     ExitCode::from(code)
 }

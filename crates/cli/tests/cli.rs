@@ -34,8 +34,11 @@ fn examples_have_findings_with_positions() {
     assert!(out.contains("hostIPC=true"), "{out}");
     // The hardened deployment has no findings.
     assert!(!out.contains("payments-api.yaml"), "payments-api is restricted-clean:\n{out}");
-    // The suppressed finding is not shown.
-    assert!(!out.contains("netdebug"), "netdebug.s hostNamespaces finding is suppressed:\n{out}");
+    // The suppressed findings are not shown: with only those rules selected, the scan is clean.
+    let o = kguard(&["scan", "examples/suppressed.yaml", "--select", "hostNamespaces,host-network"]);
+    assert_eq!(code(&o), 0, "netdebug's host-network findings are suppressed:\n{}", stdout(&o));
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--select", "hostNamespaces,host-ipc"]);
+    assert_eq!(code(&o), 1, "without the annotation they are reported");
 }
 
 #[test]
@@ -118,7 +121,7 @@ fn fail_on_threshold_and_selection() {
     let o = kguard(&["scan", "examples/legacy-app.yaml", "--select", "runAsUser"]);
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("runAsUser"));
-    let o = kguard(&["scan", "examples/legacy-app.yaml", "--ignore", "pss"]);
+    let o = kguard(&["scan", "examples/legacy-app.yaml", "--select", "pss", "--ignore", "PSS"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     let o = kguard(&["scan", "examples/", "--select", "no-such-rule"]);
     assert_eq!(code(&o), 2);

@@ -8,8 +8,8 @@
 use kguard_report::RuleMeta;
 
 /// Every rule family's definitions, in display order.
-fn families() -> [&'static [RuleMeta]; 1] {
-    [crate::podsec::RULES]
+fn families() -> [&'static [RuleMeta]; 5] {
+    [crate::podsec::RULES, crate::checks::RULES, crate::netpol::RULES, crate::authz::RULES, crate::audit::RULES]
 }
 
 /// Every rule, in display order.
@@ -48,7 +48,13 @@ pub fn is_known_selector(selector: &str) -> bool {
     all().any(|r| matches(selector, r))
 }
 
-/// Which rules run: `select` (empty = all) minus `ignore`.
+/// Rules that run only when selected explicitly (by id, name, alias, family or `ALL`): they fire
+/// on nearly every workload and would drown the rest.
+/// KG015: no AppArmor profile (most clusters rely on the runtime default);
+/// KG038: `hostUsers` not false (user namespaces are new, needing kernel and runtime support).
+pub const OPT_IN: &[&str] = &["KG015", "KG038"];
+
+/// Which rules run: `select` (empty = every rule but the [`OPT_IN`] ones) minus `ignore`.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// Selectors to include (empty: every rule).
@@ -61,7 +67,11 @@ impl Selection {
     /// Whether the rule with this id is enabled.
     #[must_use]
     pub fn enabled(&self, rule: &RuleMeta) -> bool {
-        let selected = self.select.is_empty() || self.select.iter().any(|s| matches(s, rule));
+        let selected = if self.select.is_empty() {
+            !OPT_IN.contains(&rule.id)
+        } else {
+            self.select.iter().any(|s| matches(s, rule))
+        };
         selected && !self.ignore.iter().any(|s| matches(s, rule))
     }
 

@@ -1,14 +1,25 @@
-//! `kguard scan` orchestration: which checks run on which object, with which Pod Security
+//! `kguard scan` orchestration: which engines run on which object, with which Pod Security
 //! policy, and what is suppressed. Pure: objects in, findings and diagnostics out.
+//!
+//! Engines:
+//! * per workload: the Pod Security Standards ([`crate::podsec`]), by the namespace's
+//!   `pod-security.kubernetes.io/*` labels when the input has that Namespace, else the default;
+//! * per workload, RBAC object and Service: the hardening catalogue ([`crate::checks`]);
+//! * across objects: NetworkPolicy isolation ([`crate::netpol`]) and, when the input holds RBAC
+//!   objects, RBAC risks and escalation paths ([`crate::authz::risks`]).
+//!
+//! Every finding passes one filter: its rule must be selected (`--select`/`--ignore`) and not
+//! suppressed by a `kguard.io/ignore` annotation on its object or pod template, nor by another
+//! tool's suppression annotation naming one of the rule's aliases ([`checks::suppressed`]).
 
 use std::collections::{HashMap, HashSet};
 
-use kguard_model::{Diagnostic, Object};
-use kguard_report::{Finding, RuleMeta};
+use kguard_model::{Diagnostic, Object, ObjectRef};
+use kguard_report::Finding;
 
 use crate::podsec::{self, Level, NamespacePolicy, Version};
 use crate::rules::{self, IGNORE_ANNOTATION, Selection};
-use crate::workload;
+use crate::{authz, checks, netpol, workload};
 
 /// The Pod Security policy used where the input says nothing (no Namespace object with
 /// `pod-security.kubernetes.io/*` labels for the object's namespace).
@@ -42,13 +53,111 @@ pub struct ScanOutcome {
     pub skipped: usize,
 }
 
+/// What decides whether a finding is shown: the objects (for their suppression annotations,
+/// kguard's and other tools') and their pod templates' `kguard.io/ignore` annotations.
+struct Suppressions<'a> {
+    objects: HashMap<&'a ObjectRef, &'a Object>,
+    template_ignores: HashMap<&'a ObjectRef, String>,
+}
+
+impl Suppressions<'_> {
+    /// Whether the finding survives selection and suppression.
+    fn keep(&self, selection: &Selection, finding: &Finding) -> bool {
+        let Some(rule) = rules::find(&finding.rule_id) else { return true };
+        if !selection.enabled(rule) {
+            return false;
+        }
+        let Some(id) = finding.object.as_ref() else { return true };
+        let own = self.objects.get(id).and_then(|o| o.annotation(IGNORE_ANNOTATION));
+        let template = self.template_ignores.get(id).map(String::as_str);
+        if [own, template].into_iter().flatten().any(|v| rules::suppressed_by(v, rule)) {
+            return false;
+        }
+        !self.objects.get(id).is_some_and(|o| checks::suppressed(o, rule))
+    }
+}
+
 /// Scans objects.
 #[must_use]
 pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
     let mut out = ScanOutcome::default();
-    let mut namespaces: HashMap<&str, NamespacePolicy> = HashMap::new();
+    let mut suppressions =
+        Suppressions { objects: objects.iter().map(|o| (&o.id, o)).collect(), template_ignores: HashMap::new() };
+    let namespaces = namespace_policies(objects, &mut out);
+    let family_enabled = |family: &str| rules::all().any(|r| r.family == family && config.selection.enabled(r));
+    let netpol_on = family_enabled("netpol");
+
+    let mut candidates = Vec::new();
+    for obj in objects {
+        let evaluated = match workload::pod_view(obj) {
+            None => {
+                if checks::applies_to(obj) {
+                    candidates.extend(checks::findings(obj, None));
+                }
+                checks::applies_to(obj) || obj.kind() == "Namespace" || (netpol_on && obj.kind() == "NetworkPolicy")
+            }
+            Some(Err(e)) => {
+                let message = format!("{}: {}", obj.id, e.message);
+                out.diagnostics.push(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
+                continue;
+            }
+            Some(Ok(view)) => {
+                if let Some(v) = view.template_annotation(IGNORE_ANNOTATION) {
+                    suppressions.template_ignores.insert(&obj.id, v.to_owned());
+                }
+                let namespace = obj.id.namespace.as_deref().unwrap_or("default");
+                let modes = match namespaces.get(namespace) {
+                    Some(policy) => policy.modes(view.is_pod()),
+                    None => podsec::default_modes(config.pss.level, config.pss.version, view.is_pod()),
+                };
+                // Modes come strictest-consequence first (enforce, audit, warn); a check already
+                // reported for the same field by an earlier mode is not repeated.
+                let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
+                for (mode, level, version) in modes {
+                    for finding in podsec::findings(obj, &view, level, version, mode) {
+                        if seen.insert((finding.rule_id.clone(), finding.pointer.clone())) {
+                            candidates.push(finding);
+                        }
+                    }
+                }
+                candidates.extend(checks::findings(obj, Some(&view)));
+                true
+            }
+        };
+        if evaluated {
+            out.scanned += 1;
+        } else {
+            out.skipped += 1;
+            out.diagnostics.push(Diagnostic::note(
+                "skipped-kind",
+                obj.location(""),
+                format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
+            ));
+        }
+    }
+    if netpol_on {
+        let cluster = netpol::Cluster::from_objects(objects);
+        candidates.extend(netpol::findings(objects, &cluster));
+    }
+    if family_enabled("rbac") && objects.iter().any(is_rbac_object) {
+        // The default ClusterRoles (cluster-admin, edit, view, ...) resolve references in the
+        // input; they are not reported themselves.
+        let mut rbac_objects: Vec<Object> = objects.iter().filter(|o| is_rbac_object(o)).cloned().collect();
+        rbac_objects.extend(authz::defaults::objects());
+        let rbac = authz::Rbac::from_objects(&rbac_objects);
+        out.diagnostics.extend(rbac.diagnostics().iter().cloned());
+        candidates.extend(authz::risks(&rbac));
+    }
+    out.findings = candidates.into_iter().filter(|f| suppressions.keep(&config.selection, f)).collect();
+    out
+}
+
+/// The pod-security policy of every Namespace in the input that carries pod-security labels;
+/// malformed labels become warnings (upstream falls back as documented in [`podsec`]).
+fn namespace_policies<'a>(objects: &'a [Object], out: &mut ScanOutcome) -> HashMap<&'a str, NamespacePolicy> {
+    let mut namespaces = HashMap::new();
     for obj in objects.iter().filter(|o| o.kind() == "Namespace" && o.group().is_empty()) {
-        let (policy, errors) = podsec::NamespacePolicy::from_labels(obj.labels());
+        let (policy, errors) = NamespacePolicy::from_labels(obj.labels());
         for (key, message) in errors {
             let pointer = format!("/metadata/labels/{}", kguard_model::yaml::escape_pointer_token(&key));
             out.diagnostics.push(Diagnostic::warning("pss-label", obj.location(&pointer), message));
@@ -57,57 +166,10 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
             namespaces.insert(obj.id.name.as_str(), policy);
         }
     }
-    for obj in objects {
-        match workload::pod_view(obj) {
-            None => {
-                if obj.kind() == "Namespace" {
-                    out.scanned += 1;
-                } else {
-                    out.skipped += 1;
-                    out.diagnostics.push(Diagnostic::note(
-                        "skipped-kind",
-                        obj.location(""),
-                        format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
-                    ));
-                }
-            }
-            Some(Err(e)) => {
-                out.diagnostics.push(Diagnostic::error(
-                    "invalid-object",
-                    obj.location(&e.pointer),
-                    format!("{}: {}", obj.id, e.message),
-                ));
-            }
-            Some(Ok(view)) => {
-                out.scanned += 1;
-                let namespace = obj.id.namespace.as_deref().unwrap_or("default");
-                let modes = match namespaces.get(namespace) {
-                    Some(policy) => policy.modes(view.is_pod()),
-                    None => podsec::default_modes(config.pss.level, config.pss.version, view.is_pod()),
-                };
-                let suppress: Vec<&str> =
-                    [obj.annotation(IGNORE_ANNOTATION), view.template_annotation(IGNORE_ANNOTATION)]
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                let keep = |rule: &RuleMeta| {
-                    config.selection.enabled(rule) && !suppress.iter().any(|s| rules::suppressed_by(s, rule))
-                };
-                // Modes come strictest-consequence first (enforce, audit, warn); a check already
-                // reported for the same field by an earlier mode is not repeated.
-                let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
-                for (mode, level, version) in modes {
-                    for finding in podsec::findings(obj, &view, level, version, mode) {
-                        if !rules::find(&finding.rule_id).is_none_or(&keep) {
-                            continue;
-                        }
-                        if seen.insert((finding.rule_id.clone(), finding.pointer.clone())) {
-                            out.findings.push(finding);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
+    namespaces
+}
+
+fn is_rbac_object(obj: &Object) -> bool {
+    obj.group() == "rbac.authorization.k8s.io"
+        && matches!(obj.kind(), "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
 }
