@@ -11,9 +11,7 @@ use std::path::PathBuf;
 /// The shared folder: `$KGUARD_SHARED`, else `<repo>/../shared`.
 #[must_use]
 pub fn shared_root() -> PathBuf {
-    std::env::var_os("KGUARD_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+    std::env::var_os("KGUARD_SHARED").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared"))
 }
 
 /// `shared_root()/rel` when it exists. When it does not: `None` after printing a loud reason,
@@ -33,7 +31,14 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
 }
 
 /// The repository root (for fixtures inside the project).
+///
+/// Taken from the `CARGO_MANIFEST_DIR` that cargo sets when it runs a test (every crate lives at
+/// `crates/<name>`), so it is right even when a build cache compiled this crate in another
+/// checkout; the compile-time value is the fallback.
 #[must_use]
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.join("../..")
 }
