@@ -43,7 +43,20 @@ pub fn run(args: &ScanArgs) -> u8 {
         eprintln!("error: `-` (stdin) may be given only once");
         return exit::ERROR;
     }
-    let parsed: Vec<Parsed> = inputs.par_iter().map(load::load_input).collect();
+    let progress = progress_bar(inputs.len());
+    let parsed: Vec<Parsed> = inputs
+        .par_iter()
+        .map(|input| {
+            let p = load::load_input(input);
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+            p
+        })
+        .collect();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let mut summary = Summary { files: inputs.len(), ..Summary::default() };
     let mut objects = Vec::new();
     for p in parsed {
@@ -137,4 +150,18 @@ fn write_report(args: &ScanArgs, report: &Report) -> Result<(), String> {
             }
         }
     }
+}
+
+/// A progress bar on stderr for long scans, only when stderr is a terminal.
+fn progress_bar(files: usize) -> Option<indicatif::ProgressBar> {
+    const MIN_FILES: usize = 500;
+    if files < MIN_FILES || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(files as u64);
+    let style = indicatif::ProgressStyle::with_template("{spinner} reading {pos}/{len} files {wide_bar} {elapsed}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    Some(bar)
 }

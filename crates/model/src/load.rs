@@ -270,7 +270,25 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
 
 fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: Node, doc_pointer: String) {
     match Object::from_node(node, file.clone(), doc_index, doc_pointer) {
-        Ok(obj) => out.objects.push(obj),
+        Ok(obj) => {
+            for field in ["name", "namespace", "generateName"] {
+                let pointer = format!("/metadata/{field}");
+                if let Some(value) = obj.root.pointer(&pointer).and_then(Node::as_str)
+                    && is_placeholder(value)
+                {
+                    out.diagnostics.push(Diagnostic::warning(
+                        "template-placeholder",
+                        obj.location(&pointer),
+                        format!(
+                            "{}: metadata.{field} {value:?} looks like an unrendered template placeholder \
+                             (Helm `{{{{ }}}}` or envsubst `${{}}`); scanned as written",
+                            obj.id
+                        ),
+                    ));
+                }
+            }
+            out.objects.push(obj);
+        }
         Err((pos, message)) => out.diagnostics.push(Diagnostic::warning(
             "not-an-object",
             Location::at(file.clone(), pos),
@@ -286,4 +304,12 @@ pub fn load_input(input: &Input) -> Parsed {
         Ok(text) => parse_text(&input.display_name().into(), &text),
         Err(d) => Parsed { diagnostics: vec![d], ..Parsed::default() },
     }
+}
+
+/// Whether a value holds a template placeholder: `{{ ... }}` (Helm, Go templates) or `${...}`
+/// (envsubst, Kustomize vars).
+fn is_placeholder(value: &str) -> bool {
+    let braces = value.find("{{").is_some_and(|i| value.get(i..).is_some_and(|rest| rest.contains("}}")));
+    let dollar = value.find("${").is_some_and(|i| value.get(i..).is_some_and(|rest| rest.contains('}')));
+    braces || dollar
 }

@@ -80,3 +80,14 @@ fn typed_list_items_inherit_kind_and_api_version() {
     assert_eq!(parsed.diagnostics.len(), 1, "{:?}", parsed.diagnostics);
     assert!(parsed.diagnostics[0].message.contains("apiVersion"));
 }
+
+#[test]
+fn template_placeholders_are_reported_not_dropped() {
+    let name: Arc<str> = "t.yaml".into();
+    let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${APP_NAME}\n  namespace: \"{{ .Release.Namespace }}\"\nspec: {}\n";
+    let parsed = parse_text(&name, text);
+    assert_eq!(parsed.objects.len(), 1, "the object is still scanned");
+    let lines: Vec<u32> = parsed.diagnostics.iter().map(|d| d.location.pos.unwrap().line).collect();
+    assert_eq!(lines, [4, 5], "{:?}", parsed.diagnostics);
+    assert!(parsed.diagnostics.iter().all(|d| d.code == "template-placeholder"));
+}
