@@ -61,6 +61,9 @@ pub enum OutputFormat {
     Sarif,
     /// JUnit XML (CI test reports).
     Junit,
+    /// kubesec's JSON (its 30 scored rules, points and lists) and kubesec's exit codes:
+    /// 0 all objects score above 0, 2 otherwise, 1 on input errors.
+    Kubesec,
 }
 
 /// When to use colours.

@@ -65,6 +65,9 @@ pub fn run(args: &ScanArgs) -> u8 {
         objects.extend(p.objects);
     }
     summary.objects = objects.len();
+    if args.format == OutputFormat::Kubesec {
+        return kubesec_mode(args, &objects, &diagnostics);
+    }
     let outcome = kguard_engine::scan::scan(&objects, &config);
     summary.scanned = outcome.scanned;
     summary.skipped = outcome.skipped;
@@ -117,6 +120,7 @@ fn write_report(args: &ScanArgs, report: &Report) -> Result<(), String> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Junit => Format::Junit,
+        OutputFormat::Kubesec => return Err("the kubesec format is written by kubesec_mode".to_owned()),
     };
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = match args.color {
@@ -164,4 +168,36 @@ fn progress_bar(files: usize) -> Option<indicatif::ProgressBar> {
     bar.set_style(style);
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     Some(bar)
+}
+
+/// `--format kubesec`: kubesec's JSON and exit codes, for drop-in use in kubesec pipelines.
+fn kubesec_mode(args: &ScanArgs, objects: &[kguard_model::Object], diagnostics: &[kguard_model::Diagnostic]) -> u8 {
+    const KUBESEC_ERROR: u8 = 1;
+    let errors: Vec<_> = diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).collect();
+    for d in &errors {
+        eprintln!("{d}");
+    }
+    let results = kguard_engine::kubesec::score(objects);
+    let json = kguard_engine::kubesec::to_json(&results);
+    let text = match serde_json::to_string_pretty(&json) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return KUBESEC_ERROR;
+        }
+    };
+    let written = match &args.output {
+        Some(path) => {
+            std::fs::write(path, format!("{text}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => writeln!(std::io::stdout().lock(), "{text}").map_err(|e| format!("cannot write the report: {e}")),
+    };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return KUBESEC_ERROR;
+    }
+    if !errors.is_empty() {
+        return KUBESEC_ERROR;
+    }
+    u8::try_from(kguard_engine::kubesec::exit_code(&results, 2)).unwrap_or(KUBESEC_ERROR)
 }

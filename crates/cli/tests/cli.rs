@@ -182,3 +182,22 @@ fn corpus_scan_does_not_panic() {
     assert!(summary["objects"].as_u64().unwrap() > 2000, "{summary}");
     assert!(summary["files"].as_u64().unwrap() > 1000, "{summary}");
 }
+
+#[test]
+fn kubesec_format_and_exit_codes() {
+    let o = kguard(&["scan", "--format", "kubesec", "examples/legacy-app.yaml"]);
+    assert_eq!(code(&o), 2, "kubesec exits 2 when an object scores <= 0");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["object"], "Pod/legacy-app.default");
+    assert!(v[0]["score"].as_i64().unwrap() <= 0);
+    assert!(v[0]["scoring"]["critical"].as_array().unwrap().iter().any(|c| c["id"] == "HostIPC"));
+    // kubesec scores unsupported kinds (Service, NetworkPolicy) 0, which fails the run: exit 2.
+    let o = kguard(&["scan", "--format", "kubesec", "examples/payments-api.yaml"]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["object"], "Deployment/payments-api.payments");
+    assert!(v[0]["score"].as_i64().unwrap() > 0, "the hardened deployment passes: {}", v[0]);
+    assert_eq!(v[1]["message"], "This resource kind is not supported by kubesec");
+    let o = kguard(&["scan", "--format", "kubesec", "tests/fixtures/bad/syntax-error.yaml"]);
+    assert_eq!(code(&o), 1, "input errors are kubesec's exit 1");
+}
