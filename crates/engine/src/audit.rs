@@ -486,24 +486,13 @@ fn meta(id: &str) -> Option<&'static RuleMeta> {
 }
 
 fn finding(id: &str, file: &Arc<str>, pos: Pos, pointer: String, message: String) -> Option<Finding> {
-    let m = meta(id)?;
-    Some(Finding {
-        rule_id: m.id.to_owned(),
-        severity: m.severity,
-        title: m.title.to_owned(),
-        message,
-        object: Some(ObjectRef {
-            api_version: "audit.k8s.io/v1".to_owned(),
-            kind: "Policy".to_owned(),
-            namespace: None,
-            name: "<policy>".to_owned(),
-        }),
-        container: None,
-        pointer: Some(pointer),
-        location: Some(Location::at(file.clone(), pos)),
-        remediation: Some(m.fix.to_owned()),
-        references: m.references.iter().map(|s| (*s).to_owned()).collect(),
-    })
+    let policy = ObjectRef {
+        api_version: "audit.k8s.io/v1".to_owned(),
+        kind: "Policy".to_owned(),
+        namespace: None,
+        name: "<policy>".to_owned(),
+    };
+    Some(Finding::new(meta(id)?, message, Some(policy), Some(pointer), Some(Location::at(file.clone(), pos))))
 }
 
 /// Probe identities: a generic authenticated user, plus every user and group a rule names.

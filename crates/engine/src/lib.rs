@@ -16,4 +16,5 @@ pub mod netpol;
 pub mod podsec;
 pub mod rules;
 pub mod scan;
+pub mod text;
 pub mod workload;

@@ -235,18 +235,10 @@ pub fn findings(obj: &Object, pod: &PodView, level: Level, version: Version, mod
                 warn_message(level, version, one)
             };
             let pointer = result.pointers.first().cloned().unwrap_or_else(|| pod.spec_pointer());
-            Some(Finding {
-                rule_id: rule.id.to_owned(),
-                severity: rule.severity,
-                title: format!("{} (PodSecurity {mode} {level}:{version})", rule.title),
-                message,
-                object: Some(obj.id.clone()),
-                container: result.containers.first().cloned(),
-                location: Some(obj.location(&pointer)),
-                pointer: Some(pointer),
-                remediation: Some(rule.fix.to_owned()),
-                references: rule.references.iter().map(|r| (*r).to_owned()).collect(),
-            })
+            let mut finding =
+                Finding::about(rule, obj, pointer, message).in_container(result.containers.first().cloned());
+            finding.title = format!("{} (PodSecurity {mode} {level}:{version})", rule.title);
+            Some(finding)
         })
         .collect()
 }

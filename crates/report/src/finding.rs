@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use kguard_model::{Diagnostic, DiagnosticLevel, Location, ObjectRef};
+use kguard_model::{Diagnostic, DiagnosticLevel, Location, Object, ObjectRef};
 use serde::Serialize;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
@@ -103,6 +103,46 @@ pub struct Finding {
     pub remediation: Option<String>,
     /// Links.
     pub references: Vec<String>,
+}
+
+impl Finding {
+    /// A finding of `rule`: severity, title, remediation and references come from the rule.
+    #[must_use]
+    pub fn new(
+        rule: &RuleMeta,
+        message: String,
+        object: Option<ObjectRef>,
+        pointer: Option<String>,
+        location: Option<Location>,
+    ) -> Self {
+        Self {
+            rule_id: rule.id.to_owned(),
+            severity: rule.severity,
+            title: rule.title.to_owned(),
+            message,
+            object,
+            container: None,
+            pointer,
+            location,
+            remediation: Some(rule.fix.to_owned()),
+            references: rule.references.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    /// A finding of `rule` about `object`, at the field `pointer` (relative to the object) whose
+    /// source position becomes the location.
+    #[must_use]
+    pub fn about(rule: &RuleMeta, object: &Object, pointer: String, message: String) -> Self {
+        let location = object.location(&pointer);
+        Self::new(rule, message, Some(object.id.clone()), Some(pointer), Some(location))
+    }
+
+    /// The same finding, about one container.
+    #[must_use]
+    pub fn in_container(mut self, container: Option<String>) -> Self {
+        self.container = container;
+        self
+    }
 }
 
 /// Counts for the summary line.

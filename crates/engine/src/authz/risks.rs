@@ -300,19 +300,7 @@ pub fn capabilities(rules: &[PolicyRule]) -> Vec<&'static str> {
 }
 
 fn finding(id: &str, binding: &Binding, pointer: String, message: String) -> Option<Finding> {
-    let m = meta(id)?;
-    Some(Finding {
-        rule_id: m.id.to_owned(),
-        severity: m.severity,
-        title: m.title.to_owned(),
-        message,
-        object: Some(binding.object.id.clone()),
-        container: None,
-        location: Some(binding.object.location(&pointer)),
-        pointer: Some(pointer),
-        remediation: Some(m.fix.to_owned()),
-        references: m.references.iter().map(|s| (*s).to_owned()).collect(),
-    })
+    Some(Finding::about(meta(id)?, &binding.object, pointer, message))
 }
 
 fn scope(b: &Binding) -> String {
@@ -395,18 +383,8 @@ fn wildcard_findings(role: &Role, out: &mut Vec<Finding>) {
             .collect();
         let Some(first) = fields.first() else { continue };
         let pointer = format!("/rules/{i}/{first}");
-        out.push(Finding {
-            rule_id: m.id.to_owned(),
-            severity: m.severity,
-            title: m.title.to_owned(),
-            message: format!("{} rule {i} {} uses `*` in {}", role.object.id, r.compact_string(), fields.join(", ")),
-            object: Some(role.object.id.clone()),
-            container: None,
-            location: Some(role.object.location(&pointer)),
-            pointer: Some(pointer),
-            remediation: Some(m.fix.to_owned()),
-            references: m.references.iter().map(|s| (*s).to_owned()).collect(),
-        });
+        let message = format!("{} rule {i} {} uses `*` in {}", role.object.id, r.compact_string(), fields.join(", "));
+        out.push(Finding::about(m, &role.object, pointer, message));
     }
 }
 

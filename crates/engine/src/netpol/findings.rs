@@ -122,19 +122,7 @@ fn meta(id: &str) -> Option<&'static RuleMeta> {
 }
 
 fn finding(id: &str, obj: &Object, pointer: &str, message: String) -> Option<Finding> {
-    let m = meta(id)?;
-    Some(Finding {
-        rule_id: m.id.to_owned(),
-        severity: m.severity,
-        title: m.title.to_owned(),
-        message,
-        object: Some(obj.id.clone()),
-        container: None,
-        pointer: Some(pointer.to_owned()),
-        location: Some(obj.location(pointer)),
-        remediation: Some(m.fix.to_owned()),
-        references: m.references.iter().map(|s| (*s).to_owned()).collect(),
-    })
+    Some(Finding::about(meta(id)?, obj, pointer.to_owned(), message))
 }
 
 fn is_default_deny(p: &NetworkPolicy, ingress: bool) -> bool {
