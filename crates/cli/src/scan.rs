@@ -77,12 +77,7 @@ pub fn run(args: &ScanArgs) -> u8 {
     if let Some(min) = args.min_severity {
         findings.retain(|f| f.severity >= min);
     }
-    findings.sort_by(|a, b| {
-        let key = |f: &kguard_report::Finding| {
-            (f.location.as_ref().map(|l| (l.file.clone(), l.pos)), f.rule_id.clone(), f.message.clone())
-        };
-        key(a).cmp(&key(b))
-    });
+    findings.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     if !args.verbose {
         diagnostics.retain(|d| d.level > DiagnosticLevel::Note);
     }
@@ -140,7 +135,9 @@ fn write_report(args: &ScanArgs, report: &Report) -> Result<(), String> {
             let mut w = BufWriter::new(file);
             kguard_report::render(format, report, &mut w, &opts)
                 .and_then(|()| w.flush())
-                .and_then(|()| w.get_ref().sync_all())
+                // fsync a regular file so a report is on disk when we exit; /dev/null and pipes
+                // cannot be synced (EINVAL) and need not be.
+                .and_then(|()| if w.get_ref().metadata()?.is_file() { w.get_ref().sync_all() } else { Ok(()) })
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))
         }
         None => {
@@ -200,4 +197,9 @@ fn kubesec_mode(args: &ScanArgs, objects: &[kguard_model::Object], diagnostics: 
         return KUBESEC_ERROR;
     }
     u8::try_from(kguard_engine::kubesec::exit_code(&results, 2)).unwrap_or(KUBESEC_ERROR)
+}
+
+/// Findings are shown by file, position, rule and message.
+fn sort_key(f: &kguard_report::Finding) -> (Option<(&str, Option<kguard_model::Pos>)>, &str, &str) {
+    (f.location.as_ref().map(|l| (&*l.file, l.pos)), &f.rule_id, &f.message)
 }

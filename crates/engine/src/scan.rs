@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use kguard_model::{Diagnostic, Object, ObjectRef};
 use kguard_report::Finding;
+use rayon::prelude::*;
 
 use crate::podsec::{self, Level, NamespacePolicy, Version};
 use crate::rules::{self, IGNORE_ANNOTATION, Selection};
@@ -87,52 +88,20 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
     let family_enabled = |family: &str| rules::all().any(|r| r.family == family && config.selection.enabled(r));
     let netpol_on = family_enabled("netpol");
 
+    // Per-object engines, in parallel (they are pure); results merged in input order.
+    let per_object: Vec<ObjectOutcome> =
+        objects.par_iter().map(|obj| scan_object(obj, config, &namespaces, netpol_on)).collect();
     let mut candidates = Vec::new();
-    for obj in objects {
-        let evaluated = match workload::pod_view(obj) {
-            None => {
-                if checks::applies_to(obj) {
-                    candidates.extend(checks::findings(obj, None));
-                }
-                checks::applies_to(obj) || obj.kind() == "Namespace" || (netpol_on && obj.kind() == "NetworkPolicy")
-            }
-            Some(Err(e)) => {
-                let message = format!("{}: {}", obj.id, e.message);
-                out.diagnostics.push(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
-                continue;
-            }
-            Some(Ok(view)) => {
-                if let Some(v) = view.template_annotation(IGNORE_ANNOTATION) {
-                    suppressions.template_ignores.insert(&obj.id, v.to_owned());
-                }
-                let namespace = obj.id.namespace.as_deref().unwrap_or("default");
-                let modes = match namespaces.get(namespace) {
-                    Some(policy) => policy.modes(view.is_pod()),
-                    None => podsec::default_modes(config.pss.level, config.pss.version, view.is_pod()),
-                };
-                // Modes come strictest-consequence first (enforce, audit, warn); a check already
-                // reported for the same field by an earlier mode is not repeated.
-                let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
-                for (mode, level, version) in modes {
-                    for finding in podsec::findings(obj, &view, level, version, mode) {
-                        if seen.insert((finding.rule_id.clone(), finding.pointer.clone())) {
-                            candidates.push(finding);
-                        }
-                    }
-                }
-                candidates.extend(checks::findings(obj, Some(&view)));
-                true
-            }
-        };
-        if evaluated {
-            out.scanned += 1;
-        } else {
-            out.skipped += 1;
-            out.diagnostics.push(Diagnostic::note(
-                "skipped-kind",
-                obj.location(""),
-                format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
-            ));
+    for (obj, o) in objects.iter().zip(per_object) {
+        if let Some(v) = o.template_ignore {
+            suppressions.template_ignores.insert(&obj.id, v);
+        }
+        candidates.extend(o.findings);
+        out.diagnostics.extend(o.diagnostic);
+        match o.evaluated {
+            Some(true) => out.scanned += 1,
+            Some(false) => out.skipped += 1,
+            None => {}
         }
     }
     if netpol_on {
@@ -150,6 +119,65 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
     }
     out.findings = candidates.into_iter().filter(|f| suppressions.keep(&config.selection, f)).collect();
     out
+}
+
+/// What the per-object engines made of one object.
+struct ObjectOutcome {
+    findings: Vec<Finding>,
+    /// A malformed object, or a note that no rule applies.
+    diagnostic: Option<Diagnostic>,
+    /// `Some(true)` evaluated, `Some(false)` skipped, `None` malformed.
+    evaluated: Option<bool>,
+    /// The pod template's `kguard.io/ignore` annotation.
+    template_ignore: Option<String>,
+}
+
+fn scan_object(
+    obj: &Object,
+    config: &ScanConfig,
+    namespaces: &HashMap<&str, NamespacePolicy>,
+    netpol_on: bool,
+) -> ObjectOutcome {
+    let mut o = ObjectOutcome { findings: Vec::new(), diagnostic: None, evaluated: Some(true), template_ignore: None };
+    match workload::pod_view(obj) {
+        None => {
+            if checks::applies_to(obj) {
+                o.findings = checks::findings(obj, None);
+            } else if !(obj.kind() == "Namespace" || (netpol_on && obj.kind() == "NetworkPolicy")) {
+                o.evaluated = Some(false);
+                o.diagnostic = Some(Diagnostic::note(
+                    "skipped-kind",
+                    obj.location(""),
+                    format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
+                ));
+            }
+        }
+        Some(Err(e)) => {
+            let message = format!("{}: {}", obj.id, e.message);
+            o.diagnostic = Some(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
+            o.evaluated = None;
+        }
+        Some(Ok(view)) => {
+            o.template_ignore = view.template_annotation(IGNORE_ANNOTATION).map(str::to_owned);
+            let namespace = obj.id.namespace.as_deref().unwrap_or("default");
+            let modes = match namespaces.get(namespace) {
+                Some(policy) => policy.modes(view.is_pod()),
+                None => podsec::default_modes(config.pss.level, config.pss.version, view.is_pod()),
+            };
+            // Modes come strictest-consequence first (enforce, audit, warn); a check already
+            // reported for the same field by an earlier mode is not repeated.
+            let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
+            for (mode, level, version) in modes {
+                for finding in podsec::findings(obj, &view, level, version, mode) {
+                    if seen.insert((finding.rule_id.clone(), finding.pointer.clone())) {
+                        o.findings.push(finding);
+                    }
+                }
+            }
+            o.findings.extend(checks::findings(obj, Some(&view)));
+        }
+    }
+    o
 }
 
 /// The pod-security policy of every Namespace in the input that carries pod-security labels;
