@@ -1,8 +1,13 @@
-//! One RBAC decision with 10,000 bindings and 2,000 roles: the indexed authorizer against a naive
-//! linear evaluator (every ClusterRoleBinding, then every RoleBinding, subjects matched one by one,
-//! roles looked up by a scan).
+//! The RBAC engine on 10,000 bindings and 2,000 roles (100 namespaces):
 //!
-//! `cargo bench -p kguard-engine --bench authz`
+//! * one decision: the indexed authorizer against a naive linear evaluator (every
+//!   ClusterRoleBinding, then every RoleBinding, subjects matched one by one, roles looked up by a
+//!   scan); target well under 10 µs;
+//! * `who_can`: every subject granted a request, in one namespace and in every namespace (the
+//!   cluster-wide question); target < 50 ms;
+//! * `risks()` over the whole inventory; target < 1 s.
+//!
+//! `cargo bench -p kguard-engine --bench authz` (figures in `benches/README.md`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::fmt::Write as _;
@@ -14,7 +19,7 @@ use kguard_engine::authz::attrs::{Attributes, UserInfo};
 use kguard_engine::authz::matching::rule_allows;
 use kguard_engine::authz::policy::{self, Binding, Role};
 use kguard_engine::authz::rbac::applies_to;
-use kguard_engine::authz::{Rbac, Verdict};
+use kguard_engine::authz::{Rbac, Verdict, risks};
 use kguard_model::{Object, load};
 
 const NAMESPACES: usize = 100;
@@ -117,6 +122,26 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("indexed/{name}"), |b| b.iter(|| black_box(rbac.decide(black_box(a)).verdict)));
         g.bench_function(format!("naive/{name}"), |b| b.iter(|| black_box(naive.allowed(black_box(a)))));
     }
+    g.finish();
+
+    // who-can: a request granted through Roles, ClusterRoles bound in namespaces and
+    // ClusterRoleBindings; once in one namespace, once in each of the 100 namespaces.
+    let who = |ns: &str| Attributes::resource(UserInfo::new("x", Vec::<String>::new()), "get", "", "pods", ns, "p");
+    let one = rbac.who_can(&who("ns-42")).len();
+    let all: usize = (0..NAMESPACES).map(|n| rbac.who_can(&who(&format!("ns-{n}"))).len()).sum();
+    println!("who_can get pods: {one} grants in ns-42, {all} over the {NAMESPACES} namespaces");
+    let namespaces: Vec<Attributes> = (0..NAMESPACES).map(|n| who(&format!("ns-{n}"))).collect();
+    let mut g = c.benchmark_group("who_can (10k bindings, 2k roles)");
+    g.bench_function("one namespace", |b| b.iter(|| black_box(rbac.who_can(black_box(&namespaces[42])).len())));
+    g.bench_function("all 100 namespaces", |b| {
+        b.iter(|| namespaces.iter().map(|a| black_box(rbac.who_can(black_box(a)).len())).sum::<usize>());
+    });
+    g.finish();
+
+    println!("risks: {} findings", risks(&rbac).len());
+    let mut g = c.benchmark_group("risks (10k bindings, 2k roles)");
+    g.sample_size(10);
+    g.bench_function("risks", |b| b.iter(|| black_box(risks(black_box(&rbac)).len())));
     g.finish();
 }
 
