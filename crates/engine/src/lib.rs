@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod audit;
+pub mod authn;
 pub mod authz;
 pub mod checks;
 pub mod detect;

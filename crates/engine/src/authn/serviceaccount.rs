@@ -1,0 +1,409 @@
+//! Service-account JWTs: created with the claims of a TokenRequest (bound tokens) and verified as
+//! kube-apiserver's service-account token authenticator does.
+//!
+//! Verification: the token must be a JWS whose `alg` is an RSA or ECDSA algorithm (`none`, HMAC and
+//! anything else are refused), signed by one of the public keys, issued by one of the accepted
+//! issuers, for one of the accepted audiences (when any are configured), and valid at `now` within
+//! [`LEEWAY_SECONDS`] of clock skew (`exp`, `nbf`, `iat`). Legacy secret-based tokens (issuer
+//! `kubernetes/serviceaccount`, claims `kubernetes.io/serviceaccount/*`) are accepted too.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use super::{Outcome, UserInfo, rfc3339};
+use crate::authz::attrs::ALL_SERVICE_ACCOUNTS;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat` (go-jose's `DefaultLeeway`).
+pub const LEEWAY_SECONDS: i64 = 60;
+
+/// The issuer of legacy (secret-based) tokens.
+pub const LEGACY_ISSUER: &str = "kubernetes/serviceaccount";
+
+/// A `{name, uid}` reference in the `kubernetes.io` claim.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// Name.
+    pub name: String,
+    /// UID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+}
+
+/// The private `kubernetes.io` claim of bound tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubernetesClaim {
+    /// The service account's namespace.
+    pub namespace: String,
+    /// The service account.
+    pub serviceaccount: ObjectRef,
+    /// The pod the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<ObjectRef>,
+    /// The secret the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<ObjectRef>,
+    /// The node the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<ObjectRef>,
+    /// When clients should warn that a (time-extended) token is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnafter: Option<i64>,
+}
+
+/// `aud`: a string or a list of strings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The claims of a service-account token, as TokenRequest issues them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer (`--service-account-issuer`).
+    pub iss: String,
+    /// `system:serviceaccount:<ns>:<name>`.
+    pub sub: String,
+    /// Audiences.
+    #[serde(default, deserialize_with = "de_aud")]
+    pub aud: Vec<String>,
+    /// Expiry, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Bound-token claims.
+    #[serde(rename = "kubernetes.io", default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesClaim>,
+    /// Legacy: namespace.
+    #[serde(rename = "kubernetes.io/serviceaccount/namespace", default, skip_serializing_if = "Option::is_none")]
+    pub legacy_namespace: Option<String>,
+    /// Legacy: service-account name.
+    #[serde(
+        rename = "kubernetes.io/serviceaccount/service-account.name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_name: Option<String>,
+    /// Legacy: service-account UID.
+    #[serde(
+        rename = "kubernetes.io/serviceaccount/service-account.uid",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_uid: Option<String>,
+    /// Legacy: secret name.
+    #[serde(rename = "kubernetes.io/serviceaccount/secret.name", default, skip_serializing_if = "Option::is_none")]
+    pub legacy_secret: Option<String>,
+}
+
+fn de_aud<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Audience::deserialize(d)? {
+        Audience::One(s) => vec![s],
+        Audience::Many(v) => v,
+    })
+}
+
+/// What `kguard authn token create` asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// Namespace of the service account.
+    pub namespace: String,
+    /// Name of the service account.
+    pub name: String,
+    /// UID of the service account (omitted when empty).
+    pub uid: String,
+    /// Audiences (`aud`).
+    pub audiences: Vec<String>,
+    /// Issuer (`iss`).
+    pub issuer: String,
+    /// Issue time, Unix seconds (`iat` and `nbf`).
+    pub now: i64,
+    /// Lifetime in seconds (`exp = now + duration`).
+    pub duration_seconds: i64,
+    /// Bound pod, if any.
+    pub pod: Option<ObjectRef>,
+    /// Token id (`jti`), e.g. a random UUID; omitted when empty.
+    pub jti: String,
+}
+
+impl TokenRequest {
+    /// The claims TokenRequest would put in the token.
+    #[must_use]
+    pub fn claims(&self) -> Claims {
+        Claims {
+            iss: self.issuer.clone(),
+            sub: format!("system:serviceaccount:{}:{}", self.namespace, self.name),
+            aud: self.audiences.clone(),
+            exp: Some(self.now.saturating_add(self.duration_seconds)),
+            iat: Some(self.now),
+            nbf: Some(self.now),
+            jti: (!self.jti.is_empty()).then(|| self.jti.clone()),
+            kubernetes: Some(KubernetesClaim {
+                namespace: self.namespace.clone(),
+                serviceaccount: ObjectRef { name: self.name.clone(), uid: self.uid.clone() },
+                pod: self.pod.clone(),
+                ..KubernetesClaim::default()
+            }),
+            ..Claims::default()
+        }
+    }
+}
+
+/// Signs `claims` with the PKCS#8 (or PKCS#1 RSA) private key `key_pem`: ES256 for P-256 keys,
+/// RS256 for RSA keys.
+///
+/// # Errors
+/// When the key is neither.
+pub fn sign(claims: &Claims, key_pem: &[u8]) -> Result<String, String> {
+    let mut last = String::new();
+    for alg in [Algorithm::ES256, Algorithm::RS256] {
+        let key = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(key_pem),
+            _ => EncodingKey::from_rsa_pem(key_pem),
+        };
+        match key.and_then(|k| jsonwebtoken::encode(&Header::new(alg), claims, &k)) {
+            Ok(token) => return Ok(token),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("cannot sign with this key (expected an ECDSA P-256 or RSA private key in PEM): {last}"))
+}
+
+/// Verifies service-account tokens.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    keys: Vec<(DecodingKey, bool)>,
+    /// Accepted issuers; a token from another issuer is not recognised.
+    pub issuers: Vec<String>,
+    /// Accepted audiences (`--api-audiences`); empty accepts any.
+    pub audiences: Vec<String>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys.len())
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .finish()
+    }
+}
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+
+impl Verifier {
+    /// A verifier for `issuers` and `audiences` with no keys yet.
+    #[must_use]
+    pub fn new(issuers: Vec<String>, audiences: Vec<String>) -> Self {
+        Self { keys: Vec::new(), issuers, audiences }
+    }
+
+    /// Adds every public key in `pem`: `PUBLIC KEY` (RSA or EC), `RSA PUBLIC KEY`, or a
+    /// `CERTIFICATE`'s key. Returns how many were added.
+    ///
+    /// # Errors
+    /// Malformed blocks, private keys (derive the public key first), or no key at all.
+    pub fn add_public_keys_pem(&mut self, pem: &[u8]) -> Result<usize, String> {
+        let mut added = 0;
+        for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
+            let block = block.map_err(|e| format!("invalid PEM: {e}"))?;
+            let spki_der: Vec<u8> = match block.label.as_str() {
+                "PUBLIC KEY" => block.contents.clone(),
+                "RSA PUBLIC KEY" => {
+                    self.keys.push((DecodingKey::from_rsa_der(&block.contents), false));
+                    added += 1;
+                    continue;
+                }
+                "CERTIFICATE" => {
+                    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&block.contents)
+                        .map_err(|e| format!("invalid certificate: {e}"))?;
+                    cert.public_key().raw.to_vec()
+                }
+                l if l.contains("PRIVATE KEY") => {
+                    return Err(format!("{l} given where a public key is expected"));
+                }
+                _ => continue,
+            };
+            let (_, spki) =
+                SubjectPublicKeyInfo::from_der(&spki_der).map_err(|e| format!("invalid public key: {e}"))?;
+            let key_bits: &[u8] = &spki.subject_public_key.data;
+            match spki.algorithm.algorithm.to_id_string().as_str() {
+                OID_RSA => self.keys.push((DecodingKey::from_rsa_der(key_bits), false)),
+                OID_EC => self.keys.push((DecodingKey::from_ec_der(key_bits), true)),
+                other => return Err(format!("unsupported public key algorithm {other}")),
+            }
+            added += 1;
+        }
+        if added == 0 {
+            return Err("no public key found".to_owned());
+        }
+        Ok(added)
+    }
+
+    /// How many keys the verifier holds.
+    #[must_use]
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Verifies `token` at `now` (Unix seconds).
+    ///
+    /// Not a JWT, or from another issuer: [`Outcome::NotRecognized`]. Any other failure:
+    /// [`Outcome::Rejected`] with the reason.
+    #[must_use]
+    pub fn verify(&self, token: &str, now: i64) -> Outcome {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header_b64, payload_b64, _sig] = parts.as_slice() else {
+            return Outcome::NotRecognized("not a JWT (expected three dot-separated parts)".to_owned());
+        };
+        let Some(header) = decode_json(header_b64) else {
+            return Outcome::NotRecognized("not a JWT (the header is not base64url JSON)".to_owned());
+        };
+        let Some(payload) = decode_json(payload_b64) else {
+            return Outcome::NotRecognized("not a JWT (the payload is not base64url JSON)".to_owned());
+        };
+        let iss = payload.get("iss").and_then(serde_json::Value::as_str).unwrap_or_default();
+        if !self.issuers.iter().any(|i| i == iss) {
+            return Outcome::NotRecognized(format!(
+                "token issuer {iss:?} is not one of the accepted issuers {:?}",
+                self.issuers
+            ));
+        }
+        let alg_name = header.get("alg").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let alg = match alg_name {
+            "RS256" => Algorithm::RS256,
+            "RS384" => Algorithm::RS384,
+            "RS512" => Algorithm::RS512,
+            "PS256" => Algorithm::PS256,
+            "PS384" => Algorithm::PS384,
+            "PS512" => Algorithm::PS512,
+            "ES256" => Algorithm::ES256,
+            "ES384" => Algorithm::ES384,
+            "none" | "None" | "NONE" | "" => {
+                return Outcome::Rejected(format!("token is unsigned (alg {alg_name:?}): refused"));
+            }
+            other => {
+                return Outcome::Rejected(format!(
+                    "token signing algorithm {other:?} is not allowed (only RSA and ECDSA signatures are)"
+                ));
+            }
+        };
+        let ec = matches!(alg, Algorithm::ES256 | Algorithm::ES384);
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let candidates: Vec<&DecodingKey> =
+            self.keys.iter().filter(|(_, is_ec)| *is_ec == ec).map(|(k, _)| k).collect();
+        if candidates.is_empty() {
+            return Outcome::Rejected(format!(
+                "no {} public key to verify a {alg_name} token",
+                if ec { "ECDSA" } else { "RSA" }
+            ));
+        }
+        let mut claims = None;
+        for key in candidates {
+            if let Ok(data) = jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                claims = Some(data.claims);
+                break;
+            }
+        }
+        let Some(claims) = claims else {
+            return Outcome::Rejected(format!(
+                "token signature ({alg_name}) does not verify with any of the {} service-account key(s)",
+                self.keys.len()
+            ));
+        };
+        match self.check_claims(&claims, now) {
+            Ok(user) => Outcome::Authenticated(user),
+            Err(reason) => Outcome::Rejected(reason),
+        }
+    }
+
+    fn check_claims(&self, c: &Claims, now: i64) -> Result<UserInfo, String> {
+        if let Some(exp) = c.exp
+            && now > exp.saturating_add(LEEWAY_SECONDS)
+        {
+            return Err(format!("token has expired (exp {}, now {})", rfc3339(exp), rfc3339(now)));
+        }
+        if let Some(nbf) = c.nbf
+            && now < nbf.saturating_sub(LEEWAY_SECONDS)
+        {
+            return Err(format!("token is not valid yet (nbf {}, now {})", rfc3339(nbf), rfc3339(now)));
+        }
+        if let Some(iat) = c.iat
+            && now < iat.saturating_sub(LEEWAY_SECONDS)
+        {
+            return Err(format!("token was issued in the future (iat {}, now {})", rfc3339(iat), rfc3339(now)));
+        }
+        if !self.audiences.is_empty() && !c.aud.iter().any(|a| self.audiences.contains(a)) {
+            return Err(format!(
+                "token audiences {:?} is invalid for the target audiences {:?}",
+                c.aud, self.audiences
+            ));
+        }
+        let (namespace, name, uid) = if let Some(k) = &c.kubernetes {
+            (k.namespace.clone(), k.serviceaccount.name.clone(), k.serviceaccount.uid.clone())
+        } else if c.iss == LEGACY_ISSUER {
+            (
+                c.legacy_namespace.clone().unwrap_or_default(),
+                c.legacy_name.clone().unwrap_or_default(),
+                c.legacy_uid.clone().unwrap_or_default(),
+            )
+        } else {
+            return Err("token has no kubernetes.io claim (namespace and service account)".to_owned());
+        };
+        if namespace.is_empty() || name.is_empty() {
+            return Err("token names no namespace or service account".to_owned());
+        }
+        let username = format!("system:serviceaccount:{namespace}:{name}");
+        if c.sub != username {
+            return Err(format!("token subject {:?} does not match its service account {username:?}", c.sub));
+        }
+        if c.kubernetes.is_none() && c.exp.is_none() && c.iss != LEGACY_ISSUER {
+            return Err("token has no expiry".to_owned());
+        }
+        let mut user =
+            UserInfo::new(username, [ALL_SERVICE_ACCOUNTS.to_owned(), format!("{ALL_SERVICE_ACCOUNTS}:{namespace}")]);
+        user.uid = uid;
+        if let Some(k) = &c.kubernetes {
+            let mut extra = |key: &str, v: &str| {
+                if !v.is_empty() {
+                    user.extra.insert(format!("authentication.kubernetes.io/{key}"), vec![v.to_owned()]);
+                }
+            };
+            if let Some(pod) = &k.pod {
+                extra("pod-name", &pod.name);
+                extra("pod-uid", &pod.uid);
+            }
+            if let Some(node) = &k.node {
+                extra("node-name", &node.name);
+                extra("node-uid", &node.uid);
+            }
+            if let Some(jti) = &c.jti {
+                extra("credential-id", &format!("JTI={jti}"));
+            }
+        }
+        Ok(user)
+    }
+}
+
+fn decode_json(part: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
