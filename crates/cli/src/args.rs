@@ -48,6 +48,18 @@ pub enum Command {
     },
     /// Run Falco-compatible rules over Kubernetes audit events.
     Detect(crate::detect::DetectArgs),
+    /// Certificates: issue (kubeadm layout), inspect (user/groups, validity, keys, PKI findings).
+    Pki {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::pki::PkiCommand,
+    },
+    /// Authentication: service-account tokens, and who kube-apiserver would take a credential for.
+    Authn {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::authn::AuthnCommand,
+    },
 }
 
 /// Output formats of `scan`.

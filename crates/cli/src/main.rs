@@ -3,10 +3,12 @@
 
 mod args;
 mod audit;
+mod authn;
 mod authz;
 mod detect;
 mod explain;
 mod netpol;
+mod pki;
 mod scan;
 
 use std::process::ExitCode;
@@ -44,6 +46,8 @@ fn main() -> ExitCode {
         Command::Rbac { command } => authz::run_rbac(&command),
         Command::Audit { command } => audit::run(&command),
         Command::Detect(args) => detect::run(&args),
+        Command::Pki { command } => pki::run(&command),
+        Command::Authn { command } => authn::run(&command),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,310 @@
+//! `kguard authn`: service-account tokens and "who would kube-apiserver take me for".
+
+use std::fs;
+use std::path::PathBuf;
+
+use kguard_engine::authn::serviceaccount::{ObjectRef, TokenRequest, Verifier, sign};
+use kguard_engine::authn::tokenfile::{BasicAuthFile, TokenFile};
+use kguard_engine::authn::union::{Authenticators, Credentials, Verdict, authenticate};
+use kguard_engine::authn::x509::ClientCa;
+
+use crate::exit;
+use crate::pki::now;
+
+/// kubeadm's default `--service-account-issuer`.
+pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// `kguard authn` subcommands.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum AuthnCommand {
+    /// Service-account tokens.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Authenticate a credential as kube-apiserver would: the user and groups, or why it is refused.
+    Whoami(WhoamiArgs),
+}
+
+/// `kguard authn token` subcommands.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a bound service-account token (the claims of a TokenRequest), signed with the SA key.
+    Create(CreateArgs),
+}
+
+/// `kguard authn token create`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The service account's name.
+    pub service_account: String,
+    /// The service account's namespace.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// Audience (`aud`); repeatable. Default: the issuer.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Lifetime: seconds or a Go-style duration (`10m`, `1h`, `1h30m`); TokenRequest's minimum is 10m.
+    #[arg(long, default_value = "1h")]
+    pub duration: String,
+    /// The service-account signing key (PEM private key: ECDSA P-256 or RSA).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Issuer (`--service-account-issuer`).
+    #[arg(long, default_value = DEFAULT_ISSUER)]
+    pub issuer: String,
+    /// The service account's UID.
+    #[arg(long, default_value = "")]
+    pub uid: String,
+    /// Bind the token to this pod.
+    #[arg(long, value_name = "NAME")]
+    pub bound_pod: Option<String>,
+    /// The bound pod's UID.
+    #[arg(long, value_name = "UID", default_value = "", requires = "bound_pod")]
+    pub bound_pod_uid: String,
+}
+
+/// `kguard authn whoami`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WhoamiArgs {
+    /// A bearer token (`-` reads it from stdin).
+    #[arg(long, conflicts_with = "cert")]
+    pub token: Option<String>,
+    /// A client certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// `--client-ca-file`.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// `--token-auth-file`.
+    #[arg(long, value_name = "FILE")]
+    pub token_auth_file: Option<PathBuf>,
+    /// `--basic-auth-file` (deprecated; removed from kube-apiserver in v1.19).
+    #[arg(long, value_name = "FILE", requires = "basic")]
+    pub basic_auth_file: Option<PathBuf>,
+    /// Basic credentials `USER:PASSWORD` (with --basic-auth-file).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub basic: Option<String>,
+    /// `--service-account-key-file`: public key, certificate, or private key (its public half is used); repeatable.
+    #[arg(long = "sa-key", value_name = "FILE")]
+    pub sa_keys: Vec<PathBuf>,
+    /// Accepted service-account issuer; repeatable.
+    #[arg(long = "issuer", value_name = "ISS")]
+    pub issuers: Vec<String>,
+    /// Accepted audience (`--api-audiences`); repeatable. Default: the first issuer.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// `--anonymous-auth=false`.
+    #[arg(long)]
+    pub no_anonymous: bool,
+    /// Print JSON (a TokenReview-like status).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a `kguard authn` subcommand.
+pub fn run(cmd: &AuthnCommand) -> u8 {
+    let result = match cmd {
+        AuthnCommand::Token { command: TokenCommand::Create(args) } => create(args),
+        AuthnCommand::Whoami(args) => whoami(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// Parses `3600`, `3600s`, `10m`, `1h30m`, `24h`.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    let bad = || format!("invalid duration {s:?} (expected seconds or e.g. 10m, 1h, 1h30m)");
+    let mut total: i64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        num.clear();
+    }
+    if !num.is_empty() || s.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn random_uuid() -> Result<String, String> {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| "no randomness available".to_owned())?;
+    if let Some(x) = b.get_mut(6) {
+        *x = (*x & 0x0f) | 0x40;
+    }
+    if let Some(x) = b.get_mut(8) {
+        *x = (*x & 0x3f) | 0x80;
+    }
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..8).unwrap_or_default(),
+        h.get(8..12).unwrap_or_default(),
+        h.get(12..16).unwrap_or_default(),
+        h.get(16..20).unwrap_or_default(),
+        h.get(20..32).unwrap_or_default()
+    ))
+}
+
+fn create(args: &CreateArgs) -> Result<u8, String> {
+    let duration = parse_duration(&args.duration)?;
+    if duration < 600 {
+        return Err(format!("duration {duration}s is below TokenRequest's minimum of 600s (10m)"));
+    }
+    let key = fs::read(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let audiences = if args.audiences.is_empty() { vec![args.issuer.clone()] } else { args.audiences.clone() };
+    let req = TokenRequest {
+        namespace: args.namespace.clone(),
+        name: args.service_account.clone(),
+        uid: args.uid.clone(),
+        audiences,
+        issuer: args.issuer.clone(),
+        now: now(),
+        duration_seconds: duration,
+        pod: args.bound_pod.as_ref().map(|name| ObjectRef { name: name.clone(), uid: args.bound_pod_uid.clone() }),
+        jti: random_uuid()?,
+    };
+    let token = sign(&req.claims(), &key).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    println!("{token}");
+    Ok(exit::CLEAN)
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
+    let client_ca = match &args.client_ca {
+        Some(p) => Some(ClientCa::from_pem(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?),
+        None => None,
+    };
+    let token_file = match &args.token_auth_file {
+        Some(p) => {
+            let name = p.display().to_string();
+            let text = String::from_utf8(read(p)?).map_err(|_| format!("{name}: not UTF-8"))?;
+            let f = TokenFile::parse(&name, &text).map_err(|e| e.to_string())?;
+            for w in &f.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    let basic_file = match &args.basic_auth_file {
+        Some(p) => {
+            let name = p.display().to_string();
+            let text = String::from_utf8(read(p)?).map_err(|_| format!("{name}: not UTF-8"))?;
+            let f = BasicAuthFile::parse(&name, &text).map_err(|e| e.to_string())?;
+            for w in &f.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    let verifier = if args.sa_keys.is_empty() {
+        None
+    } else {
+        let issuers = if args.issuers.is_empty() { vec![DEFAULT_ISSUER.to_owned()] } else { args.issuers.clone() };
+        let audiences =
+            if args.audiences.is_empty() { issuers.iter().take(1).cloned().collect() } else { args.audiences.clone() };
+        let mut v = Verifier::new(issuers, audiences);
+        for p in &args.sa_keys {
+            let pem = read(p)?;
+            let text = String::from_utf8_lossy(&pem);
+            let public = if text.contains("PRIVATE KEY-----") {
+                rcgen::KeyPair::from_pem(&text)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .public_key_pem()
+                    .into_bytes()
+            } else {
+                pem
+            };
+            v.add_public_keys_pem(&public).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        Some(v)
+    };
+    let token = match args.token.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| format!("stdin: {e}"))?;
+            Some(s.trim().to_owned())
+        }
+        Some(t) => Some(t.to_owned()),
+        None => None,
+    };
+    let cert = match &args.cert {
+        Some(p) => Some(read(p)?),
+        None => None,
+    };
+    let basic = args.basic.as_deref().map(|b| b.split_once(':').unwrap_or((b, "")));
+    if cert.is_some() && client_ca.is_none() {
+        eprintln!(
+            "warning: --cert without --client-ca: client certificates are not checked, so the request is anonymous"
+        );
+    }
+    if token.is_some() && token_file.is_none() && verifier.is_none() {
+        eprintln!("warning: --token without --token-auth-file or --sa-key: no token authenticator is configured");
+    }
+    let authn = Authenticators {
+        client_ca: client_ca.as_ref(),
+        token_file: token_file.as_ref(),
+        basic_auth: basic_file.as_ref(),
+        service_accounts: verifier.as_ref(),
+        anonymous: !args.no_anonymous,
+    };
+    let creds = Credentials { bearer_token: token.as_deref(), client_cert_pem: cert.as_deref(), basic };
+    match authenticate(&authn, &creds, now()) {
+        Verdict::Authenticated { user, by } => {
+            if args.json {
+                let v = serde_json::json!({"authenticated": true, "authenticator": by,
+                    "user": {"username": user.name, "uid": user.uid, "groups": user.groups, "extra": user.extra}});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("username:      {}", user.name);
+                if !user.uid.is_empty() {
+                    println!("uid:           {}", user.uid);
+                }
+                println!("groups:        {}", user.groups.join(", "));
+                for (k, v) in &user.extra {
+                    println!("extra:         {k}={}", v.join(","));
+                }
+                println!("authenticator: {by}");
+            }
+            Ok(exit::CLEAN)
+        }
+        Verdict::Unauthorized(reasons) => {
+            if args.json {
+                let v = serde_json::json!({"authenticated": false, "error": reasons.join("; "), "reasons": reasons});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("401 Unauthorized");
+                for r in &reasons {
+                    println!("  {r}");
+                }
+            }
+            Ok(exit::FINDINGS)
+        }
+    }
+}
