@@ -217,3 +217,35 @@ fn rules_are_documented_once() {
         assert!(!r.references.is_empty());
     }
 }
+
+/// The body of fuzz/fuzz_targets/pem_csr.rs over every truncation and some bit flips of a real
+/// certificate (DER and PEM): no panics.
+#[test]
+fn truncated_and_corrupted_inputs_do_not_panic() {
+    let root = ca("kubernetes", vec![]);
+    let cert = client(&root, "jane", &["dev"]);
+    let der = kguard_engine::authn::x509::certificates_from_pem(cert.as_bytes()).unwrap().remove(0);
+    let body = |data: &[u8]| {
+        if let Ok(ca) = ClientCa::from_pem(data) {
+            let _ = ca.authenticate_pem(data, NOW);
+        }
+        let _ = pki::parse_csr_pem(data);
+        if let Ok(info) = pki::describe(data, NOW) {
+            let _ = pki::findings(&info, "fuzz", NOW);
+        }
+        let _ = ClientCa::default().authenticate(&[data.to_vec()], NOW);
+        let _ = pki::parse_csr_der(data);
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = kguard_engine::authn::tokenfile::TokenFile::parse("fuzz.csv", text);
+        }
+    };
+    for n in 0..der.len() {
+        body(&der[..n]);
+        let mut flipped = der.clone();
+        flipped[n] ^= 0x5a;
+        body(&flipped);
+    }
+    for n in (0..cert.len()).step_by(7) {
+        body(&cert.as_bytes()[..n]);
+    }
+}
