@@ -32,6 +32,25 @@ pub enum AuthnCommand {
 pub enum TokenCommand {
     /// Create a bound service-account token (the claims of a TokenRequest), signed with the SA key.
     Create(CreateArgs),
+    /// Create a bootstrap token: prints the token; its kube-system Secret (JSON) goes to --secret-out or stderr.
+    Bootstrap(BootstrapArgs),
+}
+
+/// `kguard authn token bootstrap`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BootstrapArgs {
+    /// Lifetime (seconds or `24h`, `1h30m`); kubeadm's default is 24h.
+    #[arg(long, default_value = "24h")]
+    pub ttl: String,
+    /// Extra group (must start with `system:bootstrappers:`); repeatable.
+    #[arg(long = "group", value_name = "GROUP", default_value = "system:bootstrappers:kubeadm:default-node-token")]
+    pub groups: Vec<String>,
+    /// Description stored in the Secret.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Write the Secret manifest to this new file (mode 0600) instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub secret_out: Option<PathBuf>,
 }
 
 /// `kguard authn token create`.
@@ -95,6 +114,9 @@ pub struct WhoamiArgs {
     /// Accepted audience (`--api-audiences`); repeatable. Default: the first issuer.
     #[arg(long = "audience", value_name = "AUD")]
     pub audiences: Vec<String>,
+    /// `--enable-bootstrap-token-auth` with the Secrets in these manifests (YAML or JSON); repeatable.
+    #[arg(long = "bootstrap-secrets", value_name = "FILE")]
+    pub bootstrap_secrets: Vec<PathBuf>,
     /// `--anonymous-auth=false`.
     #[arg(long)]
     pub no_anonymous: bool,
@@ -107,6 +129,7 @@ pub struct WhoamiArgs {
 pub fn run(cmd: &AuthnCommand) -> u8 {
     let result = match cmd {
         AuthnCommand::Token { command: TokenCommand::Create(args) } => create(args),
+        AuthnCommand::Token { command: TokenCommand::Bootstrap(args) } => bootstrap(args),
         AuthnCommand::Whoami(args) => whoami(args),
     };
     match result {
@@ -190,6 +213,72 @@ fn create(args: &CreateArgs) -> Result<u8, String> {
     Ok(exit::CLEAN)
 }
 
+fn random_lower(n: usize) -> Result<String, String> {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        let mut b = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut b).map_err(|_| "no randomness available".to_owned())?;
+        // 252 = 7 * 36: reject the top values so every character is equally likely.
+        for x in b.iter().filter(|x| **x < 252) {
+            if out.len() < n
+                && let Some(c) = ALPHABET.get(usize::from(*x % 36))
+            {
+                out.push(char::from(*c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bootstrap(args: &BootstrapArgs) -> Result<u8, String> {
+    let ttl = parse_duration(&args.ttl)?;
+    for g in &args.groups {
+        if !g.starts_with("system:bootstrappers:") {
+            return Err(format!("group {g:?} must start with system:bootstrappers:"));
+        }
+    }
+    let id = random_lower(6)?;
+    let secret = random_lower(16)?;
+    let mut data = serde_json::json!({
+        "token-id": id, "token-secret": secret,
+        "expiration": kguard_engine::authn::rfc3339(now().saturating_add(ttl)),
+        "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
+        "auth-extra-groups": args.groups.join(","),
+    });
+    if !args.description.is_empty()
+        && let Some(m) = data.as_object_mut()
+    {
+        m.insert("description".to_owned(), serde_json::Value::String(args.description.clone()));
+    }
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+        "metadata": {"name": format!("bootstrap-token-{id}"), "namespace": "kube-system"},
+        "stringData": data,
+    });
+    let text = format!("{}\n", serde_json::to_string_pretty(&manifest).unwrap_or_default());
+    match &args.secret_out {
+        Some(path) => crate::pki::write_new(path, text.as_bytes(), 0o600)?,
+        None => eprint!("{text}"),
+    }
+    println!("{id}.{secret}");
+    Ok(exit::CLEAN)
+}
+
+fn load_secrets(paths: &[PathBuf]) -> Result<Vec<serde_json::Value>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let name: std::sync::Arc<str> = p.display().to_string().into();
+        let text = kguard_model::load::decode_text(name.clone(), read(p)?).map_err(|d| d.message.clone())?;
+        let parsed = kguard_model::load::parse_text(&name, &text);
+        if let Some(d) = parsed.diagnostics.iter().find(|d| d.level == kguard_model::DiagnosticLevel::Error) {
+            return Err(format!("{name}: {}", d.message));
+        }
+        out.extend(parsed.objects.iter().map(|o| o.root.to_json()));
+    }
+    Ok(out)
+}
+
 fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -264,10 +353,14 @@ fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
             "warning: --cert without --client-ca: client certificates are not checked, so the request is anonymous"
         );
     }
-    if token.is_some() && token_file.is_none() && verifier.is_none() {
-        eprintln!("warning: --token without --token-auth-file or --sa-key: no token authenticator is configured");
+    if token.is_some() && token_file.is_none() && verifier.is_none() && args.bootstrap_secrets.is_empty() {
+        eprintln!(
+            "warning: --token without --token-auth-file, --sa-key or --bootstrap-secrets: no token authenticator is configured"
+        );
     }
+    let secrets = load_secrets(&args.bootstrap_secrets)?;
     let authn = Authenticators {
+        bootstrap_secrets: (!args.bootstrap_secrets.is_empty()).then_some(secrets.as_slice()),
         client_ca: client_ca.as_ref(),
         token_file: token_file.as_ref(),
         basic_auth: basic_file.as_ref(),

@@ -330,3 +330,24 @@ fn token_file_errors_name_file_and_line() {
     assert!(o.status.success(), "{}", stdout(&o));
     assert!(stderr(&o).contains("deprecated"), "{}", stderr(&o));
 }
+
+#[test]
+fn bootstrap_tokens_round_trip() {
+    let dir = tmp("bootstrap");
+    let secret = dir.join("bootstrap.json");
+    let o = kguard(&["authn", "token", "bootstrap", "--ttl", "2h", "--secret-out", &s(&secret)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_owned();
+    assert_eq!(token.len(), 23);
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let who = kguard(&["authn", "whoami", "--token", &token, "--bootstrap-secrets", &s(&secret)]);
+    assert!(who.status.success(), "{}", stdout(&who));
+    assert!(stdout(&who).contains(&format!("username:      system:bootstrap:{}", &token[..6])), "{}", stdout(&who));
+    let wrong = format!("{}.0000000000000000", &token[..6]);
+    let who = kguard(&["authn", "whoami", "--token", &wrong, "--bootstrap-secrets", &s(&secret)]);
+    assert_eq!(who.status.code(), Some(1));
+    assert!(stdout(&who).contains("does not match"), "{}", stdout(&who));
+    let bad = kguard(&["authn", "token", "bootstrap", "--group", "system:masters"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

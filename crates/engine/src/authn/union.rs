@@ -1,5 +1,5 @@
 //! The authenticator chain: basic auth (deprecated), client certificates, then bearer tokens
-//! (token file, service-account JWTs); the first success wins. A presented bearer token that no
+//! (token file, service-account JWTs, bootstrap tokens); the first success wins. A presented bearer token that no
 //! authenticator accepts is an error ("invalid bearer token"), as is any authenticator's
 //! rejection; with no error and no success, anonymous access (when enabled) yields
 //! `system:anonymous` in `system:unauthenticated`. On success `system:authenticated` is appended
@@ -23,6 +23,8 @@ pub struct Authenticators<'a> {
     pub basic_auth: Option<&'a BasicAuthFile>,
     /// `--service-account-key-file` with `--service-account-issuer` and `--api-audiences`.
     pub service_accounts: Option<&'a Verifier>,
+    /// `--enable-bootstrap-token-auth`: the Secrets to look bootstrap tokens up in.
+    pub bootstrap_secrets: Option<&'a [serde_json::Value]>,
     /// `--anonymous-auth` (on by default upstream).
     pub anonymous: bool,
 }
@@ -89,6 +91,12 @@ pub fn authenticate(authn: &Authenticators<'_>, creds: &Credentials<'_>, now: i6
         }
         if let Some(sa) = authn.service_accounts
             && let Some(v) = attempt("service-account", sa.verify(token, now), &mut errors)
+        {
+            return v;
+        }
+        if let Some(secrets) = authn.bootstrap_secrets
+            && let Some(v) =
+                attempt("bootstrap-token", super::bootstrap::authenticate(secrets, token, now), &mut errors)
         {
             return v;
         }
