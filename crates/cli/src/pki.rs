@@ -34,6 +34,80 @@ pub enum PkiCommand {
     Init(InitArgs),
     /// Describe certificates (or a CSR): who they authenticate as, validity, keys, usages; PKI findings.
     Inspect(InspectArgs),
+    /// CertificateSigningRequests: create, approve or deny (as kubectl), sign (as the built-in signers).
+    Csr {
+        /// What to do.
+        #[command(subcommand)]
+        command: CsrCommand,
+    },
+}
+
+/// `kguard pki csr` subcommands.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum CsrCommand {
+    /// Create a key, a PKCS#10 request and its certificates.k8s.io/v1 CertificateSigningRequest (NAME.key, NAME.csr, NAME.json).
+    Create(CsrCreateArgs),
+    /// Approve a CertificateSigningRequest manifest (prints the updated object).
+    Approve(CsrDecideArgs),
+    /// Deny a CertificateSigningRequest manifest (prints the updated object).
+    Deny(CsrDecideArgs),
+    /// Sign an approved CertificateSigningRequest with a CA (prints the object with status.certificate).
+    Sign(CsrSignArgs),
+}
+
+/// `kguard pki csr create`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CsrCreateArgs {
+    /// Object name (also the file stem).
+    pub name: String,
+    /// Subject common name.
+    #[arg(long)]
+    pub cn: String,
+    /// Subject organization; repeatable.
+    #[arg(long = "org", value_name = "O")]
+    pub orgs: Vec<String>,
+    /// Subject alternative name; repeatable.
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+    /// spec.signerName.
+    #[arg(long, default_value = "kubernetes.io/kube-apiserver-client")]
+    pub signer: String,
+    /// spec.usages entry; repeatable (default: `digital signature`, `key encipherment`, and `client auth`
+    /// or, for kubelet-serving, `server auth`).
+    #[arg(long = "usage", value_name = "USAGE")]
+    pub usages: Vec<String>,
+    /// spec.expirationSeconds (minimum 600).
+    #[arg(long)]
+    pub expiration_seconds: Option<i64>,
+    /// Key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyType::Ecdsa)]
+    pub key_type: KeyType,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// `kguard pki csr approve|deny`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CsrDecideArgs {
+    /// The CertificateSigningRequest manifest (YAML or JSON).
+    pub file: PathBuf,
+    /// Add the condition even if it is already there.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `kguard pki csr sign`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CsrSignArgs {
+    /// The CertificateSigningRequest manifest (YAML or JSON).
+    pub file: PathBuf,
+    /// The signing CA, as a path prefix: PREFIX.crt and PREFIX.key.
+    #[arg(long, value_name = "PREFIX")]
+    pub ca: PathBuf,
+    /// `--cluster-signing-duration` (the certificate lasts the shorter of this and spec.expirationSeconds).
+    #[arg(long, default_value = "8760h")]
+    pub cluster_signing_duration: String,
 }
 
 /// `kguard pki issue`.
@@ -110,6 +184,7 @@ pub fn run(cmd: &PkiCommand) -> u8 {
         PkiCommand::Issue(args) => issue_cmd(args),
         PkiCommand::Init(args) => init_cmd(args),
         PkiCommand::Inspect(args) => return inspect_cmd(args),
+        PkiCommand::Csr { command } => return csr_cmd(command),
     };
     match result {
         Ok(()) => exit::CLEAN,
@@ -230,6 +305,12 @@ fn tlv(bytes: &[u8]) -> Option<(usize, usize)> {
 /// rcgen keeps one value per attribute type; kube-apiserver maps every O to a group. Re-issue the
 /// certificate `cert_der` with the subject replaced by `subject` and re-sign it with `ca_key`.
 fn replace_subject(cert_der: &[u8], subject: &[u8], ca_key: &KeyPair) -> Result<Vec<u8>, String> {
+    replace_field(cert_der, 5, subject, ca_key)
+}
+
+/// Replaces field `index` of the signed structure's first element (TBSCertificate: 5 is the subject;
+/// CertificationRequestInfo: 1) and re-signs with `key`.
+fn replace_field(cert_der: &[u8], index: usize, subject: &[u8], ca_key: &KeyPair) -> Result<Vec<u8>, String> {
     let broken = || "internal error: unexpected certificate encoding".to_owned();
     let (cert_hdr, _) = tlv(cert_der).ok_or_else(broken)?;
     let inner = cert_der.get(cert_hdr..).ok_or_else(broken)?;
@@ -246,7 +327,7 @@ fn replace_subject(cert_der: &[u8], subject: &[u8], ca_key: &KeyPair) -> Result<
         fields.push((pos, pos + len));
         pos += len;
     }
-    let &(s_start, s_end) = fields.get(5).ok_or_else(broken)?;
+    let &(s_start, s_end) = fields.get(index).ok_or_else(broken)?;
     let new_tbs_body =
         [tbs_body.get(..s_start).ok_or_else(broken)?, subject, tbs_body.get(s_end..).ok_or_else(broken)?].concat();
     let new_tbs = der(0x30, &new_tbs_body);
@@ -564,4 +645,132 @@ fn print_info(label: &str, info: &pki::CertInfo) {
     if !info.sans.is_empty() {
         println!("  SANs:       {}", info.sans.join(", "));
     }
+}
+
+fn read_object(path: &Path) -> Result<serde_json::Value, String> {
+    let name: std::sync::Arc<str> = path.display().to_string().into();
+    let bytes = fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+    let text = kguard_model::load::decode_text(name.clone(), bytes).map_err(|d| format!("{name}: {}", d.message))?;
+    let parsed = kguard_model::load::parse_text(&name, &text);
+    if let Some(d) = parsed.diagnostics.iter().find(|d| d.level == kguard_model::DiagnosticLevel::Error) {
+        return Err(format!("{name}: {}", d.message));
+    }
+    match parsed.objects.as_slice() {
+        [one] => Ok(one.root.to_json()),
+        other => Err(format!("{name}: expected one object, found {}", other.len())),
+    }
+}
+
+fn csr_cmd(cmd: &CsrCommand) -> u8 {
+    let result = match cmd {
+        CsrCommand::Create(args) => csr_create(args),
+        CsrCommand::Approve(args) => csr_decide(args, kguard_engine::authn::csr::Decision::Approve),
+        CsrCommand::Deny(args) => csr_decide(args, kguard_engine::authn::csr::Decision::Deny),
+        CsrCommand::Sign(args) => csr_sign(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn csr_create(args: &CsrCreateArgs) -> Result<u8, String> {
+    let mut p = CertificateParams::new(args.sans.clone()).map_err(|e| format!("invalid SAN: {e}"))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, args.cn.as_str());
+    p.distinguished_name = dn;
+    let key = new_key(args.key_type)?;
+    let csr = p.serialize_request(&key).map_err(|e| format!("creating the request: {e}"))?;
+    let der = replace_field(csr.der(), 1, &subject_der(&args.cn, &args.orgs), &key)?;
+    let csr_pem = pem("CERTIFICATE REQUEST", &der);
+    let usages: Vec<String> = if args.usages.is_empty() {
+        let last =
+            if args.signer == kguard_engine::authn::csr::KUBELET_SERVING { "server auth" } else { "client auth" };
+        ["digital signature", "key encipherment", last].iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.usages.clone()
+    };
+    let mut spec = serde_json::json!({"request": STANDARD.encode(csr_pem.as_bytes()), "signerName": args.signer, "usages": usages});
+    if let (Some(e), Some(m)) = (args.expiration_seconds, spec.as_object_mut()) {
+        m.insert("expirationSeconds".to_owned(), e.into());
+    }
+    let obj = serde_json::json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"name": args.name}, "spec": spec});
+    write_new(&args.out.join(format!("{}.key", args.name)), key.serialize_pem().as_bytes(), 0o600)?;
+    write_new(&args.out.join(format!("{}.csr", args.name)), csr_pem.as_bytes(), 0o644)?;
+    let manifest = format!("{}\n", serde_json::to_string_pretty(&obj).unwrap_or_default());
+    write_new(&args.out.join(format!("{}.json", args.name)), manifest.as_bytes(), 0o644)?;
+    println!("wrote {}", args.out.join(format!("{}.json", args.name)).display());
+    Ok(exit::CLEAN)
+}
+
+fn csr_decide(args: &CsrDecideArgs, decision: kguard_engine::authn::csr::Decision) -> Result<u8, String> {
+    let mut obj = read_object(&args.file)?;
+    kguard_engine::authn::csr::decide(&mut obj, decision, args.force, &rfc3339(now()))
+        .map_err(|e| format!("{}: {e}", args.file.display()))?;
+    println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
+    let name = obj.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let verb = match decision {
+        kguard_engine::authn::csr::Decision::Approve => "approved",
+        kguard_engine::authn::csr::Decision::Deny => "denied",
+    };
+    eprintln!("certificatesigningrequest.certificates.k8s.io/{name} {verb}");
+    Ok(exit::CLEAN)
+}
+
+fn csr_sign(args: &CsrSignArgs) -> Result<u8, String> {
+    use kguard_engine::authn::csr;
+    let mut obj = read_object(&args.file)?;
+    let now = now();
+    let plan = match csr::plan(&obj) {
+        Ok(plan) => plan,
+        Err(e) => {
+            if csr::has_condition(&obj, "Approved") && !csr::has_condition(&obj, "Denied") {
+                csr::fail(&mut obj, &e, &rfc3339(now));
+                println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
+            }
+            eprintln!("error: {}: {e}", args.file.display());
+            return Ok(exit::FINDINGS);
+        }
+    };
+    let mut seconds = crate::authn::parse_duration(&args.cluster_signing_duration)?;
+    if let Some(e) = plan.expiration_seconds {
+        seconds = seconds.min(e);
+    }
+    let ca = Ca::load(&args.ca)?;
+    let request_pem = String::from_utf8(csr::request_pem(&obj)?).map_err(|_| "spec.request is not PEM".to_owned())?;
+    let mut req =
+        rcgen::CertificateSigningRequestParams::from_pem(&request_pem).map_err(|e| format!("spec.request: {e}"))?;
+    let p = &mut req.params;
+    p.not_before = offset(now - 300)?;
+    p.not_after = offset(now + seconds)?;
+    let mut serial = random_bytes::<16>()?;
+    if let Some(b) = serial.first_mut() {
+        *b &= 0x7f;
+    }
+    p.serial_number = Some(SerialNumber::from_slice(&serial));
+    p.use_authority_key_identifier_extension = true;
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.extended_key_usages.clear();
+    if plan.server_auth {
+        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    if plan.client_auth {
+        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+    }
+    let cert = req.signed_by(&ca.issuer).map_err(|e| format!("signing: {e}"))?;
+    let der = replace_subject(cert.der(), &plan.request.subject_der, ca.issuer.key())?;
+    let cert_pem = pem("CERTIFICATE", &der);
+    if let Some(m) = obj.as_object_mut() {
+        let status = m.entry("status").or_insert_with(|| serde_json::json!({}));
+        if let Some(st) = status.as_object_mut() {
+            st.insert("certificate".to_owned(), STANDARD.encode(cert_pem.as_bytes()).into());
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
+    Ok(exit::CLEAN)
 }

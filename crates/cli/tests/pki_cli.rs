@@ -351,3 +351,62 @@ fn bootstrap_tokens_round_trip() {
     let bad = kguard(&["authn", "token", "bootstrap", "--group", "system:masters"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn csr_create_approve_sign_then_authenticate() {
+    let dir = tmp("csrflow");
+    init(&dir, &[]);
+    let out = dir.join("csr");
+    let o = kguard(&[
+        "pki",
+        "csr",
+        "create",
+        "jane",
+        "--cn",
+        "jane",
+        "--org",
+        "dev",
+        "--org",
+        "qa",
+        "--expiration-seconds",
+        "3600",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = s(&out.join("jane.json"));
+    let unsigned = kguard(&["pki", "csr", "sign", &manifest, "--ca", &s(&dir.join("ca"))]);
+    assert_eq!(unsigned.status.code(), Some(1));
+    assert!(stderr(&unsigned).contains("not approved"));
+    let approved = kguard(&["pki", "csr", "approve", &manifest]);
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    assert!(stderr(&approved).contains("certificatesigningrequest.certificates.k8s.io/jane approved"));
+    let approved_path = out.join("approved.json");
+    std::fs::write(&approved_path, &approved.stdout).unwrap();
+    let signed = kguard(&["pki", "csr", "sign", &s(&approved_path), "--ca", &s(&dir.join("ca"))]);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    let v: serde_json::Value = serde_json::from_slice(&signed.stdout).unwrap();
+    use base64::Engine as _;
+    let cert = base64::engine::general_purpose::STANDARD.decode(v["status"]["certificate"].as_str().unwrap()).unwrap();
+    let cert_path = out.join("jane.crt");
+    std::fs::write(&cert_path, cert).unwrap();
+    let who = kguard(&["authn", "whoami", "--cert", &s(&cert_path), "--client-ca", &s(&dir.join("ca.crt"))]);
+    assert!(stdout(&who).contains("groups:        dev, qa, system:authenticated"), "{}", stdout(&who));
+    // expirationSeconds caps the lifetime.
+    let inspect = kguard(&["pki", "inspect", "--json", &s(&cert_path)]);
+    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info[0]["daysLeft"], 0);
+    assert_eq!(info[0]["findings"][0]["ruleId"], "PKI002");
+    if openssl() {
+        let o = Command::new("openssl")
+            .args(["verify", "-purpose", "sslclient", "-CAfile", &s(&dir.join("ca.crt")), &s(&cert_path)])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        let o = Command::new("openssl")
+            .args(["req", "-noout", "-verify", "-in", &s(&out.join("jane.csr"))])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+}

@@ -7,10 +7,12 @@
 //! * [`tokenfile`]: `--token-auth-file` and the deprecated `--basic-auth-file` CSV files.
 //! * [`serviceaccount`]: service-account JWTs (TokenRequest claims), created and verified.
 //! * [`bootstrap`]: bootstrap tokens (`<id>.<secret>` against `kube-system/bootstrap-token-<id>`).
+//! * [`csr`]: CertificateSigningRequest approval conditions and the built-in signers' checks.
 //! * [`pki`]: certificate inspection and the `PKI…` rules.
 //! * [`union`]: the authenticator chain with the anonymous fallback and `system:authenticated`.
 
 pub mod bootstrap;
+pub mod csr;
 pub mod pki;
 pub mod serviceaccount;
 pub mod tokenfile;

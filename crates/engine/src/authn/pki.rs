@@ -374,6 +374,7 @@ pub fn parse_csr_der(der: &[u8]) -> Result<CsrInfo, String> {
         }
     }
     Ok(CsrInfo {
+        subject_der: subject.as_raw().to_vec(),
         subject: subject.to_string(),
         common_name: subject.iter_common_name().next().and_then(|a| a.as_str().ok()).map(str::to_owned),
         organizations: subject.iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_owned).collect(),
@@ -386,6 +387,8 @@ pub fn parse_csr_der(der: &[u8]) -> Result<CsrInfo, String> {
 pub struct CsrInfo {
     /// Subject DN.
     pub subject: String,
+    /// Subject DN, DER (to copy into the certificate unchanged).
+    pub subject_der: Vec<u8>,
     /// Subject CN.
     pub common_name: Option<String>,
     /// Subject O values.
