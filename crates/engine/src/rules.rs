@@ -8,8 +8,15 @@
 use kguard_report::RuleMeta;
 
 /// Every rule family's definitions, in display order.
-fn families() -> [&'static [RuleMeta]; 5] {
-    [crate::podsec::RULES, crate::checks::RULES, crate::netpol::RULES, crate::authz::RULES, crate::audit::RULES]
+fn families() -> [&'static [RuleMeta]; 6] {
+    [
+        crate::podsec::RULES,
+        crate::checks::RULES,
+        crate::netpol::RULES,
+        crate::authz::RULES,
+        crate::audit::RULES,
+        crate::authn::pki::RULES,
+    ]
 }
 
 /// Every rule, in display order.
