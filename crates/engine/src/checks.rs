@@ -112,4 +112,25 @@ mod tests {
         }
         assert!(rule("kg001").is_some() && rule("CKV_K8S_16").is_some() && rule("docker-sock").is_some());
     }
+
+    /// Peer checks wider than one kguard rule are aliased on every rule covering part of them, so
+    /// that each (object, check) pair a peer reports is also reported by kguard under that id
+    /// (bench/compare-peers.sh measures it on the corpus).
+    #[test]
+    fn peer_checks_spanning_several_rules() {
+        let covering =
+            |alias: &str| -> Vec<&str> { RULES.iter().filter(|r| r.aliases.contains(&alias)).map(|r| r.id).collect() };
+        // Trivy KSV104 fails a missing seccomp profile as well as Unconfined.
+        assert_eq!(covering("AVD-KSV-0104"), ["KG013", "KG014"]);
+        // Trivy KSV022 / Checkov CKV_K8S_25: any added capability (NET_BIND_SERVICE excepted by kguard).
+        assert_eq!(covering("AVD-KSV-0022"), ["KG004", "KG005"]);
+        assert_eq!(covering("CKV_K8S_25"), ["KG004", "KG005"]);
+        // Trivy KSV106: drop ALL missing, or a capability other than NET_BIND_SERVICE added.
+        assert_eq!(covering("AVD-KSV-0106"), ["KG004", "KG005", "KG006"]);
+        // Checkov CKV_K8S_28 reads `drop` only (ALL or NET_RAW).
+        assert_eq!(covering("CKV_K8S_28"), ["KG006"]);
+        // Trivy KSV020 / Checkov CKV_K8S_40: UID <= 10000 (0 included) or unset.
+        assert_eq!(covering("AVD-KSV-0020"), ["KG008", "KG010"]);
+        assert_eq!(covering("CKV_K8S_40"), ["KG008", "KG010"]);
+    }
 }

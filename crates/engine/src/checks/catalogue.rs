@@ -132,7 +132,15 @@ pub const DANGEROUS_CAPS: RuleMeta = rule(
         "KSV120",
         "KSV-0120",
         "AVD-KSV-0120",
-        "CKV_K8S_28",
+        // Trivy's KSV022 and Checkov's CKV_K8S_25 fail any added capability; KSV106 any but
+        // NET_BIND_SERVICE.
+        "KSV022",
+        "KSV-0022",
+        "AVD-KSV-0022",
+        "KSV106",
+        "KSV-0106",
+        "AVD-KSV-0106",
+        "CKV_K8S_25",
         "CKV_K8S_39",
         "dangerousCapabilities",
     ],
@@ -152,7 +160,9 @@ pub const CAPS_ADDED: RuleMeta = rule(
     "Remove the capability from `capabilities.add`, or document why the program needs it and suppress the \
      finding for this object.",
     &[CAPS, PSS],
-    &["KSV022", "KSV-0022", "AVD-KSV-0022", "CKV_K8S_25"],
+    // Trivy's KSV106 also fails a container that drops ALL but adds a capability other than
+    // NET_BIND_SERVICE.
+    &["KSV022", "KSV-0022", "AVD-KSV-0022", "KSV106", "KSV-0106", "AVD-KSV-0106", "CKV_K8S_25"],
 );
 
 /// `KG006`: capabilities not dropping ALL.
@@ -176,6 +186,8 @@ pub const DROP_ALL: RuleMeta = rule(
         "KSV-0106",
         "AVD-KSV-0106",
         "CKV_K8S_37",
+        // Checkov's NET_RAW check fails when `drop` lists neither ALL nor NET_RAW (`add` is not read).
+        "CKV_K8S_28",
         "insecureCapabilities",
     ],
 );
@@ -209,7 +221,8 @@ pub const RUN_AS_ROOT_UID: RuleMeta = rule(
     "UID 0 is root; it defeats `runAsNonRoot` and gives the process root on the node's kernel.",
     "Set `runAsUser` to a non-zero UID (10000 or higher is best) and `runAsNonRoot: true`.",
     &[SECCTX, PSS],
-    &["KSV105", "KSV-0105", "AVD-KSV-0105"],
+    // Trivy's KSV020 (UID <= 10000, or none in the container) and Checkov's CKV_K8S_40 also fail UID 0.
+    &["KSV105", "KSV-0105", "AVD-KSV-0105", "KSV020", "KSV-0020", "AVD-KSV-0020", "CKV_K8S_40"],
 );
 
 /// `KG009`: root group.
@@ -298,7 +311,18 @@ pub const SECCOMP_MISSING: RuleMeta = rule(
     "Set `securityContext.seccompProfile.type: RuntimeDefault` at pod level (or `Localhost` with a vetted \
      profile).",
     &[SECCOMP, PSS],
-    &["SeccompAny", "KSV030", "KSV-0030", "AVD-KSV-0030", "CKV_K8S_31", "container-seccomp-profile"],
+    &[
+        "SeccompAny",
+        "KSV030",
+        "KSV-0030",
+        "AVD-KSV-0030",
+        "CKV_K8S_31",
+        "container-seccomp-profile",
+        // Trivy's KSV104 ("Seccomp policies disabled") also fails a container with no profile.
+        "KSV104",
+        "KSV-0104",
+        "AVD-KSV-0104",
+    ],
 );
 
 /// `KG014`: seccomp Unconfined.
