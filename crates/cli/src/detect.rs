@@ -1,7 +1,10 @@
 //! `kguard detect`: runs Falco-compatible `k8s_audit` rules over Kubernetes audit events.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use flate2::read::MultiGzDecoder;
 
 use kguard_engine::detect::{self, RuleMatching, k8saudit, rules::Level};
 
@@ -35,7 +38,15 @@ pub struct DetectArgs {
     /// Lowest priority that fires (emergency … debug).
     #[arg(long, value_name = "PRIORITY")]
     pub min_priority: Option<String>,
-    /// Audit event files (JSON lines of Event/EventList), directories, or `-` for stdin.
+    /// Also append each alert to FILE as a JSON line (Falco's JSON alert; synced to disk at the end).
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Also POST each alert to URL (http:// or https://) as Falco's JSON alert, the body
+    /// Falcosidekick accepts; 3 tries with exponential backoff.
+    #[arg(long, value_name = "URL")]
+    pub http_output: Option<String>,
+    /// Audit event files (JSON lines of Event/EventList, `.gz` too), directories (`*.json`,
+    /// `*.jsonl`, `*.ndjson`, `*.log`, gzipped, rotated logs oldest first), or `-` for stdin.
     #[arg(value_name = "EVENTS")]
     pub events: Vec<PathBuf>,
 }
@@ -76,24 +87,226 @@ fn load(paths: &[PathBuf]) -> Result<detect::Engine, u8> {
     }
 }
 
-fn event_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for e in entries {
-            let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-            let ext_ok = e.is_dir()
-                || e.extension()
-                    .and_then(|x| x.to_str())
-                    .is_some_and(|x| matches!(x, "json" | "jsonl" | "log" | "ndjson"));
-            if !hidden && ext_ok {
-                event_files(&e, out)?;
+/// Extensions of audit event files read from a directory (also gzipped, and rotated).
+const EVENT_EXT: &str = r"\.(?:json|jsonl|ndjson|log)";
+
+/// How old a file is among the rotations of one log: timestamped backups (kube-apiserver's
+/// `audit-2024-05-01T10-00-00.000.log`, logrotate's `dateext` `audit.log-20240501`) oldest
+/// first, then numbered ones (`audit.log.3` before `audit.log.1`), then the live file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Age {
+    Stamped(String),
+    Numbered(std::cmp::Reverse<u64>),
+    Current,
+}
+
+struct Rotation {
+    numbered: regex::Regex,
+    dateext: regex::Regex,
+    stamped: regex::Regex,
+    plain: regex::Regex,
+}
+
+impl Rotation {
+    #[allow(clippy::expect_used)] // constant patterns, exercised by the tests
+    fn new() -> Self {
+        let re = |s: String| regex::Regex::new(&s).expect("valid pattern");
+        Self {
+            numbered: re(format!(r"^(.+{EVENT_EXT})\.(\d+)$")),
+            dateext: re(format!(r"^(.+{EVENT_EXT})-(\d[\d-]*)$")),
+            stamped: re(format!(r"^(.+)-(\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}-\d{{2}}-\d{{2}}(?:\.\d+)?)({EVENT_EXT})$")),
+            plain: re(format!(r"^.+{EVENT_EXT}$")),
+        }
+    }
+
+    /// The live file's name and the age of this one, or `None` when the name is not an event file's.
+    fn key(&self, name: &str) -> Option<(String, Age)> {
+        let core = name.strip_suffix(".gz").unwrap_or(name);
+        let group = |c: &regex::Captures<'_>, i: usize| c.get(i).map_or("", |m| m.as_str()).to_owned();
+        if let Some(c) = self.numbered.captures(core) {
+            return Some((group(&c, 1), Age::Numbered(std::cmp::Reverse(group(&c, 2).parse().unwrap_or(u64::MAX)))));
+        }
+        if let Some(c) = self.dateext.captures(core) {
+            return Some((group(&c, 1), Age::Stamped(group(&c, 2))));
+        }
+        if let Some(c) = self.stamped.captures(core) {
+            return Some((format!("{}{}", group(&c, 1), group(&c, 3)), Age::Stamped(group(&c, 2))));
+        }
+        self.plain.is_match(core).then(|| (core.to_owned(), Age::Current))
+    }
+
+    /// Orders files so that the rotations of one log are read oldest first; the logs themselves
+    /// stay in the order given (by their first file). Names that show no rotation keep their place.
+    fn order(&self, files: Vec<PathBuf>) -> Vec<PathBuf> {
+        let mut keyed: Vec<(usize, Age, usize, PathBuf)> = Vec::new();
+        let mut groups: Vec<(PathBuf, String)> = Vec::new();
+        for (i, f) in files.into_iter().enumerate() {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let (base, age) = self.key(name).unwrap_or_else(|| (format!("\0{i}"), Age::Current));
+            let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+            let g = groups.iter().position(|(d, b)| *d == dir && *b == base).unwrap_or_else(|| {
+                groups.push((dir, base));
+                groups.len() - 1
+            });
+            keyed.push((g, age, i, f));
+        }
+        keyed.sort();
+        keyed.into_iter().map(|(_, _, _, f)| f).collect()
+    }
+}
+
+/// Expands a directory (recursively, sorted, hidden entries skipped) into its event files.
+fn event_files(rot: &Rotation, path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let mut files = Vec::new();
+    for e in entries {
+        let Some(name) = e.file_name().and_then(|n| n.to_str()) else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        if e.is_dir() {
+            event_files(rot, &e, out)?;
+        } else if rot.key(name).is_some() {
+            files.push(e);
+        }
+    }
+    out.extend(rot.order(files));
+    Ok(())
+}
+
+/// Opens an input (`-` is stdin); gzip (by its magic bytes, whatever the name) is decompressed.
+fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let raw: Box<dyn Read> =
+        if path.as_os_str() == "-" { Box::new(std::io::stdin().lock()) } else { Box::new(std::fs::File::open(path)?) };
+    let mut r = BufReader::with_capacity(1 << 16, raw);
+    let gz = r.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz { Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(r))) } else { Box::new(r) })
+}
+
+/// How many bad lines of one input are reported one by one (the rest are counted).
+const MAX_LINE_DIAGNOSTICS: usize = 20;
+
+/// Delivers alerts to a Falcosidekick-compatible HTTP endpoint (Falco's `http_output`): one POST
+/// of Falco's JSON alert per alert, retried with exponential backoff on connection errors, 5xx,
+/// 408 and 429. No proxy, no redirects: requests go to the given URL only.
+struct HttpSink {
+    agent: ureq::Agent,
+    url: String,
+    tries: u32,
+    backoff: Duration,
+}
+
+impl HttpSink {
+    const TRIES: u32 = 3;
+    const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+    const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+    fn new(url: &str) -> Result<Self, String> {
+        let only = || format!("--http-output {url:?}: only http:// and https:// URLs are supported");
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+            return Err(only());
+        }
+        let uri: ureq::http::Uri = url.parse().map_err(|e| format!("--http-output {url:?}: {e}"))?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(format!("--http-output {url:?}: no host"));
+        }
+        let agent = ureq::Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .user_agent(format!("kguard/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(Self { agent, url: url.to_owned(), tries: Self::TRIES, backoff: Self::FIRST_BACKOFF })
+    }
+
+    /// POSTs one JSON body; the error after the last try.
+    fn post(&self, body: &str) -> Result<(), String> {
+        let mut delay = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.tries {
+            let retry =
+                match self.agent.post(&self.url).header("Content-Type", "application/json").send(body.as_bytes()) {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let _ = resp.into_body().read_to_vec();
+                        if status.is_success() {
+                            return Ok(());
+                        }
+                        last = format!("HTTP {status}");
+                        status.is_server_error() || matches!(status.as_u16(), 408 | 429)
+                    }
+                    Err(e) => {
+                        last = e.to_string();
+                        true
+                    }
+                };
+            if !retry {
+                break;
+            }
+            if attempt < self.tries {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Self::MAX_BACKOFF);
             }
         }
-    } else {
-        out.push(path.to_path_buf());
+        Err(last)
     }
-    Ok(())
+}
+
+/// Where alerts go: stdout (text or JSON), and optionally a JSON-lines file and an HTTP endpoint.
+struct Sinks {
+    format: DetectFormat,
+    host: String,
+    stdout: std::io::StdoutLock<'static>,
+    file: Option<(PathBuf, BufWriter<std::fs::File>)>,
+    http: Option<HttpSink>,
+    /// An output failed.
+    failed: bool,
+}
+
+impl Sinks {
+    fn emit(&mut self, alert: &detect::Alert) -> Result<(), ()> {
+        let json = (self.format == DetectFormat::Json || self.file.is_some() || self.http.is_some())
+            .then(|| alert.to_json(&self.host).to_string());
+        let line = match (&json, self.format) {
+            (Some(j), DetectFormat::Json) => j.clone(),
+            _ => alert.output(),
+        };
+        // stdout closed (e.g. `| head`): stop
+        writeln!(self.stdout, "{line}").map_err(|_| ())?;
+        if let (Some((path, f)), Some(j)) = (&mut self.file, &json)
+            && let Err(e) = writeln!(f, "{j}")
+        {
+            eprintln!("error: {}: {e}", path.display());
+            self.failed = true;
+            self.file = None;
+        }
+        if let (Some(h), Some(j)) = (&self.http, &json)
+            && let Err(e) = h.post(j)
+        {
+            eprintln!("error: --http-output {}: alert not delivered after {} tries: {e}", h.url, h.tries);
+            self.failed = true;
+        }
+        Ok(())
+    }
+
+    /// Flushes stdout; flushes and syncs the output file to disk.
+    fn finish(&mut self) {
+        let _ = self.stdout.flush();
+        if let Some((path, f)) = &mut self.file
+            && let Err(e) = f.flush().and_then(|()| f.get_ref().sync_all())
+        {
+            eprintln!("error: {}: {e}", path.display());
+            self.failed = true;
+        }
+    }
 }
 
 fn hostname() -> String {
@@ -113,7 +326,8 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs `kguard detect`; returns the exit code (0 no alert, 1 alerts, 2 errors).
+/// Runs `kguard detect`; returns the exit code (0 no alert, 1 alerts, 2 errors: bad input lines
+/// are reported with `file:line` and skipped, alerts are still printed).
 pub fn run(args: &DetectArgs) -> u8 {
     if !args.validate.is_empty() {
         return match load(&args.validate) {
@@ -141,54 +355,108 @@ pub fn run(args: &DetectArgs) -> u8 {
             }
         }
     }
+    let http = match args.http_output.as_deref().map(HttpSink::new).transpose() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    };
+    let file = match &args.output_file {
+        None => None,
+        Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            Ok(f) => Some((p.clone(), BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return crate::exit::ERROR;
+            }
+        },
+    };
+    let rot = Rotation::new();
     let mut inputs = Vec::new();
     let mut status = crate::exit::CLEAN;
     let events: Vec<PathBuf> = if args.events.is_empty() { vec![PathBuf::from("-")] } else { args.events.clone() };
+    let mut files = Vec::new();
     for p in &events {
-        if p.as_os_str() == "-" {
-            inputs.push(p.clone());
-        } else if let Err(e) = event_files(p, &mut inputs) {
+        if p.as_os_str() == "-" || !p.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        inputs.extend(rot.order(std::mem::take(&mut files)));
+        if let Err(e) = event_files(&rot, p, &mut inputs) {
             eprintln!("error: {}: {e}", p.display());
             status = crate::exit::ERROR;
         }
     }
-    let host = hostname();
+    inputs.extend(rot.order(files));
+    let mut sinks =
+        Sinks { format: args.format, host: hostname(), stdout: std::io::stdout().lock(), file, http, failed: false };
     let default_time = now_ns();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let (mut total, mut by_rule) = (0usize, std::collections::BTreeMap::<String, usize>::new());
-    for path in &inputs {
-        let mut text = String::new();
-        let read = if path.as_os_str() == "-" {
-            std::io::stdin().lock().read_to_string(&mut text)
-        } else {
-            std::fs::File::open(path).and_then(|f| std::io::BufReader::new(f).read_to_string(&mut text))
+    let (mut evs, mut errs, mut buf) = (Vec::new(), Vec::new(), Vec::new());
+    'inputs: for path in &inputs {
+        let name = if path.as_os_str() == "-" { "<stdin>".to_owned() } else { path.display().to_string() };
+        let mut input = match open_input(path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                status = crate::exit::ERROR;
+                continue;
+            }
         };
-        if let Err(e) = read {
-            eprintln!("error: {}: {e}", path.display());
-            status = crate::exit::ERROR;
-            continue;
-        }
-        let (evs, err) = k8saudit::parse_events(&text, default_time);
-        for ev in &evs {
-            for alert in engine.process(ev) {
-                total += 1;
-                *by_rule.entry(alert.rule.clone()).or_default() += 1;
-                let line = match args.format {
-                    DetectFormat::Text => alert.output(),
-                    DetectFormat::Json => alert.to_json(&host).to_string(),
-                };
-                if writeln!(out, "{line}").is_err() {
-                    return crate::exit::ERROR;
+        let mut reader = k8saudit::LineReader::new(default_time);
+        let mut bad = 0usize;
+        let mut eof = false;
+        while !eof {
+            buf.clear();
+            match input.read_until(b'\n', &mut buf) {
+                Ok(0) => eof = true,
+                Ok(_) => match std::str::from_utf8(&buf) {
+                    Ok(line) => reader.push_line(line.trim_end_matches(['\n', '\r']), &mut evs, &mut errs),
+                    Err(_) => {
+                        errs.push(k8saudit::EventError {
+                            line: reader.lines() + 1,
+                            message: "Could not read k8s audit event: not UTF-8".to_owned(),
+                        });
+                        reader.push_line("", &mut evs, &mut errs);
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: {name}: line {}: {e}", reader.lines() + 1);
+                    status = crate::exit::ERROR;
+                    eof = true;
+                }
+            }
+            if eof {
+                reader.finish(&mut errs);
+            }
+            for e in errs.drain(..) {
+                bad += 1;
+                if bad <= MAX_LINE_DIAGNOSTICS {
+                    eprintln!("{name}:{}: {}, skipped", e.line, e.message);
+                }
+            }
+            for ev in evs.drain(..) {
+                for alert in engine.process(&ev) {
+                    total += 1;
+                    *by_rule.entry(alert.rule.clone()).or_default() += 1;
+                    if sinks.emit(&alert).is_err() {
+                        break 'inputs;
+                    }
                 }
             }
         }
-        if let Some(e) = err {
-            eprintln!("{}: {}", path.display(), e.message);
+        if bad > 0 {
+            if bad > MAX_LINE_DIAGNOSTICS {
+                eprintln!("{name}: {} more bad lines skipped", bad - MAX_LINE_DIAGNOSTICS);
+            }
             status = crate::exit::ERROR;
         }
     }
-    let _ = out.flush();
+    sinks.finish();
+    if sinks.failed {
+        status = crate::exit::ERROR;
+    }
     eprintln!("Events detected: {total}");
     if !by_rule.is_empty() {
         eprintln!("Triggered rules by rule name:");

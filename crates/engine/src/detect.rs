@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use kguard_model::yaml::{Node, Value as YValue};
 
-use self::eval::{Filter, Resolver, Value};
+use self::eval::{EvalCtx, Filter, Resolver, Slots, Value};
 use self::k8saudit::AuditEvent;
 use self::parser::{CmpOp, Expr, Operand, Rhs};
 use self::rules::{ExceptionDef, ExceptionFields, Level, LoadMessage, Loader, Priority, RuleDef, RuleSet};
@@ -113,6 +113,8 @@ pub struct Engine {
     pub rule_matching: RuleMatching,
     /// Rules below this priority do not fire (Falco's `priority`; default `Debug`: all).
     pub min_priority: Option<Priority>,
+    /// The number of distinct fields (per-event cache slots).
+    slots: usize,
 }
 
 struct Names<'a> {
@@ -237,7 +239,19 @@ impl Engine {
         if messages.iter().any(|m| m.level == Level::Error) {
             return (None, messages);
         }
-        (Some(Self { rules, rule_matching: RuleMatching::First, min_priority: None }), messages)
+        // every distinct field gets a slot: one extraction per event, shared by all rules
+        let mut slots = Slots::default();
+        for r in &mut rules {
+            if let Some(f) = &mut r.filter {
+                f.assign_slots(&mut slots);
+            }
+            for p in &mut r.output {
+                if let OutPart::Field(_, v) = p {
+                    v.assign_slots(&mut slots);
+                }
+            }
+        }
+        (Some(Self { rules, rule_matching: RuleMatching::First, min_priority: None, slots: slots.len() }), messages)
     }
 
     /// All rules, in definition order (including disabled ones and those of other sources).
@@ -250,13 +264,14 @@ impl Engine {
     #[must_use]
     pub fn process(&self, ev: &AuditEvent) -> Vec<Alert> {
         let mut out = Vec::new();
+        let cx = EvalCtx::new(ev, self.slots);
         for r in &self.rules {
             if !r.def.enabled || self.min_priority.is_some_and(|p| r.def.priority > p) {
                 continue;
             }
             let Some(f) = &r.filter else { continue };
-            if f.matches(ev) {
-                out.push(make_alert(r, ev));
+            if f.matches_in(&cx) {
+                out.push(make_alert(r, &cx, ev));
                 if self.rule_matching == RuleMatching::First {
                     break;
                 }
@@ -266,15 +281,16 @@ impl Engine {
     }
 }
 
-fn make_alert(r: &Rule, ev: &AuditEvent) -> Alert {
+fn make_alert(r: &Rule, cx: &EvalCtx<'_>, ev: &AuditEvent) -> Alert {
     let mut message = String::new();
     let mut output_fields: Vec<(String, Option<String>)> = Vec::new();
     for p in &r.output {
         match p {
             OutPart::Text(t) => message.push_str(t),
             OutPart::Field(name, v) => {
-                let val =
-                    v.eval(ev).map(|vals| if v.is_list() { format!("({})", vals.join(",")) } else { vals.join(",") });
+                let val = v
+                    .eval_in(cx)
+                    .map(|vals| if v.is_list() { format!("({})", vals.join(",")) } else { vals.join(",") });
                 message.push_str(val.as_deref().unwrap_or("<NA>"));
                 if !output_fields.iter().any(|(k, _)| k == name) {
                     output_fields.push((name.clone(), val));

@@ -3,7 +3,10 @@
 //! every comparison on it false (including `!=`); list fields support only `exists`, `in`
 //! (every value in the set) and `intersects` (some value in the set).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use regex::Regex;
 
@@ -37,8 +40,8 @@ pub struct Cmp {
 /// A compiled value expression.
 #[derive(Clone, Debug)]
 pub enum Value {
-    /// A field with its argument.
-    Field(FieldInfo, Option<String>),
+    /// A field with its argument, and its slot in the per-event cache ([`NO_SLOT`]: none).
+    Field(FieldInfo, Option<String>, usize),
     /// A transformed value.
     Transform(Transformer, Box<Value>),
     /// `join(sep, items)`.
@@ -56,11 +59,78 @@ pub enum JoinPart {
     Literal(String),
 }
 
+/// FNV-1a: list lookups hash short strings (verbs, resources, names) where SipHash's setup costs
+/// more than the hashing; the sets are built from rules files, not from event data.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type StrSet = HashSet<String, BuildHasherDefault<Fnv>>;
+
+/// A field not given a cache slot.
+pub const NO_SLOT: usize = usize::MAX;
+
+/// One event being evaluated, with each field's values extracted at most once (fields are
+/// given slots by [`Filter::assign_slots`] / [`Value::assign_slots`]).
+#[derive(Debug)]
+pub struct EvalCtx<'e> {
+    ev: &'e AuditEvent,
+    cache: Vec<OnceCell<Option<Vec<String>>>>,
+}
+
+impl<'e> EvalCtx<'e> {
+    /// A context for `ev` with `slots` cache slots.
+    #[must_use]
+    pub fn new(ev: &'e AuditEvent, slots: usize) -> Self {
+        Self { ev, cache: std::iter::repeat_with(OnceCell::new).take(slots).collect() }
+    }
+}
+
+/// Distinct (field, argument) pairs and their slots.
+#[derive(Debug, Default)]
+pub struct Slots(Vec<(&'static str, Option<String>)>);
+
+impl Slots {
+    /// The number of slots given.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether no slot was given.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn slot(&mut self, name: &'static str, arg: Option<&String>) -> usize {
+        if let Some(i) = self.0.iter().position(|(n, a)| *n == name && a.as_ref() == arg) {
+            return i;
+        }
+        self.0.push((name, arg.cloned()));
+        self.0.len() - 1
+    }
+}
+
 #[derive(Clone, Debug)]
 enum CRhs {
     Str(String),
     Num(f64, String),
-    Set(HashSet<String>),
+    Set(StrSet),
     Items(Vec<String>),
     Regex(Regex),
     Hex(Vec<u8>),
@@ -125,7 +195,7 @@ fn compile_inner(expr: &Expr, r: &dyn Resolver, stack: &mut Vec<String>) -> Resu
 
 fn value_is_list(v: &Value) -> bool {
     match v {
-        Value::Field(f, _) => f.is_list,
+        Value::Field(f, ..) => f.is_list,
         Value::Transform(Transformer::Len, _) | Value::Join(..) | Value::JsonList(_) => false,
         Value::Transform(_, inner) => value_is_list(inner),
     }
@@ -150,7 +220,7 @@ pub fn resolve_field(name: &str, arg: Option<&str>) -> Result<FieldInfo, Compile
 /// As [`resolve_field`].
 pub fn compile_operand(op: &Operand) -> Result<Value, CompileError> {
     Ok(match op {
-        Operand::Field { name, arg } => Value::Field(resolve_field(name, arg.as_deref())?, arg.clone()),
+        Operand::Field { name, arg } => Value::Field(resolve_field(name, arg.as_deref())?, arg.clone(), NO_SLOT),
         Operand::Transform(t, inner) => Value::Transform(*t, Box::new(compile_operand(inner)?)),
         Operand::Join(sep, items) => Value::Join(
             sep.clone(),
@@ -245,15 +315,36 @@ fn path_components(p: &str) -> Vec<String> {
 }
 
 impl Filter {
-    /// Whether the event matches.
+    /// Whether the event matches (no field cache; see [`Filter::matches_in`]).
     #[must_use]
     pub fn matches(&self, ev: &AuditEvent) -> bool {
+        self.matches_in(&EvalCtx::new(ev, 0))
+    }
+
+    /// Whether the event of `cx` matches, extracting each slotted field once per context.
+    #[must_use]
+    pub fn matches_in(&self, cx: &EvalCtx<'_>) -> bool {
         match self {
-            Self::And(v) => v.iter().all(|f| f.matches(ev)),
-            Self::Or(v) => v.iter().any(|f| f.matches(ev)),
-            Self::Not(f) => !f.matches(ev),
-            Self::Exists(v) => v.eval(ev).is_some(),
-            Self::Cmp(c) => c.matches(ev),
+            Self::And(v) => v.iter().all(|f| f.matches_in(cx)),
+            Self::Or(v) => v.iter().any(|f| f.matches_in(cx)),
+            Self::Not(f) => !f.matches_in(cx),
+            Self::Exists(v) => v.eval_in(cx).is_some(),
+            Self::Cmp(c) => c.matches(cx),
+        }
+    }
+
+    /// Gives every field of the filter a cache slot.
+    pub fn assign_slots(&mut self, slots: &mut Slots) {
+        match self {
+            Self::And(v) | Self::Or(v) => v.iter_mut().for_each(|f| f.assign_slots(slots)),
+            Self::Not(f) => f.assign_slots(slots),
+            Self::Exists(v) => v.assign_slots(slots),
+            Self::Cmp(c) => {
+                c.lhs.assign_slots(slots);
+                if let CRhs::Operand(v) = &mut c.rhs {
+                    v.assign_slots(slots);
+                }
+            }
         }
     }
 }
@@ -262,35 +353,62 @@ impl Value {
     /// Extracts the value(s); `None` when not available.
     #[must_use]
     pub fn eval(&self, ev: &AuditEvent) -> Option<Vec<String>> {
+        self.eval_in(&EvalCtx::new(ev, 0)).map(Cow::into_owned)
+    }
+
+    /// Extracts the value(s) of the event of `cx`, from its cache for slotted fields.
+    #[must_use]
+    pub fn eval_in<'c>(&self, cx: &'c EvalCtx<'_>) -> Option<Cow<'c, [String]>> {
         match self {
-            Self::Field(info, arg) => {
-                let v = k8saudit::extract(info, arg.as_deref(), ev)?;
-                // An empty list is reported as "no value", like libsinsp does for plugin fields.
-                if v.is_empty() { None } else { Some(v) }
+            Self::Field(info, arg, slot) => {
+                let extract = || {
+                    let v = k8saudit::extract(info, arg.as_deref(), cx.ev)?;
+                    // An empty list is reported as "no value", like libsinsp does for plugin fields.
+                    if v.is_empty() { None } else { Some(v) }
+                };
+                match cx.cache.get(*slot) {
+                    Some(cell) => cell.get_or_init(extract).as_deref().map(Cow::Borrowed),
+                    None => extract().map(Cow::Owned),
+                }
             }
-            Self::Transform(Transformer::Val, inner) => inner.eval(ev),
+            Self::Transform(Transformer::Val, inner) => inner.eval_in(cx),
             Self::Transform(Transformer::Len, inner) => {
-                let v = inner.eval(ev)?;
+                let v = inner.eval_in(cx)?;
                 let n = if value_is_list(inner) { v.len() } else { v.first().map_or(0, String::len) };
-                Some(vec![n.to_string()])
+                Some(Cow::Owned(vec![n.to_string()]))
             }
             Self::Transform(t, inner) => {
-                let v = inner.eval(ev)?;
-                v.into_iter().map(|s| transform(*t, &s)).collect()
+                let v = inner.eval_in(cx)?;
+                v.iter().map(|s| transform(*t, s)).collect::<Option<Vec<_>>>().map(Cow::Owned)
             }
             Self::JsonList(inner) => {
-                let v = inner.eval(ev)?;
-                Some(vec![serde_json::to_string(&v).unwrap_or_default()])
+                let v = inner.eval_in(cx)?;
+                Some(Cow::Owned(vec![serde_json::to_string(&*v).unwrap_or_default()]))
             }
             Self::Join(sep, parts) => {
                 let mut pieces = Vec::new();
                 for p in parts {
                     match p {
                         JoinPart::Literal(l) => pieces.push(l.clone()),
-                        JoinPart::Value(v) => pieces.extend(v.eval(ev)?),
+                        JoinPart::Value(v) => pieces.extend(v.eval_in(cx)?.iter().cloned()),
                     }
                 }
-                Some(vec![pieces.join(sep)])
+                Some(Cow::Owned(vec![pieces.join(sep)]))
+            }
+        }
+    }
+
+    /// Gives every field of the value a cache slot.
+    pub fn assign_slots(&mut self, slots: &mut Slots) {
+        match self {
+            Self::Field(info, arg, slot) => *slot = slots.slot(info.name, arg.as_ref()),
+            Self::Transform(_, inner) | Self::JsonList(inner) => inner.assign_slots(slots),
+            Self::Join(_, parts) => {
+                for p in parts {
+                    if let JoinPart::Value(v) = p {
+                        v.assign_slots(slots);
+                    }
+                }
             }
         }
     }
@@ -345,12 +463,12 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 impl Cmp {
-    fn matches(&self, ev: &AuditEvent) -> bool {
-        let Some(lhs) = self.lhs.eval(ev) else { return false };
+    fn matches(&self, cx: &EvalCtx<'_>) -> bool {
+        let Some(lhs) = self.lhs.eval_in(cx) else { return false };
         let rhs_vals;
         let rhs = match &self.rhs {
             CRhs::Operand(v) => {
-                let Some(vals) = v.eval(ev) else { return false };
+                let Some(vals) = v.eval_in(cx) else { return false };
                 rhs_vals = vals;
                 match self.op {
                     CmpOp::In | CmpOp::Intersects => {
@@ -404,7 +522,7 @@ impl Cmp {
 
     fn lhs_numeric(&self) -> bool {
         match &self.lhs {
-            Value::Field(f, _) => f.numeric,
+            Value::Field(f, ..) => f.numeric,
             Value::Transform(Transformer::Len, _) => true,
             _ => false,
         }

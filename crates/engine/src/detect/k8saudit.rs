@@ -69,6 +69,120 @@ pub fn parse_events(text: &str, default_time_ns: i64) -> (Vec<AuditEvent>, Optio
     }
 }
 
+/// Reads audit events line by line, as a log shipper would: unlike [`parse_events`] (which
+/// stops at the first bad value, as the plugin does), a line that is not JSON, or a JSON value
+/// that is not an `Event`/`EventList`, becomes an [`EventError`] naming its line and reading goes
+/// on with the next line. A line may hold several concatenated values; a value may also span
+/// lines (pretty-printed JSON): an incomplete value is kept until it completes, up to
+/// [`LineReader::MAX_PENDING_BYTES`]. Pure: the caller reads the lines.
+#[derive(Debug, Default)]
+pub struct LineReader {
+    pending: String,
+    pending_start: usize,
+    line: usize,
+    default_time_ns: i64,
+}
+
+impl LineReader {
+    /// The largest value kept across lines (64 MiB); a larger unfinished value is an error.
+    pub const MAX_PENDING_BYTES: usize = 64 << 20;
+
+    /// A reader; `default_time_ns` is the time of events without a timestamp.
+    #[must_use]
+    pub fn new(default_time_ns: i64) -> Self {
+        Self { default_time_ns, ..Self::default() }
+    }
+
+    /// The number of lines fed so far.
+    #[must_use]
+    pub fn lines(&self) -> usize {
+        self.line
+    }
+
+    /// Feeds the next line (its newline removed or not): events go to `out`, problems to `errs`.
+    pub fn push_line(&mut self, line: &str, out: &mut Vec<AuditEvent>, errs: &mut Vec<EventError>) {
+        self.line += 1;
+        if self.pending.is_empty() {
+            if line.trim().is_empty() {
+                return;
+            }
+            if let Some(rest) = self.parse(line, self.line, out, errs) {
+                self.pending.push_str(rest);
+                self.pending_start = self.line;
+            }
+            return;
+        }
+        self.pending.push('\n');
+        self.pending.push_str(line);
+        let text = std::mem::take(&mut self.pending);
+        let start = self.pending_start;
+        match self.parse(&text, start, out, errs) {
+            Some(rest) if rest.len() > Self::MAX_PENDING_BYTES => errs.push(EventError {
+                line: start,
+                message: format!(
+                    "Could not read k8s audit event: a value longer than {} MiB",
+                    Self::MAX_PENDING_BYTES >> 20
+                ),
+            }),
+            Some(rest) => {
+                let consumed = text.len() - rest.len();
+                self.pending_start = start + text.get(..consumed).map_or(0, |p| p.matches('\n').count());
+                self.pending = rest.to_owned();
+            }
+            None => {}
+        }
+    }
+
+    /// Ends the input: an unfinished value is an error.
+    pub fn finish(&mut self, errs: &mut Vec<EventError>) {
+        if !self.pending.trim().is_empty() {
+            errs.push(EventError {
+                line: self.pending_start,
+                message: "Could not read k8s audit event: EOF while parsing a value".to_owned(),
+            });
+        }
+        self.pending.clear();
+    }
+
+    /// Parses the values of `text` (whose first line is `first_line`); returns the unfinished
+    /// tail when the text ends inside a value.
+    fn parse<'t>(
+        &self,
+        text: &'t str,
+        first_line: usize,
+        out: &mut Vec<AuditEvent>,
+        errs: &mut Vec<EventError>,
+    ) -> Option<&'t str> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Json>();
+        let mut start = 0usize;
+        loop {
+            let item = stream.next();
+            let line_of = |off: usize| {
+                let ws = text.get(off..).map_or(0, |t| t.len() - t.trim_start().len());
+                first_line + text.get(..off + ws).map_or(0, |p| p.matches('\n').count())
+            };
+            match item {
+                None => return None,
+                Some(Ok(v)) => {
+                    let line = line_of(start);
+                    if let Some(e) = push_value(v, self.default_time_ns, out, line) {
+                        errs.push(e);
+                    }
+                    start = stream.byte_offset();
+                }
+                Some(Err(e)) if e.is_eof() => return text.get(start..),
+                Some(Err(e)) => {
+                    errs.push(EventError {
+                        line: first_line + e.line().saturating_sub(1),
+                        message: format!("Could not read k8s audit event: {e}"),
+                    });
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 fn push_value(v: Json, default_time_ns: i64, out: &mut Vec<AuditEvent>, line: usize) -> Option<EventError> {
     let bad = || EventError { line, message: "Data not recognized as a k8s audit event".to_owned() };
     match v.get("kind").and_then(Json::as_str) {
@@ -840,4 +954,52 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Vec<AuditEvent>, Vec<EventError>) {
+        let mut r = LineReader::new(7);
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        for l in text.lines() {
+            r.push_line(l, &mut out, &mut errs);
+        }
+        r.finish(&mut errs);
+        (out, errs)
+    }
+
+    #[test]
+    fn line_reader_skips_bad_lines_and_names_them() {
+        let ev = r#"{"kind":"Event","verb":"get","stageTimestamp":"2024-01-01T00:00:00Z"}"#;
+        let text = format!(
+            "{ev}\nnot json\n\n{{\"kind\":\"Pod\"}}\n{ev} {ev}\n{{\"kind\":\"EventList\",\"items\":[{ev},{{}}]}}\n"
+        );
+        let (out, errs) = read(&text);
+        assert_eq!(out.len(), 5);
+        assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 4]);
+        assert!(errs[0].message.starts_with("Could not read k8s audit event: expected ident"), "{}", errs[0].message);
+        assert_eq!(errs[1].message, "Data not recognized as a k8s audit event");
+        assert_eq!(out[4].time_ns, 7);
+    }
+
+    #[test]
+    fn line_reader_joins_pretty_printed_values() {
+        let text = "{\n  \"kind\": \"Event\",\n  \"verb\": \"get\"\n}\n{\n  \"kind\": 1\n}\n{\"kind\":\"Event\"}\n{\n \"kind\": \"Event\",\n";
+        let (out, errs) = read(text);
+        assert_eq!(out.len(), 2);
+        assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), [5, 9]);
+        assert!(errs[1].message.contains("EOF"), "{}", errs[1].message);
+    }
+
+    #[test]
+    fn line_reader_reports_syntax_errors_inside_multiline_values() {
+        let text = "{\n \"kind\": \"Event\",\n \"verb\": ]\n}\n{\"kind\":\"Event\"}\n";
+        let (out, errs) = read(text);
+        // the broken value's last line is skipped as its own bad line, then reading recovers
+        assert_eq!(errs.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(out.len(), 1, "{errs:?}");
+    }
 }

@@ -1,0 +1,280 @@
+//! End-to-end tests of `kguard detect`: upstream trace files, rule validation with file:line,
+//! gzip and rotated inputs, bad lines, JSON alerts, `--output-file` and `--http-output` (against an
+//! in-process server on 127.0.0.1 only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn kguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .args(args)
+        .current_dir(kguard_testkit::repo_root())
+        .output()
+        .expect("runs kguard")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh temporary directory for one test.
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kguard-detect-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn trace(name: &str) -> Option<PathBuf> {
+    kguard_testkit::shared_path(&format!("oracles/falco-k8saudit/test/trace_files/k8s_audit/{name}"))
+}
+
+fn upstream_rules() -> Option<PathBuf> {
+    kguard_testkit::shared_path("oracles/falco-k8saudit/rules/k8s_audit_rules.current.yaml")
+}
+
+/// One audit event that the bundled rules and upstream's both alert on (a privileged pod).
+const PRIVILEGED: &str = "create_nginx_pod_privileged.json";
+
+fn gzip(data: &[u8], to: &Path) {
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(to).unwrap(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap();
+}
+
+/// A minimal audit event creating a ConfigMap named `name` (fires upstream's
+/// "Create/Modify Configmap With Private Credentials" when `data` holds a password).
+fn configmap_event(name: &str) -> String {
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"{name}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/configmaps","verb":"create","user":{{"username":"admin"}},"objectRef":{{"resource":"configmaps","namespace":"default","name":"{name}","apiVersion":"v1"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"{name}"}},"data":{{"db_password":"hunter2"}}}},"stageTimestamp":"2024-05-01T10:00:00.000000Z"}}"#
+    )
+}
+
+#[test]
+fn upstream_trace_fires_upstream_rule_as_text_and_json() {
+    let (Some(ev), Some(rules)) = (trace(PRIVILEGED), upstream_rules()) else { return };
+    let (ev, rules) = (ev.to_str().unwrap(), rules.to_str().unwrap());
+    let o = kguard(&["detect", "--rules", rules, ev]);
+    assert_eq!(code(&o), 1, "alerts → exit 1\n{}", err(&o));
+    assert!(out(&o).contains(": Warning Pod started with privileged container"), "{}", out(&o));
+    assert!(err(&o).contains("Events detected: 1"), "{}", err(&o));
+
+    let o = kguard(&["detect", "--rules", rules, "--format", "json", ev]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let a: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    // Falco's JSON alert: exactly these keys
+    let mut keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]);
+    assert_eq!(a["rule"], "Create Privileged Pod");
+    assert_eq!(a["priority"], "Warning");
+    assert_eq!(a["source"], "k8s_audit");
+    assert!(a["output_fields"]["ka.user.name"].is_string(), "{a}");
+    assert!(a["time"].as_str().unwrap().ends_with('Z'), "{a}");
+    assert!(a["tags"].as_array().unwrap().iter().any(|t| t == "k8s"), "{a}");
+}
+
+#[test]
+fn every_upstream_trace_file_is_read_without_input_errors() {
+    let (Some(dir), Some(rules)) =
+        (kguard_testkit::shared_path("oracles/falco-k8saudit/test/trace_files/k8s_audit"), upstream_rules())
+    else {
+        return;
+    };
+    let o = kguard(&["detect", "--all", "--rules", rules.to_str().unwrap(), dir.to_str().unwrap()]);
+    // fal_01_003.json is upstream's deliberately bad trace ({"kind": 0}): one skipped line, exit 2
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    let e = err(&o);
+    let bad: Vec<&str> = e.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(bad.len(), 1, "{e}");
+    assert!(bad[0].contains("fal_01_003.json:1: Data not recognized as a k8s audit event"), "{e}");
+    assert!(out(&o).lines().count() > 20, "{}", out(&o));
+}
+
+#[test]
+fn validate_reports_file_and_line_of_a_broken_rule() {
+    let d = tmp("validate");
+    let f = d.join("broken.yaml");
+    std::fs::write(
+        &f,
+        "- list: users\n  items: [a, b]\n\n- rule: Fine\n  desc: ok\n  condition: ka.verb=create\n  output: \"%ka.user.name\"\n  priority: WARNING\n  source: k8s_audit\n\n- rule: Broken\n  desc: bad\n  condition: ka.verb=create and (\n  output: x\n  priority: WARNING\n  source: k8s_audit\n",
+    )
+    .unwrap();
+    let o = kguard(&["detect", "--validate", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", out(&o));
+    let e = err(&o);
+    assert!(e.contains(&format!("{}:11", f.display())), "file:line of the rule:\n{e}");
+    assert!(e.contains("Broken"), "{e}");
+    let o = kguard(&["detect", "--validate", "rules/kguard_k8s_audit_rules.yaml"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains(": ok"), "{}", out(&o));
+}
+
+#[test]
+fn gzip_input_bad_lines_and_rotation_order() {
+    let Some(rules) = upstream_rules() else { return };
+    let d = tmp("rotation");
+    // rotated logs: the oldest events are in the highest-numbered / earliest-stamped backups
+    std::fs::write(d.join("audit.log"), format!("{}\n", configmap_event("cm-4"))).unwrap();
+    std::fs::write(d.join("audit.log.1"), format!("{}\nnot json at all\n", configmap_event("cm-3"))).unwrap();
+    gzip(format!("{}\n", configmap_event("cm-2")).as_bytes(), &d.join("audit.log.2.gz"));
+    gzip(format!("{}\n", configmap_event("cm-1")).as_bytes(), &d.join("audit-2024-05-01T10-00-00.000.log.gz"));
+    gzip(format!("{}\n", configmap_event("cm-0")).as_bytes(), &d.join("audit-2024-04-30T10-00-00.000.log.gz"));
+    std::fs::write(d.join("notes.txt"), "not an event file\n").unwrap();
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), "--format", "json", d.to_str().unwrap()]);
+    let e = err(&o);
+    assert_eq!(code(&o), 2, "a bad line is an input error\n{e}");
+    assert!(e.contains(&format!("{}:2: Could not read k8s audit event", d.join("audit.log.1").display())), "{e}");
+    assert!(!e.contains("notes.txt"), "{e}");
+    let names: Vec<String> = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|a| a["output_fields"]["ka.req.configmap.name"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    assert_eq!(names, ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"], "{}", out(&o));
+
+    // a .gz file named on the command line, and gzip on stdin
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), d.join("audit.log.2.gz").to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(out(&o).contains("cm-2"), "{}", out(&o));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .args(["detect", "--rules", rules.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(d.join("audit.log.2.gz")).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(out(&o).contains("cm-2"), "{}", out(&o));
+}
+
+#[test]
+fn output_file_appends_json_lines() {
+    let Some(rules) = upstream_rules() else { return };
+    let d = tmp("outfile");
+    let ev = d.join("events.jsonl");
+    std::fs::write(&ev, format!("{}\n{}\n", configmap_event("a"), configmap_event("b"))).unwrap();
+    let file = d.join("alerts.jsonl");
+    let args =
+        ["detect", "--rules", rules.to_str().unwrap(), "--output-file", file.to_str().unwrap(), ev.to_str().unwrap()];
+    for _ in 0..2 {
+        let o = kguard(&args);
+        assert_eq!(code(&o), 1, "{}", err(&o));
+        assert!(out(&o).contains("Warning"), "stdout keeps the text alerts: {}", out(&o));
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    let alerts: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(alerts.len(), 4, "appended, not truncated:\n{text}");
+    assert_eq!(alerts[0]["rule"], "Create/Modify Configmap With Private Credentials");
+    assert_eq!(alerts[3]["output_fields"]["ka.req.configmap.name"], "b");
+}
+
+/// One HTTP/1.1 request read from a test client: (request line, headers, body).
+fn read_request(stream: &std::net::TcpStream) -> (String, Vec<(String, String)>, Vec<u8>) {
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len: usize = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (line.trim_end().to_owned(), headers, body)
+}
+
+#[test]
+fn http_output_retries_and_posts_falco_json() {
+    let Some(rules) = upstream_rules() else { return };
+    let d = tmp("http");
+    let ev = d.join("events.jsonl");
+    std::fs::write(&ev, format!("{}\n", configmap_event("posted"))).unwrap();
+    // loopback only: the server answers 500 to the first request and 200 to the second
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/falco", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for (i, conn) in listener.incoming().take(2).enumerate() {
+            let mut s = conn.unwrap();
+            let req = read_request(&s);
+            let resp: &[u8] = if i == 0 {
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            };
+            s.write_all(resp).unwrap();
+            seen.push(req);
+        }
+        seen
+    });
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), "--http-output", &url, ev.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "delivered on the second try → only the alert's exit code\n{}", err(&o));
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    for (line, headers, body) in &seen {
+        assert_eq!(line, "POST /falco HTTP/1.1");
+        assert!(headers.iter().any(|(k, v)| k == "content-type" && v == "application/json"), "{headers:?}");
+        let a: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(a["rule"], "Create/Modify Configmap With Private Credentials");
+        assert_eq!(a["priority"], "Warning");
+        assert_eq!(a["source"], "k8s_audit");
+        assert_eq!(a["output_fields"]["ka.req.configmap.name"], "posted");
+        for k in ["hostname", "output", "output_fields", "tags", "time"] {
+            assert!(a.get(k).is_some(), "{k} missing in {a}");
+        }
+    }
+    assert_eq!(seen[0].2, seen[1].2, "the retry sends the same body");
+}
+
+#[test]
+fn http_output_gives_up_after_three_tries_and_rejects_other_schemes() {
+    let Some(rules) = upstream_rules() else { return };
+    let d = tmp("http-fail");
+    let ev = d.join("events.jsonl");
+    std::fs::write(&ev, format!("{}\n", configmap_event("x"))).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut n = 0;
+        listener.set_nonblocking(false).unwrap();
+        for conn in listener.incoming().take(3) {
+            let mut s = conn.unwrap();
+            read_request(&s);
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+            n += 1;
+        }
+        n
+    });
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), "--http-output", &url, ev.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("not delivered after 3 tries: HTTP 503"), "{}", err(&o));
+    assert_eq!(server.join().unwrap(), 3);
+
+    let o = kguard(&["detect", "--http-output", "file:///etc/passwd", ev.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("only http:// and https://"), "{}", err(&o));
+}
