@@ -83,7 +83,8 @@ pub fn run(args: &ScanArgs) -> u8 {
     }
     diagnostics.sort_by(|a, b| (&a.location, a.level).cmp(&(&b.location, b.level)));
 
-    let rules_meta = rules::all().filter(|r| config.selection.enabled(r)).cloned().collect();
+    let rules_meta =
+        rules::all().filter(|r| kguard_engine::scan::produces(r) && config.selection.enabled(r)).cloned().collect();
     let has_errors = diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
     let threshold = match args.fail_on {
         FailOn::Any | FailOn::Info => Some(Severity::Info),

@@ -78,6 +78,13 @@ impl Suppressions<'_> {
     }
 }
 
+/// Whether `kguard scan` can report findings of this rule (audit-policy and certificate rules come
+/// from `kguard audit lint` and `kguard pki inspect`, not from manifests).
+#[must_use]
+pub fn produces(rule: &kguard_report::RuleMeta) -> bool {
+    !matches!(rule.family, "audit" | "pki")
+}
+
 /// Scans objects.
 #[must_use]
 pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
