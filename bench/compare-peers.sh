@@ -84,7 +84,7 @@ measure checkov "${CHECKOV_RUNS:-$RUNS}" "$OUT/checkov.json" \
   echo
   echo "- date: $(date -u +%Y-%m-%d), directory: $DIR"
   echo "- machine: $(uname -sm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//'))"
-  echo "- kguard $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $("$TRIVY" --version | head -n1 | tr -d '\n'), checkov $("$CHECKOV" --version 2>/dev/null)"
+  echo "- kguard $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), trivy $("$TRIVY" --version | head -n1 | sed 's/^Version: //'), checkov $("$CHECKOV" --version 2>/dev/null)"
   echo
   python3 "$ROOT/bench/compare_peers.py" --dir "$DIR" --rules "$OUT/rules.json" \
     --kguard "$OUT/kguard.json" --kguard-all "$OUT/kguard-all.json" \
