@@ -7,6 +7,7 @@
 //! * [`scan`]: `kguard scan` orchestration.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod admission;
 pub mod audit;
 pub mod authn;
 pub mod authz;

@@ -320,6 +320,28 @@ impl NamespacePolicy {
         labelled: false,
     };
 
+    /// A policy from its three modes (as configured defaults, not from labels).
+    #[must_use]
+    pub const fn new(enforce: LevelVersion, audit: LevelVersion, warn: LevelVersion) -> Self {
+        Self { enforce, audit, warn, labelled: false }
+    }
+
+    /// Every mode `privileged` (upstream `FullyPrivileged`).
+    #[must_use]
+    pub fn fully_privileged(&self) -> bool {
+        [self.enforce, self.audit, self.warn].iter().all(|lv| lv.level == Level::Privileged)
+    }
+
+    /// Upstream `Policy.Equivalent`: same levels, and same versions where the level is not
+    /// `privileged` (a privileged policy ignores its version).
+    #[must_use]
+    pub fn equivalent(&self, other: &Self) -> bool {
+        let same = |a: LevelVersion, b: LevelVersion| {
+            a.level == b.level && (a.level == Level::Privileged || a.version == b.version)
+        };
+        same(self.enforce, other.enforce) && same(self.audit, other.audit) && same(self.warn, other.warn)
+    }
+
     /// Parses namespace labels over upstream's default (`privileged:latest` everywhere).
     /// Returns the policy and the label errors as `(label key, message)`.
     pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Self, Vec<(String, String)>) {

@@ -200,6 +200,29 @@ impl Node {
         }
     }
 
+    /// Builds a node from JSON (a webhook request's object): every position is `1:1`, since the
+    /// text it came from is not a manifest a user edits. Numbers that fit an `i64` become
+    /// integers; others floats (non-finite values cannot occur in JSON).
+    #[must_use]
+    pub fn from_json(value: &serde_json::Value) -> Node {
+        use serde_json::Value as J;
+        let pos = Pos::new(1, 1);
+        let value = match value {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(0.0)),
+            },
+            J::String(s) => Value::Str(s.clone()),
+            J::Array(items) => Value::Seq(items.iter().map(Node::from_json).collect()),
+            J::Object(map) => Value::Map(
+                map.iter().map(|(k, v)| Entry { key: k.clone(), key_pos: pos, value: Node::from_json(v) }).collect(),
+            ),
+        };
+        Node { value, pos }
+    }
+
     /// Converts to a `serde_json::Value` (for typed deserialisation).
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
