@@ -254,6 +254,13 @@ impl Verifier {
         Ok(added)
     }
 
+    /// The same keys and issuers, accepting `audiences` instead (a TokenReview's requested
+    /// audiences).
+    #[must_use]
+    pub fn with_audiences(&self, audiences: Vec<String>) -> Self {
+        Self { keys: self.keys.clone(), issuers: self.issuers.clone(), audiences }
+    }
+
     /// How many keys the verifier holds.
     #[must_use]
     pub fn key_count(&self) -> usize {

@@ -1,0 +1,231 @@
+//! What the server evaluates with: the configuration turned into engines (admission policies,
+//! authenticators, authorizer chain, detection rules) and the cluster objects of the state
+//! directory. Built whole, then swapped in atomically: a request sees one consistent [`Runtime`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use kguard_engine::admission::{self, Policies, image, mutate, podsecurity};
+use kguard_engine::authn::serviceaccount::Verifier;
+use kguard_engine::authn::tokenfile::TokenFile;
+use kguard_engine::authz::{self, Chain, Mode, abac::AbacPolicy};
+use kguard_engine::detect;
+use kguard_model::Object;
+use kguard_model::load;
+use kguard_report::Severity;
+use serde_json::Value;
+
+use crate::config::{self, Config};
+
+/// Everything a request needs, immutable once built.
+pub struct Runtime {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// Admission policies.
+    pub policies: Policies,
+    /// Namespaces and pods.
+    pub inventory: admission::Inventory,
+    /// The image policy of `/imagereview` (and `/validate` when enabled).
+    pub image_policy: image::Policy,
+    /// The authorizer chain.
+    pub authorizer: Chain,
+    /// Token file.
+    pub token_file: Option<TokenFile>,
+    /// Service-account token verifier.
+    pub service_accounts: Option<Verifier>,
+    /// Bootstrap-token Secrets (when enabled).
+    pub bootstrap_secrets: Option<Vec<Value>>,
+    /// Falco rules over audit events.
+    pub detect: Option<detect::Engine>,
+    /// TLS configuration.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Objects loaded from the state directory.
+    pub objects: usize,
+    /// Problems met while loading the state (logged; the rest is used).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("objects", &self.objects)
+            .field("authorizer", &self.authorizer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads the state directory: objects, and the diagnostics worth a warning.
+fn load_state(dir: &Path) -> (Vec<Object>, Vec<String>) {
+    let (inputs, mut diags) = load::expand_paths(&[dir.to_path_buf()]);
+    let mut objects = Vec::new();
+    for input in &inputs {
+        let parsed = load::load_input(input);
+        objects.extend(parsed.objects);
+        diags.extend(parsed.diagnostics);
+    }
+    let warnings =
+        diags.iter().filter(|d| d.level >= kguard_model::DiagnosticLevel::Warning).map(ToString::to_string).collect();
+    (objects, warnings)
+}
+
+impl Runtime {
+    /// Builds the runtime from a configuration.
+    ///
+    /// # Errors
+    /// Unreadable or invalid files named by the configuration (TLS, PodSecurity configuration,
+    /// token file, keys, ABAC policy, rules). Problems inside the state directory are warnings.
+    pub fn build(config: Config) -> Result<Self, String> {
+        let tls = crate::tls::server_config(&config.tls)?;
+        let (mut objects, warnings) = match &config.state.dir {
+            Some(dir) => load_state(dir),
+            None => (Vec::new(), Vec::new()),
+        };
+        let loaded = objects.len();
+        let inventory = admission::Inventory::from_objects(&objects);
+
+        let pod_security = if config.admission.pod_security.enabled {
+            Some(match &config.admission.pod_security.config_file {
+                None => podsecurity::Config::default(),
+                Some(path) => {
+                    let name = path.display().to_string();
+                    let root = config::first_document(&name, &read_text(path)?)?;
+                    podsecurity::Config::parse(&root).map_err(|e| format!("{name}: {e}"))?
+                }
+            })
+        } else {
+            None
+        };
+        let h = &config.admission.hardening;
+        let hardening = h.enabled.then(|| admission::Hardening {
+            min_severity: Severity::ALL
+                .into_iter()
+                .find(|s| s.as_str() == h.min_severity)
+                .unwrap_or(Severity::Critical),
+            deny: h.action == "deny",
+            ignore: h.ignore.clone(),
+        });
+        let i = &config.admission.images;
+        let image_policy = image::Policy {
+            allowed_registries: i.allowed_registries.clone(),
+            forbid_latest: i.forbid_latest,
+            require_digest: i.require_digest,
+            exempt_namespaces: i.exempt_namespaces.clone(),
+        };
+        let m = config.admission.mutate;
+        let policies = Policies {
+            pod_security,
+            hardening,
+            images: i.enabled.then(|| image_policy.clone()),
+            mutations: mutate::Mutations {
+                seccomp_runtime_default: m.seccomp_runtime_default,
+                drop_all_capabilities: m.drop_all_capabilities,
+                disallow_privilege_escalation: m.disallow_privilege_escalation,
+                run_as_non_root: m.run_as_non_root,
+                disable_service_account_automount: m.disable_service_account_automount,
+            },
+        };
+
+        let token_file = match &config.authentication.token_auth_file {
+            None => None,
+            Some(path) => {
+                Some(TokenFile::parse(&path.display().to_string(), &read_text(path)?).map_err(|e| e.to_string())?)
+            }
+        };
+        let service_accounts = match &config.authentication.service_accounts {
+            None => None,
+            Some(sa) => {
+                let mut v = Verifier::new(sa.issuers.clone(), sa.audiences.clone());
+                for key in &sa.key_files {
+                    let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
+                    v.add_public_keys_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
+                }
+                Some(v)
+            }
+        };
+        let bootstrap_secrets = config.authentication.bootstrap_tokens.then(|| {
+            objects
+                .iter()
+                .filter(|o| o.kind() == "Secret" && o.id.namespace.as_deref() == Some("kube-system"))
+                .map(|o| o.root.to_json())
+                .collect()
+        });
+
+        let modes = Mode::parse_list(&config.authorization.modes.join(","))?;
+        let abac = match &config.authorization.policy_file {
+            None => None,
+            Some(path) => Some(AbacPolicy::parse(&path.display().to_string(), &read_text(path)?)?),
+        };
+        if config.state.default_rbac {
+            objects.extend(authz::defaults::objects());
+        }
+        let authorizer = Chain::from_modes(&modes, &objects, abac)?;
+
+        let detect = if config.audit.rules_files.is_empty() {
+            None
+        } else {
+            let mut texts = Vec::new();
+            for path in &config.audit.rules_files {
+                texts.push((path.display().to_string(), read_text(path)?));
+            }
+            let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            match detect::load(&refs) {
+                Ok((engine, _)) => Some(engine),
+                Err(errors) => {
+                    return Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+                }
+            }
+        };
+        Ok(Self {
+            config,
+            policies,
+            inventory,
+            image_policy,
+            authorizer,
+            token_file,
+            service_accounts,
+            bootstrap_secrets,
+            detect,
+            tls,
+            objects: loaded,
+            warnings,
+        })
+    }
+}
+
+/// Reads and parses `kguard.yaml`.
+///
+/// # Errors
+/// Unreadable file or invalid configuration (with file:line:column).
+pub fn read_config(path: &Path) -> Result<Config, String> {
+    let text = read_text(path)?;
+    let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Config::parse(&path.display().to_string(), &text, &base).map_err(|e| e.0)
+}
+
+/// The modification times and sizes of everything a runtime was built from: when it changes,
+/// the runtime is rebuilt.
+#[must_use]
+pub fn fingerprint(config_path: &Path, config: &Config) -> BTreeMap<PathBuf, Option<(SystemTime, u64)>> {
+    let mut files = vec![config_path.to_path_buf()];
+    files.extend(config.watched_files());
+    if let Some(dir) = &config.state.dir {
+        let (inputs, _) = load::expand_paths(std::slice::from_ref(dir));
+        files.extend(inputs.into_iter().filter_map(|i| match i {
+            load::Input::File(p) => Some(p),
+            load::Input::Stdin => None,
+        }));
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p, meta)
+        })
+        .collect()
+}
