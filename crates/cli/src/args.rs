@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::authn::AuthnCommand,
     },
+    /// PodSecurityPolicy (policy/v1beta1, removed in v1.25): would the admission plugin admit these pods?
+    Psp {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::psp::PspCommand,
+    },
 }
 
 /// Output formats of `scan`.

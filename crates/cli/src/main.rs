@@ -9,6 +9,7 @@ mod detect;
 mod explain;
 mod netpol;
 mod pki;
+mod psp;
 mod scan;
 
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&args),
         Command::Pki { command } => pki::run(&command),
         Command::Authn { command } => authn::run(&command),
+        Command::Psp { command } => psp::run(&command),
     };
     ExitCode::from(code)
 }

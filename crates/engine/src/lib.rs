@@ -2,6 +2,7 @@
 //!
 //! * [`workload`]: pod templates of workload kinds and effective security contexts.
 //! * [`podsec`]: the Pod Security Standards, as the PodSecurity admission plugin evaluates them.
+//! * [`psp`]: PodSecurityPolicy admission (policy/v1beta1, as kube-apiserver 1.24 ran it).
 //! * [`netpol`]: NetworkPolicy (and Admin/BaselineAdminNetworkPolicy) connectivity.
 //! * [`rules`]: the registry of every rule and rule selection.
 //! * [`scan`]: `kguard scan` orchestration.
@@ -16,6 +17,7 @@ pub mod detect;
 pub mod kubesec;
 pub mod netpol;
 pub mod podsec;
+pub mod psp;
 pub mod rules;
 pub mod scan;
 pub mod text;
