@@ -82,3 +82,45 @@ spec:
     assert_eq!(tag.len(), 1);
     assert_eq!(tag[0].pointer.as_deref(), Some("/spec/jobTemplate/spec/template/spec/initContainers/0/image"));
 }
+
+/// KG026 consults the pod's ServiceAccount when the input holds it (the pod's own field wins).
+#[test]
+fn automount_defers_to_the_service_account_in_the_input() {
+    let case = |pod_field: &str, sa_ns: &str, sa_field: &str| -> Vec<String> {
+        let yaml = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: apps}}\nspec:\n  template:\n    \
+             spec:\n      serviceAccountName: app\n{pod_field}      containers: [{{name: a, image: a:1}}]\n---\n\
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: app, namespace: {sa_ns}}}\n{sa_field}"
+        );
+        let parsed = kguard_model::load::parse_text(&Arc::from("d.yaml"), &yaml);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let inventory = checks::Inventory::from_objects(&parsed.objects);
+        checks::findings_in(&parsed.objects[0], None, &inventory)
+            .into_iter()
+            .filter(|f| f.rule_id == "KG026")
+            .map(|f| f.message)
+            .collect()
+    };
+    let off = "automountServiceAccountToken: false\n";
+    let on = "automountServiceAccountToken: true\n";
+    let pod_on = "      automountServiceAccountToken: true\n";
+    let pod_off = "      automountServiceAccountToken: false\n";
+    assert!(case("", "apps", off).is_empty(), "the ServiceAccount disables it");
+    assert!(case(pod_off, "apps", on).is_empty(), "the pod disables it");
+    assert_eq!(case(pod_on, "apps", off), ["pod sets `automountServiceAccountToken: true`"]);
+    assert_eq!(
+        case("", "apps", on),
+        ["pod does not set `automountServiceAccountToken: false` and its ServiceAccount apps/app sets \
+          `automountServiceAccountToken: true`"]
+    );
+    assert_eq!(
+        case("", "apps", ""),
+        ["pod does not set `automountServiceAccountToken: false`, nor does its ServiceAccount apps/app"]
+    );
+    let elsewhere = case("", "other", off);
+    assert!(elsewhere.len() == 1 && elsewhere[0].contains("unless its ServiceAccount"), "{elsewhere:?}");
+    // Object-local (no inventory): fires.
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: a:1}]}\n";
+    let parsed = kguard_model::load::parse_text(&Arc::from("p.yaml"), yaml);
+    assert!(checks::findings(&parsed.objects[0], None).iter().any(|f| f.rule_id == "KG026"));
+}

@@ -529,8 +529,12 @@ pub const AUTOMOUNT_TOKEN: RuleMeta = rule(
     "secrets",
     Severity::Low,
     "Service-account token mounted",
-    "The pod spec does not set `automountServiceAccountToken: false`, so the API token is mounted unless \
-     its ServiceAccount disables it (this check sees the object alone).",
+    "The pod spec does not set `automountServiceAccountToken: false`, and the token is therefore mounted: the \
+     pod sets `true`, or leaves it unset while its ServiceAccount (`serviceAccountName`, else `default`, in the \
+     pod's namespace) does not set `false`. As the API server's serviceaccount admission plugin decides, an unset \
+     pod field defers to the ServiceAccount: when that ServiceAccount is among the scanned objects and sets \
+     `automountServiceAccountToken: false`, the rule does not fire (Polaris does the same); when it is not in the \
+     input, kguard cannot know and fires. Trivy (KSV036) and Checkov (CKV_K8S_38) read the pod spec only.",
     "A mounted token is the first thing an attacker uses after a compromise to talk to the API server with \
      the pod's permissions.",
     "Set `automountServiceAccountToken: false` in the pod spec unless the program calls the Kubernetes API.",

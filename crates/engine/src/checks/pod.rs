@@ -5,7 +5,7 @@ use kguard_model::pod::{Container, Profile, SeLinuxOptions};
 use kguard_report::{Finding, RuleMeta};
 
 use super::catalogue as c;
-use super::finding;
+use super::{Inventory, finding};
 use crate::podsec;
 use crate::workload::{ContainerKind, ContainerRef, PodView};
 
@@ -39,6 +39,7 @@ const APPARMOR_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.i
 struct Ctx<'a> {
     obj: &'a Object,
     view: &'a PodView,
+    inventory: &'a Inventory,
     out: &'a mut Vec<Finding>,
 }
 
@@ -49,8 +50,8 @@ impl Ctx<'_> {
 }
 
 /// Runs every pod rule on a pod view.
-pub(super) fn check(obj: &Object, view: &PodView, out: &mut Vec<Finding>) {
-    let mut ctx = Ctx { obj, view, out };
+pub(super) fn check(obj: &Object, view: &PodView, inventory: &Inventory, out: &mut Vec<Finding>) {
+    let mut ctx = Ctx { obj, view, inventory, out };
     pod_level(&mut ctx);
     for cref in view.containers() {
         container_level(&mut ctx, &cref);
@@ -151,14 +152,31 @@ fn pod_level(ctx: &mut Ctx<'_>) {
             view.spec_at("/automountServiceAccountToken"),
             "pod sets `automountServiceAccountToken: true`".to_owned(),
         ),
-        None => ctx.push(
-            &c::AUTOMOUNT_TOKEN,
-            None,
-            view.spec_at("/automountServiceAccountToken"),
-            "pod does not set `automountServiceAccountToken: false`; the API token is mounted unless its \
-             ServiceAccount disables it"
-                .to_owned(),
-        ),
+        None => {
+            // Unset on the pod: the ServiceAccount's own field decides (the serviceaccount admission
+            // plugin mounts the token unless one of them is false).
+            let namespace = ctx.obj.id.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+            let account = spec.service_account_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+            let message = match ctx.inventory.service_account_automount(namespace, account) {
+                Some(false) => None,
+                Some(true) => Some(format!(
+                    "pod does not set `automountServiceAccountToken: false` and its ServiceAccount \
+                     {namespace}/{account} sets `automountServiceAccountToken: true`"
+                )),
+                None if ctx.inventory.has_service_account(namespace, account) => Some(format!(
+                    "pod does not set `automountServiceAccountToken: false`, nor does its ServiceAccount \
+                     {namespace}/{account}"
+                )),
+                None => Some(
+                    "pod does not set `automountServiceAccountToken: false`; the API token is mounted unless its \
+                     ServiceAccount disables it"
+                        .to_owned(),
+                ),
+            };
+            if let Some(message) = message {
+                ctx.push(&c::AUTOMOUNT_TOKEN, None, view.spec_at("/automountServiceAccountToken"), message);
+            }
+        }
     }
     match spec.service_account_name.as_deref() {
         None | Some("") => ctx.push(
