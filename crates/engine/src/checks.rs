@@ -11,9 +11,13 @@
 //!
 //! Pod checks use the effective security context (container over pod) and visit init, regular and
 //! ephemeral containers in upstream order; Linux-only checks are skipped for `spec.os.name: windows`.
-//! Everything is decided from the object alone (no ServiceAccount or Role lookups).
+//! Everything is decided from the object alone, except what an [`Inventory`] of the other input
+//! objects answers: whether a pod's ServiceAccount disables token automount (KG026).
+
+use std::collections::HashMap;
 
 use kguard_model::Object;
+use kguard_model::yaml::Node;
 use kguard_report::{Finding, RuleMeta};
 
 use crate::workload::{self, PodView};
@@ -46,11 +50,54 @@ pub fn rule(name: &str) -> Option<&'static RuleMeta> {
     })
 }
 
-/// Every violation of a hardening rule by one object. `pod` is the object's pod view when the
-/// caller already has it; when `None`, the view is built here (an unreadable pod template yields no
-/// pod findings: the caller reports it as a diagnostic).
+/// What the hardening rules may look up among the other objects of the input: the
+/// ServiceAccounts, by namespace and name, with their `automountServiceAccountToken`.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    service_accounts: HashMap<(String, String), Option<bool>>,
+}
+
+impl Inventory {
+    /// The ServiceAccounts among `objects` (namespace `default` when unset, as `kubectl apply` would).
+    #[must_use]
+    pub fn from_objects(objects: &[Object]) -> Self {
+        let service_accounts = objects
+            .iter()
+            .filter(|o| o.group().is_empty() && o.kind() == "ServiceAccount")
+            .map(|o| {
+                let ns = o.id.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+                let automount = o.root.get("automountServiceAccountToken").and_then(Node::as_bool);
+                ((ns.to_owned(), o.id.name.clone()), automount)
+            })
+            .collect();
+        Self { service_accounts }
+    }
+
+    /// Whether the input holds this ServiceAccount.
+    #[must_use]
+    pub fn has_service_account(&self, namespace: &str, name: &str) -> bool {
+        self.service_accounts.contains_key(&(namespace.to_owned(), name.to_owned()))
+    }
+
+    /// The ServiceAccount's `automountServiceAccountToken`, when it is in the input and sets it.
+    #[must_use]
+    pub fn service_account_automount(&self, namespace: &str, name: &str) -> Option<bool> {
+        self.service_accounts.get(&(namespace.to_owned(), name.to_owned())).copied().flatten()
+    }
+}
+
+/// Every violation of a hardening rule by one object, judged on the object alone (see
+/// [`findings_in`]).
 #[must_use]
 pub fn findings(obj: &Object, pod: Option<&PodView>) -> Vec<Finding> {
+    findings_in(obj, pod, &Inventory::default())
+}
+
+/// Every violation of a hardening rule by one object, with the other input objects' `inventory`.
+/// `pod` is the object's pod view when the caller already has it; when `None`, the view is built
+/// here (an unreadable pod template yields no pod findings: the caller reports it as a diagnostic).
+#[must_use]
+pub fn findings_in(obj: &Object, pod: Option<&PodView>, inventory: &Inventory) -> Vec<Finding> {
     let mut out = Vec::new();
     let owned;
     let view = match pod {
@@ -64,7 +111,7 @@ pub fn findings(obj: &Object, pod: Option<&PodView>) -> Vec<Finding> {
         },
     };
     if let Some(view) = view {
-        pod::check(obj, view, &mut out);
+        pod::check(obj, view, inventory, &mut out);
     }
     objects::check(obj, &mut out);
     out

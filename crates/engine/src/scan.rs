@@ -4,7 +4,8 @@
 //! Engines:
 //! * per workload: the Pod Security Standards ([`crate::podsec`]), by the namespace's
 //!   `pod-security.kubernetes.io/*` labels when the input has that Namespace, else the default;
-//! * per workload, RBAC object and Service: the hardening catalogue ([`crate::checks`]);
+//! * per workload, RBAC object and Service: the hardening catalogue ([`crate::checks`]), with the
+//!   input's ServiceAccounts as its [`checks::Inventory`] (token automount);
 //! * across objects: NetworkPolicy isolation ([`crate::netpol`]) and, when the input holds RBAC
 //!   objects, RBAC risks and escalation paths ([`crate::authz::risks`]).
 //!
@@ -96,8 +97,9 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
     let netpol_on = family_enabled("netpol");
 
     // Per-object engines, in parallel (they are pure); results merged in input order.
+    let inventory = checks::Inventory::from_objects(objects);
     let per_object: Vec<ObjectOutcome> =
-        objects.par_iter().map(|obj| scan_object(obj, config, &namespaces, netpol_on)).collect();
+        objects.par_iter().map(|obj| scan_object(obj, config, &namespaces, &inventory, netpol_on)).collect();
     let mut candidates = Vec::new();
     for (obj, o) in objects.iter().zip(per_object) {
         if let Some(v) = o.template_ignore {
@@ -143,13 +145,14 @@ fn scan_object(
     obj: &Object,
     config: &ScanConfig,
     namespaces: &HashMap<&str, NamespacePolicy>,
+    inventory: &checks::Inventory,
     netpol_on: bool,
 ) -> ObjectOutcome {
     let mut o = ObjectOutcome { findings: Vec::new(), diagnostic: None, evaluated: Some(true), template_ignore: None };
     match workload::pod_view(obj) {
         None => {
             if checks::applies_to(obj) {
-                o.findings = checks::findings(obj, None);
+                o.findings = checks::findings_in(obj, None, inventory);
             } else if !(obj.kind() == "Namespace" || (netpol_on && obj.kind() == "NetworkPolicy")) {
                 o.evaluated = Some(false);
                 o.diagnostic = Some(Diagnostic::note(
@@ -181,7 +184,7 @@ fn scan_object(
                     }
                 }
             }
-            o.findings.extend(checks::findings(obj, Some(&view)));
+            o.findings.extend(checks::findings_in(obj, Some(&view), inventory));
         }
     }
     o

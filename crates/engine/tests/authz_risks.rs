@@ -62,6 +62,19 @@ fn messages_name_subject_role_and_binding() {
 }
 
 #[test]
+fn workload_identity_reading_all_secrets() {
+    let f = findings();
+    let got: Vec<_> = f.iter().filter(|f| f.rule_id == "RBAC016").map(|f| f.message.as_str()).collect();
+    // the edit role through a RoleBinding; not sa ci/deployer (full admin: RBAC013 only), not users or groups
+    assert_eq!(
+        got,
+        [
+            "sa build/builder can read every Secret of namespace build (ClusterRole/edit via RoleBinding/build/builder-edit)"
+        ]
+    );
+}
+
+#[test]
 fn rule_metadata_is_complete() {
     let mut seen = BTreeSet::new();
     for r in RULES {

@@ -44,7 +44,7 @@ pub const RULES: &[RuleMeta] = &[
          path to impersonating any workload, including privileged controllers.",
         "Grant secret access with a RoleBinding in the one namespace that needs it, and name the secrets with \
          `resourceNames`; prefer mounting secrets into pods over API access.",
-        ["KSV041", "CKV2_K8S_5", "access-to-secrets"]
+        ["KSV041", "access-to-secrets"]
     ),
     rule!(
         "RBAC002",
@@ -91,7 +91,7 @@ pub const RULES: &[RuleMeta] = &[
          it does not hold, up to cluster-admin.",
         "Remove `escalate` and `bind`; if a controller needs `bind`, restrict it with `resourceNames` to the roles it \
          hands out.",
-        ["CKV_K8S_157", "CKV_K8S_158"]
+        []
     ),
     rule!(
         "RBAC006",
@@ -113,7 +113,7 @@ pub const RULES: &[RuleMeta] = &[
         "Approving a CSR for the kube-apiserver-client signer issues a client certificate with any user and groups, \
          including `system:masters`.",
         "Keep CSR approval to the controller manager; restrict `approve` with `resourceNames` to the signers needed.",
-        ["CKV_K8S_156"]
+        []
     ),
     rule!(
         "RBAC008",
@@ -135,7 +135,7 @@ pub const RULES: &[RuleMeta] = &[
         "A mutating webhook sees and rewrites every object sent to the API, secrets included; deleting a validating \
          webhook disables policy enforcement.",
         "Restrict webhook configuration writes to cluster administrators.",
-        ["CKV_K8S_155", "KSV114"]
+        ["KSV114"]
     ),
     rule!(
         "RBAC010",
@@ -205,17 +205,36 @@ pub const RULES: &[RuleMeta] = &[
          permissions.",
         []
     ),
+    rule!(
+        "RBAC016",
+        "workload-reads-all-secrets",
+        High,
+        "Service account or node can read every Secret of its scope",
+        "A RoleBinding or ClusterRoleBinding gives a ServiceAccount, or a node identity (User `system:node:*`, Group \
+         `system:nodes`), get, list or watch on `secrets` (core group) without `resourceNames`: every Secret of the \
+         binding's namespace, or of the cluster for a ClusterRoleBinding. A full-admin role is reported once, as \
+         RBAC013, like every other capability. Checkov's \
+         CKV2_K8S_5 judges the same grant but only when the role is among the scanned files and reads `rules` \
+         flattened (a verb of one rule with a resource of another); kguard matches per rule and resolves the \
+         upstream default roles (`edit`, `admin`, `cluster-admin`) too.",
+        "Workload identities are the ones an attacker gets first (a token mounted into a compromised pod); with \
+         every Secret readable they hold every credential of the namespace, service-account tokens of more \
+         privileged workloads included.",
+        "Mount the Secrets the workload needs as volumes or name them in `resourceNames`; do not bind edit/admin \
+         roles to service accounts.",
+        ["CKV2_K8S_5"]
+    ),
 ];
 
 fn meta(id: &str) -> Option<&'static RuleMeta> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// What a capability needs: any of `verbs` on any of `resources` in `group`.
-struct Probe {
-    verbs: &'static [&'static str],
-    group: &'static str,
-    resources: &'static [(&'static str, &'static str)],
+/// What a capability needs: any of `verbs` on any of `resources` (`(resource, subresource)`) in `group`.
+pub(crate) struct Probe {
+    pub(crate) verbs: &'static [&'static str],
+    pub(crate) group: &'static str,
+    pub(crate) resources: &'static [(&'static str, &'static str)],
 }
 
 /// The capability rules: (rule id, probes that must *all* be granted (each one any-of)).
@@ -277,9 +296,19 @@ const WORKLOADS: &[(&str, &str)] = &[
 ];
 
 fn probe_granted(p: &Probe, rules: &[PolicyRule]) -> bool {
-    rules.iter().any(|r| {
+    probe_rule(p, rules).is_some()
+}
+
+/// The index of the first rule granting the probe (ignoring `resourceNames`).
+pub(crate) fn probe_rule(p: &Probe, rules: &[PolicyRule]) -> Option<usize> {
+    rules.iter().position(|r| {
         p.verbs.iter().any(|v| p.resources.iter().any(|(res, sub)| rule_allows_some_name(v, p.group, res, sub, r)))
     })
+}
+
+/// The probes of a capability rule (`RBAC007`), all of which must be granted.
+pub(crate) fn capability_probes(id: &str) -> &'static [Probe] {
+    CAPABILITIES.iter().find(|(i, _)| *i == id).map_or(&[], |(_, p)| p)
 }
 
 /// The capability rule ids a set of rules grants.
@@ -346,6 +375,14 @@ pub fn risks(rbac: &Rbac) -> Vec<Finding> {
             if admin && !s.name.starts_with("system:") {
                 let msg = format!("{} grants {role_name} (full admin) to {who} ({})", b.object.id, scope(b));
                 out.extend(finding("RBAC013", b, pointer.clone(), msg));
+            }
+            if !admin && is_workload_identity(s) && role.is_some_and(|r| reads_all_secrets(&r.rules)) {
+                let msg = format!(
+                    "{who} can read every Secret {} ({role_name} via {})",
+                    if b.cluster { "in the cluster".to_owned() } else { format!("of namespace {}", b.namespace) },
+                    b.object.id
+                );
+                out.extend(finding("RBAC016", b, pointer.clone(), msg));
             }
             if s.kind == "ServiceAccount" && s.name == "default" {
                 let msg = format!(
@@ -443,6 +480,21 @@ fn escalation_paths(rbac: &Rbac, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// A service account or a node's identity (what a workload or a kubelet authenticates as).
+fn is_workload_identity(s: &Subject) -> bool {
+    s.kind == "ServiceAccount"
+        || (s.kind == "User" && s.name.starts_with("system:node:"))
+        || (s.kind == "Group" && s.name == "system:nodes")
+}
+
+/// Whether one rule grants get, list or watch on every Secret (core group, no `resourceNames`).
+fn reads_all_secrets(rules: &[PolicyRule]) -> bool {
+    rules.iter().any(|r| {
+        r.resource_names.is_empty()
+            && ["get", "list", "watch"].iter().any(|v| rule_allows_some_name(v, "", "secrets", "", r))
+    })
 }
 
 /// Whether the rules grant every verb on every resource of every group.

@@ -529,8 +529,12 @@ pub const AUTOMOUNT_TOKEN: RuleMeta = rule(
     "secrets",
     Severity::Low,
     "Service-account token mounted",
-    "The pod spec does not set `automountServiceAccountToken: false`, so the API token is mounted unless \
-     its ServiceAccount disables it (this check sees the object alone).",
+    "The pod spec does not set `automountServiceAccountToken: false`, and the token is therefore mounted: the \
+     pod sets `true`, or leaves it unset while its ServiceAccount (`serviceAccountName`, else `default`, in the \
+     pod's namespace) does not set `false`. As the API server's serviceaccount admission plugin decides, an unset \
+     pod field defers to the ServiceAccount: when that ServiceAccount is among the scanned objects and sets \
+     `automountServiceAccountToken: false`, the rule does not fire (Polaris does the same); when it is not in the \
+     input, kguard cannot know and fires. Trivy (KSV036) and Checkov (CKV_K8S_38) read the pod spec only.",
     "A mounted token is the first thing an attacker uses after a compromise to talk to the API server with \
      the pod's permissions.",
     "Set `automountServiceAccountToken: false` in the pod spec unless the program calls the Kubernetes API.",
@@ -849,6 +853,82 @@ pub const SERVICE_LOADBALANCER: RuleMeta = rule(
     &["exposed-services"],
 );
 
+/// `KG044`: a ClusterRole that may write admission webhook configurations.
+pub const ROLE_WEBHOOKS: RuleMeta = rule(
+    "KG044",
+    "role-webhook-configuration",
+    "rbac-object",
+    Severity::High,
+    "ClusterRole controls admission webhook configurations",
+    "A ClusterRole grants create, update, patch or delete on `mutatingwebhookconfigurations` or \
+     `validatingwebhookconfigurations` (`admissionregistration.k8s.io`), wildcards included, in one rule. The role \
+     is judged on its own, bound or not (RBAC009 reports the subjects a binding gives it to). Roles are not \
+     checked: the configurations are cluster-scoped, so a Role's grant on them is void. Checkov's CKV_K8S_155 \
+     reads create, update and patch; kguard adds delete (deleting a validating webhook switches its policy off).",
+    "A mutating webhook sees and rewrites every object sent to the API server, secrets included; whoever \
+     controls the configurations controls admission.",
+    "Remove the grant, or narrow it with `resourceNames` to the webhook configurations of the one controller that \
+     manages its own.",
+    &[RBAC, RBAC_REF],
+    &["CKV_K8S_155"],
+);
+
+/// `KG045`: a ClusterRole that may approve certificate signing requests.
+pub const ROLE_CSR_APPROVE: RuleMeta = rule(
+    "KG045",
+    "role-csr-approval",
+    "rbac-object",
+    Severity::High,
+    "ClusterRole can approve certificate signing requests",
+    "A ClusterRole grants both update or patch on `certificatesigningrequests/approval` and `approve` on \
+     `signers` (`certificates.k8s.io`), wildcards and `*/approval` included: the two permissions the API server \
+     requires to approve a CSR. Judged on the role alone, bound or not (RBAC007 reports the subjects); Roles are \
+     not checked (cluster-scoped resources), as in Checkov's CKV_K8S_156.",
+    "Approving a CSR for the `kubernetes.io/kube-apiserver-client` signer issues a client certificate for any \
+     user and groups, `system:masters` included.",
+    "Leave CSR approval to the controller manager; restrict `approve` with `resourceNames` to the signers needed.",
+    &[RBAC_REF, "https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/"],
+    &["CKV_K8S_156"],
+);
+
+/// `KG046`: a Role or ClusterRole that may bind roles.
+pub const ROLE_BIND: RuleMeta = rule(
+    "KG046",
+    "role-bind",
+    "rbac-object",
+    Severity::High,
+    "Role grants the bind verb",
+    "A Role or ClusterRole grants `bind` on `roles` or `clusterroles` (`rbac.authorization.k8s.io`), wildcards \
+     included: the permission the API server checks before it accepts a binding to a role the user does not \
+     hold. Judged on the role alone, bound or not (RBAC005 reports the subjects). Checkov's CKV_K8S_157 looks for \
+     `bind` on `rolebindings`/`clusterrolebindings`, where the verb has no effect; both fire on wildcards.",
+    "With `bind`, a subject can create bindings to roles with permissions it does not have, up to cluster-admin: \
+     RBAC's escalation prevention no longer applies.",
+    "Remove `bind`; if a controller hands out roles, list them in `resourceNames`.",
+    &[
+        RBAC,
+        "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#restrictions-on-role-binding-creation-or-update",
+    ],
+    &["CKV_K8S_157"],
+);
+
+/// `KG047`: a Role or ClusterRole that may escalate roles.
+pub const ROLE_ESCALATE: RuleMeta = rule(
+    "KG047",
+    "role-escalate",
+    "rbac-object",
+    Severity::High,
+    "Role grants the escalate verb",
+    "A Role or ClusterRole grants `escalate` on `roles` or `clusterroles` (`rbac.authorization.k8s.io`), \
+     wildcards included, as Checkov's CKV_K8S_158. Judged on the role alone, bound or not (RBAC005 reports the \
+     subjects).",
+    "With `escalate`, a subject can write roles holding permissions it does not have, then use them: RBAC's \
+     escalation prevention no longer applies.",
+    "Remove `escalate`; role authors need only the permissions they put in the roles they write.",
+    &[RBAC, "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#restrictions-on-role-creation-or-update"],
+    &["CKV_K8S_158"],
+);
+
 /// Every hardening rule, in id order.
 pub const RULES: &[RuleMeta] = &[
     PRIVILEGED,
@@ -894,4 +974,8 @@ pub const RULES: &[RuleMeta] = &[
     RBAC_WILDCARD,
     SERVICE_NODEPORT,
     SERVICE_LOADBALANCER,
+    ROLE_WEBHOOKS,
+    ROLE_CSR_APPROVE,
+    ROLE_BIND,
+    ROLE_ESCALATE,
 ];

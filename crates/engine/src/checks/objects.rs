@@ -2,10 +2,27 @@
 
 use kguard_model::Object;
 use kguard_model::yaml::Node;
-use kguard_report::Finding;
+use kguard_report::{Finding, RuleMeta};
 
 use super::catalogue as c;
 use super::{RBAC_GROUP, finding};
+use crate::authz::PolicyRule;
+use crate::authz::risks::{Probe, capability_probes, probe_rule};
+
+const BIND: &[Probe] =
+    &[Probe { verbs: &["bind"], group: RBAC_GROUP, resources: &[("roles", ""), ("clusterroles", "")] }];
+const ESCALATE: &[Probe] =
+    &[Probe { verbs: &["escalate"], group: RBAC_GROUP, resources: &[("roles", ""), ("clusterroles", "")] }];
+
+/// The per-role permission rules: (rule, ClusterRoles only, probes that must all be granted, what).
+fn role_permissions() -> [(&'static RuleMeta, bool, &'static [Probe], &'static str); 4] {
+    [
+        (&c::ROLE_WEBHOOKS, true, capability_probes("RBAC009"), "write access to admission webhook configurations"),
+        (&c::ROLE_CSR_APPROVE, true, capability_probes("RBAC007"), "the permissions to approve CSRs"),
+        (&c::ROLE_BIND, false, BIND, "`bind` on roles"),
+        (&c::ROLE_ESCALATE, false, ESCALATE, "`escalate` on roles"),
+    ]
+}
 
 fn is_binding(obj: &Object) -> bool {
     obj.group() == RBAC_GROUP && matches!(obj.kind(), "RoleBinding" | "ClusterRoleBinding")
@@ -58,6 +75,7 @@ pub(super) fn check(obj: &Object, out: &mut Vec<Finding>) {
         }
     }
     if is_role(obj) {
+        role_permission_findings(obj, out);
         for (i, rule) in root.get("rules").and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate() {
             for field in ["verbs", "resources"] {
                 if let Some((j, _)) = strings(rule.get(field)).find(|(_, s)| *s == "*") {
@@ -73,30 +91,61 @@ pub(super) fn check(obj: &Object, out: &mut Vec<Finding>) {
         }
     }
     if is_service(obj) {
-        let spec = root.get("spec");
-        match spec.and_then(|s| s.get("type")).and_then(Node::as_str) {
-            Some("NodePort") => out.push(finding(
+        service_findings(obj, out);
+    }
+}
+
+/// KG044–KG047: the role grants a dangerous permission (every probe granted by some rule, with
+/// RBAC's matching: wildcards, `*/subresource`; `resourceNames` ignored, as the grant holds for
+/// some objects). Malformed rules are skipped here (the RBAC engine reports them).
+fn role_permission_findings(obj: &Object, out: &mut Vec<Finding>) {
+    let nodes = obj.root.get("rules").and_then(Node::as_seq).unwrap_or(&[]);
+    let rules: Vec<PolicyRule> =
+        nodes.iter().map(|n| serde_json::from_value(n.to_json()).unwrap_or_else(|_| PolicyRule::default())).collect();
+    let cluster = obj.kind() == "ClusterRole";
+    for (rule, cluster_only, probes, what) in role_permissions() {
+        if (cluster_only && !cluster) || probes.is_empty() {
+            continue;
+        }
+        let found: Option<Vec<usize>> = probes.iter().map(|p| probe_rule(p, &rules)).collect();
+        let Some(indices) = found else { continue };
+        let Some(&first) = indices.first() else { continue };
+        let listed: Vec<String> = indices.iter().map(ToString::to_string).collect();
+        let plural = if listed.len() > 1 { "s" } else { "" };
+        out.push(finding(
+            obj,
+            rule,
+            None,
+            format!("/rules/{first}"),
+            format!("{} {} grants {what} (rule{plural} {})", obj.kind(), obj.id.name, listed.join(", ")),
+        ));
+    }
+}
+
+fn service_findings(obj: &Object, out: &mut Vec<Finding>) {
+    let spec = obj.root.get("spec");
+    match spec.and_then(|s| s.get("type")).and_then(Node::as_str) {
+        Some("NodePort") => out.push(finding(
+            obj,
+            &c::SERVICE_NODEPORT,
+            None,
+            "/spec/type".to_owned(),
+            "Service of type NodePort opens its port on every node".to_owned(),
+        )),
+        Some("LoadBalancer")
+            if spec
+                .and_then(|s| s.get("loadBalancerSourceRanges"))
+                .and_then(Node::as_seq)
+                .is_none_or(<[Node]>::is_empty) =>
+        {
+            out.push(finding(
                 obj,
-                &c::SERVICE_NODEPORT,
+                &c::SERVICE_LOADBALANCER,
                 None,
                 "/spec/type".to_owned(),
-                "Service of type NodePort opens its port on every node".to_owned(),
-            )),
-            Some("LoadBalancer")
-                if spec
-                    .and_then(|s| s.get("loadBalancerSourceRanges"))
-                    .and_then(Node::as_seq)
-                    .is_none_or(<[Node]>::is_empty) =>
-            {
-                out.push(finding(
-                    obj,
-                    &c::SERVICE_LOADBALANCER,
-                    None,
-                    "/spec/type".to_owned(),
-                    "Service of type LoadBalancer without `loadBalancerSourceRanges`".to_owned(),
-                ));
-            }
-            _ => {}
+                "Service of type LoadBalancer without `loadBalancerSourceRanges`".to_owned(),
+            ));
         }
+        _ => {}
     }
 }

@@ -5,7 +5,7 @@ use kguard_model::pod::{Container, Profile, SeLinuxOptions};
 use kguard_report::{Finding, RuleMeta};
 
 use super::catalogue as c;
-use super::finding;
+use super::{Inventory, finding};
 use crate::podsec;
 use crate::workload::{ContainerKind, ContainerRef, PodView};
 
@@ -39,6 +39,7 @@ const APPARMOR_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.i
 struct Ctx<'a> {
     obj: &'a Object,
     view: &'a PodView,
+    inventory: &'a Inventory,
     out: &'a mut Vec<Finding>,
 }
 
@@ -49,8 +50,8 @@ impl Ctx<'_> {
 }
 
 /// Runs every pod rule on a pod view.
-pub(super) fn check(obj: &Object, view: &PodView, out: &mut Vec<Finding>) {
-    let mut ctx = Ctx { obj, view, out };
+pub(super) fn check(obj: &Object, view: &PodView, inventory: &Inventory, out: &mut Vec<Finding>) {
+    let mut ctx = Ctx { obj, view, inventory, out };
     pod_level(&mut ctx);
     for cref in view.containers() {
         container_level(&mut ctx, &cref);
@@ -151,14 +152,31 @@ fn pod_level(ctx: &mut Ctx<'_>) {
             view.spec_at("/automountServiceAccountToken"),
             "pod sets `automountServiceAccountToken: true`".to_owned(),
         ),
-        None => ctx.push(
-            &c::AUTOMOUNT_TOKEN,
-            None,
-            view.spec_at("/automountServiceAccountToken"),
-            "pod does not set `automountServiceAccountToken: false`; the API token is mounted unless its \
-             ServiceAccount disables it"
-                .to_owned(),
-        ),
+        None => {
+            // Unset on the pod: the ServiceAccount's own field decides (the serviceaccount admission
+            // plugin mounts the token unless one of them is false).
+            let namespace = ctx.obj.id.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+            let account = spec.service_account_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("default");
+            let message = match ctx.inventory.service_account_automount(namespace, account) {
+                Some(false) => None,
+                Some(true) => Some(format!(
+                    "pod does not set `automountServiceAccountToken: false` and its ServiceAccount \
+                     {namespace}/{account} sets `automountServiceAccountToken: true`"
+                )),
+                None if ctx.inventory.has_service_account(namespace, account) => Some(format!(
+                    "pod does not set `automountServiceAccountToken: false`, nor does its ServiceAccount \
+                     {namespace}/{account}"
+                )),
+                None => Some(
+                    "pod does not set `automountServiceAccountToken: false`; the API token is mounted unless its \
+                     ServiceAccount disables it"
+                        .to_owned(),
+                ),
+            };
+            if let Some(message) = message {
+                ctx.push(&c::AUTOMOUNT_TOKEN, None, view.spec_at("/automountServiceAccountToken"), message);
+            }
+        }
     }
     match spec.service_account_name.as_deref() {
         None | Some("") => ctx.push(
@@ -318,48 +336,10 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             };
             ctx.push(&c::RUN_AS_NON_ROOT, cn, inherited("/runAsNonRoot", nonroot_in_ctr, nonroot_in_pod), msg);
         }
-        match eff.run_as_user {
-            Some(0) => ctx.push(
-                &c::RUN_AS_ROOT_UID,
-                cn,
-                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
-                format!("{who} runs as UID 0 (root)"),
-            ),
-            Some(u) if u < 10000 => ctx.push(
-                &c::LOW_UID,
-                cn,
-                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
-                format!("{who} runs as UID {u}, below 10000"),
-            ),
-            None => ctx.push(
-                &c::LOW_UID,
-                cn,
-                inherited("/runAsUser", uid_in_ctr, uid_in_pod),
-                format!("{who} sets no `runAsUser` (pod or container); the image's user is used"),
-            ),
-            Some(_) => {}
-        }
-        match eff.run_as_group {
-            Some(0) => ctx.push(
-                &c::RUN_AS_ROOT_GID,
-                cn,
-                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
-                format!("{who} runs with GID 0 (root group)"),
-            ),
-            Some(g) if g < 10000 => ctx.push(
-                &c::LOW_GID,
-                cn,
-                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
-                format!("{who} runs with GID {g}, below 10000"),
-            ),
-            None => ctx.push(
-                &c::LOW_GID,
-                cn,
-                inherited("/runAsGroup", gid_in_ctr, gid_in_pod),
-                format!("{who} sets no `runAsGroup` (pod or container); the image's group is used"),
-            ),
-            Some(_) => {}
-        }
+        let uid_at = inherited("/runAsUser", uid_in_ctr, uid_in_pod);
+        id_rules(ctx, &UID_RULES, cn, &who, eff.run_as_user, uid_at);
+        let gid_at = inherited("/runAsGroup", gid_in_ctr, gid_in_pod);
+        id_rules(ctx, &GID_RULES, cn, &who, eff.run_as_group, gid_at);
     }
     // KG012
     if sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
@@ -627,6 +607,52 @@ impl<'a> ImageRef<'a> {
         let last = rest.rsplit('/').next().unwrap_or(rest);
         let tag = last.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.is_empty());
         Self { tag, digest }
+    }
+}
+
+/// The twin UID and GID rules: the root id (KG008 / KG009), and an id below 10000 or unset
+/// (KG010 / KG011).
+struct IdRules {
+    root: &'static RuleMeta,
+    low: &'static RuleMeta,
+    field: &'static str,
+    /// "runs as UID 0 (root)"
+    root_text: &'static str,
+    /// "runs as UID" (followed by the id)
+    low_text: &'static str,
+    /// What the image supplies when unset ("user").
+    image_default: &'static str,
+}
+
+const UID_RULES: IdRules = IdRules {
+    root: &c::RUN_AS_ROOT_UID,
+    low: &c::LOW_UID,
+    field: "runAsUser",
+    root_text: "runs as UID 0 (root)",
+    low_text: "runs as UID",
+    image_default: "user",
+};
+
+const GID_RULES: IdRules = IdRules {
+    root: &c::RUN_AS_ROOT_GID,
+    low: &c::LOW_GID,
+    field: "runAsGroup",
+    root_text: "runs with GID 0 (root group)",
+    low_text: "runs with GID",
+    image_default: "group",
+};
+
+fn id_rules(ctx: &mut Ctx<'_>, r: &IdRules, cn: Option<&str>, who: &str, id: Option<i64>, pointer: String) {
+    match id {
+        Some(0) => ctx.push(r.root, cn, pointer, format!("{who} {}", r.root_text)),
+        Some(n) if n < 10000 => ctx.push(r.low, cn, pointer, format!("{who} {} {n}, below 10000", r.low_text)),
+        None => ctx.push(
+            r.low,
+            cn,
+            pointer,
+            format!("{who} sets no `{}` (pod or container); the image's {} is used", r.field, r.image_default),
+        ),
+        Some(_) => {}
     }
 }
 
