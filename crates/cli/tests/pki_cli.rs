@@ -410,3 +410,50 @@ fn csr_create_approve_sign_then_authenticate() {
         assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     }
 }
+
+#[test]
+fn scan_reports_the_admin_kubeconfig_and_credentials_in_manifests() {
+    let dir = tmp("scan-admin-conf");
+    init(&dir, &[]);
+    // admin.conf embeds a system:masters certificate and its key: critical, at the field.
+    let conf = dir.join("admin.conf");
+    let o = kguard(&["scan", &s(&conf), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    assert_eq!(findings[0]["ruleId"], "CRED003");
+    assert_eq!(findings[0]["severity"], "critical");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let line = text.lines().position(|l| l.trim_start().starts_with("client-certificate-data:")).unwrap() + 1;
+    assert_eq!(findings[0]["location"]["line"], line, "{v:#}");
+    // The same kubeconfig inside a Secret (base64) and a ConfigMap (text).
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&text);
+    let indented: String = text.lines().map(|l| format!("    {l}\n")).collect();
+    let manifests = dir.join("leaked.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: admin-kubeconfig, namespace: ci}}\ndata:\n  value: {b64}\n\
+             ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: kubeconfig, namespace: ci}}\ndata:\n  config: |\n{indented}"
+        ),
+    )
+    .unwrap();
+    let o = kguard(&["scan", &s(&manifests), "--color", "never"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let line_of = |needle: &str| {
+        out.lines().find(|l| l.contains(needle)).map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(line_of("kubeconfig in data.value, line").as_deref(), Some("5:3 CRITICAL CRED003"), "{out}");
+    assert_eq!(line_of("kubeconfig in data.config, line").as_deref(), Some("11:3 CRITICAL CRED003"), "{out}");
+    assert!(out.contains("(in a ConfigMap: readable by anyone who may read ConfigMaps)"), "{out}");
+    // Deselecting the family silences it; explain documents every rule.
+    let o = kguard(&["scan", &s(&manifests), "--ignore", "credentials"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    for id in ["CRED001", "CRED002", "CRED003", "CRED004", "CRED005", "CRED006"] {
+        let o = kguard(&["explain", id]);
+        assert!(o.status.success() && stdout(&o).contains("## Why it matters"), "{id}");
+    }
+}
