@@ -619,7 +619,9 @@ fn openssl_req_csrs_are_signed_by_kguard() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let dir = tmp("openssl-req-sign");
     init(&dir, &[]);
-    let cases: [(&str, &str, &[&str], &str, &[&str], &str); 2] = [
+    // (name, subject, key arguments, signer, usages, openssl verify purpose)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a [&'a str], &'a str);
+    let cases: [Case<'_>; 2] = [
         (
             "jane",
             "/O=dev/O=qa/CN=jane",
