@@ -713,3 +713,106 @@ fn openssl_req_csrs_are_signed_by_kguard() {
     assert_eq!(signed.status.code(), Some(1), "{}", stdout(&signed));
     assert!(stderr(&signed).contains("usages did not match"), "{}", stderr(&signed));
 }
+
+/// `kguard authn whoami --state`: the bound pod and service account are looked up in manifests,
+/// with upstream's reasons when they are gone or were recreated (new UID).
+#[test]
+fn whoami_checks_bound_objects_against_a_state_directory() {
+    let dir = tmp("sa-state");
+    init(&dir, &[]);
+    let key = s(&dir.join("sa.key"));
+    let create = kguard(&[
+        "authn",
+        "token",
+        "create",
+        "builder",
+        "-n",
+        "ci",
+        "--audience",
+        "api",
+        "--key",
+        &key,
+        "--uid",
+        "sa-uid",
+        "--bound-pod",
+        "web-0",
+        "--bound-pod-uid",
+        "pod-uid",
+    ]);
+    assert!(create.status.success(), "{}", stderr(&create));
+    let token = stdout(&create).trim().to_owned();
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: ci, uid: sa-uid}\n";
+    std::fs::write(state.join("sa.yaml"), sa).unwrap();
+    let pod = |uid: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web-0, namespace: ci, uid: {uid}}}\n");
+    let whoami = || {
+        let pubkey = s(&dir.join("sa.pub"));
+        let o = kguard(&[
+            "authn",
+            "whoami",
+            "--token",
+            &token,
+            "--sa-key",
+            &pubkey,
+            "--audience",
+            "api",
+            "--state",
+            &s(&state),
+        ]);
+        (o.status.code(), stdout(&o))
+    };
+    std::fs::write(state.join("pod.yaml"), pod("pod-uid")).unwrap();
+    let (code, out) = whoami();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("extra:         authentication.kubernetes.io/pod-uid=pod-uid"), "{out}");
+    assert!(out.contains("authentication.kubernetes.io/credential-id=JTI="), "{out}");
+    // The pod was deleted and recreated under the same name: new UID.
+    std::fs::write(state.join("pod.yaml"), pod("new-uid")).unwrap();
+    let (code, out) = whoami();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("service-account: pod UID (new-uid) does not match service account pod ref claim (pod-uid)"),
+        "{out}"
+    );
+    std::fs::remove_file(state.join("pod.yaml")).unwrap();
+    let (_, out) = whoami();
+    assert!(out.contains("service-account: service account token has been invalidated"), "{out}");
+    std::fs::remove_file(state.join("sa.yaml")).unwrap();
+    let (_, out) = whoami();
+    assert!(out.contains("service-account: serviceaccounts \"builder\" not found"), "{out}");
+    // --state needs a service-account key.
+    let o = kguard(&["authn", "whoami", "--token", &token, "--state", &s(&state)]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Client certificates carry upstream's credential id: `X509SHA256=` and the SHA-256 of the
+/// certificate's DER, which is openssl's SHA-256 fingerprint.
+#[test]
+fn x509_credential_id_is_the_certificate_sha256() {
+    let dir = tmp("credid");
+    init(&dir, &[]);
+    let who = kguard(&[
+        "authn",
+        "whoami",
+        "--json",
+        "--cert",
+        &s(&dir.join("admin.crt")),
+        "--client-ca",
+        &s(&dir.join("ca.crt")),
+    ]);
+    assert!(who.status.success(), "{}{}", stdout(&who), stderr(&who));
+    let v: serde_json::Value = serde_json::from_slice(&who.stdout).unwrap();
+    let id = v["user"]["extra"]["authentication.kubernetes.io/credential-id"][0].as_str().unwrap().to_owned();
+    let hex = id.strip_prefix("X509SHA256=").unwrap();
+    assert!(hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+    if openssl() {
+        let o = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", &s(&dir.join("admin.crt"))])
+            .output()
+            .unwrap();
+        let fp = stdout(&o);
+        let fp = fp.trim().rsplit('=').next().unwrap().replace(':', "").to_ascii_lowercase();
+        assert_eq!(hex, fp);
+    }
+}
