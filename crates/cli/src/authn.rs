@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use kguard_engine::authn::inventory::Inventory;
 use kguard_engine::authn::serviceaccount::{ObjectRef, TokenRequest, Verifier, sign};
 use kguard_engine::authn::tokenfile::{BasicAuthFile, TokenFile};
 use kguard_engine::authn::union::{Authenticators, Credentials, Verdict, authenticate};
@@ -117,6 +118,11 @@ pub struct WhoamiArgs {
     /// `--enable-bootstrap-token-auth` with the Secrets in these manifests (YAML or JSON); repeatable.
     #[arg(long = "bootstrap-secrets", value_name = "FILE")]
     pub bootstrap_secrets: Vec<PathBuf>,
+    /// Manifests (files or directories) of the cluster's ServiceAccounts, Secrets, Pods and Nodes:
+    /// service-account tokens are then checked as kube-apiserver's lookups do (the bound objects
+    /// must exist with the token's UIDs; legacy tokens must still be their Secret's token); repeatable.
+    #[arg(long = "state", value_name = "PATH", requires = "sa_keys")]
+    pub state: Vec<PathBuf>,
     /// `--anonymous-auth=false`.
     #[arg(long)]
     pub no_anonymous: bool,
@@ -279,6 +285,28 @@ fn load_secrets(paths: &[PathBuf]) -> Result<Vec<serde_json::Value>, String> {
     Ok(out)
 }
 
+/// The objects of `--state`: every manifest under the paths; input errors stop the command,
+/// objects the lookups cannot use are warnings.
+fn load_inventory(paths: &[PathBuf]) -> Result<Inventory, String> {
+    let (inputs, diags) = kguard_model::load::expand_paths(paths);
+    if let Some(d) = diags.iter().find(|d| d.level == kguard_model::DiagnosticLevel::Error) {
+        return Err(d.to_string());
+    }
+    let mut objects = Vec::new();
+    for input in &inputs {
+        let parsed = kguard_model::load::load_input(input);
+        if let Some(d) = parsed.diagnostics.iter().find(|d| d.level == kguard_model::DiagnosticLevel::Error) {
+            return Err(d.to_string());
+        }
+        objects.extend(parsed.objects);
+    }
+    let (inventory, warnings) = Inventory::from_objects(&objects);
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    Ok(inventory)
+}
+
 fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -331,6 +359,9 @@ fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
                 pem
             };
             v.add_public_keys_pem(&public).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        if !args.state.is_empty() {
+            v.inventory = Some(load_inventory(&args.state)?);
         }
         Some(v)
     };

@@ -410,3 +410,409 @@ fn csr_create_approve_sign_then_authenticate() {
         assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     }
 }
+
+#[test]
+fn scan_reports_the_admin_kubeconfig_and_credentials_in_manifests() {
+    let dir = tmp("scan-admin-conf");
+    init(&dir, &[]);
+    // admin.conf embeds a system:masters certificate and its key: critical, at the field.
+    let conf = dir.join("admin.conf");
+    let o = kguard(&["scan", &s(&conf), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    assert_eq!(findings[0]["ruleId"], "CRED003");
+    assert_eq!(findings[0]["severity"], "critical");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let line = text.lines().position(|l| l.trim_start().starts_with("client-certificate-data:")).unwrap() + 1;
+    assert_eq!(findings[0]["location"]["line"], line, "{v:#}");
+    // The same kubeconfig inside a Secret (base64) and a ConfigMap (text).
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&text);
+    let indented: String = text.lines().map(|l| format!("    {l}\n")).collect();
+    let manifests = dir.join("leaked.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: admin-kubeconfig, namespace: ci}}\ndata:\n  value: {b64}\n\
+             ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: kubeconfig, namespace: ci}}\ndata:\n  config: |\n{indented}"
+        ),
+    )
+    .unwrap();
+    let o = kguard(&["scan", &s(&manifests), "--color", "never"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let line_of = |needle: &str| {
+        out.lines().find(|l| l.contains(needle)).map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(line_of("kubeconfig in data.value, line").as_deref(), Some("5:3 CRITICAL CRED003"), "{out}");
+    assert_eq!(line_of("kubeconfig in data.config, line").as_deref(), Some("11:3 CRITICAL CRED003"), "{out}");
+    assert!(out.contains("(in a ConfigMap: readable by anyone who may read ConfigMaps)"), "{out}");
+    // Deselecting the family silences it; explain documents every rule.
+    let o = kguard(&["scan", &s(&manifests), "--ignore", "credentials"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    for id in ["CRED001", "CRED002", "CRED003", "CRED004", "CRED005", "CRED006"] {
+        let o = kguard(&["explain", id]);
+        assert!(o.status.success() && stdout(&o).contains("## Why it matters"), "{id}");
+    }
+}
+
+/// A child process killed (and reaped) when dropped, so that no test leaves one behind.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `child` to exit, killing it after `secs` seconds; `None` on timeout.
+fn wait_for(child: &mut Reaped, secs: u64) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.0.kill();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Reads a pipe to the end on a thread, forwarding each line as it comes.
+fn drain(
+    pipe: impl std::io::Read + Send + 'static,
+    lines: std::sync::mpsc::Sender<String>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    })
+}
+
+/// What one mutual-TLS handshake between `openssl s_server` and `openssl s_client` printed.
+struct Handshake {
+    server: String,
+    client: String,
+    client_ok: bool,
+}
+
+/// Runs `openssl s_server` (the apiserver's certificate and key, client certificates required and
+/// verified against `client_ca`) on a free loopback port, then `openssl s_client` with the cluster
+/// CA and a client certificate and key, plus `client_args`. Both processes are killed on return.
+fn handshake(dir: &Path, client_ca: &str, cert: &str, key: &str, client_args: &[&str]) -> Handshake {
+    use std::process::Stdio;
+    for _attempt in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = Reaped(
+            Command::new("openssl")
+                .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-naccept", "1"])
+                .args(["-cert", &s(&dir.join("apiserver.crt")), "-key", &s(&dir.join("apiserver.key"))])
+                .args(["-CAfile", &s(&dir.join(client_ca)), "-Verify", "2", "-verify_return_error"])
+                // s_server quits at the end of its standard input: keep it open until the end.
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = drain(server.0.stdout.take().unwrap(), tx.clone());
+        let err = drain(server.0.stderr.take().unwrap(), tx);
+        let ready = loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+                Ok(line) if line.trim() == "ACCEPT" => break true,
+                Ok(_) => {}
+                Err(_) => break false,
+            }
+        };
+        if !ready {
+            // Port taken between bind and listen, or s_server failed: say why, try another port.
+            let _ = server.0.kill();
+            let _ = server.0.wait();
+            eprintln!("s_server did not start on port {port}: {}{}", out.join().unwrap(), err.join().unwrap());
+            continue;
+        }
+        let mut client = Reaped(
+            Command::new("openssl")
+                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+                .args(["-CAfile", &s(&dir.join("ca.crt")), "-verify_return_error"])
+                .args(["-cert", &s(&dir.join(cert)), "-key", &s(&dir.join(key))])
+                .args(client_args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let (ctx, _crx) = std::sync::mpsc::channel();
+        let client_out = drain(client.0.stdout.take().unwrap(), ctx.clone());
+        let client_err = drain(client.0.stderr.take().unwrap(), ctx);
+        let status = wait_for(&mut client, 20).expect("s_client did not finish within 20 s");
+        drop(server.0.stdin.take());
+        wait_for(&mut server, 20).expect("s_server did not finish within 20 s");
+        return Handshake {
+            server: out.join().unwrap() + &err.join().unwrap(),
+            client: client_out.join().unwrap() + &client_err.join().unwrap(),
+            client_ok: status.success(),
+        };
+    }
+    panic!("openssl s_server could not listen on a loopback port (5 attempts)");
+}
+
+/// The certificates `kguard pki init` makes work in a real TLS handshake: the API server's serving
+/// certificate (chain and SANs) verified by `openssl s_client`, the admin client certificate
+/// verified by `openssl s_server` requiring client certificates; certificates from another CA and
+/// names outside the SANs are refused, so the checks can fail.
+#[test]
+fn pki_init_certificates_pass_a_mutual_tls_handshake_with_openssl() {
+    if !openssl() {
+        return;
+    }
+    let dir = tmp("tls");
+    init(&dir, &["--san", "api.example.com"]);
+    let negotiated = |client: &str| client.contains("Cipher is ") && !client.contains("Cipher is (NONE)");
+    for extra in [&["-verify_ip", "127.0.0.1"][..], &["-verify_hostname", "api.example.com", "-tls1_2"][..]] {
+        let h = handshake(&dir, "ca.crt", "admin.crt", "admin.key", extra);
+        assert!(h.client_ok, "s_client {extra:?} failed:\n{}\n--- server:\n{}", h.client, h.server);
+        assert!(h.client.contains("Verify return code: 0 (ok)"), "{}", h.client);
+        assert!(negotiated(&h.client), "no cipher negotiated:\n{}", h.client);
+        assert!(h.client.contains("subject=CN = kube-apiserver"), "{}", h.client);
+        // The server required, received and verified the admin certificate (depth 0 and its CA).
+        assert!(h.server.contains("1 server accepts that finished"), "{}", h.server);
+        assert!(h.server.contains("subject=O = system:masters, CN = kubernetes-admin"), "{}", h.server);
+        assert!(
+            h.server.contains("depth=0 O = system:masters, CN = kubernetes-admin\nverify return:1"),
+            "{}",
+            h.server
+        );
+        assert!(h.server.contains("depth=1 CN = kubernetes\nverify return:1"), "{}", h.server);
+    }
+    // A name outside the serving certificate's SANs: the client refuses the server.
+    let h = handshake(&dir, "ca.crt", "admin.crt", "admin.key", &["-verify_hostname", "evil.example.com"]);
+    assert!(!h.client_ok && h.client.contains("hostname mismatch"), "{}", h.client);
+    // A client certificate from another CA (front-proxy): the server refuses the client.
+    let h = handshake(&dir, "ca.crt", "front-proxy-client.crt", "front-proxy-client.key", &[]);
+    assert!(!h.server.contains("1 server accepts that finished"), "{}", h.server);
+    assert!(h.server.contains("verify error:unable to get local issuer certificate"), "{}", h.server);
+}
+
+/// CSRs made by `openssl req` (RSA and ECDSA keys), wrapped in CertificateSigningRequest objects,
+/// approved and signed by `kguard pki csr sign`: the certificates verify with `openssl verify` for
+/// their purpose, carry the request's public key and subject, and authenticate as the subject.
+#[test]
+fn openssl_req_csrs_are_signed_by_kguard() {
+    if !openssl() {
+        return;
+    }
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tmp("openssl-req-sign");
+    init(&dir, &[]);
+    // (name, subject, key arguments, signer, usages, openssl verify purpose)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a [&'a str], &'a str);
+    let cases: [Case<'_>; 2] = [
+        (
+            "jane",
+            "/O=dev/O=qa/CN=jane",
+            &["-newkey", "rsa:2048"],
+            "kubernetes.io/kube-apiserver-client",
+            &["digital signature", "key encipherment", "client auth"],
+            "sslclient",
+        ),
+        (
+            "node",
+            "/O=system:nodes/CN=system:node:worker-1",
+            &[
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-addext",
+                "subjectAltName=DNS:worker-1,IP:10.0.0.7",
+            ],
+            "kubernetes.io/kubelet-serving",
+            &["digital signature", "server auth"],
+            "sslserver",
+        ),
+    ];
+    for (name, subject, key_args, signer, usages, purpose) in cases {
+        let key = dir.join(format!("{name}.key"));
+        let csr = dir.join(format!("{name}.csr"));
+        let o = Command::new("openssl")
+            .args(["req", "-new", "-nodes", "-keyout", &s(&key), "-out", &s(&csr), "-subj", subject])
+            .args(key_args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "openssl req: {}", stderr(&o));
+        let object = serde_json::json!({
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": name},
+            "spec": {
+                "request": b64.encode(std::fs::read(&csr).unwrap()),
+                "signerName": signer,
+                "usages": usages,
+                "expirationSeconds": 86400,
+            },
+        });
+        let manifest = dir.join(format!("{name}.json"));
+        std::fs::write(&manifest, serde_json::to_vec_pretty(&object).unwrap()).unwrap();
+        let approved = kguard(&["pki", "csr", "approve", &s(&manifest)]);
+        assert!(approved.status.success(), "{}", stderr(&approved));
+        let approved_path = dir.join(format!("{name}-approved.json"));
+        std::fs::write(&approved_path, &approved.stdout).unwrap();
+        let signed = kguard(&["pki", "csr", "sign", &s(&approved_path), "--ca", &s(&dir.join("ca"))]);
+        assert!(signed.status.success(), "{name}: {}{}", stdout(&signed), stderr(&signed));
+        let v: serde_json::Value = serde_json::from_slice(&signed.stdout).unwrap();
+        let cert = dir.join(format!("{name}.crt"));
+        std::fs::write(&cert, b64.decode(v["status"]["certificate"].as_str().unwrap()).unwrap()).unwrap();
+        let o = Command::new("openssl")
+            .args(["verify", "-purpose", purpose, "-CAfile", &s(&dir.join("ca.crt")), &s(&cert)])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "openssl verify {name}: {}{}", stdout(&o), stderr(&o));
+        let pubkey = |args: &[&str]| Command::new("openssl").args(args).output().unwrap().stdout;
+        let cert_key = pubkey(&["x509", "-in", &s(&cert), "-noout", "-pubkey"]);
+        assert!(!cert_key.is_empty());
+        assert_eq!(cert_key, pubkey(&["req", "-in", &s(&csr), "-noout", "-pubkey"]), "{name}: public key");
+        let subj = |args: &[&str]| String::from_utf8(pubkey(args)).unwrap().replace("subject=", "");
+        assert_eq!(
+            subj(&["x509", "-in", &s(&cert), "-noout", "-subject", "-nameopt", "RFC2253"]),
+            subj(&["req", "-in", &s(&csr), "-noout", "-subject", "-nameopt", "RFC2253"]),
+            "{name}: subject"
+        );
+        if purpose == "sslclient" {
+            let who = kguard(&["authn", "whoami", "--cert", &s(&cert), "--client-ca", &s(&dir.join("ca.crt"))]);
+            assert!(stdout(&who).contains("groups:        dev, qa, system:authenticated"), "{}", stdout(&who));
+        } else {
+            let text =
+                String::from_utf8(pubkey(&["x509", "-in", &s(&cert), "-noout", "-ext", "subjectAltName"])).unwrap();
+            assert!(text.contains("DNS:worker-1") && text.contains("IP Address:10.0.0.7"), "{text}");
+        }
+    }
+    // A serving CSR for a kube-apiserver client signer is refused (usages checked).
+    let manifest = dir.join("node.json");
+    let mut object: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    object["spec"]["signerName"] = "kubernetes.io/kube-apiserver-client".into();
+    std::fs::write(&manifest, serde_json::to_vec(&object).unwrap()).unwrap();
+    let approved = kguard(&["pki", "csr", "approve", &s(&manifest)]);
+    let approved_path = dir.join("node-wrong-approved.json");
+    std::fs::write(&approved_path, &approved.stdout).unwrap();
+    let signed = kguard(&["pki", "csr", "sign", &s(&approved_path), "--ca", &s(&dir.join("ca"))]);
+    assert_eq!(signed.status.code(), Some(1), "{}", stdout(&signed));
+    assert!(stderr(&signed).contains("usages did not match"), "{}", stderr(&signed));
+}
+
+/// `kguard authn whoami --state`: the bound pod and service account are looked up in manifests,
+/// with upstream's reasons when they are gone or were recreated (new UID).
+#[test]
+fn whoami_checks_bound_objects_against_a_state_directory() {
+    let dir = tmp("sa-state");
+    init(&dir, &[]);
+    let key = s(&dir.join("sa.key"));
+    let create = kguard(&[
+        "authn",
+        "token",
+        "create",
+        "builder",
+        "-n",
+        "ci",
+        "--audience",
+        "api",
+        "--key",
+        &key,
+        "--uid",
+        "sa-uid",
+        "--bound-pod",
+        "web-0",
+        "--bound-pod-uid",
+        "pod-uid",
+    ]);
+    assert!(create.status.success(), "{}", stderr(&create));
+    let token = stdout(&create).trim().to_owned();
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: ci, uid: sa-uid}\n";
+    std::fs::write(state.join("sa.yaml"), sa).unwrap();
+    let pod = |uid: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web-0, namespace: ci, uid: {uid}}}\n");
+    let whoami = || {
+        let pubkey = s(&dir.join("sa.pub"));
+        let o = kguard(&[
+            "authn",
+            "whoami",
+            "--token",
+            &token,
+            "--sa-key",
+            &pubkey,
+            "--audience",
+            "api",
+            "--state",
+            &s(&state),
+        ]);
+        (o.status.code(), stdout(&o))
+    };
+    std::fs::write(state.join("pod.yaml"), pod("pod-uid")).unwrap();
+    let (code, out) = whoami();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("extra:         authentication.kubernetes.io/pod-uid=pod-uid"), "{out}");
+    assert!(out.contains("authentication.kubernetes.io/credential-id=JTI="), "{out}");
+    // The pod was deleted and recreated under the same name: new UID.
+    std::fs::write(state.join("pod.yaml"), pod("new-uid")).unwrap();
+    let (code, out) = whoami();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("service-account: pod UID (new-uid) does not match service account pod ref claim (pod-uid)"),
+        "{out}"
+    );
+    std::fs::remove_file(state.join("pod.yaml")).unwrap();
+    let (_, out) = whoami();
+    assert!(out.contains("service-account: service account token has been invalidated"), "{out}");
+    std::fs::remove_file(state.join("sa.yaml")).unwrap();
+    let (_, out) = whoami();
+    assert!(out.contains("service-account: serviceaccounts \"builder\" not found"), "{out}");
+    // --state needs a service-account key.
+    let o = kguard(&["authn", "whoami", "--token", &token, "--state", &s(&state)]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Client certificates carry upstream's credential id: `X509SHA256=` and the SHA-256 of the
+/// certificate's DER, which is openssl's SHA-256 fingerprint.
+#[test]
+fn x509_credential_id_is_the_certificate_sha256() {
+    let dir = tmp("credid");
+    init(&dir, &[]);
+    let who = kguard(&[
+        "authn",
+        "whoami",
+        "--json",
+        "--cert",
+        &s(&dir.join("admin.crt")),
+        "--client-ca",
+        &s(&dir.join("ca.crt")),
+    ]);
+    assert!(who.status.success(), "{}{}", stdout(&who), stderr(&who));
+    let v: serde_json::Value = serde_json::from_slice(&who.stdout).unwrap();
+    let id = v["user"]["extra"]["authentication.kubernetes.io/credential-id"][0].as_str().unwrap().to_owned();
+    let hex = id.strip_prefix("X509SHA256=").unwrap();
+    assert!(hex.len() == 64 && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+    if openssl() {
+        let o = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in", &s(&dir.join("admin.crt"))])
+            .output()
+            .unwrap();
+        let fp = stdout(&o);
+        let fp = fp.trim().rsplit('=').next().unwrap().replace(':', "").to_ascii_lowercase();
+        assert_eq!(hex, fp);
+    }
+}

@@ -5,7 +5,8 @@
 //! * [`x509`]: client certificates verified against a `--client-ca-file` bundle (user = CN,
 //!   groups = O).
 //! * [`tokenfile`]: `--token-auth-file` and the deprecated `--basic-auth-file` CSV files.
-//! * [`serviceaccount`]: service-account JWTs (TokenRequest claims), created and verified.
+//! * [`serviceaccount`]: service-account JWTs (TokenRequest claims), created and verified, with
+//!   the lookups of bound objects in an [`inventory`] when one is given.
 //! * [`bootstrap`]: bootstrap tokens (`<id>.<secret>` against `kube-system/bootstrap-token-<id>`).
 //! * [`csr`]: CertificateSigningRequest approval conditions and the built-in signers' checks.
 //! * [`pki`]: certificate inspection and the `PKI…` rules.
@@ -13,6 +14,7 @@
 
 pub mod bootstrap;
 pub mod csr;
+pub mod inventory;
 pub mod pki;
 pub mod serviceaccount;
 pub mod tokenfile;

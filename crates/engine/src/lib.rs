@@ -13,6 +13,7 @@ pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod checks;
+pub mod credentials;
 pub mod detect;
 pub mod kubesec;
 pub mod netpol;

@@ -8,10 +8,11 @@
 use kguard_report::RuleMeta;
 
 /// Every rule family's definitions, in display order.
-fn families() -> [&'static [RuleMeta]; 6] {
+fn families() -> [&'static [RuleMeta]; 7] {
     [
         crate::podsec::RULES,
         crate::checks::RULES,
+        crate::credentials::RULES,
         crate::netpol::RULES,
         crate::authz::RULES,
         crate::audit::RULES,

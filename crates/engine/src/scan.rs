@@ -6,6 +6,8 @@
 //!   `pod-security.kubernetes.io/*` labels when the input has that Namespace, else the default;
 //! * per workload, RBAC object and Service: the hardening catalogue ([`crate::checks`]), with the
 //!   input's ServiceAccounts as its [`checks::Inventory`] (token automount);
+//! * per Secret, ConfigMap and kubeconfig (`kind: Config`): credentials written into them
+//!   ([`crate::credentials`]);
 //! * across objects: NetworkPolicy isolation ([`crate::netpol`]) and, when the input holds RBAC
 //!   objects, RBAC risks and escalation paths ([`crate::authz::risks`]).
 //!
@@ -21,7 +23,7 @@ use rayon::prelude::*;
 
 use crate::podsec::{self, Level, NamespacePolicy, Version};
 use crate::rules::{self, IGNORE_ANNOTATION, Selection};
-use crate::{authz, checks, netpol, workload};
+use crate::{authz, checks, credentials, netpol, workload};
 
 /// The Pod Security policy used where the input says nothing (no Namespace object with
 /// `pod-security.kubernetes.io/*` labels for the object's namespace).
@@ -106,7 +108,7 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
             suppressions.template_ignores.insert(&obj.id, v);
         }
         candidates.extend(o.findings);
-        out.diagnostics.extend(o.diagnostic);
+        out.diagnostics.extend(o.diagnostics);
         match o.evaluated {
             Some(true) => out.scanned += 1,
             Some(false) => out.skipped += 1,
@@ -133,8 +135,8 @@ pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
 /// What the per-object engines made of one object.
 struct ObjectOutcome {
     findings: Vec<Finding>,
-    /// A malformed object, or a note that no rule applies.
-    diagnostic: Option<Diagnostic>,
+    /// A malformed object, a note that no rule applies, unreadable embedded credentials.
+    diagnostics: Vec<Diagnostic>,
     /// `Some(true)` evaluated, `Some(false)` skipped, `None` malformed.
     evaluated: Option<bool>,
     /// The pod template's `kguard.io/ignore` annotation.
@@ -148,14 +150,19 @@ fn scan_object(
     inventory: &checks::Inventory,
     netpol_on: bool,
 ) -> ObjectOutcome {
-    let mut o = ObjectOutcome { findings: Vec::new(), diagnostic: None, evaluated: Some(true), template_ignore: None };
+    let mut o =
+        ObjectOutcome { findings: Vec::new(), diagnostics: Vec::new(), evaluated: Some(true), template_ignore: None };
     match workload::pod_view(obj) {
         None => {
             if checks::applies_to(obj) {
                 o.findings = checks::findings_in(obj, None, inventory);
+            } else if credentials::applies_to(obj) {
+                let (findings, diagnostics) = credentials::check(obj);
+                o.findings = findings;
+                o.diagnostics = diagnostics;
             } else if !(obj.kind() == "Namespace" || (netpol_on && obj.kind() == "NetworkPolicy")) {
                 o.evaluated = Some(false);
-                o.diagnostic = Some(Diagnostic::note(
+                o.diagnostics.push(Diagnostic::note(
                     "skipped-kind",
                     obj.location(""),
                     format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
@@ -164,7 +171,7 @@ fn scan_object(
         }
         Some(Err(e)) => {
             let message = format!("{}: {}", obj.id, e.message);
-            o.diagnostic = Some(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
+            o.diagnostics.push(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
             o.evaluated = None;
         }
         Some(Ok(view)) => {

@@ -178,3 +178,180 @@ fn chain_anonymous_fallback_and_authenticated_group() {
     let closed = Authenticators { anonymous: false, ..authn };
     assert!(matches!(authenticate(&closed, &Credentials::default(), NOW), Verdict::Unauthorized(_)));
 }
+
+mod inventory {
+    use super::*;
+    use kguard_engine::authn::inventory::{Entry, INVALID_SINCE_LABEL, Inventory, Kind};
+    use kguard_engine::authn::serviceaccount::{Claims, LEGACY_ISSUER};
+
+    fn entry(uid: &str) -> Entry {
+        Entry { uid: uid.into(), ..Entry::default() }
+    }
+
+    /// The cluster a pod-bound token of `request()` was issued in.
+    fn cluster() -> Inventory {
+        let mut inv = Inventory::default();
+        inv.insert(Kind::ServiceAccount, "default", "builder", entry("sa-uid"));
+        inv.insert(Kind::Pod, "default", "web-0", entry("pod-uid"));
+        inv.insert(Kind::Node, "", "node-1", entry("node-uid"));
+        inv.insert(Kind::Secret, "default", "bound", entry("secret-uid"));
+        inv
+    }
+
+    fn verify_in(inv: Inventory, claims: &Claims, key: &KeyPair, now: i64) -> Outcome {
+        let token = sign(claims, key.serialize_pem().as_bytes()).unwrap();
+        let mut v = verifier(key);
+        v.inventory = Some(inv);
+        v.verify(&token, now)
+    }
+
+    #[test]
+    fn bound_objects_must_exist_with_their_uid() {
+        let key = KeyPair::generate().unwrap();
+        let claims = request().claims();
+        assert!(matches!(verify_in(cluster(), &claims, &key, NOW), Outcome::Authenticated(_)));
+        // Without an inventory nothing is looked up.
+        let token = sign(&claims, key.serialize_pem().as_bytes()).unwrap();
+        assert!(matches!(verifier(&key).verify(&token, NOW), Outcome::Authenticated(_)));
+
+        let mut inv = cluster();
+        inv.insert(Kind::Pod, "default", "web-0", entry("other-pod-uid"));
+        assert_eq!(
+            rejected(verify_in(inv, &claims, &key, NOW)),
+            "pod UID (other-pod-uid) does not match service account pod ref claim (pod-uid)"
+        );
+        let mut inv = Inventory::default();
+        inv.insert(Kind::ServiceAccount, "default", "builder", entry("sa-uid"));
+        assert_eq!(rejected(verify_in(inv, &claims, &key, NOW)), "service account token has been invalidated");
+        assert_eq!(
+            rejected(verify_in(Inventory::default(), &claims, &key, NOW)),
+            "serviceaccounts \"builder\" not found"
+        );
+        let mut inv = cluster();
+        inv.insert(Kind::ServiceAccount, "default", "builder", entry("recreated"));
+        assert_eq!(
+            rejected(verify_in(inv, &claims, &key, NOW)),
+            "service account UID (recreated) does not match claim (sa-uid)"
+        );
+        // Deleted: beyond the 60 s leeway the token is dead, within it still valid.
+        for (deleted_at, ok) in [(NOW - 61, false), (NOW - 30, true)] {
+            let mut inv = cluster();
+            inv.insert(
+                Kind::Pod,
+                "default",
+                "web-0",
+                Entry { deletion_timestamp: Some(deleted_at), ..entry("pod-uid") },
+            );
+            let o = verify_in(inv, &claims, &key, NOW);
+            assert_eq!(matches!(o, Outcome::Authenticated(_)), ok, "{o:?}");
+        }
+        let mut inv = cluster();
+        inv.insert(
+            Kind::ServiceAccount,
+            "default",
+            "builder",
+            Entry { deletion_timestamp: Some(NOW - 3600), ..entry("sa-uid") },
+        );
+        assert_eq!(rejected(verify_in(inv, &claims, &key, NOW)), "service account default/builder has been deleted");
+    }
+
+    #[test]
+    fn secret_and_node_bound_tokens() {
+        let key = KeyPair::generate().unwrap();
+        let mut claims = request().claims();
+        let k = claims.kubernetes.as_mut().unwrap();
+        k.pod = None;
+        k.secret = Some(ObjectRef { name: "bound".into(), uid: "secret-uid".into() });
+        k.node = Some(ObjectRef { name: "node-1".into(), uid: "node-uid".into() });
+        let Outcome::Authenticated(user) = verify_in(cluster(), &claims, &key, NOW) else { panic!() };
+        assert_eq!(user.extra["authentication.kubernetes.io/node-name"], ["node-1"]);
+        let mut inv = cluster();
+        inv.insert(Kind::Secret, "default", "bound", entry("new-secret"));
+        assert_eq!(
+            rejected(verify_in(inv, &claims, &key, NOW)),
+            "secret UID (new-secret) does not match service account secret ref claim (secret-uid)"
+        );
+        let mut inv = cluster();
+        inv.insert(Kind::Node, "", "node-1", entry("replaced-node"));
+        assert_eq!(
+            rejected(verify_in(inv, &claims, &key, NOW)),
+            "node UID (replaced-node) does not match service account node ref claim (node-uid)"
+        );
+        // With a pod, the node is not looked up (only its claims are copied).
+        let mut claims = request().claims();
+        claims.kubernetes.as_mut().unwrap().node = Some(ObjectRef { name: "gone".into(), uid: "x".into() });
+        assert!(matches!(verify_in(cluster(), &claims, &key, NOW), Outcome::Authenticated(_)));
+    }
+
+    fn legacy_claims() -> Claims {
+        Claims {
+            iss: LEGACY_ISSUER.into(),
+            sub: "system:serviceaccount:ci:deployer".into(),
+            legacy_namespace: Some("ci".into()),
+            legacy_name: Some("deployer".into()),
+            legacy_uid: Some("sa-uid".into()),
+            legacy_secret: Some("deployer-token".into()),
+            ..Claims::default()
+        }
+    }
+
+    #[test]
+    fn legacy_tokens_must_still_be_the_secrets_token() {
+        let key = KeyPair::generate().unwrap();
+        let token = sign(&legacy_claims(), key.serialize_pem().as_bytes()).unwrap();
+        let mut v = Verifier::new(vec![LEGACY_ISSUER.into()], vec![]);
+        v.add_public_keys_pem(key.public_key_pem().as_bytes()).unwrap();
+        let cluster = |secret: Entry, sa: Option<Entry>| {
+            let mut inv = Inventory::default();
+            inv.insert(Kind::Secret, "ci", "deployer-token", secret);
+            if let Some(sa) = sa {
+                inv.insert(Kind::ServiceAccount, "ci", "deployer", sa);
+            }
+            let mut v = v.clone();
+            v.inventory = Some(inv);
+            v.verify(&token, NOW)
+        };
+        let secret = Entry { token: Some(token.as_bytes().to_vec()), ..entry("s-uid") };
+        assert!(matches!(cluster(secret.clone(), Some(entry("sa-uid"))), Outcome::Authenticated(_)));
+        let other = Entry { token: Some(b"another".to_vec()), ..secret.clone() };
+        assert_eq!(rejected(cluster(other, Some(entry("sa-uid")))), "Token does not match server's copy");
+        let deleting = Entry { deletion_timestamp: Some(NOW), ..secret.clone() };
+        assert_eq!(rejected(cluster(deleting, Some(entry("sa-uid")))), "Token has been invalidated");
+        assert_eq!(rejected(cluster(secret.clone(), None)), "serviceaccounts \"deployer\" not found");
+        assert_eq!(
+            rejected(cluster(secret.clone(), Some(entry("new")))),
+            "ServiceAccount UID (new) does not match claim (sa-uid)"
+        );
+        let marked = Entry { invalid_since: true, ..secret };
+        let reason = rejected(cluster(marked, Some(entry("sa-uid"))));
+        assert!(
+            reason.starts_with(
+                "the token in secret ci/deployer-token for service account ci/deployer has been marked invalid"
+            ) && reason.contains(INVALID_SINCE_LABEL),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn inventory_from_manifests() {
+        let yaml = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: deployer, namespace: ci, uid: sa-uid}\n---\n\
+            apiVersion: v1\nkind: Secret\nmetadata:\n  name: deployer-token\n  namespace: ci\n  uid: s-uid\n  labels: {kubernetes.io/legacy-token-invalid-since: '2026-01-01'}\n\
+            data: {token: dG9r}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, deletionTimestamp: '2026-01-01T00:00:00Z'}\n---\n\
+            apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: q, uid: u, deletionTimestamp: yesterday}\n---\n\
+            apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, uid: x}\n";
+        let parsed = kguard_model::load::parse_text(&std::sync::Arc::from("state.yaml"), yaml);
+        let (inv, diags) = Inventory::from_objects(&parsed.objects);
+        assert_eq!(inv.len(), 5);
+        assert_eq!(inv.get(Kind::ServiceAccount, "ci", "deployer").unwrap().uid, "sa-uid");
+        let secret = inv.get(Kind::Secret, "ci", "deployer-token").unwrap();
+        assert_eq!(secret.token.as_deref(), Some(&b"tok"[..]));
+        assert!(secret.invalid_since);
+        assert_eq!(inv.get(Kind::Pod, "default", "p").unwrap().deletion_timestamp, Some(1_767_225_600));
+        assert!(inv.get(Kind::Node, "whatever", "node-1").is_some());
+        let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0], "Pod/p: no metadata.uid: tokens bound to it cannot match");
+        assert!(messages.iter().any(|m| m.contains("Node/node-1: no metadata.uid")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("deletionTimestamp \"yesterday\" is not RFC 3339")), "{messages:?}");
+    }
+}

@@ -90,6 +90,14 @@ fn user_is_cn_and_groups_are_o_in_order() {
     assert_eq!(user.name, "jane");
     assert_eq!(user.groups, ["dev"]);
     assert_eq!(user.uid, "");
+    // The credential id is the SHA-256 of the leaf's DER.
+    let der = kguard_engine::authn::x509::certificates_from_pem(cert.as_bytes()).unwrap().remove(0);
+    let id = kguard_engine::authn::x509::credential_id(&der);
+    assert_eq!(user.extra["authentication.kubernetes.io/credential-id"], vec![id.clone()]);
+    assert!(id.starts_with("X509SHA256=") && id.len() == 11 + 64, "{id}");
+    let other = client(&root, "jane", &["dev"]);
+    let Outcome::Authenticated(user2) = bundle.authenticate_pem(other.as_bytes(), NOW) else { panic!() };
+    assert_ne!(user2.extra, user.extra, "another certificate, another id");
 }
 
 #[test]

@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use super::{Outcome, UserInfo, rfc3339};
+use super::inventory::{Entry, Inventory, Kind};
+use super::{Outcome, UserInfo, constant_time_eq, rfc3339};
 use crate::authz::attrs::ALL_SERVICE_ACCOUNTS;
+use crate::text::go_quote;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat` (go-jose's `DefaultLeeway`).
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -190,6 +192,9 @@ pub struct Verifier {
     pub issuers: Vec<String>,
     /// Accepted audiences (`--api-audiences`); empty accepts any.
     pub audiences: Vec<String>,
+    /// The objects bound tokens are looked up in; `None` skips the lookups (kube-apiserver always
+    /// makes them: without an inventory kguard cannot tell a revoked token from a valid one).
+    pub inventory: Option<Inventory>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -198,6 +203,7 @@ impl std::fmt::Debug for Verifier {
             .field("keys", &self.keys.len())
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
+            .field("inventory", &self.inventory.as_ref().map(Inventory::len))
             .finish()
     }
 }
@@ -209,7 +215,7 @@ impl Verifier {
     /// A verifier for `issuers` and `audiences` with no keys yet.
     #[must_use]
     pub fn new(issuers: Vec<String>, audiences: Vec<String>) -> Self {
-        Self { keys: Vec::new(), issuers, audiences }
+        Self { keys: Vec::new(), issuers, audiences, inventory: None }
     }
 
     /// Adds every public key in `pem`: `PUBLIC KEY` (RSA or EC), `RSA PUBLIC KEY`, or a
@@ -258,7 +264,7 @@ impl Verifier {
     /// audiences).
     #[must_use]
     pub fn with_audiences(&self, audiences: Vec<String>) -> Self {
-        Self { keys: self.keys.clone(), issuers: self.issuers.clone(), audiences }
+        Self { keys: self.keys.clone(), issuers: self.issuers.clone(), audiences, inventory: self.inventory.clone() }
     }
 
     /// How many keys the verifier holds.
@@ -336,13 +342,13 @@ impl Verifier {
                 self.keys.len()
             ));
         };
-        match self.check_claims(&claims, now) {
+        match self.check_claims(&claims, token, now) {
             Ok(user) => Outcome::Authenticated(user),
             Err(reason) => Outcome::Rejected(reason),
         }
     }
 
-    fn check_claims(&self, c: &Claims, now: i64) -> Result<UserInfo, String> {
+    fn check_claims(&self, c: &Claims, token: &str, now: i64) -> Result<UserInfo, String> {
         if let Some(exp) = c.exp
             && now > exp.saturating_add(LEEWAY_SECONDS)
         {
@@ -385,6 +391,12 @@ impl Verifier {
         if c.kubernetes.is_none() && c.exp.is_none() && c.iss != LEGACY_ISSUER {
             return Err("token has no expiry".to_owned());
         }
+        if let Some(inventory) = &self.inventory {
+            match &c.kubernetes {
+                Some(k) => lookup_bound(inventory, k, now)?,
+                None => lookup_legacy(inventory, c, token, &namespace, &name, &uid)?,
+            }
+        }
         let mut user =
             UserInfo::new(username, [ALL_SERVICE_ACCOUNTS.to_owned(), format!("{ALL_SERVICE_ACCOUNTS}:{namespace}")]);
         user.uid = uid;
@@ -408,6 +420,80 @@ impl Verifier {
         }
         Ok(user)
     }
+}
+
+/// What a failed lookup of a bound object says (upstream's `errors.New`).
+const INVALIDATED: &str = "service account token has been invalidated";
+
+/// The error of a Get that finds nothing (`serviceaccounts "x" not found`).
+fn not_found(resource: &str, name: &str) -> String {
+    format!("{resource} {} not found", go_quote(name))
+}
+
+/// The lookups of a bound token (pkg/serviceaccount/claims.go `validator.Validate`): the service
+/// account (error, UID, deletion), then the secret and the pod it is bound to, or the node when it
+/// is bound to no pod. Objects deleted more than [`LEEWAY_SECONDS`] ago count as gone.
+fn lookup_bound(inv: &Inventory, k: &KubernetesClaim, now: i64) -> Result<(), String> {
+    let deleted = |e: &Entry| e.deletion_timestamp.is_some_and(|t| t < now - LEEWAY_SECONDS);
+    let ns = k.namespace.as_str();
+    let sa_ref = &k.serviceaccount;
+    let sa =
+        inv.get(Kind::ServiceAccount, ns, &sa_ref.name).ok_or_else(|| not_found("serviceaccounts", &sa_ref.name))?;
+    if sa.uid != sa_ref.uid {
+        return Err(format!("service account UID ({}) does not match claim ({})", sa.uid, sa_ref.uid));
+    }
+    if deleted(sa) {
+        return Err(format!("service account {ns}/{} has been deleted", sa_ref.name));
+    }
+    let bound = |kind: Kind, r: &ObjectRef, what: &str| -> Result<(), String> {
+        let e = inv.get(kind, ns, &r.name).ok_or(INVALIDATED)?;
+        if e.uid != r.uid {
+            return Err(format!("{what} UID ({}) does not match service account {what} ref claim ({})", e.uid, r.uid));
+        }
+        if deleted(e) {
+            return Err(INVALIDATED.to_owned());
+        }
+        Ok(())
+    };
+    if let Some(secret) = &k.secret {
+        bound(Kind::Secret, secret, "secret")?;
+    }
+    if let Some(pod) = &k.pod {
+        bound(Kind::Pod, pod, "pod")?;
+    } else if let Some(node) = &k.node {
+        bound(Kind::Node, node, "node")?;
+    }
+    Ok(())
+}
+
+/// The lookups of a legacy secret-based token (pkg/serviceaccount/legacy.go): the Secret must
+/// exist, not be deleting, and hold this very token; the service account must exist with the UID
+/// of the claim; the Secret must not carry the legacy-token cleaner's invalid-since label.
+fn lookup_legacy(inv: &Inventory, c: &Claims, token: &str, ns: &str, name: &str, uid: &str) -> Result<(), String> {
+    let secret_name = c.legacy_secret.as_deref().unwrap_or_default();
+    let secret = inv
+        .get(Kind::Secret, ns, secret_name)
+        .filter(|s| s.deletion_timestamp.is_none())
+        .ok_or("Token has been invalidated")?;
+    if !constant_time_eq(secret.token.as_deref().unwrap_or_default(), token.as_bytes()) {
+        return Err("Token does not match server's copy".to_owned());
+    }
+    let sa = inv.get(Kind::ServiceAccount, ns, name).ok_or_else(|| not_found("serviceaccounts", name))?;
+    if sa.deletion_timestamp.is_some() {
+        return Err(format!("ServiceAccount {ns}/{name} has been deleted"));
+    }
+    if sa.uid != uid {
+        return Err(format!("ServiceAccount UID ({}) does not match claim ({uid})", sa.uid));
+    }
+    if secret.invalid_since {
+        return Err(format!(
+            "the token in secret {ns}/{secret_name} for service account {ns}/{name} has been marked invalid. Use \
+             tokens from the TokenRequest API or manually created secret-based tokens, or remove the '{}' label \
+             from the secret to temporarily allow use of this token",
+            super::inventory::INVALID_SINCE_LABEL
+        ));
+    }
+    Ok(())
 }
 
 fn decode_json(part: &str) -> Option<serde_json::Map<String, serde_json::Value>> {

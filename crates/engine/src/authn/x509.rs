@@ -5,7 +5,8 @@
 //! validity at the given time, CA basic constraints on issuers, and the client-auth extended key
 //! usage on every certificate of the chain that lists extended key usages. The user is the leaf's
 //! subject CN, the groups its subject O values (in order). A leaf with an empty CN is not
-//! authenticated (no error), as upstream.
+//! authenticated (no error), as upstream. The user carries the extra
+//! `authentication.kubernetes.io/credential-id: X509SHA256=<hex SHA-256 of the leaf's DER>`.
 
 use x509_parser::certificate::X509Certificate;
 use x509_parser::pem::Pem;
@@ -13,6 +14,18 @@ use x509_parser::prelude::FromDer;
 use x509_parser::time::ASN1Time;
 
 use super::{Outcome, UserInfo, rfc3339};
+
+/// The extra key naming the credential a request was authenticated with (`user.CredentialIDKey`).
+pub const CREDENTIAL_ID: &str = "authentication.kubernetes.io/credential-id";
+
+/// The credential id of a client certificate, as kube-apiserver's x509 authenticator sets it:
+/// `X509SHA256=` and the lowercase hex SHA-256 of the leaf certificate's DER.
+#[must_use]
+pub fn credential_id(leaf_der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf_der);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("X509SHA256={hex}")
+}
 
 /// The longest chain considered (leaf, intermediates and root).
 const MAX_DEPTH: usize = 8;
@@ -108,7 +121,9 @@ impl ClientCa {
         }
         let groups: Vec<String> =
             leaf.subject().iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_owned).collect();
-        Ok(Outcome::Authenticated(UserInfo::new(cn, groups)))
+        let mut user = UserInfo::new(cn, groups);
+        user.extra.insert(CREDENTIAL_ID.to_owned(), vec![credential_id(leaf_der)]);
+        Ok(Outcome::Authenticated(user))
     }
 }
 
