@@ -60,6 +60,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::authn::AuthnCommand,
     },
+    /// Serve the HTTPS webhooks kube-apiserver calls: admission (/validate, /mutate), ImagePolicyWebhook
+    /// (/imagereview), TokenReview (/authenticate), SubjectAccessReview (/authorize), audit sink (/audit).
+    Serve(ServeArgs),
     /// PodSecurityPolicy (policy/v1beta1, removed in v1.25): would the admission plugin admit these pods?
     Psp {
         /// What to do.
@@ -188,4 +191,18 @@ pub enum RulesFormat {
     Table,
     /// A JSON array of rule objects.
     Json,
+}
+
+/// `kguard serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The server configuration (kguard.yaml; see docs/serve.md).
+    #[arg(long, short = 'c', default_value = "kguard.yaml")]
+    pub config: std::path::PathBuf,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Check the configuration and every file it names, print a summary, and exit.
+    #[arg(long)]
+    pub check: bool,
 }

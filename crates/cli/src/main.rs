@@ -50,6 +50,39 @@ fn main() -> ExitCode {
         Command::Pki { command } => pki::run(&command),
         Command::Authn { command } => authn::run(&command),
         Command::Psp { command } => psp::run(&command),
+        Command::Serve(args) => serve(&args),
     };
     ExitCode::from(code)
+}
+
+/// `kguard serve`: runs until SIGTERM/SIGINT; exit 2 on a configuration or startup error.
+fn serve(args: &args::ServeArgs) -> u8 {
+    if args.check {
+        return match kguard_server::state::read_config(&args.config).and_then(kguard_server::state::Runtime::build) {
+            Ok(rt) => {
+                for w in &rt.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "{}: ok ({} state objects, authorizers {:?})",
+                    args.config.display(),
+                    rt.objects,
+                    rt.config.authorization.modes
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    match kguard_server::run(&args.config, threads) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
 }

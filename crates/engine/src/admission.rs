@@ -31,9 +31,9 @@ use kguard_model::{Object, ObjectRef};
 use kguard_report::Severity;
 use serde_json::Value;
 
-use crate::authz::UserInfo;
+use crate::authz::{Authorizer, UserInfo};
 use crate::workload::{self, PodView};
-use crate::{checks, rules};
+use crate::{checks, psp, rules};
 
 pub use jsonpatch::PatchOp;
 
@@ -232,6 +232,8 @@ pub struct Policies {
     pub images: Option<image::Policy>,
     /// Secure defaults applied by `/mutate`.
     pub mutations: mutate::Mutations,
+    /// The PodSecurityPolicy plugin over [`Inventory::psps`] (`use` checked with the authorizer).
+    pub psp: bool,
 }
 
 /// What the admission policies know of the cluster.
@@ -241,6 +243,10 @@ pub struct Inventory {
     pub namespaces: HashMap<String, BTreeMap<String, String>>,
     /// Namespace name → the pods in it (as JSON objects).
     pub pods: HashMap<String, Vec<Value>>,
+    /// PodSecurityPolicies, by name.
+    pub psps: Vec<psp::Policy>,
+    /// Objects that could not be used (malformed PodSecurityPolicies), with the reason.
+    pub errors: Vec<String>,
 }
 
 impl Inventory {
@@ -254,6 +260,10 @@ impl Inventory {
                     let labels = obj.labels().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
                     inv.namespaces.insert(obj.id.name.clone(), labels);
                 }
+                ("policy" | "extensions", "PodSecurityPolicy") => match psp::Policy::from_object(obj) {
+                    Ok(p) => inv.psps.push(p),
+                    Err(e) => inv.errors.push(format!("{}: {e}", obj.id)),
+                },
                 ("", "Pod") => {
                     let ns = obj.id.namespace.clone().unwrap_or_else(|| "default".to_owned());
                     inv.pods.entry(ns).or_default().push(obj.root.to_json());
@@ -285,15 +295,22 @@ fn pod_of(value: &Value) -> Option<Result<(Object, PodView), String>> {
     }
 }
 
-/// The validating phase: PodSecurity, hardening rules, image policy, in that order.
+/// The validating phase: PodSecurity, PodSecurityPolicy, hardening rules, image policy, in
+/// that order. `authz` answers PodSecurityPolicy `use` checks.
 #[must_use]
-pub fn validate(policies: &Policies, inventory: &Inventory, req: &Request) -> Response {
+pub fn validate(policies: &Policies, inventory: &Inventory, authz: &dyn Authorizer, req: &Request) -> Response {
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Response::allow();
     }
     let mut out = Response::allow();
     if let Some(config) = &policies.pod_security {
         out.merge(podsecurity::validate(config, inventory, req));
+    }
+    if policies.psp
+        && let Some(request) = psp_request(req)
+    {
+        let outcome = psp::validate(&inventory.psps, &request, authz);
+        out.merge(psp_response(req, outcome));
     }
     if let Some(h) = &policies.hardening {
         out.merge(hardening(h, req));
@@ -306,9 +323,10 @@ pub fn validate(policies: &Policies, inventory: &Inventory, req: &Request) -> Re
     out
 }
 
-/// The mutating phase: secure defaults on Pods (CREATE only), as a JSON Patch.
+/// The mutating phase on Pods (CREATE only): PodSecurityPolicy admission (its defaults and the
+/// `kubernetes.io/psp` annotation), then the secure defaults; one JSON Patch for both.
 #[must_use]
-pub fn mutate(policies: &Policies, req: &Request) -> Response {
+pub fn mutate(policies: &Policies, inventory: &Inventory, authz: &dyn Authorizer, req: &Request) -> Response {
     let mut out = Response::allow();
     if req.operation != Operation::Create || !req.sub_resource.is_empty() {
         return out;
@@ -318,13 +336,57 @@ pub fn mutate(policies: &Policies, req: &Request) -> Response {
         && let Some(pod) = &req.object
     {
         let mut mutated = pod.clone();
+        if policies.psp
+            && let Some(request) = psp_request(req)
+        {
+            let outcome = psp::admit(&inventory.psps, &request, authz);
+            let new_pod = outcome.pod.clone();
+            let r = psp_response(req, outcome);
+            if !r.allowed {
+                return r;
+            }
+            out.audit_annotations.extend(r.audit_annotations);
+            if let Some(p) = new_pod {
+                mutated = p;
+            }
+        }
         let applied = policies.mutations.apply(&mut mutated);
         if !applied.is_empty() {
-            out.patch = jsonpatch::diff(pod, &mutated);
             out.audit_annotations.insert("mutated".to_owned(), applied.join(","));
         }
+        out.patch = jsonpatch::diff(pod, &mutated);
     }
     out
+}
+
+/// The PodSecurityPolicy view of a pod request (pods only, no subresource).
+fn psp_request(req: &Request) -> Option<psp::Request<'_>> {
+    if !req.resource.group.is_empty() || req.resource.name != "pods" || !req.sub_resource.is_empty() {
+        return None;
+    }
+    let operation = match req.operation {
+        Operation::Create => psp::Operation::Create,
+        Operation::Update => psp::Operation::Update,
+        Operation::Delete | Operation::Connect => return None,
+    };
+    Some(psp::Request {
+        pod: req.object.as_ref()?,
+        old_pod: req.old_object.as_ref(),
+        namespace: &req.namespace,
+        user: &req.user,
+        operation,
+    })
+}
+
+/// A PodSecurityPolicy outcome as an admission response; audit annotation keys lose their
+/// `podsecuritypolicy.policy.k8s.io/` prefix (kube-apiserver prefixes a webhook's own) and gain `psp-`.
+fn psp_response(req: &Request, outcome: psp::Outcome) -> Response {
+    let mut r = if outcome.allowed { Response::allow() } else { Response::deny(req.forbidden(&outcome.message)) };
+    for (k, v) in outcome.audit_annotations {
+        let key = k.rsplit('/').next().unwrap_or(&k);
+        r.audit_annotations.insert(format!("psp-{key}"), v);
+    }
+    r
 }
 
 /// The hardening rules of `kguard scan` on a Pod or workload.

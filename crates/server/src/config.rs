@@ -474,7 +474,7 @@ impl Config {
                 "limits: maxBodyBytes, maxConcurrentRequests and maxConnections must be positive".to_owned(),
             ));
         }
-        if config.health_listen == config.listen {
+        if config.health_listen == config.listen && config.listen.port() != 0 {
             return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));
         }
         config.resolve(base);

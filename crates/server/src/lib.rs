@@ -486,9 +486,9 @@ fn evaluate(rt: &Runtime, name: &str, body: &[u8]) -> (Resp, Decision) {
                 Err(e) => return bad(&e),
             };
             let r = if name == "validate" {
-                admission::validate(&rt.policies, &rt.inventory, &review.request)
+                admission::validate(&rt.policies, &rt.inventory, &rt.authorizer, &review.request)
             } else {
-                admission::mutate(&rt.policies, &review.request)
+                admission::mutate(&rt.policies, &rt.inventory, &rt.authorizer, &review.request)
             };
             let decision = if r.allowed { Decision::Allowed } else { Decision::Denied };
             (json(StatusCode::OK, &wire::admission_response(&review.api_version, &review.request.uid, &r)), decision)

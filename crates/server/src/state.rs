@@ -82,12 +82,13 @@ impl Runtime {
     /// token file, keys, ABAC policy, rules). Problems inside the state directory are warnings.
     pub fn build(config: Config) -> Result<Self, String> {
         let tls = crate::tls::server_config(&config.tls)?;
-        let (mut objects, warnings) = match &config.state.dir {
+        let (mut objects, mut warnings) = match &config.state.dir {
             Some(dir) => load_state(dir),
             None => (Vec::new(), Vec::new()),
         };
         let loaded = objects.len();
         let inventory = admission::Inventory::from_objects(&objects);
+        warnings.extend(inventory.errors.iter().cloned());
 
         let pod_security = if config.admission.pod_security.enabled {
             Some(match &config.admission.pod_security.config_file {
@@ -122,6 +123,7 @@ impl Runtime {
             pod_security,
             hardening,
             images: i.enabled.then(|| image_policy.clone()),
+            psp: config.admission.pod_security_policy.enabled,
             mutations: mutate::Mutations {
                 seccomp_runtime_default: m.seccomp_runtime_default,
                 drop_all_capabilities: m.drop_all_capabilities,
@@ -144,6 +146,11 @@ impl Runtime {
                 for key in &sa.key_files {
                     let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
                     v.add_public_keys_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
+                }
+                if config.state.dir.is_some() {
+                    let (inv, diags) = kguard_engine::authn::inventory::Inventory::from_objects(&objects);
+                    warnings.extend(diags.iter().map(ToString::to_string));
+                    v.inventory = Some(inv);
                 }
                 Some(v)
             }

@@ -46,7 +46,12 @@ fn pss() -> Policies {
 
 #[test]
 fn enforce_denies_with_upstream_message() {
-    let r = validate(&pss(), &inventory(), &request("pods", "Pod", Operation::Create, root_pod("web", "strict")));
+    let r = validate(
+        &pss(),
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("web", "strict")),
+    );
     assert!(!r.allowed);
     let s = r.status.unwrap();
     assert_eq!((s.code, s.reason), (403, "Forbidden"));
@@ -64,7 +69,12 @@ fn enforce_denies_with_upstream_message() {
 
 #[test]
 fn warn_and_audit_without_enforce() {
-    let r = validate(&pss(), &inventory(), &request("pods", "Pod", Operation::Create, root_pod("web", "base")));
+    let r = validate(
+        &pss(),
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("web", "base")),
+    );
     assert!(r.allowed, "{r:?}");
     assert_eq!(r.warnings.len(), 1);
     assert!(r.warnings[0].starts_with("would violate PodSecurity \"restricted:latest\": allowPrivilegeEscalation"));
@@ -76,7 +86,12 @@ fn warn_and_audit_without_enforce() {
 fn workloads_are_warned_never_enforced() {
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "strict"},
         "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": true}}]}}}});
-    let r = validate(&pss(), &inventory(), &request("deployments", "Deployment", Operation::Create, deploy));
+    let r = validate(
+        &pss(),
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("deployments", "Deployment", Operation::Create, deploy),
+    );
     assert!(r.allowed);
     assert!(
         r.warnings[0].contains("privileged (container \"c\" must not set securityContext.privileged=true)"),
@@ -90,33 +105,52 @@ fn exemptions_and_ignored_subresources() {
     let mut policies = pss();
     let config = policies.pod_security.as_mut().unwrap();
     config.exempt_namespaces.push("strict".into());
-    let r = validate(&policies, &inventory(), &request("pods", "Pod", Operation::Create, root_pod("web", "strict")));
+    let r = validate(
+        &policies,
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("web", "strict")),
+    );
     assert!(r.allowed);
     assert_eq!(r.audit_annotations.get("exempt").map(String::as_str), Some("namespace"));
 
     let mut policies = pss();
     policies.pod_security.as_mut().unwrap().exempt_usernames.push("alice".into());
-    let r = validate(&policies, &inventory(), &request("pods", "Pod", Operation::Create, root_pod("web", "strict")));
+    let r = validate(
+        &policies,
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("web", "strict")),
+    );
     assert_eq!(r.audit_annotations.get("exempt").map(String::as_str), Some("user"));
 
     let mut policies = pss();
     policies.pod_security.as_mut().unwrap().exempt_runtime_classes.push("kata".into());
     let mut pod = root_pod("web", "strict");
     pod["spec"]["runtimeClassName"] = json!("kata");
-    let r = validate(&policies, &inventory(), &request("pods", "Pod", Operation::Create, pod));
+    let r =
+        validate(&policies, &inventory(), &crate::authz::AlwaysAllow, &request("pods", "Pod", Operation::Create, pod));
     assert_eq!(r.audit_annotations.get("exempt").map(String::as_str), Some("runtimeClass"));
 
     let mut req = request("pods", "Pod", Operation::Create, root_pod("web", "strict"));
     req.sub_resource = "exec".into();
-    assert!(validate(&pss(), &inventory(), &req).allowed);
+    assert!(validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &req).allowed);
     req.sub_resource = "ephemeralcontainers".into();
-    assert!(!validate(&pss(), &inventory(), &req).allowed, "ephemeralcontainers is evaluated");
+    assert!(
+        !validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &req).allowed,
+        "ephemeralcontainers is evaluated"
+    );
 }
 
 #[test]
 fn delete_and_connect_are_allowed() {
     for op in [Operation::Delete, Operation::Connect] {
-        let r = validate(&pss(), &inventory(), &request("pods", "Pod", op, root_pod("web", "strict")));
+        let r = validate(
+            &pss(),
+            &inventory(),
+            &crate::authz::AlwaysAllow,
+            &request("pods", "Pod", op, root_pod("web", "strict")),
+        );
         assert!(r.allowed);
     }
 }
@@ -127,10 +161,10 @@ fn insignificant_pod_updates_are_allowed() {
     let mut old = root_pod("web", "strict");
     old["metadata"]["labels"] = json!({"a": "b"});
     req.old_object = Some(old.clone());
-    assert!(validate(&pss(), &inventory(), &req).allowed, "label-only update");
+    assert!(validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &req).allowed, "label-only update");
     old["spec"]["containers"][0]["image"] = json!("nginx:1.26");
     req.old_object = Some(old);
-    assert!(!validate(&pss(), &inventory(), &req).allowed, "image change is significant");
+    assert!(!validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &req).allowed, "image change is significant");
 }
 
 #[test]
@@ -138,7 +172,7 @@ fn invalid_enforce_label_fails_closed_with_error_annotation() {
     let mut pod = root_pod("web", "bad");
     pod["spec"]["containers"][0]["securityContext"] = json!({"allowPrivilegeEscalation": false,
         "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}});
-    let r = validate(&pss(), &inventory(), &request("pods", "Pod", Operation::Create, pod));
+    let r = validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &request("pods", "Pod", Operation::Create, pod));
     assert!(r.allowed, "a restricted pod passes the fail-closed restricted level");
     assert!(
         r.audit_annotations["error"].starts_with(
@@ -146,7 +180,12 @@ fn invalid_enforce_label_fails_closed_with_error_annotation() {
         ),
         "{r:?}"
     );
-    let r = validate(&pss(), &inventory(), &request("pods", "Pod", Operation::Create, root_pod("web", "bad")));
+    let r = validate(
+        &pss(),
+        &inventory(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("web", "bad")),
+    );
     assert!(!r.allowed);
 }
 
@@ -156,6 +195,7 @@ fn namespace_labels_are_validated_and_tightening_warns() {
     let r = validate(
         &pss(),
         &inventory(),
+        &crate::authz::AlwaysAllow,
         &request(
             "namespaces",
             "Namespace",
@@ -182,7 +222,7 @@ fn namespace_labels_are_validated_and_tightening_warns() {
         ns(json!({"pod-security.kubernetes.io/enforce": "restricted"})),
     );
     req.old_object = Some(ns(json!({})));
-    let r = validate(&pss(), &inv, &req);
+    let r = validate(&pss(), &inv, &crate::authz::AlwaysAllow, &req);
     assert!(r.allowed);
     assert_eq!(r.warnings, vec![
         "existing pods in namespace \"team\" violate the new PodSecurity enforce level \"restricted:latest\"".to_owned(),
@@ -196,7 +236,7 @@ fn namespace_labels_are_validated_and_tightening_warns() {
         ns(json!({"pod-security.kubernetes.io/enforce": "baseline"})),
     );
     req.old_object = Some(ns(json!({"pod-security.kubernetes.io/enforce": "restricted"})));
-    assert!(validate(&pss(), &inv, &req).warnings.is_empty());
+    assert!(validate(&pss(), &inv, &crate::authz::AlwaysAllow, &req).warnings.is_empty());
 }
 
 #[test]
@@ -212,7 +252,8 @@ fn configured_defaults_apply_to_unlabelled_namespaces() {
     let policies = Policies { pod_security: Some(config), ..Policies::default() };
     let mut pod = root_pod("web", "unknown");
     pod["spec"]["hostNetwork"] = json!(true);
-    let r = validate(&policies, &inventory(), &request("pods", "Pod", Operation::Create, pod));
+    let r =
+        validate(&policies, &inventory(), &crate::authz::AlwaysAllow, &request("pods", "Pod", Operation::Create, pod));
     assert!(
         r.status
             .unwrap()
@@ -245,25 +286,44 @@ fn hardening_denies_or_warns_at_severity() {
         hardening: Some(Hardening { min_severity: Severity::Critical, deny: true, ignore: vec![] }),
         ..Policies::default()
     };
-    let r = validate(&deny, &Inventory::default(), &request("pods", "Pod", Operation::Create, pod.clone()));
+    let r = validate(
+        &deny,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, pod.clone()),
+    );
     assert!(!r.allowed);
     let msg = r.status.unwrap().message;
     assert!(msg.starts_with("pods \"web\" is forbidden: kguard hardening"), "{msg}");
     assert!(msg.contains("critical"), "{msg}");
-    let r =
-        validate(&deny, &Inventory::default(), &request("pods", "Pod", Operation::Create, root_pod("ok", "default")));
+    let r = validate(
+        &deny,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, root_pod("ok", "default")),
+    );
     assert!(r.allowed, "a pod without critical findings passes: {r:?}");
     // Suppressed through the annotation.
     let rule = checks::RULES.iter().find(|r| r.severity == Severity::Critical && msg.contains(r.id)).unwrap();
     pod["metadata"]["annotations"] = json!({"kguard.io/ignore": rule.id});
-    let r = validate(&deny, &Inventory::default(), &request("pods", "Pod", Operation::Create, pod.clone()));
+    let r = validate(
+        &deny,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, pod.clone()),
+    );
     assert!(r.allowed, "the only critical finding is suppressed: {r:?}");
     let warn = Policies {
         hardening: Some(Hardening { min_severity: Severity::High, deny: false, ignore: vec![] }),
         ..Policies::default()
     };
     pod["metadata"]["annotations"] = json!({});
-    let r = validate(&warn, &Inventory::default(), &request("pods", "Pod", Operation::Create, pod));
+    let r = validate(
+        &warn,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, pod),
+    );
     assert!(r.allowed && r.warnings.len() == 1 && r.warnings[0].contains(rule.id), "{r:?}");
 }
 
@@ -275,17 +335,31 @@ fn image_policy_on_pods_and_ephemeral_containers() {
     };
     let mut pod = root_pod("web", "default");
     assert!(
-        validate(&policies, &Inventory::default(), &request("pods", "Pod", Operation::Create, pod.clone())).allowed
+        validate(
+            &policies,
+            &Inventory::default(),
+            &crate::authz::AlwaysAllow,
+            &request("pods", "Pod", Operation::Create, pod.clone())
+        )
+        .allowed
     );
     pod["spec"]["initContainers"] = json!([{"name": "i", "image": "busybox"}]);
-    let r = validate(&policies, &Inventory::default(), &request("pods", "Pod", Operation::Create, pod.clone()));
+    let r = validate(
+        &policies,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, pod.clone()),
+    );
     assert_eq!(
         r.status.unwrap().message,
         "pods \"web\" is forbidden: image policy: image \"busybox\" has no tag (means :latest); use a version tag or a digest"
     );
     let mut req = request("pods", "Pod", Operation::Update, pod);
     req.sub_resource = "ephemeralcontainers".into();
-    assert!(validate(&policies, &Inventory::default(), &req).allowed, "only ephemeral containers are reviewed");
+    assert!(
+        validate(&policies, &Inventory::default(), &crate::authz::AlwaysAllow, &req).allowed,
+        "only ephemeral containers are reviewed"
+    );
 }
 
 #[test]
@@ -299,19 +373,33 @@ fn mutate_returns_a_patch_that_applies() {
         ..Policies::default()
     };
     let pod = root_pod("web", "default");
-    let r = mutate(&policies, &request("pods", "Pod", Operation::Create, pod.clone()));
+    let r = mutate(
+        &policies,
+        &Inventory::default(),
+        &crate::authz::AlwaysAllow,
+        &request("pods", "Pod", Operation::Create, pod.clone()),
+    );
     assert!(r.allowed && !r.patch.is_empty());
     let mut patched = pod;
     jsonpatch::apply(&mut patched, &r.patch).unwrap();
     assert_eq!(patched.pointer("/spec/securityContext/seccompProfile/type"), Some(&json!("RuntimeDefault")));
     assert_eq!(patched.pointer("/spec/containers/0/securityContext/capabilities/drop"), Some(&json!(["ALL"])));
     // UPDATE is never mutated.
-    assert!(mutate(&policies, &request("pods", "Pod", Operation::Update, root_pod("w", "d"))).patch.is_empty());
+    assert!(
+        mutate(
+            &policies,
+            &Inventory::default(),
+            &crate::authz::AlwaysAllow,
+            &request("pods", "Pod", Operation::Update, root_pod("w", "d"))
+        )
+        .patch
+        .is_empty()
+    );
 }
 
 #[test]
 fn malformed_objects_are_bad_requests_not_panics() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "namespace": "strict"}, "spec": {"containers": "nope"}});
-    let r = validate(&pss(), &inventory(), &request("pods", "Pod", Operation::Create, pod));
+    let r = validate(&pss(), &inventory(), &crate::authz::AlwaysAllow, &request("pods", "Pod", Operation::Create, pod));
     assert_eq!(r.status.unwrap().code, 400);
 }

@@ -1,0 +1,379 @@
+//! `kguard serve` end to end: the real server on loopback with certificates made here, real HTTPS
+//! requests (mutual TLS) to every endpoint, good and bad.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use serde_json::{Value, json};
+
+use kguard_engine::authn::serviceaccount::{TokenRequest, sign};
+use kguard_testkit::TempDir;
+
+struct Pki {
+    ca_pem: String,
+    client_cert: String,
+    client_key: String,
+    sa_key: String,
+}
+
+fn write_pki(dir: &Path) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "kguard-test-ca");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |cn: &str, sans: Vec<String>, server: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(sans).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages =
+            vec![if server { ExtendedKeyUsagePurpose::ServerAuth } else { ExtendedKeyUsagePurpose::ClientAuth }];
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (srv, srv_key) = leaf("kguard", vec!["localhost".into(), "127.0.0.1".into()], true);
+    let (client, client_key) = leaf("kube-apiserver", vec![], false);
+    let sa_key = KeyPair::generate().unwrap();
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), &srv).unwrap();
+    std::fs::write(dir.join("tls.key"), &srv_key).unwrap();
+    std::fs::write(dir.join("sa.pub"), sa_key.public_key_pem()).unwrap();
+    Pki { ca_pem: ca_cert.pem(), client_cert: client, client_key, sa_key: sa_key.serialize_pem() }
+}
+
+const STATE: &str = r"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: strict
+  labels: {pod-security.kubernetes.io/enforce: restricted}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: deployer, namespace: build, uid: 11111111-2222-3333-4444-555555555555}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: dev}
+rules:
+- {apiGroups: [''], resources: [pods], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-reads, namespace: dev}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: policy/v1beta1
+kind: PodSecurityPolicy
+metadata: {name: a-restricted}
+spec:
+  privileged: false
+  defaultAllowPrivilegeEscalation: false
+  allowPrivilegeEscalation: false
+  requiredDropCapabilities: [ALL]
+  runAsUser: {rule: MustRunAsNonRoot}
+  seLinux: {rule: RunAsAny}
+  supplementalGroups: {rule: RunAsAny}
+  fsGroup: {rule: RunAsAny}
+  volumes: [configMap, secret, emptyDir, projected]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: psp-restricted}
+rules:
+- {apiGroups: [policy], resources: [podsecuritypolicies], resourceNames: [a-restricted], verbs: [use]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: psp-restricted-all}
+subjects: [{kind: Group, name: system:authenticated, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: psp-restricted, apiGroup: rbac.authorization.k8s.io}
+";
+
+fn write_config(dir: &Path, extra: &str) {
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(dir.join("state/cluster.yaml"), STATE).unwrap();
+    std::fs::write(dir.join("tokens.csv"), "tok-bob-123,bob,uid-bob,\"devs,ops\"\n").unwrap();
+    let config = format!(
+        "apiVersion: kguard.io/v1alpha1
+kind: ServerConfig
+listen: 127.0.0.1:0
+healthListen: 127.0.0.1:0
+reloadIntervalSeconds: 1
+shutdownGraceSeconds: 5
+tls: {{certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}}
+limits: {{maxBodyBytes: 65536}}
+state: {{dir: state}}
+admission:
+  podSecurityPolicy: {{enabled: true}}
+  images: {{enabled: true, forbidLatest: true}}
+  mutate: {{seccompRuntimeDefault: true}}
+authentication:
+  tokenAuthFile: tokens.csv
+  serviceAccounts: {{keyFiles: [sa.pub], issuers: [https://kubernetes.default.svc], audiences: [api]}}
+authorization: {{modes: [RBAC]}}
+audit:
+  log: {{path: audit/audit.log}}
+{extra}"
+    );
+    std::fs::write(dir.join("kguard.yaml"), config).unwrap();
+}
+
+struct Client {
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl Client {
+    fn new(pki: &Pki, with_cert: bool) -> Self {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(kguard_server::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = if with_cert {
+            let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pki.client_cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pki.client_key.as_bytes()).unwrap();
+            builder.with_client_auth_cert(certs, key).unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        Self { connector: tokio_rustls::TlsConnector::from(Arc::new(config)) }
+    }
+
+    async fn post(&self, addr: std::net::SocketAddr, path: &str, body: Vec<u8>) -> Result<(u16, Value), String> {
+        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = self.connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let req = hyper::Request::post(path)
+            .header("content-type", "application/json")
+            .header("host", "localhost")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+        let code = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        Ok((code, value))
+    }
+}
+
+fn review(resource: &str, kind: &str, op: &str, object: Value, user: &str) -> Vec<u8> {
+    let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
+    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "uid-7", "kind": {"group": "", "version": "v1", "kind": kind},
+        "resource": {"group": "", "version": "v1", "resource": resource}, "name": name, "namespace": ns,
+        "operation": op, "userInfo": {"username": user, "groups": ["system:authenticated"]},
+        "object": object, "dryRun": false}}))
+    .unwrap()
+}
+
+fn pod(name: &str, ns: &str, image: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+           "spec": {"containers": [{"name": "app", "image": image}]}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_over_mutual_tls() {
+    let dir = TempDir::new("serve");
+    let pki = write_pki(dir.path());
+    write_config(dir.path(), "");
+    let server = kguard_server::start(&dir.path().join("kguard.yaml")).await.unwrap();
+    let client = Client::new(&pki, true);
+    let addr = server.addr;
+
+    // Pod Security: the upstream denial text.
+    let (code, v) = client
+        .post(addr, "/validate", review("pods", "Pod", "CREATE", pod("web", "strict", "nginx:1.27"), "alice"))
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+    let r = &v["response"];
+    assert_eq!((r["uid"].as_str(), r["allowed"].as_bool()), (Some("uid-7"), Some(false)));
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with(
+            "pods \"web\" is forbidden: violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false"
+        ),
+        "{msg}"
+    );
+    assert_eq!(r["status"]["code"], 403);
+
+    // PodSecurityPolicy selection and mutation, plus the seccomp default, as one JSON Patch.
+    let (_, v) = client
+        .post(addr, "/mutate", review("pods", "Pod", "CREATE", pod("api", "dev", "nginx:1.27"), "alice"))
+        .await
+        .unwrap();
+    let r = &v["response"];
+    assert_eq!(r["allowed"], true, "{v}");
+    assert_eq!(r["patchType"], "JSONPatch");
+    assert_eq!(r["auditAnnotations"]["psp-admit-policy"], "a-restricted", "{v}");
+    use base64::Engine as _;
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(r["patch"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let text = patch.to_string();
+    assert!(
+        text.contains("kubernetes.io/psp")
+            && text.contains("RuntimeDefault")
+            && text.contains("allowPrivilegeEscalation"),
+        "{text}"
+    );
+    // A privileged pod is refused by the only PSP, with the upstream text.
+    let mut privileged = pod("root", "dev", "nginx:1.27");
+    privileged["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+    let (_, v) = client.post(addr, "/mutate", review("pods", "Pod", "CREATE", privileged, "alice")).await.unwrap();
+    let msg = v["response"]["status"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        msg.contains("PodSecurityPolicy: unable to admit pod: [")
+            && msg.contains("Privileged containers are not allowed"),
+        "{msg}"
+    );
+
+    // Image policy in /validate and in /imagereview.
+    // (a pod the PSP admits unchanged, as after the mutating phase)
+    let mut latest = pod("l", "dev", "nginx:latest");
+    latest["spec"]["containers"][0]["securityContext"] =
+        json!({"allowPrivilegeEscalation": false, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}});
+    let (_, v) = client.post(addr, "/validate", review("pods", "Pod", "CREATE", latest, "alice")).await.unwrap();
+    assert!(v["response"]["status"]["message"].as_str().unwrap().contains("mutable :latest tag"), "{v}");
+    let ir = json!({"apiVersion": "imagepolicy.k8s.io/v1alpha1", "kind": "ImageReview",
+        "spec": {"containers": [{"image": "nginx:1.27"}, {"image": "busybox"}], "namespace": "dev"}});
+    let (_, v) = client.post(addr, "/imagereview", serde_json::to_vec(&ir).unwrap()).await.unwrap();
+    assert_eq!(v["status"]["allowed"], false);
+    assert!(v["status"]["reason"].as_str().unwrap().contains("\"busybox\" has no tag"), "{v}");
+
+    // SubjectAccessReview allow and deny.
+    let sar = |verb: &str, ns: &str| {
+        serde_json::to_vec(&json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": "alice", "groups": ["system:authenticated"],
+                     "resourceAttributes": {"verb": verb, "resource": "pods", "namespace": ns}}}))
+        .unwrap()
+    };
+    let (_, v) = client.post(addr, "/authorize", sar("get", "dev")).await.unwrap();
+    assert_eq!(v["status"]["allowed"], true, "{v}");
+    let (_, v) = client.post(addr, "/authorize", sar("delete", "dev")).await.unwrap();
+    assert_eq!(v["status"]["allowed"], false, "{v}");
+
+    // TokenReview: the token file, a minted service-account token, a tampered one.
+    let tr = |token: &str| {
+        serde_json::to_vec(
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}),
+        )
+        .unwrap()
+    };
+    let (_, v) = client.post(addr, "/authenticate", tr("tok-bob-123")).await.unwrap();
+    assert_eq!(v["status"]["user"]["username"], "bob");
+    assert_eq!(v["status"]["user"]["groups"], json!(["devs", "ops", "system:authenticated"]));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let claims = TokenRequest {
+        namespace: "build".into(),
+        name: "deployer".into(),
+        uid: "11111111-2222-3333-4444-555555555555".into(),
+        audiences: vec!["api".into()],
+        issuer: "https://kubernetes.default.svc".into(),
+        now,
+        duration_seconds: 600,
+        pod: None,
+        jti: "jti-1".into(),
+    }
+    .claims();
+    let token = sign(&claims, pki.sa_key.as_bytes()).unwrap();
+    let (_, v) = client.post(addr, "/authenticate", tr(&token)).await.unwrap();
+    assert_eq!(v["status"]["authenticated"], true, "{v}");
+    assert_eq!(v["status"]["user"]["username"], "system:serviceaccount:build:deployer");
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let (_, v) = client.post(addr, "/authenticate", tr(&tampered)).await.unwrap();
+    assert_eq!(v["status"]["authenticated"], false);
+    assert!(!v["status"]["error"].as_str().unwrap().is_empty());
+
+    // Audit events are on disk when the 200 arrives.
+    let events = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [
+        {"level": "Metadata", "auditID": "a-1", "stage": "ResponseComplete", "verb": "create", "requestURI": "/api/v1/namespaces/dev/pods",
+         "user": {"username": "alice"}, "objectRef": {"resource": "pods", "namespace": "dev", "name": "x"}}]});
+    let (code, _) = client.post(addr, "/audit", serde_json::to_vec(&events).unwrap()).await.unwrap();
+    assert_eq!(code, 200);
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.log")).unwrap();
+    assert!(log.contains("\"auditID\":\"a-1\""), "{log}");
+
+    // Bad requests: Status bodies, and the server keeps serving.
+    let (code, v) = client.post(addr, "/validate", b"{not json".to_vec()).await.unwrap();
+    assert_eq!((code, v["kind"].as_str(), v["reason"].as_str()), (400, Some("Status"), Some("BadRequest")));
+    let (code, v) = client.post(addr, "/validate", br#"{"apiVersion":"v1","kind":"Pod"}"#.to_vec()).await.unwrap();
+    assert_eq!(code, 400);
+    assert!(v["message"].as_str().unwrap().contains("expected kind AdmissionReview"));
+    let (code, v) = client.post(addr, "/validate", vec![b' '; 70_000]).await.unwrap();
+    assert_eq!((code, v["reason"].as_str()), (413, Some("RequestEntityTooLarge")));
+    let (code, _) = client.post(addr, "/nope", b"{}".to_vec()).await.unwrap();
+    assert_eq!(code, 404);
+    let (code, _) = client.post(addr, "/authorize", sar("get", "dev")).await.unwrap();
+    assert_eq!(code, 200, "still serving after bad requests");
+
+    // Without a client certificate the TLS handshake is refused.
+    let anonymous = Client::new(&pki, false);
+    assert!(anonymous.post(addr, "/authorize", sar("get", "dev")).await.is_err());
+
+    // Metrics count what happened.
+    let metrics = http_get(server.health_addr, "/metrics").await;
+    assert!(metrics.contains("kguard_decisions_total{endpoint=\"validate\",decision=\"denied\"} 2"), "{metrics}");
+    assert!(metrics.contains("kguard_requests_total{endpoint=\"validate\",code=\"413\"} 1"), "{metrics}");
+    assert!(http_get(server.health_addr, "/readyz").await.contains("ok"));
+
+    // Reload: a new RoleBinding lets alice delete pods, without a restart.
+    std::fs::write(
+        dir.path().join("state/more.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: alice-admin}\nsubjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io}\n",
+    )
+    .unwrap();
+    let mut allowed = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (_, v) = client.post(addr, "/authorize", sar("delete", "dev")).await.unwrap();
+        if v["status"]["allowed"] == true {
+            allowed = true;
+            break;
+        }
+    }
+    assert!(allowed, "the new binding was picked up by the reload");
+    server.shutdown().await;
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path).header("host", "localhost").body(Full::new(Bytes::new())).unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_configuration_is_refused_with_its_line() {
+    let dir = TempDir::new("serve-bad");
+    write_pki(dir.path());
+    write_config(dir.path(), "bogus: 1\n");
+    let e = kguard_server::start(&dir.path().join("kguard.yaml")).await.err().unwrap();
+    assert!(e.contains("kguard.yaml:") && e.contains("unknown field `bogus`"), "{e}");
+}
