@@ -65,7 +65,8 @@ fn serve_answers_curl_and_audit_survives_kill_9() {
         ),
     )
     .unwrap();
-    let check = Command::new(exe).args(["serve", "--check", "--config"]).arg(dir.path().join("kguard.yaml")).output().unwrap();
+    let check =
+        Command::new(exe).args(["serve", "--check", "--config"]).arg(dir.path().join("kguard.yaml")).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
     let child = Command::new(exe)
         .args(["serve", "--config"])
@@ -96,7 +97,11 @@ fn serve_answers_curl_and_audit_survives_kill_9() {
                   "spec":{"containers":[{"name":"app","image":"nginx:1.27","securityContext":{"privileged":true}}]}}}}"#;
     let (body, code) = curl(&pki, &format!("{base}/validate"), Some(review));
     assert_eq!(code, "200", "{body}");
-    assert!(body.contains(r#""allowed":false"#) && body.contains("violates PodSecurity \\\"restricted:latest\\\": privileged"), "{body}");
+    assert!(
+        body.contains(r#""allowed":false"#)
+            && body.contains("violates PodSecurity \\\"restricted:latest\\\": privileged"),
+        "{body}"
+    );
 
     let (body, code) = curl(&pki, &format!("{base}/validate"), Some("{oops"));
     assert_eq!(code, "400", "{body}");

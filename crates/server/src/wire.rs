@@ -526,3 +526,59 @@ mod tests {
         assert_eq!(r.attributes.resource, "pods");
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use kguard_engine::admission::{self, Hardening, Inventory, Policies, image, mutate, podsecurity};
+
+    /// Every prefix and many byte flips of valid reviews go through the decoders and, when they
+    /// still decode, through admission: errors, never panics (the fuzz target does the same with
+    /// libFuzzer's inputs).
+    #[test]
+    fn truncated_and_corrupted_reviews_never_panic() {
+        let policies = Policies {
+            pod_security: Some(podsecurity::Config::default()),
+            hardening: Some(Hardening { min_severity: kguard_report::Severity::Low, deny: true, ignore: vec![] }),
+            images: Some(image::Policy { forbid_latest: true, ..image::Policy::default() }),
+            mutations: mutate::Mutations {
+                seccomp_runtime_default: true,
+                drop_all_capabilities: true,
+                ..Default::default()
+            },
+            psp: true,
+        };
+        let inputs: [&[u8]; 4] = [
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"p","namespace":"n","operation":"CREATE","userInfo":{"username":"u"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"securityContext":{"runAsUser":0},"containers":[{"name":"c","image":"x","securityContext":{"privileged":true,"capabilities":{"add":["SYS_ADMIN"]}}}],"volumes":[{"name":"h","hostPath":{"path":"/"}}]}}}}"#,
+            br#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"a","groups":["g"],"resourceAttributes":{"verb":"get","resource":"pods","namespace":"n","fieldSelector":{"requirements":[{"key":"spec.nodeName","operator":"In","values":["n1"]}]}}}}"#,
+            br#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"a.b.c","audiences":["x"]}}"#,
+            br#"{"apiVersion":"imagepolicy.k8s.io/v1alpha1","kind":"ImageReview","spec":{"containers":[{"image":"nginx"}],"namespace":"n"}}"#,
+        ];
+        let run = |data: &[u8]| {
+            if let Ok(review) = admission_review(data) {
+                let inv = Inventory::default();
+                let v = admission::validate(&policies, &inv, &kguard_engine::authz::AlwaysAllow, &review.request);
+                let _ = admission::mutate(&policies, &inv, &kguard_engine::authz::AlwaysAllow, &review.request);
+                let _ = admission_response(&review.api_version, &review.request.uid, &v);
+            }
+            if let Ok(r) = image_review(data) {
+                let _ = policies.images.as_ref().map(|p| p.check_all(r.images.iter().map(String::as_str)));
+            }
+            let _ = token_review(data);
+            let _ = subject_access_review(data);
+            let _ = crate::audit::event_lines(data);
+        };
+        for input in inputs {
+            for end in 0..=input.len() {
+                run(&input[..end]);
+            }
+            for i in 0..input.len() {
+                for b in [b'"', b'{', b'0', b']', b'\\', 0xff] {
+                    let mut v = input.to_vec();
+                    v[i] = b;
+                    run(&v);
+                }
+            }
+        }
+    }
+}
