@@ -113,9 +113,22 @@ pub struct Request {
     pub old_object: Option<Value>,
     /// A dry run.
     pub dry_run: bool,
+    /// The object's pod view, computed once and shared by the policies.
+    pub pod_cache: PodCache,
 }
 
+/// The pod view of a request's object, computed on first use.
+#[derive(Clone, Debug, Default)]
+pub struct PodCache(std::sync::OnceLock<Option<Result<(Object, PodView), String>>>);
+
 impl Request {
+    /// The object's pod view (a Pod, or a workload's pod template), once per request; `None`
+    /// when there is no object or its kind carries no pod.
+    fn pod(&self) -> Option<Result<(&Object, &PodView), String>> {
+        let cached = self.pod_cache.0.get_or_init(|| self.object.as_ref().and_then(pod_of));
+        cached.as_ref().map(|r| r.as_ref().map(|(o, v)| (o, v)).map_err(Clone::clone))
+    }
+
     /// `pods`, `deployments.apps`: the group-qualified resource, as messages print it.
     #[must_use]
     pub fn group_resource(&self) -> String {
@@ -394,8 +407,7 @@ fn hardening(h: &Hardening, req: &Request) -> Response {
     if !req.sub_resource.is_empty() {
         return Response::allow();
     }
-    let Some(object) = &req.object else { return Response::allow() };
-    let (obj, view) = match pod_of(object) {
+    let (obj, view) = match req.pod() {
         None => return Response::allow(),
         Some(Ok(v)) => v,
         Some(Err(e)) => return Response::deny(Status { code: 400, reason: "BadRequest", message: e }),
@@ -403,14 +415,14 @@ fn hardening(h: &Hardening, req: &Request) -> Response {
     let ignored: Vec<&'static kguard_report::RuleMeta> = h.ignore.iter().filter_map(|i| rules::find(i)).collect();
     let annotation = obj.annotation(rules::IGNORE_ANNOTATION).map(str::to_owned);
     let template_annotation = view.template_annotation(rules::IGNORE_ANNOTATION).map(str::to_owned);
-    let mut violations: Vec<String> = checks::findings(&obj, Some(&view))
+    let mut violations: Vec<String> = checks::findings(obj, Some(view))
         .into_iter()
         .filter(|f| f.severity >= h.min_severity)
         .filter(|f| {
             let Some(rule) = rules::find(&f.rule_id) else { return true };
             !ignored.iter().any(|r| r.id == rule.id)
                 && ![&annotation, &template_annotation].into_iter().flatten().any(|v| rules::suppressed_by(v, rule))
-                && !checks::suppressed(&obj, rule)
+                && !checks::suppressed(obj, rule)
         })
         .map(|f| format!("{} {}: {}", f.rule_id, f.severity.as_str(), f.message))
         .collect();
@@ -440,11 +452,10 @@ fn hardening(h: &Hardening, req: &Request) -> Response {
 /// The image policy on a Pod (its containers; only the ephemeral ones for the
 /// `ephemeralcontainers` subresource) or a workload's pod template.
 fn image_admission(policy: &image::Policy, req: &Request) -> Response {
-    let Some(object) = &req.object else { return Response::allow() };
     if policy.exempt_namespaces.contains(&req.namespace) {
         return Response::allow();
     }
-    let (_, view) = match pod_of(object) {
+    let (_, view) = match req.pod() {
         None => return Response::allow(),
         Some(Ok(v)) => v,
         Some(Err(e)) => return Response::deny(Status { code: 400, reason: "BadRequest", message: e }),

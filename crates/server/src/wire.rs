@@ -175,6 +175,7 @@ pub fn admission_review(body: &[u8]) -> Result<AdmissionReview, BadRequest> {
         object: nonnull(r.object),
         old_object: nonnull(r.old_object),
         dry_run: r.dry_run.unwrap_or(false),
+        pod_cache: kguard_engine::admission::PodCache::default(),
     };
     Ok(AdmissionReview { request, api_version })
 }

@@ -191,7 +191,7 @@ fn validate_pod(config: &Config, namespaces: &HashMap<String, BTreeMap<String, S
             return Response::allow();
         }
     }
-    evaluate(config, &policy, &errors, object, req, true)
+    evaluate(config, &policy, &errors, req, true)
 }
 
 fn validate_pod_controller(
@@ -209,8 +209,10 @@ fn validate_pod_controller(
     if errors.is_empty() && policy.warn.level == Level::Privileged && policy.audit.level == Level::Privileged {
         return Response::allow();
     }
-    let Some(object) = &req.object else { return Response::allow() };
-    evaluate(config, &policy, &errors, object, req, false)
+    if req.object.is_none() {
+        return Response::allow();
+    }
+    evaluate(config, &policy, &errors, req, false)
 }
 
 /// Exempt namespace or user: allowed, with the `exempt` audit annotation.
@@ -233,11 +235,10 @@ fn evaluate(
     config: &Config,
     policy: &NamespacePolicy,
     errors: &[(String, String)],
-    object: &Value,
     req: &Request,
     enforce: bool,
 ) -> Response {
-    let (_, view) = match pod_of(object) {
+    let (_, view) = match req.pod() {
         None => return Response::allow(),
         Some(Ok(v)) => v,
         Some(Err(e)) => return bad_request(&e),
@@ -258,7 +259,7 @@ fn evaluate(
         if let Some((_, r)) = cache.iter().find(|(k, _)| *k == lv) {
             return r.clone();
         }
-        let r = podsec::evaluate(&view, lv.level, lv.version);
+        let r = podsec::evaluate(view, lv.level, lv.version);
         cache.push((lv, r.clone()));
         r
     };

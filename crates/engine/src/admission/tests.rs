@@ -17,6 +17,7 @@ fn request(resource: &str, kind: &str, op: Operation, object: Value) -> Request 
         object: Some(object),
         old_object: None,
         dry_run: false,
+        pod_cache: PodCache::default(),
     }
 }
 
