@@ -302,7 +302,7 @@ fn pod_of(value: &Value) -> Option<Result<(Object, PodView), String>> {
         Ok(o) => o,
         Err(e) => return Some(Err(e)),
     };
-    match workload::pod_view(&obj)? {
+    match workload::pod_view_json(&obj, value)? {
         Ok(view) => Some(Ok((obj, view))),
         Err(e) => Some(Err(e.to_string())),
     }

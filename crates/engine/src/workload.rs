@@ -100,6 +100,42 @@ fn build_view(obj: &Object, prefix: &str) -> Result<PodView, ViewError> {
     Ok(PodView { kind, name: obj.id.name.clone(), prefix: prefix.to_owned(), metadata, spec })
 }
 
+/// [`pod_view`] for an object that arrived as JSON (a webhook request): the typed view is
+/// deserialised straight from `json` (the same object as `obj`), skipping the node → JSON copy.
+#[must_use]
+pub fn pod_view_json(obj: &Object, json: &serde_json::Value) -> Option<Result<PodView, ViewError>> {
+    let prefix = template_pointer(obj.group(), obj.kind())?;
+    let kind = if prefix.is_empty() { TemplateKind::Pod } else { TemplateKind::Workload };
+    let Some(template) = json.pointer(prefix) else {
+        return Some(Err(ViewError {
+            pointer: prefix.to_owned(),
+            message: format!("{} has no pod template at {prefix}", obj.kind()),
+        }));
+    };
+    if !template.is_object() {
+        return Some(Err(ViewError {
+            pointer: prefix.to_owned(),
+            message: "the pod template must be a mapping".to_owned(),
+        }));
+    }
+    let part = |key: &str| template.get(key).filter(|v| !v.is_null());
+    let metadata: ObjectMeta = match part("metadata") {
+        None => ObjectMeta::default(),
+        Some(m) => match pod::from_json_ref(m) {
+            Ok(m) => m,
+            Err(e) => return Some(Err(type_error(&format!("{prefix}/metadata"), &e))),
+        },
+    };
+    let spec: PodSpec = match part("spec") {
+        None => PodSpec::default(),
+        Some(s) => match pod::from_json_ref(s) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(type_error(&format!("{prefix}/spec"), &e))),
+        },
+    };
+    Some(Ok(PodView { kind, name: obj.id.name.clone(), prefix: prefix.to_owned(), metadata, spec }))
+}
+
 fn type_error(base: &str, e: &pod::TypeError) -> ViewError {
     ViewError { pointer: format!("{base}{}", e.pointer), message: format!("{}{}: {}", base, e.pointer, e.message) }
 }

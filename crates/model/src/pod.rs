@@ -65,6 +65,15 @@ pub fn from_json<T: de::DeserializeOwned>(value: serde_json::Value) -> Result<T,
         .map_err(|e| TypeError { pointer: path_to_pointer(e.path()), message: e.inner().to_string() })
 }
 
+/// [`from_json`] without taking ownership (deserialises straight from the borrowed value).
+///
+/// # Errors
+/// As [`from_json`].
+pub fn from_json_ref<T: de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, TypeError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| TypeError { pointer: path_to_pointer(e.path()), message: e.inner().to_string() })
+}
+
 /// The subset of `metadata` rules read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
