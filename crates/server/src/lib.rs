@@ -135,7 +135,7 @@ pub async fn start(config_path: &Path) -> Result<Handle, String> {
     });
     let (stop, stop_rx) = watch::channel(false);
     let reload = tokio::spawn(reload_loop(Arc::clone(&shared), config_path.to_path_buf(), stop_rx.clone()));
-    let health_task = tokio::spawn(health_loop(Arc::clone(&shared), health, stop_rx.clone()));
+    let health_task = tokio::spawn(health_loop(Arc::clone(&shared), health));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let done = tokio::spawn(async move {
         accept_loop(Arc::clone(&shared), listener, stop_rx, grace).await;
@@ -289,19 +289,18 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut stop: watch
         });
     }
     drop(listener);
+    shared.ready.store(false, Ordering::Relaxed);
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => log("warning", "grace period over; closing remaining connections"),
     }
 }
 
-async fn health_loop(shared: Arc<Shared>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+/// Serves `/healthz`, `/readyz` and `/metrics` until the webhooks have drained (the task is then
+/// aborted); `/readyz` answers 503 while draining, so load balancers stop sending requests.
+async fn health_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.changed() => return,
-        };
-        let Ok((tcp, _)) = accepted else { continue };
+        let Ok((tcp, _)) = listener.accept().await else { continue };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
