@@ -415,15 +415,15 @@ fn hardening(h: &Hardening, req: &Request) -> Response {
     let ignored: Vec<&'static kguard_report::RuleMeta> = h.ignore.iter().filter_map(|i| rules::find(i)).collect();
     let annotation = obj.annotation(rules::IGNORE_ANNOTATION).map(str::to_owned);
     let template_annotation = view.template_annotation(rules::IGNORE_ANNOTATION).map(str::to_owned);
-    let mut violations: Vec<String> = checks::findings(obj, Some(view))
+    // Rules below the severity, ignored or suppressed are left out before any finding is built.
+    let keep = |rule: &kguard_report::RuleMeta| {
+        rule.severity >= h.min_severity
+            && !ignored.iter().any(|r| r.id == rule.id)
+            && ![&annotation, &template_annotation].into_iter().flatten().any(|v| rules::suppressed_by(v, rule))
+            && !checks::suppressed(obj, rule)
+    };
+    let mut violations: Vec<String> = checks::findings_where(obj, Some(view), &checks::Inventory::default(), &keep)
         .into_iter()
-        .filter(|f| f.severity >= h.min_severity)
-        .filter(|f| {
-            let Some(rule) = rules::find(&f.rule_id) else { return true };
-            !ignored.iter().any(|r| r.id == rule.id)
-                && ![&annotation, &template_annotation].into_iter().flatten().any(|v| rules::suppressed_by(v, rule))
-                && !checks::suppressed(obj, rule)
-        })
         .map(|f| format!("{} {}: {}", f.rule_id, f.severity.as_str(), f.message))
         .collect();
     if violations.is_empty() {

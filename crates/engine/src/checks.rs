@@ -98,6 +98,18 @@ pub fn findings(obj: &Object, pod: Option<&PodView>) -> Vec<Finding> {
 /// here (an unreadable pod template yields no pod findings: the caller reports it as a diagnostic).
 #[must_use]
 pub fn findings_in(obj: &Object, pod: Option<&PodView>, inventory: &Inventory) -> Vec<Finding> {
+    findings_where(obj, pod, inventory, &|_| true)
+}
+
+/// The violations of the rules `keep` selects (e.g. by severity), as [`findings_in`] would find
+/// them; the rules left out cost nothing beyond their test (no finding is built for them).
+#[must_use]
+pub fn findings_where(
+    obj: &Object,
+    pod: Option<&PodView>,
+    inventory: &Inventory,
+    keep: &dyn Fn(&RuleMeta) -> bool,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let owned;
     let view = match pod {
@@ -111,9 +123,15 @@ pub fn findings_in(obj: &Object, pod: Option<&PodView>, inventory: &Inventory) -
         },
     };
     if let Some(view) = view {
-        pod::check(obj, view, inventory, &mut out);
+        pod::check(obj, view, inventory, keep, &mut out);
     }
+    let pod_findings = out.len();
     objects::check(obj, &mut out);
+    let mut i = 0;
+    out.retain(|f| {
+        i += 1;
+        i <= pod_findings || rule(&f.rule_id).is_none_or(keep)
+    });
     out
 }
 

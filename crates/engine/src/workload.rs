@@ -172,8 +172,8 @@ pub struct ContainerRef<'a> {
     pub kind: ContainerKind,
     /// Its index in that list.
     pub index: usize,
-    /// JSON pointer relative to the object, e.g. `/spec/template/spec/containers/0`.
-    pub pointer: String,
+    /// The pod template's pointer inside the object (`""` for a Pod, `/spec/template`, ...).
+    prefix: &'a str,
 }
 
 impl ContainerRef<'_> {
@@ -183,10 +183,17 @@ impl ContainerRef<'_> {
         self.container.name_str()
     }
 
+    /// JSON pointer relative to the object, e.g. `/spec/template/spec/containers/0` (built on
+    /// demand: most checks pass and never need it).
+    #[must_use]
+    pub fn pointer(&self) -> String {
+        self.at("")
+    }
+
     /// The pointer of a field below this container (`rel` starts with `/`).
     #[must_use]
     pub fn at(&self, rel: &str) -> String {
-        format!("{}{rel}", self.pointer)
+        format!("{}/spec/{}/{}{rel}", self.prefix, self.kind.field(), self.index)
     }
 }
 
@@ -233,7 +240,7 @@ impl PodView {
                 container,
                 kind,
                 index,
-                pointer: format!("{}/spec/{}/{index}", self.prefix, kind.field()),
+                prefix: &self.prefix,
             })
         })
     }
@@ -321,7 +328,7 @@ mod tests {
             let view = pod_view(&obj(yaml)).unwrap().unwrap();
             assert_eq!(view.prefix, prefix);
             assert_eq!(view.is_pod(), prefix.is_empty());
-            let c: Vec<_> = view.containers().map(|c| (c.name().to_owned(), c.pointer)).collect();
+            let c: Vec<_> = view.containers().map(|c| (c.name().to_owned(), c.pointer())).collect();
             assert_eq!(c, [("a".to_owned(), format!("{prefix}/spec/containers/0"))]);
         }
         assert!(pod_view(&obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}")).is_none());
@@ -357,7 +364,7 @@ spec:
   initContainers: [{name: i, securityContext: {windowsOptions: {hostProcess: true}}}]
 ");
         let view = pod_view(&o).unwrap().unwrap();
-        let names: Vec<_> = view.containers().map(|c| format!("{}@{}", c.name(), c.pointer)).collect();
+        let names: Vec<_> = view.containers().map(|c| format!("{}@{}", c.name(), c.pointer())).collect();
         assert_eq!(
             names,
             [

@@ -64,6 +64,30 @@ fn envelope(body: &[u8], kind: &str, versions: &[&str]) -> Result<(Value, String
     Ok((value, api_version))
 }
 
+/// A wire type that carries its own `kind` and `apiVersion`.
+trait Enveloped {
+    fn envelope(&self) -> (Option<&str>, Option<&str>);
+}
+
+/// Decodes a review in one pass from the bytes straight into its wire type (the common case);
+/// anything unexpected (malformed JSON, wrong kind or version, a mistyped field) takes the
+/// slower path through a [`Value`], whose errors name the problem and where it is.
+fn review<T: serde::de::DeserializeOwned + Enveloped>(
+    body: &[u8],
+    kind: &str,
+    versions: &[&str],
+) -> Result<(T, String), BadRequest> {
+    if let Ok(t) = serde_json::from_slice::<T>(body)
+        && let (Some(k), Some(v)) = t.envelope()
+        && k == kind
+        && let Some(v) = versions.iter().find(|a| **a == v)
+    {
+        return Ok((t, (*v).to_owned()));
+    }
+    let (value, api_version) = envelope(body, kind, versions)?;
+    Ok((decode(kind, value)?, api_version))
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -137,8 +161,19 @@ struct WireAdmissionRequest {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct WireAdmissionReview {
     request: Option<WireAdmissionRequest>,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl Enveloped for WireAdmissionReview {
+    fn envelope(&self) -> (Option<&str>, Option<&str>) {
+        (self.kind.as_deref(), self.api_version.as_deref())
+    }
 }
 
 /// A decoded `AdmissionReview`: the request and the apiVersion to answer in.
@@ -155,8 +190,8 @@ pub struct AdmissionReview {
 /// # Errors
 /// Malformed JSON, wrong kind, missing `request`/`uid`, an unknown operation, mistyped fields.
 pub fn admission_review(body: &[u8]) -> Result<AdmissionReview, BadRequest> {
-    let (value, api_version) = envelope(body, "AdmissionReview", &["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])?;
-    let review: WireAdmissionReview = decode("AdmissionReview", value)?;
+    let (review, api_version): (WireAdmissionReview, _) =
+        review(body, "AdmissionReview", &["admission.k8s.io/v1", "admission.k8s.io/v1beta1"])?;
     let Some(r) = review.request else { return Err(BadRequest::new("AdmissionReview has no request")) };
     if r.uid.is_empty() {
         return Err(BadRequest::new("AdmissionReview request.uid is empty"));
@@ -223,8 +258,19 @@ struct WireImageReviewSpec {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct WireImageReview {
     spec: WireImageReviewSpec,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl Enveloped for WireImageReview {
+    fn envelope(&self) -> (Option<&str>, Option<&str>) {
+        (self.kind.as_deref(), self.api_version.as_deref())
+    }
 }
 
 /// A decoded `ImageReview`.
@@ -243,8 +289,7 @@ pub struct ImageReview {
 /// # Errors
 /// Malformed JSON, wrong kind, mistyped fields.
 pub fn image_review(body: &[u8]) -> Result<ImageReview, BadRequest> {
-    let (value, _) = envelope(body, "ImageReview", &["imagepolicy.k8s.io/v1alpha1"])?;
-    let r: WireImageReview = decode("ImageReview", value)?;
+    let (r, _): (WireImageReview, _) = review(body, "ImageReview", &["imagepolicy.k8s.io/v1alpha1"])?;
     Ok(ImageReview {
         images: r.spec.containers.into_iter().map(|c| c.image).collect(),
         annotations: r.spec.annotations,
@@ -276,8 +321,19 @@ struct WireTokenReviewSpec {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct WireTokenReview {
     spec: WireTokenReviewSpec,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl Enveloped for WireTokenReview {
+    fn envelope(&self) -> (Option<&str>, Option<&str>) {
+        (self.kind.as_deref(), self.api_version.as_deref())
+    }
 }
 
 /// A decoded `TokenReview`.
@@ -296,9 +352,8 @@ pub struct TokenReview {
 /// # Errors
 /// Malformed JSON, wrong kind, mistyped fields.
 pub fn token_review(body: &[u8]) -> Result<TokenReview, BadRequest> {
-    let (value, api_version) =
-        envelope(body, "TokenReview", &["authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"])?;
-    let r: WireTokenReview = decode("TokenReview", value)?;
+    let (r, api_version): (WireTokenReview, _) =
+        review(body, "TokenReview", &["authentication.k8s.io/v1", "authentication.k8s.io/v1beta1"])?;
     Ok(TokenReview { token: r.spec.token, audiences: r.spec.audiences, api_version })
 }
 

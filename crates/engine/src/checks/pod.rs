@@ -40,18 +40,34 @@ struct Ctx<'a> {
     obj: &'a Object,
     view: &'a PodView,
     inventory: &'a Inventory,
+    keep: &'a dyn Fn(&RuleMeta) -> bool,
     out: &'a mut Vec<Finding>,
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, rule: &RuleMeta, container: Option<&str>, pointer: String, message: String) {
-        self.out.push(finding(self.obj, rule, container, pointer, message));
+    /// Records a violation of `rule`; the pointer and message are only built for a rule kept.
+    fn push(
+        &mut self,
+        rule: &RuleMeta,
+        container: Option<&str>,
+        pointer: impl FnOnce() -> String,
+        message: impl FnOnce() -> String,
+    ) {
+        if (self.keep)(rule) {
+            self.out.push(finding(self.obj, rule, container, pointer(), message()));
+        }
     }
 }
 
-/// Runs every pod rule on a pod view.
-pub(super) fn check(obj: &Object, view: &PodView, inventory: &Inventory, out: &mut Vec<Finding>) {
-    let mut ctx = Ctx { obj, view, inventory, out };
+/// Runs the pod rules `keep` selects on a pod view.
+pub(super) fn check(
+    obj: &Object,
+    view: &PodView,
+    inventory: &Inventory,
+    keep: &dyn Fn(&RuleMeta) -> bool,
+    out: &mut Vec<Finding>,
+) {
+    let mut ctx = Ctx { obj, view, inventory, keep, out };
     pod_level(&mut ctx);
     for cref in view.containers() {
         container_level(&mut ctx, &cref);
@@ -68,7 +84,7 @@ fn pod_level(ctx: &mut Ctx<'_>) {
         (spec.host_ipc, &c::HOST_IPC, "hostIPC"),
     ] {
         if flag == Some(true) {
-            ctx.push(rule, None, view.spec_at(&format!("/{field}")), format!("pod sets `{field}: true`"));
+            ctx.push(rule, None, || view.spec_at(&format!("/{field}")), || format!("pod sets `{field}: true`"));
         }
     }
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
@@ -78,15 +94,15 @@ fn pod_level(ctx: &mut Ctx<'_>) {
         ctx.push(
             &c::HOST_PATH,
             None,
-            pointer.clone(),
-            format!("volume `{}` mounts host path `{path}`", vol.name_str()),
+            || pointer.clone(),
+            || format!("volume `{}` mounts host path `{path}`", vol.name_str()),
         );
         if let Some(why) = sensitive_path(path) {
             ctx.push(
                 &c::SENSITIVE_HOST_PATH,
                 None,
-                pointer,
-                format!("volume `{}` mounts sensitive host path `{path}` ({why})", vol.name_str()),
+                || pointer,
+                || format!("volume `{}` mounts sensitive host path `{path}` ({why})", vol.name_str()),
             );
         }
     }
@@ -99,8 +115,8 @@ fn pod_level(ctx: &mut Ctx<'_>) {
                 ctx.push(
                     &c::UNSAFE_SYSCTLS,
                     None,
-                    view.spec_at(&format!("/securityContext/sysctls/{i}/name")),
-                    format!("pod sets unsafe sysctl `{name}`"),
+                    || view.spec_at(&format!("/securityContext/sysctls/{i}/name")),
+                    || format!("pod sets unsafe sysctl `{name}`"),
                 );
             }
         }
@@ -108,15 +124,15 @@ fn pod_level(ctx: &mut Ctx<'_>) {
     if let Some(se) = psc.and_then(|s| s.se_linux_options.as_ref())
         && let Some(problem) = selinux_problem(se)
     {
-        ctx.push(&c::SELINUX, None, view.spec_at("/securityContext/seLinuxOptions"), format!("pod {problem}"));
+        ctx.push(&c::SELINUX, None, || view.spec_at("/securityContext/seLinuxOptions"), || format!("pod {problem}"));
     }
     if linux {
         if let Some(g) = psc.and_then(|s| s.fs_group).filter(|g| *g == 0) {
             ctx.push(
                 &c::RUN_AS_ROOT_GID,
                 None,
-                view.spec_at("/securityContext/fsGroup"),
-                format!("pod sets `fsGroup: {g}` (root group)"),
+                || view.spec_at("/securityContext/fsGroup"),
+                || format!("pod sets `fsGroup: {g}` (root group)"),
             );
         }
         if let Some(i) = psc.and_then(|s| s.supplemental_groups.as_deref()).and_then(|g| g.iter().position(|g| *g == 0))
@@ -124,8 +140,8 @@ fn pod_level(ctx: &mut Ctx<'_>) {
             ctx.push(
                 &c::RUN_AS_ROOT_GID,
                 None,
-                view.spec_at(&format!("/securityContext/supplementalGroups/{i}")),
-                "pod lists group 0 (root) in `supplementalGroups`".to_owned(),
+                || view.spec_at(&format!("/securityContext/supplementalGroups/{i}")),
+                || "pod lists group 0 (root) in `supplementalGroups`".to_owned(),
             );
         }
         if spec.host_users != Some(false) {
@@ -133,15 +149,15 @@ fn pod_level(ctx: &mut Ctx<'_>) {
                 Some(true) => "pod sets `hostUsers: true`: containers run in the node's user namespace",
                 _ => "pod does not set `hostUsers: false`: containers run in the node's user namespace",
             };
-            ctx.push(&c::HOST_USERS, None, view.spec_at("/hostUsers"), msg.to_owned());
+            ctx.push(&c::HOST_USERS, None, || view.spec_at("/hostUsers"), || msg.to_owned());
         }
     }
     if let Some(true) = psc.and_then(|s| s.windows_options.as_ref()).and_then(|w| w.host_process) {
         ctx.push(
             &c::HOST_PROCESS,
             None,
-            view.spec_at("/securityContext/windowsOptions/hostProcess"),
-            "pod sets `windowsOptions.hostProcess: true`".to_owned(),
+            || view.spec_at("/securityContext/windowsOptions/hostProcess"),
+            || "pod sets `windowsOptions.hostProcess: true`".to_owned(),
         );
     }
     match spec.automount_service_account_token {
@@ -149,8 +165,8 @@ fn pod_level(ctx: &mut Ctx<'_>) {
         Some(true) => ctx.push(
             &c::AUTOMOUNT_TOKEN,
             None,
-            view.spec_at("/automountServiceAccountToken"),
-            "pod sets `automountServiceAccountToken: true`".to_owned(),
+            || view.spec_at("/automountServiceAccountToken"),
+            || "pod sets `automountServiceAccountToken: true`".to_owned(),
         ),
         None => {
             // Unset on the pod: the ServiceAccount's own field decides (the serviceaccount admission
@@ -174,7 +190,7 @@ fn pod_level(ctx: &mut Ctx<'_>) {
                 ),
             };
             if let Some(message) = message {
-                ctx.push(&c::AUTOMOUNT_TOKEN, None, view.spec_at("/automountServiceAccountToken"), message);
+                ctx.push(&c::AUTOMOUNT_TOKEN, None, || view.spec_at("/automountServiceAccountToken"), || message);
             }
         }
     }
@@ -182,14 +198,14 @@ fn pod_level(ctx: &mut Ctx<'_>) {
         None | Some("") => ctx.push(
             &c::DEFAULT_SA,
             None,
-            view.spec_at("/serviceAccountName"),
-            "pod sets no `serviceAccountName` and runs as the namespace's `default` ServiceAccount".to_owned(),
+            || view.spec_at("/serviceAccountName"),
+            || "pod sets no `serviceAccountName` and runs as the namespace's `default` ServiceAccount".to_owned(),
         ),
         Some("default") => ctx.push(
             &c::DEFAULT_SA,
             None,
-            view.spec_at("/serviceAccountName"),
-            "pod runs as the namespace's `default` ServiceAccount".to_owned(),
+            || view.spec_at("/serviceAccountName"),
+            || "pod runs as the namespace's `default` ServiceAccount".to_owned(),
         ),
         Some(_) => {}
     }
@@ -261,7 +277,7 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
     let view = ctx.view;
     let ctr: &Container = cref.container;
     let name = cref.name();
-    let who = format!("{} `{name}`", kind_word(cref.kind));
+    let who = Who(cref.kind, name);
     let cn = Some(name);
     let linux = !view.spec.is_windows();
     let sc = ctr.security_context.as_ref();
@@ -279,21 +295,26 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
 
     // KG001
     if sc.and_then(|s| s.privileged) == Some(true) {
-        ctx.push(&c::PRIVILEGED, cn, cref.at("/securityContext/privileged"), format!("{who} sets `privileged: true`"));
+        ctx.push(
+            &c::PRIVILEGED,
+            cn,
+            || cref.at("/securityContext/privileged"),
+            || format!("{who} sets `privileged: true`"),
+        );
     }
     // KG002 / KG003
     match sc.and_then(|s| s.allow_privilege_escalation) {
         Some(true) => ctx.push(
             &c::PRIV_ESC_TRUE,
             cn,
-            cref.at("/securityContext/allowPrivilegeEscalation"),
-            format!("{who} sets `allowPrivilegeEscalation: true`"),
+            || cref.at("/securityContext/allowPrivilegeEscalation"),
+            || format!("{who} sets `allowPrivilegeEscalation: true`"),
         ),
         None if linux => ctx.push(
             &c::PRIV_ESC_UNSET,
             cn,
-            cref.at("/securityContext/allowPrivilegeEscalation"),
-            format!("{who} does not set `allowPrivilegeEscalation: false`"),
+            || cref.at("/securityContext/allowPrivilegeEscalation"),
+            || format!("{who} does not set `allowPrivilegeEscalation: false`"),
         ),
         _ => {}
     }
@@ -304,9 +325,9 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             let norm = normalize_capability(cap);
             let pointer = cref.at(&format!("/securityContext/capabilities/add/{i}"));
             if DANGEROUS_CAPABILITIES.contains(&norm.as_str()) {
-                ctx.push(&c::DANGEROUS_CAPS, cn, pointer, format!("{who} adds capability `{cap}`"));
+                ctx.push(&c::DANGEROUS_CAPS, cn, || pointer, || format!("{who} adds capability `{cap}`"));
             } else if norm != "NET_BIND_SERVICE" {
-                ctx.push(&c::CAPS_ADDED, cn, pointer, format!("{who} adds capability `{cap}`"));
+                ctx.push(&c::CAPS_ADDED, cn, || pointer, || format!("{who} adds capability `{cap}`"));
             }
         }
         let drops = caps.and_then(|c| c.drop.as_deref()).unwrap_or(&[]);
@@ -314,8 +335,8 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             ctx.push(
                 &c::DROP_ALL,
                 cn,
-                cref.at("/securityContext/capabilities/drop"),
-                format!("{who} does not drop ALL capabilities"),
+                || cref.at("/securityContext/capabilities/drop"),
+                || format!("{who} does not drop ALL capabilities"),
             );
         }
     }
@@ -334,20 +355,20 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             } else {
                 format!("{who} sets neither `runAsNonRoot: true` nor a non-zero `runAsUser` (pod or container)")
             };
-            ctx.push(&c::RUN_AS_NON_ROOT, cn, inherited("/runAsNonRoot", nonroot_in_ctr, nonroot_in_pod), msg);
+            ctx.push(&c::RUN_AS_NON_ROOT, cn, || inherited("/runAsNonRoot", nonroot_in_ctr, nonroot_in_pod), || msg);
         }
-        let uid_at = inherited("/runAsUser", uid_in_ctr, uid_in_pod);
-        id_rules(ctx, &UID_RULES, cn, &who, eff.run_as_user, uid_at);
-        let gid_at = inherited("/runAsGroup", gid_in_ctr, gid_in_pod);
-        id_rules(ctx, &GID_RULES, cn, &who, eff.run_as_group, gid_at);
+        let uid_at = || inherited("/runAsUser", uid_in_ctr, uid_in_pod);
+        id_rules(ctx, &UID_RULES, cn, &who, eff.run_as_user, &uid_at);
+        let gid_at = || inherited("/runAsGroup", gid_in_ctr, gid_in_pod);
+        id_rules(ctx, &GID_RULES, cn, &who, eff.run_as_group, &gid_at);
     }
     // KG012
     if sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
         ctx.push(
             &c::READ_ONLY_ROOT_FS,
             cn,
-            cref.at("/securityContext/readOnlyRootFilesystem"),
-            format!("{who} does not set `readOnlyRootFilesystem: true`"),
+            || cref.at("/securityContext/readOnlyRootFilesystem"),
+            || format!("{who} does not set `readOnlyRootFilesystem: true`"),
         );
     }
     // KG013 / KG014 / KG015 / KG016
@@ -357,11 +378,16 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
     }
     // KG017 (container level; the pod level is checked once)
     if let Some(problem) = sc.and_then(|s| s.se_linux_options.as_ref()).and_then(selinux_problem) {
-        ctx.push(&c::SELINUX, cn, cref.at("/securityContext/seLinuxOptions"), format!("{who} {problem}"));
+        ctx.push(&c::SELINUX, cn, || cref.at("/securityContext/seLinuxOptions"), || format!("{who} {problem}"));
     }
     // KG018
     if let Some(pm) = sc.and_then(|s| s.proc_mount.as_deref()).filter(|p| *p != "Default") {
-        ctx.push(&c::PROC_MOUNT, cn, cref.at("/securityContext/procMount"), format!("{who} sets `procMount: {pm}`"));
+        ctx.push(
+            &c::PROC_MOUNT,
+            cn,
+            || cref.at("/securityContext/procMount"),
+            || format!("{who} sets `procMount: {pm}`"),
+        );
     }
     // KG023
     for (i, port) in ctr.ports.iter().flatten().enumerate() {
@@ -369,8 +395,8 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             ctx.push(
                 &c::HOST_PORT,
                 cn,
-                cref.at(&format!("/ports/{i}/hostPort")),
-                format!("{who} binds host port {hp}"),
+                || cref.at(&format!("/ports/{i}/hostPort")),
+                || format!("{who} binds host port {hp}"),
             );
         }
     }
@@ -381,12 +407,14 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             ctx.push(
                 &c::SECRET_ENV_REF,
                 cn,
-                cref.at(&format!("/env/{i}/valueFrom/secretKeyRef")),
-                format!(
-                    "{who} reads key `{}` of Secret `{}` into environment variable `{var}`",
-                    r.key.as_deref().unwrap_or(""),
-                    r.name.as_deref().unwrap_or("")
-                ),
+                || cref.at(&format!("/env/{i}/valueFrom/secretKeyRef")),
+                || {
+                    format!(
+                        "{who} reads key `{}` of Secret `{}` into environment variable `{var}`",
+                        r.key.as_deref().unwrap_or(""),
+                        r.name.as_deref().unwrap_or("")
+                    )
+                },
             );
         }
         if let Some(value) = env.value.as_deref().filter(|v| !v.trim().is_empty())
@@ -395,8 +423,8 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             ctx.push(
                 &c::SECRET_ENV_LITERAL,
                 cn,
-                cref.at(&format!("/env/{i}/value")),
-                format!("{who} sets environment variable `{var}` to a literal that looks like a secret"),
+                || cref.at(&format!("/env/{i}/value")),
+                || format!("{who} sets environment variable `{var}` to a literal that looks like a secret"),
             );
         }
     }
@@ -405,11 +433,13 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
             ctx.push(
                 &c::SECRET_ENV_REF,
                 cn,
-                cref.at(&format!("/envFrom/{i}/secretRef")),
-                format!(
-                    "{who} imports every key of Secret `{}` as environment variables",
-                    r.name.as_deref().unwrap_or("")
-                ),
+                || cref.at(&format!("/envFrom/{i}/secretRef")),
+                || {
+                    format!(
+                        "{who} imports every key of Secret `{}` as environment variables",
+                        r.name.as_deref().unwrap_or("")
+                    )
+                },
             );
         }
     }
@@ -422,10 +452,10 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
                 None => format!("{who} uses image `{image}` without a tag (defaults to latest)"),
                 Some(_) => format!("{who} uses image `{image}` with the mutable `latest` tag"),
             };
-            ctx.push(&c::IMAGE_TAG, cn, at.clone(), msg);
+            ctx.push(&c::IMAGE_TAG, cn, || at.clone(), || msg);
         }
         if !img.digest {
-            ctx.push(&c::IMAGE_DIGEST, cn, at, format!("{who} uses image `{image}` without a digest"));
+            ctx.push(&c::IMAGE_DIGEST, cn, || at, || format!("{who} uses image `{image}` without a digest"));
             let defaulted = if img.tag.is_none_or(|t| t == "latest") { "Always" } else { "IfNotPresent" };
             let policy = ctr.image_pull_policy.as_deref();
             let effective = policy.unwrap_or(defaulted);
@@ -436,7 +466,7 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
                         format!("{who} pulls mutable image `{image}` with the default `imagePullPolicy` ({defaulted})")
                     }
                 };
-                ctx.push(&c::PULL_POLICY, cn, cref.at("/imagePullPolicy"), msg);
+                ctx.push(&c::PULL_POLICY, cn, || cref.at("/imagePullPolicy"), || msg);
             }
         }
     }
@@ -455,16 +485,16 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
                 ctx.push(
                     req_rule,
                     cn,
-                    cref.at(&format!("/resources/requests/{resource}")),
-                    format!("{who} sets no {resource} request"),
+                    || cref.at(&format!("/resources/requests/{resource}")),
+                    || format!("{who} sets no {resource} request"),
                 );
             }
             if !limit {
                 ctx.push(
                     lim_rule,
                     cn,
-                    cref.at(&format!("/resources/limits/{resource}")),
-                    format!("{who} sets no {resource} limit"),
+                    || cref.at(&format!("/resources/limits/{resource}")),
+                    || format!("{who} sets no {resource} limit"),
                 );
             }
         }
@@ -474,8 +504,8 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
         ctx.push(
             &c::HOST_PROCESS,
             cn,
-            cref.at("/securityContext/windowsOptions/hostProcess"),
-            format!("{who} sets `windowsOptions.hostProcess: true`"),
+            || cref.at("/securityContext/windowsOptions/hostProcess"),
+            || format!("{who} sets `windowsOptions.hostProcess: true`"),
         );
     }
 }
@@ -483,7 +513,7 @@ fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {
 fn seccomp(
     ctx: &mut Ctx<'_>,
     cref: &ContainerRef<'_>,
-    who: &str,
+    who: &Who<'_>,
     eff: Option<&Profile>,
     inherited: &dyn Fn(&str, bool, bool) -> String,
 ) {
@@ -491,10 +521,10 @@ fn seccomp(
     let cn = Some(cref.name());
     let in_ctr = cref.container.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).is_some();
     let in_pod = view.spec.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).is_some();
-    let pointer = inherited("/seccompProfile/type", in_ctr, in_pod);
+    let pointer = || inherited("/seccompProfile/type", in_ctr, in_pod);
     match eff {
         Some(p) if p.type_str() == "Unconfined" => {
-            ctx.push(&c::SECCOMP_UNCONFINED, cn, pointer, format!("{who} runs with seccomp profile `Unconfined`"));
+            ctx.push(&c::SECCOMP_UNCONFINED, cn, pointer, || format!("{who} runs with seccomp profile `Unconfined`"));
         }
         Some(p) if !p.type_str().is_empty() => {}
         _ => {
@@ -503,22 +533,17 @@ fn seccomp(
                 Some(v) => (Some(v), ctr_key),
                 None => (view.template_annotation(SECCOMP_POD_ANNOTATION), SECCOMP_POD_ANNOTATION.to_owned()),
             };
-            let ann_pointer =
-                format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key));
+            let ann_pointer = || {
+                format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key))
+            };
             match ann {
-                Some("unconfined") => ctx.push(
-                    &c::SECCOMP_UNCONFINED,
-                    cn,
-                    ann_pointer,
-                    format!("{who} runs unconfined (annotation `{key}: unconfined`)"),
-                ),
+                Some("unconfined") => ctx.push(&c::SECCOMP_UNCONFINED, cn, ann_pointer, || {
+                    format!("{who} runs unconfined (annotation `{key}: unconfined`)")
+                }),
                 Some(v) if !v.is_empty() => {}
-                _ => ctx.push(
-                    &c::SECCOMP_MISSING,
-                    cn,
-                    pointer,
-                    format!("{who} has no seccomp profile (pod or container `seccompProfile.type`)"),
-                ),
+                _ => ctx.push(&c::SECCOMP_MISSING, cn, pointer, || {
+                    format!("{who} has no seccomp profile (pod or container `seccompProfile.type`)")
+                }),
             }
         }
     }
@@ -527,7 +552,7 @@ fn seccomp(
 fn apparmor(
     ctx: &mut Ctx<'_>,
     cref: &ContainerRef<'_>,
-    who: &str,
+    who: &Who<'_>,
     eff: Option<&Profile>,
     inherited: &dyn Fn(&str, bool, bool) -> String,
 ) {
@@ -536,26 +561,33 @@ fn apparmor(
     let key = format!("{APPARMOR_ANNOTATION}{}", cref.name());
     let ann = view.template_annotation(&key);
     let ann_pointer =
-        format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key));
+        || format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(&key));
     if ann == Some("unconfined") {
-        ctx.push(
-            &c::APPARMOR_UNCONFINED,
-            cn,
-            ann_pointer,
-            format!("{who} runs unconfined (annotation `{key}: unconfined`)"),
-        );
+        ctx.push(&c::APPARMOR_UNCONFINED, cn, ann_pointer, || {
+            format!("{who} runs unconfined (annotation `{key}: unconfined`)")
+        });
         return;
     }
     let in_ctr = cref.container.security_context.as_ref().and_then(|s| s.app_armor_profile.as_ref()).is_some();
     let in_pod = view.spec.security_context.as_ref().and_then(|s| s.app_armor_profile.as_ref()).is_some();
-    let pointer = inherited("/appArmorProfile/type", in_ctr, in_pod);
+    let pointer = || inherited("/appArmorProfile/type", in_ctr, in_pod);
     match eff {
         Some(p) if p.type_str() == "Unconfined" => {
-            ctx.push(&c::APPARMOR_UNCONFINED, cn, pointer, format!("{who} runs with AppArmor profile `Unconfined`"));
+            ctx.push(&c::APPARMOR_UNCONFINED, cn, pointer, || format!("{who} runs with AppArmor profile `Unconfined`"));
         }
         Some(p) if !p.type_str().is_empty() => {}
         _ if ann.is_some_and(|a| !a.is_empty()) => {}
-        _ => ctx.push(&c::APPARMOR_MISSING, cn, pointer, format!("{who} has no AppArmor profile")),
+        _ => ctx.push(&c::APPARMOR_MISSING, cn, pointer, || format!("{who} has no AppArmor profile")),
+    }
+}
+
+/// `container `web``, `init container `migrate``: how messages name a container (formatted only
+/// when a message is).
+struct Who<'a>(ContainerKind, &'a str);
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}`", kind_word(self.0), self.1)
     }
 }
 
@@ -642,16 +674,20 @@ const GID_RULES: IdRules = IdRules {
     image_default: "group",
 };
 
-fn id_rules(ctx: &mut Ctx<'_>, r: &IdRules, cn: Option<&str>, who: &str, id: Option<i64>, pointer: String) {
+fn id_rules(
+    ctx: &mut Ctx<'_>,
+    r: &IdRules,
+    cn: Option<&str>,
+    who: &Who<'_>,
+    id: Option<i64>,
+    pointer: &dyn Fn() -> String,
+) {
     match id {
-        Some(0) => ctx.push(r.root, cn, pointer, format!("{who} {}", r.root_text)),
-        Some(n) if n < 10000 => ctx.push(r.low, cn, pointer, format!("{who} {} {n}, below 10000", r.low_text)),
-        None => ctx.push(
-            r.low,
-            cn,
-            pointer,
-            format!("{who} sets no `{}` (pod or container); the image's {} is used", r.field, r.image_default),
-        ),
+        Some(0) => ctx.push(r.root, cn, pointer, || format!("{who} {}", r.root_text)),
+        Some(n) if n < 10000 => ctx.push(r.low, cn, pointer, || format!("{who} {} {n}, below 10000", r.low_text)),
+        None => ctx.push(r.low, cn, pointer, || {
+            format!("{who} sets no `{}` (pod or container); the image's {} is used", r.field, r.image_default)
+        }),
         Some(_) => {}
     }
 }

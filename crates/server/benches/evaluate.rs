@@ -1,0 +1,102 @@
+//! The cost of one validating AdmissionReview inside `kguard serve`, stage by stage, without HTTP
+//! or TLS: decoding the review, the policies (Pod Security `restricted` + hardening rules at `high`),
+//! encoding the answer; then each policy alone on a request whose pod view is already built.
+//!
+//! `cargo bench -p kguard-server --bench evaluate [-- N]` (N requests, default 20,000). For counts
+//! that do not depend on the machine's load: `valgrind --tool=callgrind` on the bench binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+use kguard_engine::admission::{self, Policies, podsecurity};
+use serde_json::json;
+use std::time::Instant;
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+fn body() -> Vec<u8> {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-7d9f8b6c5d-x2k4p", "namespace": "prod", "labels": {"app": "web", "tier": "frontend"},
+                     "annotations": {"prometheus.io/scrape": "true"}},
+        "spec": {
+            "serviceAccountName": "web", "automountServiceAccountToken": false,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": [{"name": "migrate", "image": "registry.example.com/web/migrate:1.4.2",
+                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}}],
+            "containers": [
+                {"name": "web", "image": "registry.example.com/web/app:2.8.1", "imagePullPolicy": "IfNotPresent",
+                 "ports": [{"containerPort": 8080, "name": "http"}],
+                 "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}],
+                 "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
+                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                 "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+                {"name": "proxy", "image": "registry.example.com/mesh/proxy:1.22.0",
+                 "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
+                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}}],
+            "volumes": [{"name": "tmp", "emptyDir": {}}]}});
+    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "web-7d9f8b6c5d-x2k4p", "namespace": "prod",
+        "operation": "CREATE", "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
+        "object": pod, "dryRun": false}}))
+    .unwrap()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // cargo test --benches asks for a list
+    }
+    let body = body();
+    let file: std::sync::Arc<str> = "ns.yaml".into();
+    let parsed = kguard_model::load::parse_text(
+        &file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n",
+    );
+    let inv = admission::Inventory::from_objects(&parsed.objects);
+    let policies = Policies {
+        pod_security: Some(podsecurity::Config::default()),
+        hardening: Some(admission::Hardening {
+            min_severity: kguard_report::Severity::High,
+            deny: true,
+            ignore: vec![],
+        }),
+        ..Default::default()
+    };
+    let authz = kguard_engine::authz::AlwaysAllow;
+    let n: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20_000);
+    let mut t = [0u128; 4];
+    for i in 0..n + 200 {
+        let a = Instant::now();
+        let review = kguard_server::wire::admission_review(&body).unwrap();
+        let b = Instant::now();
+        let r = admission::validate(&policies, &inv, &authz, &review.request);
+        let c = Instant::now();
+        let out =
+            serde_json::to_vec(&kguard_server::wire::admission_response(&review.api_version, &review.request.uid, &r))
+                .unwrap();
+        let d = Instant::now();
+        assert!(r.allowed);
+        std::hint::black_box(out);
+        if i >= 200 {
+            t[0] += (b - a).as_nanos();
+            t[1] += (c - b).as_nanos();
+            t[2] += (d - c).as_nanos();
+        }
+    }
+    println!(
+        "per request: decode {} ns, validate (pod view included) {} ns, encode {} ns",
+        t[0] / u128::from(n),
+        t[1] / u128::from(n),
+        t[2] / u128::from(n)
+    );
+    // parts of validate
+    let review = kguard_server::wire::admission_review(&body).unwrap();
+    let only_ps = Policies { pod_security: Some(podsecurity::Config::default()), ..Default::default() };
+    let only_h = Policies { hardening: policies.hardening.clone(), ..Default::default() };
+    for (name, p) in [("pod security", &only_ps), ("hardening", &only_h)] {
+        let a = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(admission::validate(p, &inv, &authz, &review.request));
+        }
+        println!("{name} alone (pod view built): {} ns", a.elapsed().as_nanos() / u128::from(n));
+    }
+}
