@@ -249,7 +249,7 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
             tokio::task::spawn_blocking(move || state::read_config(&path).and_then(|c| build(c, cluster.as_deref())))
                 .await;
         match built {
-            Ok(Ok(runtime)) => {
+            Ok(Ok((runtime, complete))) => {
                 for w in &runtime.warnings {
                     log("warning", &format!("state: {w}"));
                 }
@@ -265,7 +265,7 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
                 if let Ok(mut slot) = shared.runtime.write() {
                     *slot = Arc::new(runtime);
                 }
-                if shared.cluster.as_ref().is_some_and(|c| c.synced()) {
+                if complete {
                     shared.synced.store(true, Ordering::SeqCst);
                 }
                 shared.metrics.reload(true);
@@ -285,11 +285,12 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
 }
 
 /// Builds a runtime for a (re)loaded configuration: from its state directory, or from a snapshot
-/// of the cluster's stores. The cluster connection and the resources watched are set up at start:
-/// a configuration that would change them is refused (restart to apply it).
-fn build(config: config::Config, cluster: Option<&Cluster>) -> Result<Runtime, String> {
+/// of the cluster's stores; with whether that state is complete (every watched resource listed).
+/// The cluster connection and the resources watched are set up at start: a configuration that
+/// would change them is refused (restart to apply it).
+fn build(config: config::Config, cluster: Option<&Cluster>) -> Result<(Runtime, bool), String> {
     match (&config.state.cluster, cluster) {
-        (None, None) => Runtime::build(config),
+        (None, None) => Ok((Runtime::build(config)?, true)),
         (Some(settings), Some(c)) if settings == c.settings() => {
             let watched = c.resources();
             if let Some(missing) = cluster::resources(&config).iter().find(|r| !watched.contains(r)) {
@@ -298,8 +299,10 @@ fn build(config: config::Config, cluster: Option<&Cluster>) -> Result<Runtime, S
                     missing.label
                 ));
             }
+            // Synced before the snapshot: a store that is listed then is in it.
+            let complete = c.synced();
             let (objects, warnings) = c.snapshot().into_objects();
-            Runtime::build_from(config, StateSource::Objects(objects, warnings))
+            Ok((Runtime::build_from(config, StateSource::Objects(objects, warnings))?, complete))
         }
         _ => {
             Err("state.cluster (the source of the cluster objects and its connection) changes only at restart"
