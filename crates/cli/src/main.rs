@@ -68,12 +68,12 @@ fn serve(args: &args::ServeArgs) -> u8 {
                 for w in &rt.warnings {
                     eprintln!("warning: {w}");
                 }
-                println!(
-                    "{}: ok ({} state objects, authorizers {:?})",
-                    args.config.display(),
-                    rt.objects,
-                    rt.config.authorization.modes
-                );
+                let state = if rt.config.state.cluster.is_some() {
+                    "state from the cluster, not contacted by --check".to_owned()
+                } else {
+                    format!("{} state objects", rt.objects)
+                };
+                println!("{}: ok ({state}, authorizers {:?})", args.config.display(), rt.config.authorization.modes);
                 0
             }
             Err(e) => {

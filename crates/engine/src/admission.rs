@@ -26,7 +26,6 @@ pub mod podsecurity;
 
 use std::collections::{BTreeMap, HashMap};
 
-use kguard_model::yaml::Node;
 use kguard_model::{Object, ObjectRef};
 use kguard_report::Severity;
 use serde_json::Value;
@@ -293,7 +292,7 @@ impl Inventory {
 /// # Errors
 /// When the JSON is not an object with `apiVersion` and `kind`.
 pub fn object_from_json(value: &Value, source: &str) -> Result<Object, String> {
-    Object::from_node(Node::from_json(value), source.into(), 0, String::new()).map_err(|(_, e)| e)
+    Object::from_json(value, source.into())
 }
 
 /// The pod view of a request's object, when it is a Pod or a workload with a pod template.

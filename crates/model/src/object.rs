@@ -65,6 +65,16 @@ impl Object {
         Ok(Self { id: ObjectRef { api_version, kind, namespace, name }, file, doc_index, doc_pointer, root })
     }
 
+    /// Builds an object from JSON (a webhook request's object, an object read from the API);
+    /// `source` names where it came from (`<admission request>`, `cluster:v1/Namespace/dev`) and
+    /// stands for its file. Positions are not meaningful (every node is at `1:1`).
+    ///
+    /// # Errors
+    /// When the JSON is not an object with a string `apiVersion` and `kind`.
+    pub fn from_json(value: &serde_json::Value, source: Arc<str>) -> Result<Self, String> {
+        Self::from_node(Node::from_json(value), source, 0, String::new()).map_err(|(_, e)| e)
+    }
+
     /// `kind`.
     #[must_use]
     pub fn kind(&self) -> &str {
@@ -122,5 +132,23 @@ fn required_str(root: &Node, field: &str) -> Result<String, (Pos, String)> {
             Some(s) if !s.is_empty() => Ok(s.to_owned()),
             _ => Err((e.value.pos, format!("`{field}` must be a non-empty string, found a {}", e.value.type_name()))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_json_names_the_object_and_its_source() {
+        let value = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "dev", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+        let obj = Object::from_json(&value, "cluster:v1/Namespace/dev".into()).unwrap();
+        assert_eq!(obj.id.to_string(), "Namespace/dev");
+        assert_eq!(&*obj.file, "cluster:v1/Namespace/dev");
+        assert_eq!(obj.label("pod-security.kubernetes.io/enforce"), Some("restricted"));
+        assert_eq!(obj.root.to_json(), value);
+        let e = Object::from_json(&serde_json::json!({"kind": "Pod"}), "x".into()).unwrap_err();
+        assert!(e.contains("apiVersion"), "{e}");
     }
 }

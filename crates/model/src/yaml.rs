@@ -485,7 +485,11 @@ fn parse_chunk(chunk: &str, first_line: usize, index: &mut usize, each: &mut imp
         *index += 1;
         return;
     }
-    let mut parser = Parser::new_from_str(chunk);
+    // Comment events are not data. The parser emits them when its `comments` feature is on, which
+    // another crate in the build can turn on (kube's kubeconfig reader does): switch them off here.
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
+    let mut parser = Parser::new_from_str_with_options(chunk, options);
     let mut builder: Option<Builder> = None;
     let mut doc_pos = Pos::new(u32::try_from(first_line + 1).unwrap_or(u32::MAX), 1);
     loop {

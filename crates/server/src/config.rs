@@ -154,16 +154,52 @@ pub enum FailurePolicy {
     Ignore,
 }
 
-/// The cluster objects the engines need.
+/// The cluster objects the engines need, from one of two sources: a directory of manifests
+/// (`dir`) or the cluster itself (`cluster`); neither means no objects.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct State {
     /// A directory (or file) of manifests: Namespaces, RBAC, PodSecurityPolicies,
-    /// ServiceAccounts, bootstrap-token Secrets, Pods. Reloaded on change.
+    /// ServiceAccounts, bootstrap-token Secrets, Pods. Reloaded on change. Excludes `cluster`.
     pub dir: Option<PathBuf>,
-    /// Add the default ClusterRoles and bindings of a v1.32 cluster (default true).
-    #[serde(default = "yes")]
-    pub default_rbac: bool,
+    /// The objects of a live cluster, listed and watched through its API (kube-rs reflectors),
+    /// applied within about a second of a change. Excludes `dir`.
+    pub cluster: Option<Cluster>,
+    /// Add the default ClusterRoles and bindings of a v1.32 cluster, those the state does not
+    /// define itself (default: true with `dir` or no source, false with `cluster`, which has its
+    /// own). See [`State::with_default_rbac`].
+    pub default_rbac: Option<bool>,
+}
+
+impl State {
+    /// Whether the default ClusterRoles and bindings are added (`defaultRbac`, or its default).
+    #[must_use]
+    pub fn with_default_rbac(&self) -> bool {
+        self.default_rbac.unwrap_or(self.cluster.is_none())
+    }
+}
+
+/// How to reach the cluster of `state.cluster`: the pod's service account (`inCluster: true`), a
+/// kubeconfig file, or, with neither, what kubectl would use (`$KUBECONFIG`, then
+/// `~/.kube/config`), falling back to the in-cluster configuration. Fixed at start: a reload that
+/// changes it fails (restart to change it).
+///
+/// ```yaml
+/// state:
+///   cluster: {inCluster: true}
+///   # or: cluster: {kubeconfig: /etc/kguard/kubeconfig, context: prod}
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    /// A kubeconfig file (relative paths resolve against `kguard.yaml`'s directory).
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its `current-context`).
+    pub context: Option<String>,
+    /// Use the pod's service account token and CA and `KUBERNETES_SERVICE_HOST`/`_PORT`
+    /// (default false). Excludes `kubeconfig` and `context`.
+    #[serde(default)]
+    pub in_cluster: bool,
 }
 
 /// Admission policies, each switchable.
@@ -474,6 +510,21 @@ impl Config {
                 "limits: maxBodyBytes, maxConcurrentRequests and maxConnections must be positive".to_owned(),
             ));
         }
+        if config.state.dir.is_some() && config.state.cluster.is_some() {
+            return Err(at(
+                "/state/cluster",
+                "state: dir and cluster exclude each other (one source of cluster objects)".to_owned(),
+            ));
+        }
+        if let Some(c) = &config.state.cluster
+            && c.in_cluster
+            && (c.kubeconfig.is_some() || c.context.is_some())
+        {
+            return Err(at(
+                "/state/cluster/inCluster",
+                "state.cluster: inCluster excludes kubeconfig and context".to_owned(),
+            ));
+        }
         if config.health_listen == config.listen && config.listen.port() != 0 {
             return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));
         }
@@ -492,6 +543,9 @@ impl Config {
         fix(&mut self.tls.key_file);
         self.tls.client_ca_file.iter_mut().for_each(fix);
         self.state.dir.iter_mut().for_each(fix);
+        if let Some(c) = &mut self.state.cluster {
+            c.kubeconfig.iter_mut().for_each(fix);
+        }
         self.admission.pod_security.config_file.iter_mut().for_each(fix);
         self.authentication.token_auth_file.iter_mut().for_each(fix);
         if let Some(sa) = &mut self.authentication.service_accounts {
@@ -555,6 +609,28 @@ mod tests {
     }
 
     #[test]
+    fn cluster_state_source() {
+        let c = Config::parse(
+            "k.yaml",
+            &format!("{MINIMAL}state:\n  cluster: {{kubeconfig: kube/config, context: prod}}\n"),
+            Path::new("/etc/kguard"),
+        )
+        .unwrap();
+        let cluster = c.state.cluster.clone().unwrap();
+        assert_eq!(cluster.kubeconfig, Some(PathBuf::from("/etc/kguard/kube/config")));
+        assert_eq!((cluster.context.as_deref(), cluster.in_cluster), (Some("prod"), false));
+        assert!(c.state.dir.is_none() && !c.state.with_default_rbac());
+        let c = Config::parse("k.yaml", &format!("{MINIMAL}state: {{cluster: {{}}}}\n"), Path::new("/")).unwrap();
+        assert_eq!(c.state.cluster, Some(Cluster::default()));
+        let c = Config::parse("k.yaml", MINIMAL, Path::new("/")).unwrap();
+        assert!(c.state.cluster.is_none() && c.state.with_default_rbac());
+        let c =
+            Config::parse("k.yaml", &format!("{MINIMAL}state: {{cluster: {{}}, defaultRbac: true}}\n"), Path::new("/"))
+                .unwrap();
+        assert!(c.state.with_default_rbac());
+    }
+
+    #[test]
     fn errors_name_line_column_and_field() {
         let e = Config::parse("k.yaml", &format!("{MINIMAL}limits:\n  maxBodyByte: 3\n"), Path::new("/")).unwrap_err();
         assert!(e.0.starts_with("k.yaml:7:3: unknown field `maxBodyByte`"), "{e}");
@@ -570,6 +646,23 @@ mod tests {
         let e = Config::parse("k.yaml", &format!("{MINIMAL}authorization: {{modes: [RBAC, Magic]}}\n"), Path::new("/"))
             .unwrap_err();
         assert!(e.0.contains("authorization.modes"), "{e}");
+        let e = Config::parse(
+            "k.yaml",
+            &format!("{MINIMAL}state:\n  dir: state\n  cluster: {{inCluster: true}}\n"),
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "k.yaml:8:3: state: dir and cluster exclude each other (one source of cluster objects)");
+        let e = Config::parse(
+            "k.yaml",
+            &format!("{MINIMAL}state:\n  cluster:\n    context: prod\n    inCluster: true\n"),
+            Path::new("/"),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "k.yaml:9:5: state.cluster: inCluster excludes kubeconfig and context");
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}state: {{cluster: {{kubeConfig: x}}}}\n"), Path::new("/"))
+            .unwrap_err();
+        assert!(e.0.starts_with("k.yaml:6:") && e.0.contains("unknown field `kubeConfig`"), "{e}");
         let e = Config::parse("k.yaml", "apiVersion: v1\nkind: Pod\n", Path::new("/")).unwrap_err();
         assert!(e.0.contains("missing field `tls`"), "{e}");
         let e = Config::parse("k.yaml", "a: [\n", Path::new("/")).unwrap_err();

@@ -11,11 +11,13 @@
 //!
 //! Only this crate knows HTTP. Requests are decoded once ([`wire`]) into the engines' types; the
 //! engines are pure. The [`state::Runtime`] (configuration, engines, cluster objects) is rebuilt
-//! when its files change and swapped atomically; a request keeps the runtime it started with.
+//! when its files change, or when the watched cluster objects change ([`cluster`], with
+//! `state.cluster`), and swapped atomically; a request keeps the runtime it started with.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod audit;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod state;
@@ -46,8 +48,9 @@ use kguard_engine::admission;
 use kguard_engine::authn::union::{self, Authenticators, Credentials};
 use kguard_engine::authz::Verdict;
 
+use crate::cluster::Cluster;
 use crate::metrics::{Decision, Metrics};
-use crate::state::Runtime;
+use crate::state::{Runtime, StateSource};
 use crate::wire::BadRequest;
 
 /// What every connection shares.
@@ -58,6 +61,13 @@ struct Shared {
     connections: Arc<Semaphore>,
     audit: Option<audit::Writer>,
     ready: AtomicBool,
+    /// The state is complete: always with a state directory; with `state.cluster`, once every
+    /// watched resource has been listed and a runtime built from them.
+    synced: AtomicBool,
+    /// Held while a runtime is rebuilt and swapped, so that file reloads and cluster updates do
+    /// not overtake each other.
+    rebuild: tokio::sync::Mutex<()>,
+    cluster: Option<Arc<Cluster>>,
     hostname: String,
 }
 
@@ -88,7 +98,7 @@ impl Handle {
     }
 }
 
-fn log(level: &str, message: &str) {
+pub(crate) fn log(level: &str, message: &str) {
     let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let line = serde_json::json!({
         "ts": format!("{}.{:03}Z", kguard_engine::authn::rfc3339(i64::try_from(ts.as_secs()).unwrap_or(0)).trim_end_matches('Z'), ts.subsec_millis()),
@@ -109,6 +119,10 @@ pub async fn start(config_path: &Path) -> Result<Handle, String> {
         log("warning", &format!("state: {w}"));
     }
     let config = runtime.config.clone();
+    let client = match &config.state.cluster {
+        Some(settings) => Some(cluster::client(settings).await?),
+        None => None,
+    };
     let audit = config.audit.log.as_ref().map(audit::Writer::start).transpose()?;
     let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("listen {}: {e}", config.listen))?;
     let health = TcpListener::bind(config.health_listen)
@@ -117,11 +131,25 @@ pub async fn start(config_path: &Path) -> Result<Handle, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let health_addr = health.local_addr().map_err(|e| e.to_string())?;
     let hostname = std::env::var("HOSTNAME").unwrap_or_else(|_| "kguard".to_owned());
+    let (cluster, mut tasks) = match (&client, &config.state.cluster) {
+        (Some(client), Some(settings)) => {
+            let (c, tasks) = Cluster::spawn(client, settings.clone(), &cluster::resources(&config));
+            (Some(c), tasks)
+        }
+        _ => (None, Vec::new()),
+    };
+    let source = match &cluster {
+        Some(c) => format!(
+            "state from the cluster (watching {}; not ready until listed)",
+            c.resources().iter().map(|r| r.label).collect::<Vec<_>>().join(", ")
+        ),
+        None => format!("{} state objects", runtime.objects),
+    };
     log(
         "info",
         &format!(
-            "kguard serve: webhooks on https://{addr}, health on http://{health_addr}, {} state objects, authorizers {:?}",
-            runtime.objects, config.authorization.modes
+            "kguard serve: webhooks on https://{addr}, health on http://{health_addr}, {source}, authorizers {:?}",
+            config.authorization.modes
         ),
     );
     let shared = Arc::new(Shared {
@@ -131,16 +159,23 @@ pub async fn start(config_path: &Path) -> Result<Handle, String> {
         metrics: Metrics::default(),
         audit,
         ready: AtomicBool::new(true),
+        synced: AtomicBool::new(cluster.is_none()),
+        rebuild: tokio::sync::Mutex::new(()),
+        cluster: cluster.clone(),
         hostname,
     });
     let (stop, stop_rx) = watch::channel(false);
-    let reload = tokio::spawn(reload_loop(Arc::clone(&shared), config_path.to_path_buf(), stop_rx.clone()));
-    let health_task = tokio::spawn(health_loop(Arc::clone(&shared), health));
+    tasks.push(tokio::spawn(reload_loop(Arc::clone(&shared), config_path.to_path_buf(), stop_rx.clone())));
+    if let Some(c) = cluster {
+        tasks.push(tokio::spawn(cluster_loop(Arc::clone(&shared), c, stop_rx.clone())));
+    }
+    tasks.push(tokio::spawn(health_loop(Arc::clone(&shared), health)));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let done = tokio::spawn(async move {
         accept_loop(Arc::clone(&shared), listener, stop_rx, grace).await;
-        reload.abort();
-        health_task.abort();
+        for task in tasks {
+            task.abort();
+        }
     });
     Ok(Handle { addr, health_addr, stop, done })
 }
@@ -207,9 +242,14 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
             continue;
         }
         let path = config_path.clone();
-        let built = tokio::task::spawn_blocking(move || state::read_config(&path).and_then(Runtime::build)).await;
+        let cluster = shared.cluster.clone();
+        let guard = shared.rebuild.lock().await;
+        let current = shared.runtime();
+        let built =
+            tokio::task::spawn_blocking(move || state::read_config(&path).and_then(|c| build(c, cluster.as_deref())))
+                .await;
         match built {
-            Ok(Ok(runtime)) => {
+            Ok(Ok((runtime, complete))) => {
                 for w in &runtime.warnings {
                     log("warning", &format!("state: {w}"));
                 }
@@ -225,6 +265,9 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
                 if let Ok(mut slot) = shared.runtime.write() {
                     *slot = Arc::new(runtime);
                 }
+                if complete {
+                    shared.synced.store(true, Ordering::SeqCst);
+                }
                 shared.metrics.reload(true);
             }
             Ok(Err(e)) => {
@@ -237,6 +280,93 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
                 shared.metrics.reload(false);
             }
         }
+        drop(guard);
+    }
+}
+
+/// Builds a runtime for a (re)loaded configuration: from its state directory, or from a snapshot
+/// of the cluster's stores; with whether that state is complete (every watched resource listed).
+/// The cluster connection and the resources watched are set up at start: a configuration that
+/// would change them is refused (restart to apply it).
+fn build(config: config::Config, cluster: Option<&Cluster>) -> Result<(Runtime, bool), String> {
+    match (&config.state.cluster, cluster) {
+        (None, None) => Ok((Runtime::build(config)?, true)),
+        (Some(settings), Some(c)) if settings == c.settings() => {
+            let watched = c.resources();
+            if let Some(missing) = cluster::resources(&config).iter().find(|r| !watched.contains(r)) {
+                return Err(format!(
+                    "the configuration now needs {} from the cluster, which is not watched: restart to apply it",
+                    missing.label
+                ));
+            }
+            // Synced before the snapshot: a store that is listed then is in it.
+            let complete = c.synced();
+            let (objects, warnings) = c.snapshot().into_objects();
+            Ok((Runtime::build_from(config, StateSource::Objects(objects, warnings))?, complete))
+        }
+        _ => {
+            Err("state.cluster (the source of the cluster objects and its connection) changes only at restart"
+                .to_owned())
+        }
+    }
+}
+
+/// How long store changes are collected before a rebuild: one rebuild per burst of events.
+const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// Rebuilds the runtime from the cluster's stores after each change (collected for
+/// [`CLUSTER_DEBOUNCE`]), once every resource has been listed; the first such build makes the
+/// server ready.
+async fn cluster_loop(shared: Arc<Shared>, cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = cluster.changed() => {}
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CLUSTER_DEBOUNCE) => {}
+            _ = stop.changed() => return,
+        }
+        if !cluster.synced() {
+            continue;
+        }
+        let guard = shared.rebuild.lock().await;
+        if !cluster.take_changes() {
+            continue; // already in the runtime built after the previous wake-up
+        }
+        let current = shared.runtime();
+        let config = current.config.clone();
+        let snapshot = cluster.snapshot();
+        let built = tokio::task::spawn_blocking(move || {
+            let (objects, warnings) = snapshot.into_objects();
+            Runtime::build_from(config, StateSource::Objects(objects, warnings))
+        })
+        .await;
+        match built {
+            Ok(Ok(runtime)) => {
+                // The same problems come back at every update: log only the new ones.
+                for w in runtime.warnings.iter().filter(|w| !current.warnings.contains(w)) {
+                    log("warning", &format!("state: {w}"));
+                }
+                let objects = runtime.objects;
+                if let Ok(mut slot) = shared.runtime.write() {
+                    *slot = Arc::new(runtime);
+                }
+                cluster.record_update(true);
+                if !shared.synced.swap(true, Ordering::SeqCst) {
+                    log("info", &format!("cluster state synced: {objects} objects; ready"));
+                }
+            }
+            Ok(Err(e)) => {
+                log("error", &format!("rebuilding with the cluster state failed, keeping the previous state: {e}"));
+                cluster.record_update(false);
+            }
+            Err(e) => {
+                log("error", &format!("cluster state task failed: {e}"));
+                cluster.record_update(false);
+            }
+        }
+        drop(guard);
     }
 }
 
@@ -309,14 +439,21 @@ async fn health_loop(shared: Arc<Shared>, listener: TcpListener) {
                     let resp = match (req.method(), req.uri().path()) {
                         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok".to_owned(), "text/plain"),
                         (&Method::GET, "/readyz") => {
-                            if shared.ready.load(Ordering::Relaxed) {
-                                text(StatusCode::OK, "ok".to_owned(), "text/plain")
-                            } else {
+                            if !shared.ready.load(Ordering::Relaxed) {
                                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned(), "text/plain")
+                            } else if !shared.synced.load(Ordering::SeqCst) {
+                                let msg = "not ready: the cluster state is not synced yet".to_owned();
+                                text(StatusCode::SERVICE_UNAVAILABLE, msg, "text/plain")
+                            } else {
+                                text(StatusCode::OK, "ok".to_owned(), "text/plain")
                             }
                         }
                         (&Method::GET, "/metrics") => {
-                            text(StatusCode::OK, shared.metrics.render(), "text/plain; version=0.0.4")
+                            let mut body = shared.metrics.render();
+                            if let Some(c) = &shared.cluster {
+                                c.render_metrics(&mut body);
+                            }
+                            text(StatusCode::OK, body, "text/plain; version=0.0.4")
                         }
                         _ => text(StatusCode::NOT_FOUND, "not found".to_owned(), "text/plain"),
                     };
@@ -390,6 +527,15 @@ async fn route(shared: &Shared, name: &'static str, req: hyper::Request<Incoming
     {
         let msg = format!("unsupported Content-Type {ct:?}: expected application/json");
         return (status_response(415, "UnsupportedMediaType", &msg), Decision::None);
+    }
+    // Until the cluster's objects are listed, answers that depend on them would be made against
+    // an empty state (no namespace labels, no RBAC): refuse instead, and let kube-apiserver apply
+    // the webhook's own failurePolicy. The image policy and the audit sink do not read the state.
+    if !matches!(name, "imagereview" | "audit") && !shared.synced.load(Ordering::SeqCst) {
+        let msg = "kguard has not synced the cluster state yet (state.cluster); retry";
+        let mut r = status_response(503, "ServiceUnavailable", msg);
+        r.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return (r, Decision::None);
     }
     let runtime = shared.runtime();
     let limits = &runtime.config.limits;

@@ -1,6 +1,7 @@
 //! What the server evaluates with: the configuration turned into engines (admission policies,
-//! authenticators, authorizer chain, detection rules) and the cluster objects of the state
-//! directory. Built whole, then swapped in atomically: a request sees one consistent [`Runtime`].
+//! authenticators, authorizer chain, detection rules) and the cluster objects, from the state
+//! directory or from the cluster's reflectors ([`crate::cluster`]). Built whole, then swapped in
+//! atomically: a request sees one consistent [`Runtime`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ pub struct Runtime {
     pub detect: Option<detect::Engine>,
     /// TLS configuration.
     pub tls: Arc<rustls::ServerConfig>,
-    /// Objects loaded from the state directory.
+    /// Objects of the state (from the directory or the cluster), the default RBAC aside.
     pub objects: usize,
     /// Problems met while loading the state (logged; the rest is used).
     pub warnings: Vec<String>,
@@ -74,17 +75,37 @@ fn load_state(dir: &Path) -> (Vec<Object>, Vec<String>) {
     (objects, warnings)
 }
 
+/// Where a runtime's cluster objects come from.
+#[derive(Debug)]
+pub enum StateSource {
+    /// `state.dir` of the configuration, read now (no objects without it).
+    Dir,
+    /// Objects at hand (a snapshot of the cluster's reflectors), with the problems met
+    /// converting them.
+    Objects(Vec<Object>, Vec<String>),
+}
+
 impl Runtime {
-    /// Builds the runtime from a configuration.
+    /// Builds the runtime from a configuration, with the objects of its state directory (none
+    /// when the state comes from the cluster: see [`Runtime::build_from`]).
+    ///
+    /// # Errors
+    /// As [`Runtime::build_from`].
+    pub fn build(config: Config) -> Result<Self, String> {
+        Self::build_from(config, StateSource::Dir)
+    }
+
+    /// Builds the runtime from a configuration and the cluster objects of `source`.
     ///
     /// # Errors
     /// Unreadable or invalid files named by the configuration (TLS, PodSecurity configuration,
-    /// token file, keys, ABAC policy, rules). Problems inside the state directory are warnings.
-    pub fn build(config: Config) -> Result<Self, String> {
+    /// token file, keys, ABAC policy, rules). Problems inside the state are warnings.
+    pub fn build_from(config: Config, source: StateSource) -> Result<Self, String> {
         let tls = crate::tls::server_config(&config.tls)?;
-        let (mut objects, mut warnings) = match &config.state.dir {
-            Some(dir) => load_state(dir),
-            None => (Vec::new(), Vec::new()),
+        let (mut objects, mut warnings) = match (source, &config.state.dir) {
+            (StateSource::Objects(objects, warnings), _) => (objects, warnings),
+            (StateSource::Dir, Some(dir)) => load_state(dir),
+            (StateSource::Dir, None) => (Vec::new(), Vec::new()),
         };
         let loaded = objects.len();
         let inventory = admission::Inventory::from_objects(&objects);
@@ -147,7 +168,7 @@ impl Runtime {
                     let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
                     v.add_public_keys_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
                 }
-                if config.state.dir.is_some() {
+                if config.state.dir.is_some() || config.state.cluster.is_some() {
                     let (inv, diags) = kguard_engine::authn::inventory::Inventory::from_objects(&objects);
                     warnings.extend(diags.iter().map(ToString::to_string));
                     v.inventory = Some(inv);
@@ -168,8 +189,15 @@ impl Runtime {
             None => None,
             Some(path) => Some(AbacPolicy::parse(&path.display().to_string(), &read_text(path)?)?),
         };
-        if config.state.default_rbac {
-            objects.extend(authz::defaults::objects());
+        if config.state.with_default_rbac() {
+            // Only those the state lacks: a cluster's (or a dump's) own definitions win.
+            let defined: std::collections::HashSet<(String, String)> =
+                objects.iter().map(|o| (o.id.kind.clone(), o.id.name.clone())).collect();
+            objects.extend(
+                authz::defaults::objects()
+                    .into_iter()
+                    .filter(|o| !defined.contains(&(o.id.kind.clone(), o.id.name.clone()))),
+            );
         }
         let authorizer = Chain::from_modes(&modes, &objects, abac)?;
 

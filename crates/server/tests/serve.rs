@@ -2,53 +2,15 @@
 //! requests (mutual TLS) to every endpoint, good and bad.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use std::path::Path;
+
 use serde_json::{Value, json};
 
+use common::{Client, http_get, pod, review, write_pki};
 use kguard_engine::authn::serviceaccount::{TokenRequest, sign};
 use kguard_testkit::TempDir;
-
-struct Pki {
-    ca_pem: String,
-    client_cert: String,
-    client_key: String,
-    sa_key: String,
-}
-
-fn write_pki(dir: &Path) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "kguard-test-ca");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf = |cn: &str, sans: Vec<String>, server: bool| {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(sans).unwrap();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages =
-            vec![if server { ExtendedKeyUsagePurpose::ServerAuth } else { ExtendedKeyUsagePurpose::ClientAuth }];
-        let cert = p.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (srv, srv_key) = leaf("kguard", vec!["localhost".into(), "127.0.0.1".into()], true);
-    let (client, client_key) = leaf("kube-apiserver", vec![], false);
-    let sa_key = KeyPair::generate().unwrap();
-    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.crt"), &srv).unwrap();
-    std::fs::write(dir.join("tls.key"), &srv_key).unwrap();
-    std::fs::write(dir.join("sa.pub"), sa_key.public_key_pem()).unwrap();
-    Pki { ca_pem: ca_cert.pem(), client_cert: client, client_key, sa_key: sa_key.serialize_pem() }
-}
 
 const STATE: &str = r"
 apiVersion: v1
@@ -127,69 +89,6 @@ audit:
 {extra}"
     );
     std::fs::write(dir.join("kguard.yaml"), config).unwrap();
-}
-
-struct Client {
-    connector: tokio_rustls::TlsConnector,
-}
-
-impl Client {
-    fn new(pki: &Pki, with_cert: bool) -> Self {
-        use rustls_pki_types::pem::PemObject as _;
-        let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let builder = rustls::ClientConfig::builder_with_provider(kguard_server::tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = if with_cert {
-            let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pki.client_cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pki.client_key.as_bytes()).unwrap();
-            builder.with_client_auth_cert(certs, key).unwrap()
-        } else {
-            builder.with_no_client_auth()
-        };
-        Self { connector: tokio_rustls::TlsConnector::from(Arc::new(config)) }
-    }
-
-    async fn post(&self, addr: std::net::SocketAddr, path: &str, body: Vec<u8>) -> Result<(u16, Value), String> {
-        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = self.connector.connect(name, tcp).await.map_err(|e| e.to_string())?;
-        let (mut send, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let req = hyper::Request::post(path)
-            .header("content-type", "application/json")
-            .header("host", "localhost")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-        let code = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-        Ok((code, value))
-    }
-}
-
-fn review(resource: &str, kind: &str, op: &str, object: Value, user: &str) -> Vec<u8> {
-    let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_owned();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": "uid-7", "kind": {"group": "", "version": "v1", "kind": kind},
-        "resource": {"group": "", "version": "v1", "resource": resource}, "name": name, "namespace": ns,
-        "operation": op, "userInfo": {"username": user, "groups": ["system:authenticated"]},
-        "object": object, "dryRun": false}}))
-    .unwrap()
-}
-
-fn pod(name: &str, ns: &str, image: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
-           "spec": {"containers": [{"name": "app", "image": image}]}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,15 +257,6 @@ async fn every_endpoint_over_mutual_tls() {
     }
     assert!(allowed, "the new binding was picked up by the reload");
     server.shutdown().await;
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::get(path).header("host", "localhost").body(Full::new(Bytes::new())).unwrap();
-    let resp = send.send_request(req).await.unwrap();
-    String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
