@@ -2,11 +2,11 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
 
 use kguard_engine::detect::{self, RuleMatching, k8saudit, rules::Level};
+use kguard_server::alerts::HttpOutput;
 
 /// The rules bundled with kguard (written for kguard; Falco's format and `ka.*` fields).
 pub const BUNDLED_RULES: &str = include_str!("../../../rules/kguard_k8s_audit_rules.yaml");
@@ -191,82 +191,13 @@ fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
 /// How many bad lines of one input are reported one by one (the rest are counted).
 const MAX_LINE_DIAGNOSTICS: usize = 20;
 
-/// Delivers alerts to a Falcosidekick-compatible HTTP endpoint (Falco's `http_output`): one POST
-/// of Falco's JSON alert per alert, retried with exponential backoff on connection errors, 5xx,
-/// 408 and 429. No proxy, no redirects: requests go to the given URL only.
-struct HttpSink {
-    agent: ureq::Agent,
-    url: String,
-    tries: u32,
-    backoff: Duration,
-}
-
-impl HttpSink {
-    const TRIES: u32 = 3;
-    const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-    const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-    fn new(url: &str) -> Result<Self, String> {
-        let only = || format!("--http-output {url:?}: only http:// and https:// URLs are supported");
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        if !matches!(scheme.as_deref(), Some("http" | "https")) {
-            return Err(only());
-        }
-        let uri: ureq::http::Uri = url.parse().map_err(|e| format!("--http-output {url:?}: {e}"))?;
-        if uri.host().is_none_or(str::is_empty) {
-            return Err(format!("--http-output {url:?}: no host"));
-        }
-        let agent = ureq::Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .user_agent(format!("kguard/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        Ok(Self { agent, url: url.to_owned(), tries: Self::TRIES, backoff: Self::FIRST_BACKOFF })
-    }
-
-    /// POSTs one JSON body; the error after the last try.
-    fn post(&self, body: &str) -> Result<(), String> {
-        let mut delay = self.backoff;
-        let mut last = String::new();
-        for attempt in 1..=self.tries {
-            let retry =
-                match self.agent.post(&self.url).header("Content-Type", "application/json").send(body.as_bytes()) {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let _ = resp.into_body().read_to_vec();
-                        if status.is_success() {
-                            return Ok(());
-                        }
-                        last = format!("HTTP {status}");
-                        status.is_server_error() || matches!(status.as_u16(), 408 | 429)
-                    }
-                    Err(e) => {
-                        last = e.to_string();
-                        true
-                    }
-                };
-            if !retry {
-                break;
-            }
-            if attempt < self.tries {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Self::MAX_BACKOFF);
-            }
-        }
-        Err(last)
-    }
-}
-
 /// Where alerts go: stdout (text or JSON), and optionally a JSON-lines file and an HTTP endpoint.
 struct Sinks {
     format: DetectFormat,
     host: String,
     stdout: std::io::StdoutLock<'static>,
     file: Option<(PathBuf, BufWriter<std::fs::File>)>,
-    http: Option<HttpSink>,
+    http: Option<HttpOutput>,
     /// An output failed.
     failed: bool,
 }
@@ -291,7 +222,7 @@ impl Sinks {
         if let (Some(h), Some(j)) = (&self.http, &json)
             && let Err(e) = h.post(j)
         {
-            eprintln!("error: --http-output {}: alert not delivered after {} tries: {e}", h.url, h.tries);
+            eprintln!("error: --http-output {}: alert not delivered after {} tries: {e}", h.url(), HttpOutput::TRIES);
             self.failed = true;
         }
         Ok(())
@@ -355,10 +286,10 @@ pub fn run(args: &DetectArgs) -> u8 {
             }
         }
     }
-    let http = match args.http_output.as_deref().map(HttpSink::new).transpose() {
+    let http = match args.http_output.as_deref().map(HttpOutput::new).transpose() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: --http-output {e}");
             return crate::exit::ERROR;
         }
     };

@@ -200,13 +200,12 @@ fn compress(path: &Path) -> Result<(), String> {
     fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The lines to append for an `EventList` body: each item as one compact JSON line with
-/// `kind: Event` and its `apiVersion`, as the log backend writes them. Returns the lines and the
-/// number of events.
+/// The Events of an `EventList` body, each as the log backend writes it: `kind: Event` and the
+/// list's `apiVersion`, then the item's own fields.
 ///
 /// # Errors
 /// Not an `audit.k8s.io` `EventList`, or items that are not objects.
-pub fn event_lines(body: &[u8]) -> Result<(Vec<u8>, usize), String> {
+pub fn events(body: &[u8]) -> Result<Vec<serde_json::Value>, String> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("malformed JSON: {e}"))?;
     let kind = value.get("kind").and_then(serde_json::Value::as_str).unwrap_or("");
     let api = value.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or("");
@@ -215,28 +214,51 @@ pub fn event_lines(body: &[u8]) -> Result<(Vec<u8>, usize), String> {
             "expected kind EventList in apiVersion audit.k8s.io/v1, found kind {kind:?} in apiVersion {api:?}"
         ));
     }
-    let items = match value.get("items") {
-        None | Some(serde_json::Value::Null) => return Ok((Vec::new(), 0)),
-        Some(serde_json::Value::Array(items)) => items,
-        Some(_) => return Err("items: expected an array of Events".to_owned()),
+    let api = api.to_owned();
+    let items = match value {
+        serde_json::Value::Object(mut list) => match list.remove("items") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items,
+            Some(_) => return Err("items: expected an array of Events".to_owned()),
+        },
+        _ => return Ok(Vec::new()),
     };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let serde_json::Value::Object(obj) = item else {
+                return Err(format!("items[{i}]: expected an Event object"));
+            };
+            let mut event = serde_json::Map::new();
+            event.insert("kind".into(), serde_json::Value::String("Event".into()));
+            event.insert("apiVersion".into(), serde_json::Value::String(api.clone()));
+            event.extend(obj.into_iter().filter(|(k, _)| k != "kind" && k != "apiVersion"));
+            Ok(serde_json::Value::Object(event))
+        })
+        .collect()
+}
+
+/// The JSON lines to append for `events` (one compact line each).
+#[must_use]
+pub fn lines(events: &[serde_json::Value]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let Some(obj) = item.as_object() else {
-            return Err(format!("items[{i}]: expected an Event object"));
-        };
-        let mut event = serde_json::Map::new();
-        event.insert("kind".into(), serde_json::Value::String("Event".into()));
-        event.insert("apiVersion".into(), serde_json::Value::String(api.to_owned()));
-        for (k, v) in obj {
-            if k != "kind" && k != "apiVersion" {
-                event.insert(k.clone(), v.clone());
-            }
-        }
-        serde_json::to_writer(&mut out, &event).map_err(|e| format!("items[{i}]: {e}"))?;
+    for event in events {
+        // Serializing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, event);
         out.push(b'\n');
     }
-    Ok((out, items.len()))
+    out
+}
+
+/// The lines to append for an `EventList` body ([`events`] then [`lines`]), and the number of
+/// events.
+///
+/// # Errors
+/// As [`events`].
+pub fn event_lines(body: &[u8]) -> Result<(Vec<u8>, usize), String> {
+    let events = events(body)?;
+    Ok((lines(&events), events.len()))
 }
 
 #[cfg(test)]

@@ -413,6 +413,23 @@ pub struct Alerts {
     pub stdout: bool,
     /// Append JSON alerts to this file.
     pub file: Option<PathBuf>,
+    /// POST each alert to a Falcosidekick-compatible endpoint (Falco's `http_output`).
+    pub http: Option<HttpAlerts>,
+}
+
+/// The HTTP alert output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpAlerts {
+    /// `http://` or `https://` URL, e.g. `http://falcosidekick:2801/`.
+    pub url: String,
+    /// Alerts waiting for delivery at most; more are dropped and counted (default 10,000).
+    #[serde(default = "default_alert_queue")]
+    pub queue_size: usize,
+}
+
+const fn default_alert_queue() -> usize {
+    10_000
 }
 
 /// A configuration error: where and what.
@@ -524,6 +541,17 @@ impl Config {
                 "/state/cluster/inCluster",
                 "state.cluster: inCluster excludes kubeconfig and context".to_owned(),
             ));
+        }
+        if let Some(h) = &config.audit.alerts.http {
+            if let Err(e) = crate::alerts::HttpOutput::new(&h.url) {
+                return Err(at("/audit/alerts/http/url", format!("audit.alerts.http.url: {e}")));
+            }
+            if h.queue_size == 0 {
+                return Err(at(
+                    "/audit/alerts/http/queueSize",
+                    "audit.alerts.http.queueSize must be positive".to_owned(),
+                ));
+            }
         }
         if config.health_listen == config.listen && config.listen.port() != 0 {
             return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));

@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod alerts;
 pub mod audit;
 pub mod cluster;
 pub mod config;
@@ -69,6 +70,8 @@ struct Shared {
     rebuild: tokio::sync::Mutex<()>,
     cluster: Option<Arc<Cluster>>,
     hostname: String,
+    /// The HTTP alert output (set up at start).
+    alert_http: Option<alerts::HttpQueue>,
 }
 
 impl Shared {
@@ -152,17 +155,26 @@ pub async fn start(config_path: &Path) -> Result<Handle, String> {
             config.authorization.modes
         ),
     );
+    let metrics = Metrics::default();
+    let alert_http = match &config.audit.alerts.http {
+        None => None,
+        Some(h) => {
+            let output = alerts::HttpOutput::new(&h.url).map_err(|e| format!("audit.alerts.http.url: {e}"))?;
+            Some(alerts::HttpQueue::start(output, h.queue_size, Arc::clone(&metrics.alert_http))?)
+        }
+    };
     let shared = Arc::new(Shared {
         permits: Semaphore::new(config.limits.max_concurrent_requests),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         runtime: RwLock::new(Arc::new(runtime)),
-        metrics: Metrics::default(),
+        metrics,
         audit,
         ready: AtomicBool::new(true),
         synced: AtomicBool::new(cluster.is_none()),
         rebuild: tokio::sync::Mutex::new(()),
         cluster: cluster.clone(),
         hostname,
+        alert_http,
     });
     let (stop, stop_rx) = watch::channel(false);
     tasks.push(tokio::spawn(reload_loop(Arc::clone(&shared), config_path.to_path_buf(), stop_rx.clone())));
@@ -257,8 +269,12 @@ async fn reload_loop(shared: Arc<Shared>, config_path: PathBuf, mut stop: watch:
                     || runtime.config.health_listen != current.config.health_listen
                     || runtime.config.audit.log.as_ref().map(|l| &l.path)
                         != current.config.audit.log.as_ref().map(|l| &l.path)
+                    || runtime.config.audit.alerts.http != current.config.audit.alerts.http
                 {
-                    log("warning", "listen addresses and the audit log path change only at restart");
+                    log(
+                        "warning",
+                        "listen addresses, the audit log path and the HTTP alert output change only at restart",
+                    );
                 }
                 seen = state::fingerprint(&config_path, &runtime.config);
                 log("info", &format!("reloaded: {} state objects", runtime.objects));
@@ -727,22 +743,22 @@ async fn audit_endpoint(shared: &Shared, rt: &Runtime, body: &Bytes) -> (Resp, D
             Decision::None,
         );
     };
-    let (lines, count) = match audit::event_lines(body) {
+    let events = match audit::events(body) {
         Ok(v) => v,
         Err(e) => return (status_response(400, "BadRequest", &e), Decision::None),
     };
-    if let Err(e) = writer.append(lines).await {
+    let count = events.len();
+    if let Err(e) = writer.append(audit::lines(&events)).await {
         log("error", &format!("audit log write failed: {e}"));
         return (status_response(500, "InternalError", &format!("audit log write failed: {e}")), Decision::Error);
     }
     shared.metrics.audit_events(count);
     if let Some(engine) = &rt.detect {
-        let text = String::from_utf8_lossy(body);
         let now_ns =
             i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()).unwrap_or(0);
-        let (events, _) = kguard_engine::detect::k8saudit::parse_events(&text, now_ns);
-        for event in &events {
-            for alert in engine.process(event) {
+        for event in events {
+            let event = kguard_engine::detect::k8saudit::AuditEvent::new(event, now_ns);
+            for alert in engine.process(&event) {
                 shared.metrics.alert(alert.priority.as_str());
                 let line = alert.to_json(&shared.hostname).to_string();
                 if rt.config.audit.alerts.stdout {
@@ -750,6 +766,14 @@ async fn audit_endpoint(shared: &Shared, rt: &Runtime, body: &Bytes) -> (Resp, D
                 }
                 if let Some(path) = &rt.config.audit.alerts.file {
                     append_alert(path, &line);
+                }
+                if let Some(queue) = &shared.alert_http
+                    && !queue.send(line)
+                {
+                    let dropped = shared.metrics.alert_http.dropped.load(Ordering::Relaxed);
+                    if dropped == 1 || dropped.is_multiple_of(1000) {
+                        log("warning", &format!("HTTP alert output: queue full, {dropped} alerts dropped so far"));
+                    }
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! latency histograms, internal errors, audit events and alerts, reloads.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The webhook endpoints.
@@ -34,6 +34,8 @@ pub struct Metrics {
     reloads_failed: AtomicU64,
     rejected_connections: AtomicU64,
     in_flight: AtomicU64,
+    /// The HTTP alert output's deliveries.
+    pub alert_http: Arc<crate::alerts::Delivery>,
 }
 
 /// A decision, for the `kguard_decisions_total` counter.
@@ -158,6 +160,14 @@ impl Metrics {
             for (p, n) in alerts.iter() {
                 let _ = writeln!(out, "kguard_alerts_total{{priority=\"{p}\"}} {n}");
             }
+        }
+        out.push_str("# HELP kguard_alert_http_total Alerts handed to the HTTP output, by outcome (dropped: queue full).\n# TYPE kguard_alert_http_total counter\n");
+        for (result, n) in [
+            ("delivered", &self.alert_http.delivered),
+            ("failed", &self.alert_http.failed),
+            ("dropped", &self.alert_http.dropped),
+        ] {
+            let _ = writeln!(out, "kguard_alert_http_total{{result=\"{result}\"}} {}", load(n));
         }
         out.push_str(
             "# HELP kguard_reloads_total Configuration and state reloads.\n# TYPE kguard_reloads_total counter\n",

@@ -267,3 +267,99 @@ async fn invalid_configuration_is_refused_with_its_line() {
     let e = kguard_server::start(&dir.path().join("kguard.yaml")).await.err().unwrap();
     assert!(e.contains("kguard.yaml:") && e.contains("unknown field `bogus`"), "{e}");
 }
+
+/// One HTTP/1.1 request per connection on a std listener; answers 200 and returns the bodies.
+fn alert_receiver(expected: usize) -> (String, std::thread::JoinHandle<Vec<Value>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/falco", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        while bodies.len() < expected {
+            let (s, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(s);
+            let mut request_line = String::new();
+            r.read_line(&mut request_line).unwrap();
+            assert!(request_line.starts_with("POST /falco "), "{request_line}");
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            bodies.push(serde_json::from_slice(&body).unwrap());
+            r.into_inner().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+        }
+        bodies
+    });
+    (url, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_alerts_go_to_the_file_and_the_http_output() {
+    let dir = TempDir::new("serve-alerts");
+    let pki = write_pki(dir.path());
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "- rule: Pod exec\n  desc: someone execs into a pod\n  condition: ka.verb=create and ka.target.resource=pods and ka.target.subresource=exec\n  output: exec into %ka.target.namespace/%ka.target.name by %ka.user.name\n  priority: NOTICE\n  source: k8s_audit\n",
+    )
+    .unwrap();
+    let (url, receiver) = alert_receiver(2);
+    write_config(
+        dir.path(),
+        &format!("  rulesFiles: [rules.yaml]\n  alerts: {{file: alerts.jsonl, http: {{url: \"{url}\"}}}}\n"),
+    );
+    let server = kguard_server::start(&dir.path().join("kguard.yaml")).await.unwrap();
+    let client = Client::new(&pki, true);
+    let event = |id: &str, sub: &str| {
+        json!({"level": "Metadata", "auditID": id, "stage": "ResponseComplete", "verb": "create",
+               "requestURI": "/api/v1/namespaces/dev/pods/web/exec", "user": {"username": "mallory"},
+               "objectRef": {"resource": "pods", "namespace": "dev", "name": "web", "subresource": sub}})
+    };
+    let events = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+        "items": [event("e-1", "exec"), event("e-2", "log"), event("e-3", "exec")]});
+    let (code, _) = client.post(server.addr, "/audit", serde_json::to_vec(&events).unwrap()).await.unwrap();
+    assert_eq!(code, 200);
+
+    let bodies = tokio::task::spawn_blocking(move || receiver.join().unwrap()).await.unwrap();
+    assert_eq!(bodies.len(), 2, "one POST per alert");
+    for b in &bodies {
+        assert_eq!(b["rule"], "Pod exec");
+        assert_eq!(b["priority"], "Notice");
+        assert_eq!(b["source"], "k8s_audit");
+        assert_eq!(b["output_fields"]["ka.user.name"], "mallory");
+        assert!(b["output"].as_str().unwrap().contains("exec into dev/web by mallory"), "{b}");
+    }
+    let file = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(file.lines().count(), 2, "{file}");
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.log")).unwrap();
+    assert_eq!(log.lines().count(), 3, "every event is logged, alert or not");
+
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = http_get(server.health_addr, "/metrics").await;
+        if metrics.contains("kguard_alert_http_total{result=\"delivered\"} 2") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(metrics.contains("kguard_alert_http_total{result=\"delivered\"} 2"), "{metrics}");
+    assert!(metrics.contains("kguard_alerts_total{priority=\"Notice\"} 2"), "{metrics}");
+    server.shutdown().await;
+}
+
+#[test]
+fn an_alert_url_that_is_not_http_is_refused_with_its_line() {
+    let dir = TempDir::new("serve-alerts-bad");
+    write_pki(dir.path());
+    write_config(dir.path(), "  alerts: {http: {url: \"file:///etc/passwd\"}}\n");
+    let err = kguard_server::state::read_config(&dir.path().join("kguard.yaml")).unwrap_err();
+    assert!(err.contains("kguard.yaml:20:") && err.contains("only http:// and https://"), "{err}");
+}
