@@ -377,8 +377,7 @@ fn psp_request(req: &Request) -> Option<psp::Request<'_>> {
         return None;
     }
     let operation = match req.operation {
-        Operation::Create => psp::Operation::Create,
-        Operation::Update => psp::Operation::Update,
+        Operation::Create | Operation::Update => req.operation,
         Operation::Delete | Operation::Connect => return None,
     };
     Some(psp::Request {

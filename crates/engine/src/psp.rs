@@ -199,14 +199,10 @@ fn provider_error(spec: &Spec) -> Option<String> {
     }
 }
 
-/// The admission operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// CREATE.
-    Create,
-    /// UPDATE.
-    Update,
-}
+/// The admission operation (one type for all of admission). PodSecurityPolicy admission handles
+/// CREATE and UPDATE of pods; callers pass nothing else (a DELETE or CONNECT would be judged as an
+/// UPDATE).
+pub use crate::admission::Operation;
 
 /// One pod admission request.
 #[derive(Clone, Copy, Debug)]

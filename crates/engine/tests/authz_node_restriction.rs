@@ -67,6 +67,7 @@ fn node_restriction_cases() {
             "CREATE" => (Operation::Create, "create"),
             "UPDATE" => (Operation::Update, "update"),
             "DELETE" => (Operation::Delete, "delete"),
+            "CONNECT" => (Operation::Connect, "create"),
             other => panic!("case {i}: operation {other}"),
         };
         let attrs = Attributes::resource(user, verb, &c.group, &c.resource, &c.namespace, &c.name);

@@ -489,28 +489,9 @@ impl Authorizer for NodeAuthorizer {
     }
 }
 
-/// An admission operation (NodeRestriction handles these three; CONNECT passes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// CREATE.
-    Create,
-    /// UPDATE.
-    Update,
-    /// DELETE.
-    Delete,
-}
-
-impl Operation {
-    /// The name admission uses (`CREATE`, `UPDATE`, `DELETE`).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Create => "CREATE",
-            Self::Update => "UPDATE",
-            Self::Delete => "DELETE",
-        }
-    }
-}
+/// The admission operation (one type for all of admission). NodeRestriction handles CREATE,
+/// UPDATE and DELETE; CONNECT passes.
+pub use crate::admission::Operation;
 
 /// What NodeRestriction sees of one write by a node user: the admission attributes plus what its
 /// informers would return.
@@ -735,6 +716,9 @@ fn not_found(what: &str, name: &str) -> String {
 pub fn node_restriction(w: &NodeWrite<'_>) -> Result<(), String> {
     let a = w.attrs;
     let Some(node) = node_identity(&a.user) else { return Ok(()) };
+    if w.operation == Operation::Connect {
+        return Ok(()); // the plugin does not handle CONNECT
+    }
     let forbid = |msg: String| -> Result<(), String> {
         let qualified =
             if a.api_group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.api_group) };
@@ -831,7 +815,7 @@ pub fn node_restriction(w: &NodeWrite<'_>) -> Result<(), String> {
                         forbid(format!("node {q} can only delete pods with spec.nodeName set to itself"))
                     }
                 }
-                Operation::Update => forbid(format!(
+                Operation::Update | Operation::Connect => forbid(format!(
                     "unexpected operation {}, node {q} can only create and delete mirror pods",
                     go_quote(w.operation.as_str())
                 )),
@@ -926,7 +910,7 @@ pub fn node_restriction(w: &NodeWrite<'_>) -> Result<(), String> {
                     }
                     Ok(())
                 }
-                Operation::Delete => Ok(()),
+                Operation::Delete | Operation::Connect => Ok(()),
             }
         }
         ("", "persistentvolumeclaims") => {
