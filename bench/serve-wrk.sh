@@ -5,8 +5,8 @@
 #   bash bench/serve-wrk.sh [SECONDS] [CONNECTIONS]
 #
 # Needs wrk (Debian: apt-get install wrk) and curl; builds the release binary. The review is the
-# one of crates/server/benches/serve.rs (a 2.1 kB two-container Pod, Pod Security `restricted`
-# + hardening rules at `high`, deny). wrk runs one thread; the server two worker threads; both
+# Rust benches' (crates/server/benches/pod-review.json: a 2.1 kB two-container Pod), judged with
+# Pod Security `restricted` + hardening rules at `high`, deny. wrk runs one thread; the server two worker threads; both
 # share this machine's cores. wrk cannot present a client certificate, so this server does not
 # ask for one (the in-process bench, `cargo bench -p kguard-server --bench serve`, does mutual TLS).
 set -euo pipefail
@@ -17,6 +17,7 @@ command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; e
 cargo build --release --quiet -p kguard-cli --manifest-path "$root/Cargo.toml"
 target=${CARGO_TARGET_DIR:-$root/target}
 kguard=$target/release/kguard
+review=$root/crates/server/benches/pod-review.json
 
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -41,11 +42,8 @@ state: {dir: state, defaultRbac: false}
 admission:
   hardening: {enabled: true, minSeverity: high, action: deny}
 EOF
-cat >"$dir/review.json" <<'EOF'
-{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web-7d9f8b6c5d-x2k4p","namespace":"prod","operation":"CREATE","userInfo":{"username":"system:serviceaccount:kube-system:replicaset-controller","groups":["system:serviceaccounts","system:serviceaccounts:kube-system","system:authenticated"]},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-7d9f8b6c5d-x2k4p","namespace":"prod","labels":{"app":"web","tier":"frontend"},"annotations":{"prometheus.io/scrape":"true"}},"spec":{"serviceAccountName":"web","automountServiceAccountToken":false,"securityContext":{"runAsNonRoot":true,"runAsUser":10001,"fsGroup":10001,"seccompProfile":{"type":"RuntimeDefault"}},"initContainers":[{"name":"migrate","image":"registry.example.com/web/migrate:1.4.2","securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true,"capabilities":{"drop":["ALL"]}},"resources":{"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"cpu":"200m","memory":"128Mi"}}}],"containers":[{"name":"web","image":"registry.example.com/web/app:2.8.1","imagePullPolicy":"IfNotPresent","ports":[{"containerPort":8080,"name":"http"}],"env":[{"name":"LOG_LEVEL","value":"info"},{"name":"DB_PASSWORD","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}],"securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true,"capabilities":{"drop":["ALL"]}},"resources":{"requests":{"cpu":"250m","memory":"256Mi"},"limits":{"cpu":"1","memory":"512Mi"}},"livenessProbe":{"httpGet":{"path":"/healthz","port":8080}},"readinessProbe":{"httpGet":{"path":"/ready","port":8080}},"volumeMounts":[{"name":"tmp","mountPath":"/tmp"}]},{"name":"proxy","image":"registry.example.com/mesh/proxy:1.22.0","securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true,"capabilities":{"drop":["ALL"]}},"resources":{"requests":{"cpu":"100m","memory":"64Mi"},"limits":{"cpu":"500m","memory":"128Mi"}}}],"volumes":[{"name":"tmp","emptyDir":{}}]}},"dryRun":false}}
-EOF
 cat >"$dir/post.lua" <<EOF
-local f = assert(io.open("$dir/review.json", "rb"))
+local f = assert(io.open("$review", "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
@@ -58,13 +56,13 @@ for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$((port + 1))/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-answer=$(curl -sk -H 'Content-Type: application/json' --data-binary @"$dir/review.json" "https://127.0.0.1:$port/validate")
+answer=$(curl -sk -H 'Content-Type: application/json' --data-binary @"$review" "https://127.0.0.1:$port/validate")
 case $answer in
   *'"allowed":true'*) ;;
   *) echo "unexpected answer: $answer" >&2; exit 2 ;;
 esac
-echo "kguard serve under wrk: $(wc -c <"$dir/review.json") byte AdmissionReview, $connections connections, ${seconds}s"
+echo "kguard serve under wrk: $(wc -c <"$review") byte AdmissionReview, $connections connections, ${seconds}s"
 wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$dir/post.lua" "https://127.0.0.1:$port/validate"
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status")"
 echo "answers other than 200: $(curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E '^kguard_requests_total.*code="[^2]' || echo none)"
-curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E "^kguard_decisions_total" || true
+curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E "^kguard_decisions_total.endpoint=.validate" || true

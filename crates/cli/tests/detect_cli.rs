@@ -3,8 +3,7 @@
 //! in-process server on 127.0.0.1 only).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -186,27 +185,6 @@ fn output_file_appends_json_lines() {
 }
 
 /// One HTTP/1.1 request read from a test client: (request line, headers, body).
-fn read_request(stream: &std::net::TcpStream) -> (String, Vec<(String, String)>, Vec<u8>) {
-    let mut r = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).unwrap();
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':').unwrap();
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-    }
-    let len: usize = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).unwrap();
-    (line.trim_end().to_owned(), headers, body)
-}
-
 #[test]
 fn http_output_retries_and_posts_falco_json() {
     let Some(rules) = upstream_rules() else { return };
@@ -214,28 +192,13 @@ fn http_output_retries_and_posts_falco_json() {
     let ev = d.join("events.jsonl");
     std::fs::write(&ev, format!("{}\n", configmap_event("posted"))).unwrap();
     // loopback only: the server answers 500 to the first request and 200 to the second
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/falco", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for (i, conn) in listener.incoming().take(2).enumerate() {
-            let mut s = conn.unwrap();
-            let req = read_request(&s);
-            let resp: &[u8] = if i == 0 {
-                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            } else {
-                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            };
-            s.write_all(resp).unwrap();
-            seen.push(req);
-        }
-        seen
-    });
+    let (base, server) = kguard_testkit::http_receiver(vec![500, 200]);
+    let url = format!("{base}/falco");
     let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), "--http-output", &url, ev.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "delivered on the second try → only the alert's exit code\n{}", err(&o));
     let seen = server.join().unwrap();
     assert_eq!(seen.len(), 2);
-    for (line, headers, body) in &seen {
+    for kguard_testkit::Received { line, headers, body } in &seen {
         assert_eq!(line, "POST /falco HTTP/1.1");
         assert!(headers.iter().any(|(k, v)| k == "content-type" && v == "application/json"), "{headers:?}");
         let a: serde_json::Value = serde_json::from_slice(body).unwrap();
@@ -247,7 +210,7 @@ fn http_output_retries_and_posts_falco_json() {
             assert!(a.get(k).is_some(), "{k} missing in {a}");
         }
     }
-    assert_eq!(seen[0].2, seen[1].2, "the retry sends the same body");
+    assert_eq!(seen[0].body, seen[1].body, "the retry sends the same body");
 }
 
 #[test]
@@ -256,23 +219,12 @@ fn http_output_gives_up_after_three_tries_and_rejects_other_schemes() {
     let d = tmp("http-fail");
     let ev = d.join("events.jsonl");
     std::fs::write(&ev, format!("{}\n", configmap_event("x"))).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let mut n = 0;
-        listener.set_nonblocking(false).unwrap();
-        for conn in listener.incoming().take(3) {
-            let mut s = conn.unwrap();
-            read_request(&s);
-            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
-            n += 1;
-        }
-        n
-    });
+    let (base, server) = kguard_testkit::http_receiver(vec![503; 3]);
+    let url = format!("{base}/");
     let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), "--http-output", &url, ev.to_str().unwrap()]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     assert!(err(&o).contains("not delivered after 3 tries: HTTP 503"), "{}", err(&o));
-    assert_eq!(server.join().unwrap(), 3);
+    assert_eq!(server.join().unwrap().len(), 3);
 
     let o = kguard(&["detect", "--http-output", "file:///etc/passwd", ev.to_str().unwrap()]);
     assert_eq!(code(&o), 2);

@@ -6,39 +6,13 @@
 //! that do not depend on the machine's load: `valgrind --tool=callgrind` on the bench binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 use kguard_engine::admission::{self, Policies, podsecurity};
-use serde_json::json;
 use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// A validating AdmissionReview of a realistic two-container Pod (2.1 kB; `bench/serve-wrk.sh`
+/// sends the same file).
 fn body() -> Vec<u8> {
-    let pod = json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web-7d9f8b6c5d-x2k4p", "namespace": "prod", "labels": {"app": "web", "tier": "frontend"},
-                     "annotations": {"prometheus.io/scrape": "true"}},
-        "spec": {
-            "serviceAccountName": "web", "automountServiceAccountToken": false,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-            "initContainers": [{"name": "migrate", "image": "registry.example.com/web/migrate:1.4.2",
-                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
-                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}}],
-            "containers": [
-                {"name": "web", "image": "registry.example.com/web/app:2.8.1", "imagePullPolicy": "IfNotPresent",
-                 "ports": [{"containerPort": 8080, "name": "http"}],
-                 "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}],
-                 "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
-                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
-                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
-                 "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
-                {"name": "proxy", "image": "registry.example.com/mesh/proxy:1.22.0",
-                 "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}},
-                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}}],
-            "volumes": [{"name": "tmp", "emptyDir": {}}]}});
-    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "web-7d9f8b6c5d-x2k4p", "namespace": "prod",
-        "operation": "CREATE", "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
-        "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
-        "object": pod, "dryRun": false}}))
-    .unwrap()
+    include_bytes!("pod-review.json").to_vec()
 }
 
 fn main() {

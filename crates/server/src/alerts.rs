@@ -165,38 +165,10 @@ impl HttpQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-    use std::net::TcpListener;
+    use kguard_testkit::http_receiver;
 
-    /// A one-connection-per-request HTTP server answering `codes` in turn; returns the bodies.
-    fn server(codes: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/falco", listener.local_addr().unwrap());
-        let handle = std::thread::spawn(move || {
-            let mut bodies = Vec::new();
-            for code in codes {
-                let (s, _) = listener.accept().unwrap();
-                let mut r = BufReader::new(s);
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    r.read_line(&mut line).unwrap();
-                    if line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; len];
-                r.read_exact(&mut body).unwrap();
-                bodies.push(String::from_utf8(body).unwrap());
-                let reply = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                r.into_inner().write_all(reply.as_bytes()).unwrap();
-            }
-            bodies
-        });
-        (url, handle)
+    fn bodies(received: Vec<kguard_testkit::Received>) -> Vec<String> {
+        received.into_iter().map(|r| String::from_utf8(r.body).unwrap()).collect()
     }
 
     #[test]
@@ -208,12 +180,12 @@ mod tests {
 
     #[test]
     fn retries_server_errors_then_gives_up_on_client_errors() {
-        let (url, srv) = server(vec![503, 200]);
+        let (url, srv) = http_receiver(vec![503, 200]);
         let out = HttpOutput::new(&url).unwrap();
         out.post(r#"{"rule":"a"}"#).unwrap();
-        assert_eq!(srv.join().unwrap(), vec![r#"{"rule":"a"}"#; 2]);
+        assert_eq!(bodies(srv.join().unwrap()), vec![r#"{"rule":"a"}"#; 2]);
 
-        let (url, srv) = server(vec![400]);
+        let (url, srv) = http_receiver(vec![400]);
         let out = HttpOutput::new(&url).unwrap();
         assert_eq!(out.post("{}").unwrap_err(), "HTTP 400 Bad Request");
         assert_eq!(srv.join().unwrap().len(), 1, "a 400 is not retried");
@@ -221,13 +193,13 @@ mod tests {
 
     #[test]
     fn the_queue_delivers_in_order_and_drops_when_full() {
-        let (url, srv) = server(vec![200, 200, 200]);
+        let (url, srv) = http_receiver(vec![200, 200, 200]);
         let counts = Arc::new(Delivery::default());
         let q = HttpQueue::start(HttpOutput::new(&url).unwrap(), 16, Arc::clone(&counts)).unwrap();
         for i in 0..3 {
             assert!(q.send(format!("{{\"n\":{i}}}")));
         }
-        assert_eq!(srv.join().unwrap(), vec![r#"{"n":0}"#, r#"{"n":1}"#, r#"{"n":2}"#]);
+        assert_eq!(bodies(srv.join().unwrap()), vec![r#"{"n":0}"#, r#"{"n":1}"#, r#"{"n":2}"#]);
         for _ in 0..100 {
             if counts.delivered.load(Ordering::Relaxed) == 3 {
                 break;
@@ -238,7 +210,7 @@ mod tests {
 
         // Nobody listens: the thread is busy retrying the first alert; one more fits the queue,
         // the rest are dropped at once (the webhook never waits).
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         drop(listener);
         let counts = Arc::new(Delivery::default());

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
-use common::{Client, http_get_status, pod, review, write_pki};
+use common::{CONFIG_HEAD, Client, http_get_status, pod, review, write_pki};
 use kguard_testkit::TempDir;
 
 const TOKEN: &str = "fake-api-token";
@@ -214,14 +214,7 @@ fn namespace(name: &str, level: &str, version: &str) -> Value {
 fn write_config(dir: &Path, kubeconfig: &str, extra: &str) {
     std::fs::write(dir.join("kubeconfig"), kubeconfig).unwrap();
     let config = format!(
-        "apiVersion: kguard.io/v1alpha1
-kind: ServerConfig
-listen: 127.0.0.1:0
-healthListen: 127.0.0.1:0
-reloadIntervalSeconds: 1
-shutdownGraceSeconds: 5
-tls: {{certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}}
-state:
+        "{CONFIG_HEAD}state:
   cluster: {{kubeconfig: kubeconfig, context: fake}}
 {extra}"
     );

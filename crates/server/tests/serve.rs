@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use common::{Client, http_get, pod, review, write_pki};
+use common::{CONFIG_HEAD, Client, http_get, pod, review, write_pki};
 use kguard_engine::authn::serviceaccount::{TokenRequest, sign};
 use kguard_testkit::TempDir;
 
@@ -67,14 +67,7 @@ fn write_config(dir: &Path, extra: &str) {
     std::fs::write(dir.join("state/cluster.yaml"), STATE).unwrap();
     std::fs::write(dir.join("tokens.csv"), "tok-bob-123,bob,uid-bob,\"devs,ops\"\n").unwrap();
     let config = format!(
-        "apiVersion: kguard.io/v1alpha1
-kind: ServerConfig
-listen: 127.0.0.1:0
-healthListen: 127.0.0.1:0
-reloadIntervalSeconds: 1
-shutdownGraceSeconds: 5
-tls: {{certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}}
-limits: {{maxBodyBytes: 65536}}
+        "{CONFIG_HEAD}limits: {{maxBodyBytes: 65536}}
 state: {{dir: state}}
 admission:
   podSecurityPolicy: {{enabled: true}}
@@ -268,40 +261,6 @@ async fn invalid_configuration_is_refused_with_its_line() {
     assert!(e.contains("kguard.yaml:") && e.contains("unknown field `bogus`"), "{e}");
 }
 
-/// One HTTP/1.1 request per connection on a std listener; answers 200 and returns the bodies.
-fn alert_receiver(expected: usize) -> (String, std::thread::JoinHandle<Vec<Value>>) {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/falco", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        while bodies.len() < expected {
-            let (s, _) = listener.accept().unwrap();
-            let mut r = BufReader::new(s);
-            let mut request_line = String::new();
-            r.read_line(&mut request_line).unwrap();
-            assert!(request_line.starts_with("POST /falco "), "{request_line}");
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                r.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).unwrap();
-            bodies.push(serde_json::from_slice(&body).unwrap());
-            r.into_inner().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
-        }
-        bodies
-    });
-    (url, handle)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_alerts_go_to_the_file_and_the_http_output() {
     let dir = TempDir::new("serve-alerts");
@@ -311,7 +270,8 @@ async fn audit_alerts_go_to_the_file_and_the_http_output() {
         "- rule: Pod exec\n  desc: someone execs into a pod\n  condition: ka.verb=create and ka.target.resource=pods and ka.target.subresource=exec\n  output: exec into %ka.target.namespace/%ka.target.name by %ka.user.name\n  priority: NOTICE\n  source: k8s_audit\n",
     )
     .unwrap();
-    let (url, receiver) = alert_receiver(2);
+    let (base, receiver) = kguard_testkit::http_receiver(vec![200, 200]);
+    let url = format!("{base}/falco");
     write_config(
         dir.path(),
         &format!("  rulesFiles: [rules.yaml]\n  alerts: {{file: alerts.jsonl, http: {{url: \"{url}\"}}}}\n"),
@@ -328,9 +288,12 @@ async fn audit_alerts_go_to_the_file_and_the_http_output() {
     let (code, _) = client.post(server.addr, "/audit", serde_json::to_vec(&events).unwrap()).await.unwrap();
     assert_eq!(code, 200);
 
-    let bodies = tokio::task::spawn_blocking(move || receiver.join().unwrap()).await.unwrap();
-    assert_eq!(bodies.len(), 2, "one POST per alert");
-    for b in &bodies {
+    let received = tokio::task::spawn_blocking(move || receiver.join().unwrap()).await.unwrap();
+    assert_eq!(received.len(), 2, "one POST per alert");
+    for r in &received {
+        assert!(r.line.starts_with("POST /falco "), "{}", r.line);
+        assert!(r.headers.iter().any(|(k, v)| k == "content-type" && v == "application/json"), "{:?}", r.headers);
+        let b: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(b["rule"], "Pod exec");
         assert_eq!(b["priority"], "Notice");
         assert_eq!(b["source"], "k8s_audit");

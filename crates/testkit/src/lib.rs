@@ -1,4 +1,5 @@
-//! Test support: finding the external oracles and corpus in `../shared`.
+//! Test support: finding the external oracles and corpus in `../shared`; temporary directories;
+//! a loopback HTTP receiver ([`http_receiver`]) standing in for webhook and alert endpoints.
 //!
 //! Tests never copy upstream data into the project; they read it from `$KGUARD_SHARED` or, by
 //! default, the `shared/` folder beside the repository. Where it is absent (a fresh clone), a test
@@ -75,4 +76,57 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// One HTTP/1.1 request as a test receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// `POST /falco HTTP/1.1`.
+    pub line: String,
+    /// Header names lower-cased, values trimmed.
+    pub headers: Vec<(String, String)>,
+    /// The body (`content-length` bytes).
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP/1.1 receiver (a webhook or alert endpoint stand-in): one connection per
+/// request, answered with `codes` in turn (empty body, `connection: close`), then it stops.
+/// Returns its base URL (`http://127.0.0.1:PORT`) and the thread, which yields what it received.
+///
+/// # Panics
+/// When loopback cannot be bound, or a request is not HTTP/1.1 as expected (tests only).
+#[must_use]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+pub fn http_receiver(codes: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<Received>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for code in codes {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut r = BufReader::new(stream);
+            let mut line = String::new();
+            r.read_line(&mut line).expect("request line");
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).expect("header");
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').expect("header name: value");
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+            let len: usize = headers.iter().find(|(k, _)| k == "content-length").map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).expect("body");
+            let reply = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            r.into_inner().write_all(reply.as_bytes()).expect("reply");
+            seen.push(Received { line: line.trim_end().to_owned(), headers, body });
+        }
+        seen
+    });
+    (url, handle)
 }

@@ -129,3 +129,14 @@ pub async fn http_get_status(addr: std::net::SocketAddr, path: &str) -> (u16, St
     let code = resp.status().as_u16();
     (code, String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap())
 }
+
+/// The start of every test's kguard.yaml: loopback ports chosen by the OS, quick reloads, mutual
+/// TLS with the files of [`write_pki`].
+pub const CONFIG_HEAD: &str = "apiVersion: kguard.io/v1alpha1
+kind: ServerConfig
+listen: 127.0.0.1:0
+healthListen: 127.0.0.1:0
+reloadIntervalSeconds: 1
+shutdownGraceSeconds: 5
+tls: {certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}
+";
