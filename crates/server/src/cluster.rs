@@ -1,7 +1,8 @@
 //! The cluster state source (`state.cluster` in kguard.yaml): kube-rs reflectors list and watch,
 //! through the cluster's API, the objects the configured engines read, and keep them in memory.
-//! The server rebuilds its [`crate::state::Runtime`] from a [`Snapshot`] of every store when any
-//! of them changes (see `cluster_loop` in `lib.rs`), exactly as a file reload does.
+//! When any store changes, the server rebuilds its [`crate::state::Runtime`] from a [`Snapshot`] of
+//! every store (see `cluster_loop` in `lib.rs`, [`crate::state::Runtime::with_objects`]: the
+//! configuration's files are not read again).
 //!
 //! Objects are read as [`DynamicObject`]s, so a kind that recent API versions dropped
 //! (PodSecurityPolicy, `policy/v1beta1`, gone in Kubernetes 1.25) is watched the same way; a

@@ -351,11 +351,12 @@ async fn cluster_loop(shared: Arc<Shared>, cluster: Arc<Cluster>, mut stop: watc
             continue; // already in the runtime built after the previous wake-up
         }
         let current = shared.runtime();
-        let config = current.config.clone();
+        let base = Arc::clone(&current);
         let snapshot = cluster.snapshot();
+        // The configuration's files were read at its last (re)load: only the objects are new.
         let built = tokio::task::spawn_blocking(move || {
             let (objects, warnings) = snapshot.into_objects();
-            Runtime::build_from(config, StateSource::Objects(objects, warnings))
+            base.with_objects(objects, warnings)
         })
         .await;
         match built {
@@ -716,7 +717,7 @@ fn authenticate(rt: &Runtime, review: &wire::TokenReview) -> (Resp, Decision) {
         _ => None,
     };
     let authn = Authenticators {
-        token_file: rt.token_file.as_ref(),
+        token_file: rt.token_file.as_deref(),
         service_accounts: narrowed.as_ref().or(rt.service_accounts.as_ref()),
         bootstrap_secrets: rt.bootstrap_secrets.as_deref(),
         anonymous: false,

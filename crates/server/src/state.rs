@@ -33,19 +33,21 @@ pub struct Runtime {
     /// The authorizer chain.
     pub authorizer: Chain,
     /// Token file.
-    pub token_file: Option<TokenFile>,
+    pub token_file: Option<Arc<TokenFile>>,
     /// Service-account token verifier.
     pub service_accounts: Option<Verifier>,
     /// Bootstrap-token Secrets (when enabled).
     pub bootstrap_secrets: Option<Vec<Value>>,
     /// Falco rules over audit events.
-    pub detect: Option<detect::Engine>,
+    pub detect: Option<Arc<detect::Engine>>,
     /// TLS configuration.
     pub tls: Arc<rustls::ServerConfig>,
     /// Objects of the state (from the directory or the cluster), the default RBAC aside.
     pub objects: usize,
     /// Problems met while loading the state (logged; the rest is used).
     pub warnings: Vec<String>,
+    /// What the configuration's files gave (reused by [`Runtime::with_objects`]).
+    files: Files,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -101,28 +103,35 @@ impl Runtime {
     /// Unreadable or invalid files named by the configuration (TLS, PodSecurity configuration,
     /// token file, keys, ABAC policy, rules). Problems inside the state are warnings.
     pub fn build_from(config: Config, source: StateSource) -> Result<Self, String> {
-        let tls = crate::tls::server_config(&config.tls)?;
-        let (mut objects, mut warnings) = match (source, &config.state.dir) {
+        let files = Files::read(&config)?;
+        let (objects, warnings) = match (source, &config.state.dir) {
             (StateSource::Objects(objects, warnings), _) => (objects, warnings),
             (StateSource::Dir, Some(dir)) => load_state(dir),
             (StateSource::Dir, None) => (Vec::new(), Vec::new()),
         };
+        Self::assemble(config, files, objects, warnings)
+    }
+
+    /// This runtime's configuration and what its files gave, with other cluster objects: what a
+    /// cluster update needs. Nothing is read from disk.
+    ///
+    /// # Errors
+    /// As [`Runtime::build_from`] for what depends on the objects (the authorizer chain).
+    pub fn with_objects(&self, objects: Vec<Object>, warnings: Vec<String>) -> Result<Self, String> {
+        Self::assemble(self.config.clone(), self.files.clone(), objects, warnings)
+    }
+
+    /// The engines that depend on the cluster objects, around the configuration and its files.
+    fn assemble(
+        config: Config,
+        files: Files,
+        mut objects: Vec<Object>,
+        mut warnings: Vec<String>,
+    ) -> Result<Self, String> {
         let loaded = objects.len();
         let inventory = admission::Inventory::from_objects(&objects);
         warnings.extend(inventory.errors.iter().cloned());
 
-        let pod_security = if config.admission.pod_security.enabled {
-            Some(match &config.admission.pod_security.config_file {
-                None => podsecurity::Config::default(),
-                Some(path) => {
-                    let name = path.display().to_string();
-                    let root = config::first_document(&name, &read_text(path)?)?;
-                    podsecurity::Config::parse(&root).map_err(|e| format!("{name}: {e}"))?
-                }
-            })
-        } else {
-            None
-        };
         let h = &config.admission.hardening;
         let hardening = h.enabled.then(|| admission::Hardening {
             min_severity: Severity::ALL
@@ -141,7 +150,7 @@ impl Runtime {
         };
         let m = config.admission.mutate;
         let policies = Policies {
-            pod_security,
+            pod_security: files.pod_security.clone(),
             hardening,
             images: i.enabled.then(|| image_policy.clone()),
             psp: config.admission.pod_security_policy.enabled,
@@ -154,28 +163,14 @@ impl Runtime {
             },
         };
 
-        let token_file = match &config.authentication.token_auth_file {
-            None => None,
-            Some(path) => {
-                Some(TokenFile::parse(&path.display().to_string(), &read_text(path)?).map_err(|e| e.to_string())?)
+        let service_accounts = files.service_accounts.clone().map(|mut v| {
+            if config.state.dir.is_some() || config.state.cluster.is_some() {
+                let (inv, diags) = kguard_engine::authn::inventory::Inventory::from_objects(&objects);
+                warnings.extend(diags.iter().map(ToString::to_string));
+                v.inventory = Some(inv);
             }
-        };
-        let service_accounts = match &config.authentication.service_accounts {
-            None => None,
-            Some(sa) => {
-                let mut v = Verifier::new(sa.issuers.clone(), sa.audiences.clone());
-                for key in &sa.key_files {
-                    let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
-                    v.add_public_keys_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
-                }
-                if config.state.dir.is_some() || config.state.cluster.is_some() {
-                    let (inv, diags) = kguard_engine::authn::inventory::Inventory::from_objects(&objects);
-                    warnings.extend(diags.iter().map(ToString::to_string));
-                    v.inventory = Some(inv);
-                }
-                Some(v)
-            }
-        };
+            v
+        });
         let bootstrap_secrets = config.authentication.bootstrap_tokens.then(|| {
             objects
                 .iter()
@@ -185,10 +180,6 @@ impl Runtime {
         });
 
         let modes = Mode::parse_list(&config.authorization.modes.join(","))?;
-        let abac = match &config.authorization.policy_file {
-            None => None,
-            Some(path) => Some(AbacPolicy::parse(&path.display().to_string(), &read_text(path)?)?),
-        };
         if config.state.with_default_rbac() {
             // Only those the state lacks: a cluster's (or a dump's) own definitions win.
             let defined: std::collections::HashSet<(String, String)> =
@@ -199,8 +190,75 @@ impl Runtime {
                     .filter(|o| !defined.contains(&(o.id.kind.clone(), o.id.name.clone()))),
             );
         }
-        let authorizer = Chain::from_modes(&modes, &objects, abac)?;
+        let authorizer = Chain::from_modes(&modes, &objects, files.abac.clone())?;
+        Ok(Self {
+            policies,
+            inventory,
+            image_policy,
+            authorizer,
+            token_file: files.token_file.clone(),
+            service_accounts,
+            bootstrap_secrets,
+            detect: files.detect.clone(),
+            tls: Arc::clone(&files.tls),
+            objects: loaded,
+            warnings,
+            config,
+            files,
+        })
+    }
+}
 
+/// What the configuration's own files give (TLS, PodSecurity configuration, token file,
+/// service-account keys, ABAC policy, detection rules): read when the configuration is (re)loaded,
+/// reused by every runtime built from new cluster objects in between.
+#[derive(Clone)]
+struct Files {
+    tls: Arc<rustls::ServerConfig>,
+    pod_security: Option<podsecurity::Config>,
+    token_file: Option<Arc<TokenFile>>,
+    /// The verifier with its keys, without the objects it looks tokens up in.
+    service_accounts: Option<Verifier>,
+    abac: Option<AbacPolicy>,
+    detect: Option<Arc<detect::Engine>>,
+}
+
+impl Files {
+    fn read(config: &Config) -> Result<Self, String> {
+        let tls = crate::tls::server_config(&config.tls)?;
+        let pod_security = if config.admission.pod_security.enabled {
+            Some(match &config.admission.pod_security.config_file {
+                None => podsecurity::Config::default(),
+                Some(path) => {
+                    let name = path.display().to_string();
+                    let root = config::first_document(&name, &read_text(path)?)?;
+                    podsecurity::Config::parse(&root).map_err(|e| format!("{name}: {e}"))?
+                }
+            })
+        } else {
+            None
+        };
+        let token_file = match &config.authentication.token_auth_file {
+            None => None,
+            Some(path) => Some(Arc::new(
+                TokenFile::parse(&path.display().to_string(), &read_text(path)?).map_err(|e| e.to_string())?,
+            )),
+        };
+        let service_accounts = match &config.authentication.service_accounts {
+            None => None,
+            Some(sa) => {
+                let mut v = Verifier::new(sa.issuers.clone(), sa.audiences.clone());
+                for key in &sa.key_files {
+                    let pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
+                    v.add_public_keys_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
+                }
+                Some(v)
+            }
+        };
+        let abac = match &config.authorization.policy_file {
+            None => None,
+            Some(path) => Some(AbacPolicy::parse(&path.display().to_string(), &read_text(path)?)?),
+        };
         let detect = if config.audit.rules_files.is_empty() {
             None
         } else {
@@ -210,26 +268,13 @@ impl Runtime {
             }
             let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
             match detect::load(&refs) {
-                Ok((engine, _)) => Some(engine),
+                Ok((engine, _)) => Some(Arc::new(engine)),
                 Err(errors) => {
                     return Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
                 }
             }
         };
-        Ok(Self {
-            config,
-            policies,
-            inventory,
-            image_policy,
-            authorizer,
-            token_file,
-            service_accounts,
-            bootstrap_secrets,
-            detect,
-            tls,
-            objects: loaded,
-            warnings,
-        })
+        Ok(Self { tls, pod_security, token_file, service_accounts, abac, detect })
     }
 }
 

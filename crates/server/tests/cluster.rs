@@ -383,6 +383,10 @@ async fn state_follows_the_cluster_through_watch_events() {
     let (_, v) = client.post(addr, "/validate", privileged_pod()).await.unwrap();
     assert_eq!(v["response"]["allowed"], false, "the reload kept the namespace label: {v}");
 
+    // A cluster update reads no file: with the serving key moved away (a file reload now fails
+    // and keeps the running configuration), watch events still apply.
+    std::fs::rename(dir.path().join("tls.key"), dir.path().join("tls.key.away")).unwrap();
+
     // MODIFIED: the namespace is relabelled privileged, and the same pod is admitted.
     api.wait_for_request(|r| r.starts_with(&format!("GET {NAMESPACES}?")) && r.contains("watch=true")).await;
     api.push(NAMESPACES, "MODIFIED", &namespace("strict", "privileged", "2"));
