@@ -125,13 +125,9 @@ pub fn findings_where(
     if let Some(view) = view {
         pod::check(obj, view, inventory, keep, &mut out);
     }
-    let pod_findings = out.len();
-    objects::check(obj, &mut out);
-    let mut i = 0;
-    out.retain(|f| {
-        i += 1;
-        i <= pod_findings || rule(&f.rule_id).is_none_or(keep)
-    });
+    let mut others = Vec::new();
+    objects::check(obj, &mut others);
+    out.extend(others.into_iter().filter(|f| rule(&f.rule_id).is_none_or(keep)));
     out
 }
 
