@@ -9,7 +9,7 @@
 #        PEERS_DIR (default ~/.cache/kguard-peers), TRIVY, CHECKOV (executables)
 #        OUT (default target/bench-peers): where reports, logs and results.md go
 #        TRIVY_TIMEOUT (default 60m), MISSES (default 5): missed pairs listed per check
-#        SKIP_BUILD=1: use the existing target/release/kguard
+#        SKIP_BUILD=1: use the existing target/dist/kguard
 #
 # Every tool runs offline: Trivy with its embedded checks (--skip-check-update) and a private cache
 # directory, Checkov with --skip-download. Runs are sequential, never concurrent.
@@ -39,10 +39,10 @@ if [ ! -x /usr/bin/time ]; then
   [ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed: apt-get install time"
 fi
 
-KGUARD="$ROOT/target/release/kguard"
+KGUARD="$ROOT/target/dist/kguard"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  log "building kguard (release)"
-  (cd "$ROOT" && cargo build --release --quiet -p kguard-cli)
+  log "building kguard (dist profile: release + thin LTO)"
+  (cd "$ROOT" && cargo build --profile dist --quiet -p kguard-cli)
 fi
 [ -x "$KGUARD" ] || die "no kguard at $KGUARD"
 

@@ -8,7 +8,8 @@ Prints, as Markdown:
     number of (object, check) pairs it reported and how many of them kguard also reports through
     the rule aliases (`kguard rules --format json`);
   * the parity figure: kguard's share of the pairs of the peer checks in kguard's scope (a check is
-    in scope when some kguard rule lists its id as an alias);
+    in scope when some kguard rule lists its id as an alias; a finding counts for its rule and for
+    the rules merged into it, `mergedRules`);
   * with --misses N, up to N missed pairs per in-scope check (file:line, object).
 
 Object identity: the peers do not name objects the same way (Trivy gives a file and a line range,
@@ -96,8 +97,10 @@ def kguard_pairs(report: dict, aliases: dict[str, list[str]], docs: Docs):
         obj = (rel, docs.doc(rel, loc.get("line")))
         o = f.get("object") or {}
         names.setdefault(obj, "/".join(x for x in (o.get("kind"), o.get("namespace"), o.get("name")) if x))
-        for a in aliases.get(f["ruleId"], []):
-            pairs.add((obj, a))
+        # A finding stands for its rule and for the rules merged into it (one finding per problem).
+        for rid in [f["ruleId"], *f.get("mergedRules", [])]:
+            for a in aliases.get(rid, []):
+                pairs.add((obj, a))
     return pairs, names
 
 

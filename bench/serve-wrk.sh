@@ -4,7 +4,7 @@
 #
 #   bash bench/serve-wrk.sh [SECONDS] [CONNECTIONS]
 #
-# Needs wrk (Debian: apt-get install wrk) and curl; builds the release binary. The review is the
+# Needs wrk (Debian: apt-get install wrk) and curl; builds the dist binary (release + thin LTO). The review is the
 # Rust benches' (crates/server/benches/pod-review.json: a 2.1 kB two-container Pod), judged with
 # Pod Security `restricted` + hardening rules at `high`, deny. wrk runs one thread; the server two worker threads; both
 # share this machine's cores. wrk cannot present a client certificate, so this server does not
@@ -14,9 +14,9 @@ seconds=${1:-10}
 connections=${2:-16}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet -p kguard-cli --manifest-path "$root/Cargo.toml"
+cargo build --profile dist --quiet -p kguard-cli --manifest-path "$root/Cargo.toml"
 target=${CARGO_TARGET_DIR:-$root/target}
-kguard=$target/release/kguard
+kguard=$target/dist/kguard
 review=$root/crates/server/benches/pod-review.json
 
 dir=$(mktemp -d)

@@ -1,5 +1,7 @@
 //! Fuzzes the manifest loader: arbitrary bytes through UTF-8 decoding, document splitting,
-//! YAML parsing, Kubernetes scalar resolution, merge keys, aliases and object extraction.
+//! YAML parsing, Kubernetes scalar resolution, merge keys, aliases and object extraction, and
+//! the strict validation `scan` runs on every object (kinds, versions, unknown fields and their
+//! suggestions).
 //! Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
@@ -12,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         for obj in &parsed.objects {
             let _ = obj.root.to_json();
             let _ = obj.location("/spec/template/spec/containers/0/securityContext");
+            let _ = kguard_discovery::check_object(obj);
         }
     }
 });

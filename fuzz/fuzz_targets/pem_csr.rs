@@ -1,9 +1,9 @@
-//! Fuzzes the PEM/DER certificate and CSR paths of `engine::authn`: certificate bundles, chain
+//! Fuzzes the PEM/DER certificate and CSR paths of `kguard_authn`: certificate bundles, chain
 //! verification against a fixed CA, certificate description and findings, CSR parsing and
 //! signature verification, and token-file CSV parsing. Any panic or hang is a bug.
 #![no_main]
 
-use kguard_engine::authn::{pki, tokenfile, x509};
+use kguard_authn::{pki, tokenfile, x509};
 use libfuzzer_sys::fuzz_target;
 
 const NOW: i64 = 1_780_272_000;

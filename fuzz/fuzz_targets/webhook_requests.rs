@@ -4,8 +4,8 @@
 //! audit EventList reader and `kguard.yaml` parsing. Any panic or hang is a bug.
 #![no_main]
 
-use kguard_engine::admission::{self, Hardening, Inventory, Policies, image, mutate, podsecurity};
-use kguard_engine::authz::AlwaysAllow;
+use kguard_admission::{self as admission, Hardening, Inventory, Policies, image, mutate, podsecurity};
+use kguard_authz::AlwaysAllow;
 use kguard_server::{audit, config, wire};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,6 +22,10 @@ fuzz_target!(|data: &[u8]| {
             disable_service_account_automount: true,
         },
         psp: true,
+        // Localhost profile checks need a node's profile set; the decoders they read are the
+        // seccomp_profile and apparmor_profile targets'.
+        seccomp: None,
+        apparmor: None,
     };
     if let Ok(review) = wire::admission_review(data) {
         let inventory = Inventory::default();

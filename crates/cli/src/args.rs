@@ -69,23 +69,60 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::psp::PspCommand,
     },
+    /// Service-mesh mTLS: effective Istio PeerAuthentication modes, SPIFFE IDs, X.509-SVIDs.
+    Mesh {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::mesh::MeshCommand,
+    },
+    /// AppArmor profiles: parse (as apparmor_parser), check an access, lint.
+    Apparmor {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::apparmor::AppArmorCommand,
+    },
+    /// Seccomp profiles: lint, diff, compile to BPF (libseccomp's semantics), run a command under one, record one.
+    Seccomp {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::seccomp::SeccompCommand,
+    },
+    /// Node hardening: kube-bench's CIS checks, sshd's effective configuration, open ports.
+    Node {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::node::NodeCommand,
+    },
+    /// Scan a root filesystem for vulnerable OS packages (dpkg, apk, rpm) against OSV data (as `trivy rootfs`).
+    Fs(crate::vuln::FsArgs),
+    /// OSV vulnerability data: what a directory or zip holds.
+    Db {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::vuln::DbCommand,
+    },
+    /// Print the version and the upstream behaviour this build reproduces.
+    Version(crate::meta::VersionArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(crate::meta::CompletionArgs),
+    /// Write man pages for every command into a directory.
+    Man(crate::meta::ManArgs),
 }
 
-/// Output formats of `scan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Human-readable table, grouped by file and object.
-    Table,
-    /// kguard's versioned JSON report (docs/report-json.md).
-    Json,
-    /// SARIF 2.1.0 (GitHub code scanning and other SARIF consumers).
-    Sarif,
-    /// JUnit XML (CI test reports).
-    Junit,
-    /// kubesec's JSON (its 30 scored rules, points and lists) and kubesec's exit codes:
-    /// 0 all objects score above 0, 2 otherwise, 1 on input errors.
-    Kubesec,
-}
+/// The formats `kguard scan -o` writes.
+pub const SCAN_FORMATS: [crate::output::Format; 8] = {
+    use crate::output::Format;
+    [
+        Format::Table,
+        Format::Json,
+        Format::Yaml,
+        Format::Sarif,
+        Format::Junit,
+        Format::Html,
+        Format::Markdown,
+        Format::Kubesec,
+    ]
+};
 
 /// When to use colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -130,34 +167,57 @@ pub enum FailOn {
 
 /// `kguard scan`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("inputs").required(true).multiple(true).args(["paths", "filename"])))]
 pub struct ScanArgs {
     /// Files or directories to scan (directories recursively: .yaml, .yml, .json); `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
-    /// Write the report to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Exit 1 when a finding has at least this severity.
-    #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
-    pub fail_on: FailOn,
+    /// A file or directory to scan, as kubectl's `-f` (repeatable; the same as a PATH argument).
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filename: Vec<PathBuf>,
+    /// Output format: table, json, yaml, sarif, junit, html, markdown or kubesec (kubesec's JSON
+    /// and exit codes).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = crate::output::parser(&SCAN_FORMATS))]
+    pub output: crate::output::Format,
+    /// Write the report to FILE instead of stdout (fsynced before exit).
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Leave out what a directory walk finds that matches GLOB (gitignore syntax, relative to the
+    /// working directory; repeatable). `.kguardignore` files are read too. Files named on the
+    /// command line are always scanned.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Exit 1 when a finding has at least this severity (default: any; or the configuration's `failOn`).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
     /// Only report findings at or above this severity.
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<kguard_report::Severity>,
-    /// Rules to run: ids (PSS003), names (privileged), other tools' ids, families (pss), id prefixes; comma-separated or repeated. Default: all.
+    /// Rules to run: ids (PSS003), names (privileged), other tools' ids, families (pss), id prefixes; comma-separated or repeated. Default: all (replaces the configuration's `select`).
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub select: Vec<String>,
-    /// Rules to skip (same forms as --select).
+    /// Rules to skip (same forms as --select; added to the configuration's `ignore`).
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub ignore: Vec<String>,
-    /// Pod Security Standards level for pods whose namespace carries no pod-security labels in the input.
-    #[arg(long, value_enum, default_value_t = PssLevel::Restricted, value_name = "LEVEL")]
-    pub pss_level: PssLevel,
-    /// Pod Security Standards version (`latest` or `v1.N`).
-    #[arg(long, default_value = "latest", value_name = "VERSION")]
-    pub pss_version: String,
+    /// Pod Security Standards level for pods whose namespace carries no pod-security labels in the input (default: restricted).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub pss_level: Option<PssLevel>,
+    /// Pod Security Standards version, `latest` or `v1.N` (default: latest).
+    #[arg(long, value_name = "VERSION")]
+    pub pss_version: Option<String>,
+    /// The scan configuration (default: `.kguard.yaml` in the working directory or the nearest parent).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Read no configuration file.
+    #[arg(long)]
+    pub no_config: bool,
+    /// Findings listed in this baseline are suppressed (only new findings are reported and fail the run).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write every finding of this scan to FILE as a baseline (then exit 0 unless an input error).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
     /// Print only the findings and errors, no summary line (table format).
     #[arg(short, long)]
     pub quiet: bool,
@@ -167,6 +227,16 @@ pub struct ScanArgs {
     /// Colours in the table output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// A node's seccomp profile directory (the kubelet's `<root-dir>/seccomp`): check that every
+    /// Localhost profile a pod names exists there, parses and is not weaker than RuntimeDefault.
+    #[arg(long, value_name = "DIR")]
+    pub seccomp_root: Option<PathBuf>,
+    /// A node's AppArmor profiles: its loaded-profile list (a copy of
+    /// /sys/kernel/security/apparmor/profiles, `name (mode)` a line) or a directory of the
+    /// profile sources it loads (parsed, includes from that directory): report containers whose
+    /// Localhost profile is not loaded (AA009) or not enforced (AA010).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub apparmor_profiles: Option<PathBuf>,
 }
 
 /// `kguard explain`.
@@ -174,23 +244,20 @@ pub struct ScanArgs {
 pub struct ExplainArgs {
     /// Rule id, name or alias (e.g. PSS003, privileged, KSV017).
     pub rule: String,
+    /// Output format: `table` (text), `json` or `yaml` (the rule object of `kguard rules -o json`).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = crate::output::parser(&[crate::output::Format::Table, crate::output::Format::Json, crate::output::Format::Yaml]))]
+    pub output: crate::output::Format,
 }
 
 /// `kguard rules`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = RulesFormat::Table)]
-    pub format: RulesFormat,
-}
-
-/// Formats of `kguard rules`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RulesFormat {
-    /// One line per rule.
-    Table,
-    /// A JSON array of rule objects.
-    Json,
+    /// Output format: `table` (id, severity, family, name, title, other tools' ids), `json` or
+    /// `yaml` (every rule's documentation).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = crate::output::parser(&[crate::output::Format::Table, crate::output::Format::Json, crate::output::Format::Yaml]))]
+    pub output: crate::output::Format,
 }
 
 /// `kguard serve`.
@@ -205,4 +272,23 @@ pub struct ServeArgs {
     /// Check the configuration and every file it names, print a summary, and exit.
     #[arg(long)]
     pub check: bool,
+    /// The least level logged: debug, info, warning or error.
+    #[arg(long, default_value = "info", value_parser = parse_log_level)]
+    pub log_level: kguard_server::LogLevel,
+    /// Log lines as JSON objects (`ts`, `level`, `msg`; for log collectors) or as text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+}
+
+/// How `kguard serve` writes its log lines on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// `TIMESTAMP LEVEL message`.
+    Text,
+}
+
+fn parse_log_level(s: &str) -> Result<kguard_server::LogLevel, String> {
+    s.parse()
 }

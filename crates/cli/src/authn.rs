@@ -3,14 +3,15 @@
 use std::fs;
 use std::path::PathBuf;
 
-use kguard_engine::authn::inventory::Inventory;
-use kguard_engine::authn::serviceaccount::{ObjectRef, TokenRequest, Verifier, sign};
-use kguard_engine::authn::tokenfile::{BasicAuthFile, TokenFile};
-use kguard_engine::authn::union::{Authenticators, Credentials, Verdict, authenticate};
-use kguard_engine::authn::x509::ClientCa;
+use kguard_authn::inventory::Inventory;
+use kguard_authn::serviceaccount::{ObjectRef, TokenRequest, Verifier, sign};
+use kguard_authn::tokenfile::{BasicAuthFile, TokenFile};
+use kguard_authn::union::{Authenticators, Credentials, Verdict, authenticate};
+use kguard_authn::x509::ClientCa;
 
 use crate::exit;
 use crate::pki::now;
+use kguard_model::time::parse_duration;
 
 /// kubeadm's default `--service-account-issuer`.
 pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
@@ -126,8 +127,12 @@ pub struct WhoamiArgs {
     /// `--anonymous-auth=false`.
     #[arg(long)]
     pub no_anonymous: bool,
-    /// Print JSON (a TokenReview-like status).
-    #[arg(long)]
+    /// Output format: `table` (text), `json` or `yaml` (a TokenReview-like status; docs/cli.md).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = crate::output::parser(&[crate::output::Format::Table, crate::output::Format::Json, crate::output::Format::Yaml]))]
+    pub output: crate::output::Format,
+    /// The same as `-o json` (kept for scripts).
+    #[arg(long, hide = true)]
     pub json: bool,
 }
 
@@ -147,57 +152,8 @@ pub fn run(cmd: &AuthnCommand) -> u8 {
     }
 }
 
-/// Parses `3600`, `3600s`, `10m`, `1h30m`, `24h`.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    let bad = || format!("invalid duration {s:?} (expected seconds or e.g. 10m, 1h, 1h30m)");
-    let mut total: i64 = 0;
-    let mut num = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let n: i64 = num.parse().map_err(|_| bad())?;
-        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
-        num.clear();
-    }
-    if !num.is_empty() || s.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
-fn random_uuid() -> Result<String, String> {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| "no randomness available".to_owned())?;
-    if let Some(x) = b.get_mut(6) {
-        *x = (*x & 0x0f) | 0x40;
-    }
-    if let Some(x) = b.get_mut(8) {
-        *x = (*x & 0x3f) | 0x80;
-    }
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    ))
-}
-
 fn create(args: &CreateArgs) -> Result<u8, String> {
-    let duration = parse_duration(&args.duration)?;
+    let duration = parse_duration(&args.duration).map_err(|e| e.to_string())?;
     if duration < 600 {
         return Err(format!("duration {duration}s is below TokenRequest's minimum of 600s (10m)"));
     }
@@ -212,43 +168,24 @@ fn create(args: &CreateArgs) -> Result<u8, String> {
         now: now(),
         duration_seconds: duration,
         pod: args.bound_pod.as_ref().map(|name| ObjectRef { name: name.clone(), uid: args.bound_pod_uid.clone() }),
-        jti: random_uuid()?,
+        jti: kguard_authn::issue::random_uuid().map_err(|e| e.to_string())?,
     };
     let token = sign(&req.claims(), &key).map_err(|e| format!("{}: {e}", args.key.display()))?;
     println!("{token}");
     Ok(exit::CLEAN)
 }
 
-fn random_lower(n: usize) -> Result<String, String> {
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        let mut b = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut b).map_err(|_| "no randomness available".to_owned())?;
-        // 252 = 7 * 36: reject the top values so every character is equally likely.
-        for x in b.iter().filter(|x| **x < 252) {
-            if out.len() < n
-                && let Some(c) = ALPHABET.get(usize::from(*x % 36))
-            {
-                out.push(char::from(*c));
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn bootstrap(args: &BootstrapArgs) -> Result<u8, String> {
-    let ttl = parse_duration(&args.ttl)?;
+    let ttl = parse_duration(&args.ttl).map_err(|e| e.to_string())?;
     for g in &args.groups {
         if !g.starts_with("system:bootstrappers:") {
             return Err(format!("group {g:?} must start with system:bootstrappers:"));
         }
     }
-    let id = random_lower(6)?;
-    let secret = random_lower(16)?;
+    let (id, secret) = kguard_authn::issue::bootstrap_token().map_err(|e| e.to_string())?;
     let mut data = serde_json::json!({
         "token-id": id, "token-secret": secret,
-        "expiration": kguard_engine::authn::rfc3339(now().saturating_add(ttl)),
+        "expiration": kguard_model::time::format_rfc3339(now().saturating_add(ttl)),
         "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
         "auth-extra-groups": args.groups.join(","),
     });
@@ -351,10 +288,7 @@ fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
             let pem = read(p)?;
             let text = String::from_utf8_lossy(&pem);
             let public = if text.contains("PRIVATE KEY-----") {
-                rcgen::KeyPair::from_pem(&text)
-                    .map_err(|e| format!("{}: {e}", p.display()))?
-                    .public_key_pem()
-                    .into_bytes()
+                kguard_authn::issue::public_key_pem(&text).map_err(|e| format!("{}: {e}", p.display()))?.into_bytes()
             } else {
                 pem
             };
@@ -399,12 +333,13 @@ fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
         anonymous: !args.no_anonymous,
     };
     let creds = Credentials { bearer_token: token.as_deref(), client_cert_pem: cert.as_deref(), basic };
+    let format = if args.json { crate::output::Format::Json } else { args.output };
     match authenticate(&authn, &creds, now()) {
         Verdict::Authenticated { user, by } => {
-            if args.json {
+            if format != crate::output::Format::Table {
                 let v = serde_json::json!({"authenticated": true, "authenticator": by,
                     "user": {"username": user.name, "uid": user.uid, "groups": user.groups, "extra": user.extra}});
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                crate::output::structured(&mut std::io::stdout().lock(), format, &v).map_err(|e| e.to_string())?;
             } else {
                 println!("username:      {}", user.name);
                 if !user.uid.is_empty() {
@@ -419,9 +354,9 @@ fn whoami(args: &WhoamiArgs) -> Result<u8, String> {
             Ok(exit::CLEAN)
         }
         Verdict::Unauthorized(reasons) => {
-            if args.json {
+            if format != crate::output::Format::Table {
                 let v = serde_json::json!({"authenticated": false, "error": reasons.join("; "), "reasons": reasons});
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                crate::output::structured(&mut std::io::stdout().lock(), format, &v).map_err(|e| e.to_string())?;
             } else {
                 println!("401 Unauthorized");
                 for r in &reasons {

@@ -5,19 +5,27 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use kguard_engine::detect::{self, RuleMatching, k8saudit, rules::Level};
+use kguard_detect::{RuleMatching, k8saudit, rules::Level};
 use kguard_server::alerts::HttpOutput;
 
 /// The rules bundled with kguard (written for kguard; Falco's format and `ka.*` fields).
 pub const BUNDLED_RULES: &str = include_str!("../../../rules/kguard_k8s_audit_rules.yaml");
 
 /// Output format of alerts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DetectFormat {
     /// `<time>: <Priority> <message>` lines.
     Text,
     /// One Falco-shaped JSON alert per line.
     Json,
+}
+
+fn detect_format(s: &str) -> Result<DetectFormat, String> {
+    use crate::output::Format;
+    match crate::output::parser(&[Format::Table, Format::Json])(s)? {
+        Format::Json => Ok(DetectFormat::Json),
+        _ => Ok(DetectFormat::Text),
+    }
 }
 
 /// Arguments of `kguard detect`.
@@ -29,8 +37,10 @@ pub struct DetectArgs {
     /// Fire every matching rule (Falco `rule_matching: all`), not only the first.
     #[arg(long)]
     pub all: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: `table` (Falco's text lines, `<time>: <Priority> <message>`; `text` is
+    /// accepted) or `json` (one Falco-shaped JSON alert per line).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = detect_format)]
     pub format: DetectFormat,
     /// Validate rules files (repeatable, loaded together in order) and exit.
     #[arg(long, value_name = "FILE")]
@@ -45,6 +55,10 @@ pub struct DetectArgs {
     /// Falcosidekick accepts; 3 tries with exponential backoff.
     #[arg(long, value_name = "URL")]
     pub http_output: Option<String>,
+    /// PEM CA certificates an `https://` --http-output endpoint is verified against (default:
+    /// Mozilla's roots).
+    #[arg(long, value_name = "FILE", requires = "http_output")]
+    pub http_ca_file: Option<PathBuf>,
     /// Audit event files (JSON lines of Event/EventList, `.gz` too), directories (`*.json`,
     /// `*.jsonl`, `*.ndjson`, `*.log`, gzipped, rotated logs oldest first), or `-` for stdin.
     #[arg(value_name = "EVENTS")]
@@ -65,13 +79,13 @@ fn read_rules(paths: &[PathBuf]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-fn load(paths: &[PathBuf]) -> Result<detect::Engine, u8> {
+fn load(paths: &[PathBuf]) -> Result<kguard_detect::Engine, u8> {
     let files = read_rules(paths).map_err(|e| {
         eprintln!("error: {e}");
         crate::exit::ERROR
     })?;
     let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    match detect::load(&refs) {
+    match kguard_detect::load(&refs) {
         Ok((engine, messages)) => {
             for m in messages.iter().filter(|m| m.level == Level::Warning) {
                 eprintln!("{m}");
@@ -155,10 +169,24 @@ impl Rotation {
     }
 }
 
-/// Expands a directory (recursively, sorted, hidden entries skipped) into its event files.
-fn event_files(rot: &Rotation, path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !path.is_dir() {
-        out.push(path.to_path_buf());
+/// How deep directories of event files are entered.
+const MAX_DIR_DEPTH: usize = 64;
+
+/// Expands a directory (recursively, sorted, hidden entries skipped) into its event files. Only
+/// regular files are taken (a FIFO or a device would block or never end: skipped with a warning);
+/// a directory already entered (a symlink loop) is not entered again.
+fn event_files(
+    rot: &Rotation,
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    depth: usize,
+) -> std::io::Result<()> {
+    if depth > MAX_DIR_DEPTH {
+        eprintln!("warning: {}: directory nesting deeper than {MAX_DIR_DEPTH}; not entered", path.display());
+        return Ok(());
+    }
+    if !seen.insert(std::fs::canonicalize(path)?) {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -169,14 +197,55 @@ fn event_files(rot: &Rotation, path: &Path, out: &mut Vec<PathBuf>) -> std::io::
         if name.starts_with('.') {
             continue;
         }
-        if e.is_dir() {
-            event_files(rot, &e, out)?;
-        } else if rot.key(name).is_some() {
-            files.push(e);
+        match std::fs::metadata(&e) {
+            Ok(m) if m.is_dir() => event_files(rot, &e, out, seen, depth + 1)?,
+            _ if rot.key(name).is_none() => {}
+            // unreadable (e.g. a broken link): opening it reports why
+            Ok(m) if !m.is_file() => {
+                eprintln!("warning: {}: not a regular file (a FIFO, socket or device), skipped", e.display());
+            }
+            _ => files.push(e),
         }
     }
     out.extend(rot.order(files));
     Ok(())
+}
+
+/// Reads one line into `buf` (its newline included) unless it is longer than `cap` bytes without
+/// the newline: such a line is read to its end without being kept. Returns the bytes read (0 at
+/// the end of the input) and, for a line too long, its length without the newline (`buf` is then
+/// empty).
+fn read_line_capped(input: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<(u64, Option<u64>)> {
+    let (mut read, mut long) = (0u64, false);
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((read, long.then_some(read)));
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let part = chunk.get(..take).unwrap_or_default();
+        if !long {
+            let content = buf.len() + part.len() - usize::from(done);
+            if content > cap {
+                long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        input.consume(take);
+        read += take as u64;
+        if done {
+            return Ok((read, long.then(|| read - 1)));
+        }
+    }
 }
 
 /// Opens an input (`-` is stdin); gzip (by its magic bytes, whatever the name) is decompressed.
@@ -203,7 +272,7 @@ struct Sinks {
 }
 
 impl Sinks {
-    fn emit(&mut self, alert: &detect::Alert) -> Result<(), ()> {
+    fn emit(&mut self, alert: &kguard_detect::Alert) -> Result<(), ()> {
         let json = (self.format == DetectFormat::Json || self.file.is_some() || self.http.is_some())
             .then(|| alert.to_json(&self.host).to_string());
         let line = match (&json, self.format) {
@@ -250,11 +319,7 @@ fn hostname() -> String {
 }
 
 fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_nanos()).ok())
-        .unwrap_or(0)
+    i64::try_from(kguard_model::time::now_nanos()).unwrap_or(i64::MAX)
 }
 
 /// Runs `kguard detect`; returns the exit code (0 no alert, 1 alerts, 2 errors: bad input lines
@@ -278,7 +343,7 @@ pub fn run(args: &DetectArgs) -> u8 {
         engine.rule_matching = RuleMatching::All;
     }
     if let Some(p) = &args.min_priority {
-        match detect::rules::Priority::parse(p) {
+        match kguard_detect::rules::Priority::parse(p) {
             Some(p) => engine.min_priority = Some(p),
             None => {
                 eprintln!("error: invalid priority {p:?}");
@@ -286,7 +351,12 @@ pub fn run(args: &DetectArgs) -> u8 {
             }
         }
     }
-    let http = match args.http_output.as_deref().map(HttpOutput::new).transpose() {
+    let http = match args
+        .http_output
+        .as_deref()
+        .map(|url| HttpOutput::with_roots(url, args.http_ca_file.as_deref()))
+        .transpose()
+    {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: --http-output {e}");
@@ -314,7 +384,7 @@ pub fn run(args: &DetectArgs) -> u8 {
             continue;
         }
         inputs.extend(rot.order(std::mem::take(&mut files)));
-        if let Err(e) = event_files(&rot, p, &mut inputs) {
+        if let Err(e) = event_files(&rot, p, &mut inputs, &mut std::collections::HashSet::new(), 0) {
             eprintln!("error: {}: {e}", p.display());
             status = crate::exit::ERROR;
         }
@@ -340,8 +410,9 @@ pub fn run(args: &DetectArgs) -> u8 {
         let mut eof = false;
         while !eof {
             buf.clear();
-            match input.read_until(b'\n', &mut buf) {
-                Ok(0) => eof = true,
+            match read_line_capped(&mut *input, &mut buf, k8saudit::LineReader::MAX_LINE_BYTES) {
+                Ok((0, _)) => eof = true,
+                Ok((_, Some(len))) => reader.skip_long_line(len, &mut errs),
                 Ok(_) => match std::str::from_utf8(&buf) {
                     Ok(line) => reader.push_line(line.trim_end_matches(['\n', '\r']), &mut evs, &mut errs),
                     Err(_) => {

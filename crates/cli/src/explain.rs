@@ -2,11 +2,12 @@
 
 use std::io::Write;
 
-use kguard_engine::rules;
 use kguard_report::RuleMeta;
+use kguard_scan::rules;
 
-use crate::args::{ExplainArgs, RulesArgs, RulesFormat};
+use crate::args::{ExplainArgs, RulesArgs};
 use crate::exit;
+use crate::output::{self, Format};
 
 /// Prints one rule's documentation.
 pub fn explain(args: &ExplainArgs) -> u8 {
@@ -15,12 +16,20 @@ pub fn explain(args: &ExplainArgs) -> u8 {
         return exit::ERROR;
     };
     let mut out = anstream::stdout().lock();
-    match write_explanation(&mut out, rule) {
-        Ok(()) => exit::CLEAN,
-        Err(e) => {
-            eprintln!("error: cannot write: {e}");
-            exit::ERROR
+    let written = match args.output {
+        Format::Table => rules::retired(&args.rule)
+            .map_or(Ok(()), |r| {
+                writeln!(out, "{} ({}) is retired: {}. It now means {}.", r.id, r.name, r.why, r.now)
+                    .and_then(|()| writeln!(out))
+            })
+            .and_then(|()| write_explanation(&mut out, rule)),
+        f => {
+            serde_json::to_value(rule).map_err(std::io::Error::other).and_then(|v| output::structured(&mut out, f, &v))
         }
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => exit::CLEAN,
+        Err(e) => output::write_failed(&e, "the explanation"),
     }
 }
 
@@ -55,19 +64,31 @@ fn write_explanation(out: &mut dyn Write, rule: &RuleMeta) -> std::io::Result<()
 /// Lists every rule.
 pub fn rules(args: &RulesArgs) -> u8 {
     let mut out = anstream::stdout().lock();
-    let result = match args.format {
-        RulesFormat::Json => {
+    let result = match args.output {
+        Format::Table => {
+            writeln!(out, "{:<8} {:<9} {:<14} {:<40} {:<60} ALIASES", "ID", "SEVERITY", "FAMILY", "NAME", "TITLE")
+                .and_then(|()| {
+                    rules::all().try_for_each(|r| {
+                        writeln!(
+                            out,
+                            "{:<8} {:<9} {:<14} {:<40} {:<60} {}",
+                            r.id,
+                            r.severity.as_str(),
+                            r.family,
+                            r.name,
+                            r.title,
+                            r.aliases.join(",")
+                        )
+                    })
+                })
+        }
+        f => {
             let all: Vec<&RuleMeta> = rules::all().collect();
-            serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::other).and_then(|()| writeln!(out))
+            serde_json::to_value(&all).map_err(std::io::Error::other).and_then(|v| output::structured(&mut out, f, &v))
         }
-        RulesFormat::Table => rules::all()
-            .try_for_each(|r| writeln!(out, "{:<8} {:<9} {:<40} {}", r.id, r.severity.as_str(), r.name, r.title)),
     };
-    match result {
+    match result.and_then(|()| out.flush()) {
         Ok(()) => exit::CLEAN,
-        Err(e) => {
-            eprintln!("error: cannot write: {e}");
-            exit::ERROR
-        }
+        Err(e) => output::write_failed(&e, "the rules"),
     }
 }

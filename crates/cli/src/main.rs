@@ -1,21 +1,29 @@
 //! The `kguard` command line: parses arguments, calls the engines, renders reports.
 //! Only this crate knows clap.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 // mimalloc: webhook serving and parallel scans allocate from many threads; glibc's arenas
-// contend (measured: `kguard serve` 6.1k → 8.9k AdmissionReviews/s, see crates/engine/benches/README.md).
+// contend (measured: `kguard serve` 6.1k → 8.9k AdmissionReviews/s, see crates/scan/benches/README.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod apparmor;
 mod args;
 mod audit;
 mod authn;
 mod authz;
 mod detect;
 mod explain;
+mod mesh;
+mod meta;
 mod netpol;
+mod node;
+mod output;
 mod pki;
 mod psp;
 mod scan;
+mod seccomp;
+mod vuln;
 
 use std::process::ExitCode;
 
@@ -34,6 +42,7 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    output::quiet_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -55,13 +64,23 @@ fn main() -> ExitCode {
         Command::Pki { command } => pki::run(&command),
         Command::Authn { command } => authn::run(&command),
         Command::Psp { command } => psp::run(&command),
+        Command::Apparmor { command } => apparmor::run(&command),
+        Command::Seccomp { command } => seccomp::run(&command),
+        Command::Node { command } => node::run(&command),
+        Command::Fs(args) => vuln::run_fs(&args),
+        Command::Db { command } => vuln::run_db(&command),
+        Command::Mesh { command } => mesh::run(&command),
         Command::Serve(args) => serve(&args),
+        Command::Version(args) => meta::version(&args),
+        Command::Completion(args) => meta::completion(&args),
+        Command::Man(args) => meta::man(&args),
     };
     ExitCode::from(code)
 }
 
 /// `kguard serve`: runs until SIGTERM/SIGINT; exit 2 on a configuration or startup error.
 fn serve(args: &args::ServeArgs) -> u8 {
+    kguard_server::configure_log(args.log_level, args.log_format == args::LogFormat::Text);
     if args.check {
         return match kguard_server::state::read_config(&args.config).and_then(kguard_server::state::Runtime::build) {
             Ok(rt) => {

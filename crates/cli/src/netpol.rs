@@ -5,38 +5,34 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kguard_engine::netpol::{self, Format, Protocol};
 use kguard_model::{Object, load};
+use kguard_netpol::{Format, Protocol};
 
-/// Output formats of `kguard netpol list`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NetpolFormat {
-    /// `src => dst : conn` lines (np-guard's txt).
-    Txt,
-    /// JSON array of `{src, dst, conn}` (np-guard's json).
-    Json,
-    /// CSV with a `src,dst,conn` header.
-    Csv,
-    /// Markdown table.
-    Md,
-    /// Graphviz DOT.
-    Dot,
-    /// Self-contained HTML page with a reachability matrix.
-    Html,
-}
+use crate::output::{self, Format as OutFormat};
 
-impl NetpolFormat {
-    const fn engine(self) -> Format {
-        match self {
-            Self::Txt => Format::Txt,
-            Self::Json => Format::Json,
-            Self::Csv => Format::Csv,
-            Self::Md => Format::Md,
-            Self::Dot => Format::Dot,
-            Self::Html => Format::Html,
-        }
+/// The engine's renderer for an `-o` format of `kguard netpol list`.
+const fn engine(f: OutFormat) -> Format {
+    match f {
+        OutFormat::Json => Format::Json,
+        OutFormat::Csv => Format::Csv,
+        OutFormat::Md | OutFormat::Markdown => Format::Md,
+        OutFormat::Dot => Format::Dot,
+        OutFormat::Html => Format::Html,
+        _ => Format::Txt,
     }
 }
+
+/// The formats of `netpol list` (np-guard's, plus `table` for its `txt`).
+const LIST_FORMATS: &[OutFormat] = &[
+    OutFormat::Txt,
+    OutFormat::Table,
+    OutFormat::Json,
+    OutFormat::Csv,
+    OutFormat::Md,
+    OutFormat::Markdown,
+    OutFormat::Dot,
+    OutFormat::Html,
+];
 
 /// `kguard netpol` subcommands.
 #[derive(clap::Subcommand, Clone, Debug)]
@@ -44,20 +40,22 @@ pub enum NetpolCommand {
     /// List every allowed connection between workloads and external address ranges.
     List {
         /// Manifest file or directory (repeatable; directories are read recursively; `-` is stdin).
-        #[arg(short = 'f', long = "file", value_name = "DIR", required = true)]
+        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = NetpolFormat::Txt)]
-        format: NetpolFormat,
+        /// Output format: np-guard's `txt` (also `table`), `json`, `csv`, `md` (also `markdown`),
+        /// `dot`, or `html` (a reachability matrix).
+        #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "txt",
+              value_parser = output::parser(LIST_FORMATS))]
+        output: OutFormat,
         /// Write to FILE instead of standard output.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        output_file: Option<PathBuf>,
     },
     /// Explain whether one connection is allowed, and by which policies and rules.
     /// Exit status: 0 allowed, 1 denied, 2 input error.
     Reach {
         /// Manifest file or directory (repeatable).
-        #[arg(short = 'f', long = "file", value_name = "DIR", required = true)]
+        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH", required = true)]
         files: Vec<PathBuf>,
         /// Source: workload (`ns/name[Kind]`, `ns/name`, `name`) or IPv4 address.
         from: String,
@@ -69,12 +67,14 @@ pub enum NetpolCommand {
         /// Protocol: TCP, UDP or SCTP.
         #[arg(long, default_value = "TCP", value_parser = parse_protocol)]
         protocol: Protocol,
-        /// Output format (`json` prints the verdict as JSON).
-        #[arg(long, value_enum, default_value_t = NetpolFormat::Txt)]
-        format: NetpolFormat,
+        /// Output format: `table` (text), `json` or `yaml` (the verdict, each side's policies and
+        /// rules with file:line; docs/cli.md).
+        #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+              value_parser = output::parser(&[OutFormat::Table, OutFormat::Txt, OutFormat::Json, OutFormat::Yaml]))]
+        output: OutFormat,
         /// Write to FILE instead of standard output.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        output_file: Option<PathBuf>,
     },
 }
 
@@ -108,10 +108,10 @@ fn read_objects(paths: &[PathBuf]) -> Result<Vec<Object>, ()> {
         let file: Arc<str> = input.display_name().into();
         kguard_model::yaml::for_each_document(&text, |doc| match doc.root {
             Ok(Some(root)) if !root.is_null() => {
-                let (objs, problems) = netpol::model::document_objects(root, &file, doc.index);
+                let (objs, problems) = kguard_netpol::model::document_objects(root, &file, doc.index);
                 objects.extend(objs);
-                for (pos, msg) in problems {
-                    eprintln!("warning: {file}:{pos}: {msg}; skipped");
+                for e in problems {
+                    eprintln!("warning: {file}:{}: {e}; skipped", e.pos());
                 }
             }
             Ok(_) => {}
@@ -134,14 +134,11 @@ fn write_out(output: Option<&PathBuf>, text: &str) -> u8 {
     };
     match res {
         Ok(()) => OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            INPUT_ERROR
-        }
+        Err(e) => output::write_failed(&e, "the output"),
     }
 }
 
-fn print_warnings(objects: &[Object], cluster: &netpol::Cluster) {
+fn print_warnings(objects: &[Object], cluster: &kguard_netpol::Cluster) {
     for w in &cluster.warnings {
         match w.object.and_then(|i| objects.get(i)) {
             Some(o) => eprintln!("warning: {}: {} ({}): {}", o.location(&w.pointer), o.id, w.pointer, w.message),
@@ -150,8 +147,8 @@ fn print_warnings(objects: &[Object], cluster: &netpol::Cluster) {
     }
 }
 
-fn reach_json(r: &netpol::Reach, objects: &[Object]) -> String {
-    let side = |s: &netpol::SideVerdict| {
+fn reach_json(r: &kguard_netpol::Reach, objects: &[Object], format: OutFormat) -> String {
+    let side = |s: &kguard_netpol::SideVerdict| {
         serde_json::json!({
             "allowed": s.allowed,
             "reasons": s.reasons.iter().map(|x| serde_json::json!({
@@ -171,9 +168,9 @@ fn reach_json(r: &netpol::Reach, objects: &[Object]) -> String {
         "egress": side(&r.egress),
         "ingress": side(&r.ingress),
     });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    let _ = output::structured(&mut out, format, &v);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Runs a `kguard netpol` subcommand; returns the exit status (list: 0 ok, 2 input error;
@@ -181,23 +178,23 @@ fn reach_json(r: &netpol::Reach, objects: &[Object]) -> String {
 #[must_use]
 pub fn run(cmd: &NetpolCommand) -> u8 {
     match cmd {
-        NetpolCommand::List { files, format, output } => {
+        NetpolCommand::List { files, output, output_file } => {
             let Ok(objects) = read_objects(files) else { return INPUT_ERROR };
-            let analysis = netpol::analyze(&objects);
+            let analysis = kguard_netpol::analyze(&objects);
             print_warnings(&objects, &analysis.cluster);
-            write_out(output.as_ref(), &analysis.render(format.engine()))
+            write_out(output_file.as_ref(), &analysis.render(engine(*output)))
         }
-        NetpolCommand::Reach { files, from, to, port, protocol, format, output } => {
+        NetpolCommand::Reach { files, from, to, port, protocol, output, output_file } => {
             let Ok(objects) = read_objects(files) else { return INPUT_ERROR };
-            let cluster = netpol::Cluster::from_objects(&objects);
+            let cluster = kguard_netpol::Cluster::from_objects(&objects);
             print_warnings(&objects, &cluster);
-            match netpol::reach(&cluster, from, to, *protocol, *port) {
+            match kguard_netpol::reach(&cluster, from, to, *protocol, *port) {
                 Ok(r) => {
-                    let text = match format {
-                        NetpolFormat::Json => reach_json(&r, &objects),
+                    let text = match output {
+                        OutFormat::Json | OutFormat::Yaml => reach_json(&r, &objects, *output),
                         _ => r.to_string(),
                     };
-                    let code = write_out(output.as_ref(), &text);
+                    let code = write_out(output_file.as_ref(), &text);
                     if code != OK {
                         code
                     } else if r.allowed {

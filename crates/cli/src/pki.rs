@@ -4,19 +4,16 @@ use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kguard_engine::authn::{pki, rfc3339, x509};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_RSA_SHA256, RsaKeySize, SerialNumber, SigningKey as _,
-};
+use kguard_authn::issue::{self, Ca, CertSpec};
+use kguard_authn::{pki, x509};
+use kguard_model::time::format_rfc3339 as rfc3339;
 
 use crate::exit;
 
-/// Key algorithms for new keys.
+/// Key algorithms for new keys (`--key-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KeyType {
     /// ECDSA on P-256, signatures ECDSA-SHA256.
@@ -173,9 +170,20 @@ pub struct InspectArgs {
     /// PEM files (certificates, chains or certificate requests).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
+    /// Output format: `table` (text), `json` or `yaml` (each file's certificates or request with
+    /// its findings; docs/cli.md).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = crate::output::parser(&[crate::output::Format::Table, crate::output::Format::Json, crate::output::Format::Yaml]))]
+    pub output: crate::output::Format,
+    /// The same as `-o json` (kept for scripts).
+    #[arg(long, hide = true)]
     pub json: bool,
+}
+
+impl InspectArgs {
+    fn format(&self) -> crate::output::Format {
+        if self.json { crate::output::Format::Json } else { self.output }
+    }
 }
 
 /// Runs a `kguard pki` subcommand.
@@ -196,197 +204,27 @@ pub fn run(cmd: &PkiCommand) -> u8 {
 }
 
 /// Seconds since the epoch.
-pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
-}
+pub(crate) use kguard_model::time::now_unix as now;
 
-fn offset(unix: i64) -> Result<time::OffsetDateTime, String> {
-    time::OffsetDateTime::from_unix_timestamp(unix).map_err(|e| format!("time out of range: {e}"))
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
-    let mut buf = [0u8; N];
-    aws_lc_rs::rand::fill(&mut buf).map_err(|_| "no randomness available".to_owned())?;
-    Ok(buf)
-}
-
-fn new_key(kind: KeyType) -> Result<KeyPair, String> {
-    match kind {
-        KeyType::Ecdsa => KeyPair::generate(),
-        KeyType::Rsa => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048),
-    }
-    .map_err(|e| format!("generating a key: {e}"))
-}
-
-/// What to put in a certificate.
-struct Spec<'a> {
-    cn: &'a str,
-    orgs: &'a [String],
-    days: u32,
-    client: bool,
-    server: bool,
-    sans: &'a [String],
-    ca: bool,
-}
-
-fn params(spec: &Spec<'_>, now: i64) -> Result<CertificateParams, String> {
-    let mut p = CertificateParams::new(spec.sans.to_vec()).map_err(|e| format!("invalid SAN: {e}"))?;
-    let mut dn = DistinguishedName::new();
-    if let Some(first) = spec.orgs.first() {
-        dn.push(DnType::OrganizationName, first.as_str());
-    }
-    dn.push(DnType::CommonName, spec.cn);
-    p.distinguished_name = dn;
-    p.not_before = offset(now - 300)?;
-    p.not_after = offset(now + i64::from(spec.days) * 86_400)?;
-    let mut serial = random_bytes::<16>()?;
-    if let Some(b) = serial.first_mut() {
-        *b &= 0x7f;
-    }
-    p.serial_number = Some(SerialNumber::from_slice(&serial));
-    p.use_authority_key_identifier_extension = true;
-    if spec.ca {
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages =
-            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::KeyCertSign];
-    } else {
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        if spec.server {
-            p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
-        }
-        if spec.client {
-            p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+impl From<KeyType> for issue::KeyType {
+    fn from(k: KeyType) -> Self {
+        match k {
+            KeyType::Ecdsa => Self::Ecdsa,
+            KeyType::Rsa => Self::Rsa,
         }
     }
-    Ok(p)
 }
 
-/// A DER length.
-fn der_len(n: usize) -> Vec<u8> {
-    if n < 0x80 {
-        return vec![u8::try_from(n).unwrap_or(0)];
-    }
-    let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-    let mut out = vec![0x80 | u8::try_from(bytes.len()).unwrap_or(0)];
-    out.extend(bytes);
-    out
-}
-
-fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend(der_len(body.len()));
-    out.extend_from_slice(body);
-    out
-}
-
-/// A subject DN with several O values (one RDN each, as Go's pkix.Name marshals them), then CN.
-fn subject_der(cn: &str, orgs: &[String]) -> Vec<u8> {
-    let atv = |oid: &[u8], value: &str| der(0x31, &der(0x30, &[der(0x06, oid), der(0x0c, value.as_bytes())].concat()));
-    let mut body = Vec::new();
-    for o in orgs {
-        body.extend(atv(&[0x55, 0x04, 0x0a], o));
-    }
-    body.extend(atv(&[0x55, 0x04, 0x03], cn));
-    der(0x30, &body)
-}
-
-/// Splits a DER TLV at the start of `bytes`: (header length, total length).
-fn tlv(bytes: &[u8]) -> Option<(usize, usize)> {
-    let first = *bytes.get(1)?;
-    if first < 0x80 {
-        return Some((2, 2 + usize::from(first)));
-    }
-    let n = usize::from(first & 0x7f);
-    let len = bytes.get(2..2 + n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-    Some((2 + n, 2 + n + len))
-}
-
-/// rcgen keeps one value per attribute type; kube-apiserver maps every O to a group. Re-issue the
-/// certificate `cert_der` with the subject replaced by `subject` and re-sign it with `ca_key`.
-fn replace_subject(cert_der: &[u8], subject: &[u8], ca_key: &KeyPair) -> Result<Vec<u8>, String> {
-    replace_field(cert_der, 5, subject, ca_key)
-}
-
-/// Replaces field `index` of the signed structure's first element (TBSCertificate: 5 is the subject;
-/// CertificationRequestInfo: 1) and re-signs with `key`.
-fn replace_field(cert_der: &[u8], index: usize, subject: &[u8], ca_key: &KeyPair) -> Result<Vec<u8>, String> {
-    let broken = || "internal error: unexpected certificate encoding".to_owned();
-    let (cert_hdr, _) = tlv(cert_der).ok_or_else(broken)?;
-    let inner = cert_der.get(cert_hdr..).ok_or_else(broken)?;
-    let (tbs_hdr, tbs_len) = tlv(inner).ok_or_else(broken)?;
-    let tbs_body = inner.get(tbs_hdr..tbs_len).ok_or_else(broken)?;
-    let after_tbs = inner.get(tbs_len..).ok_or_else(broken)?;
-    let (_, alg_len) = tlv(after_tbs).ok_or_else(broken)?;
-    let alg = after_tbs.get(..alg_len).ok_or_else(broken)?;
-    // TBS fields: [0] version, serial, signature alg, issuer, validity, subject, ...
-    let mut pos = 0;
-    let mut fields = Vec::new();
-    while pos < tbs_body.len() {
-        let (_, len) = tlv(tbs_body.get(pos..).ok_or_else(broken)?).ok_or_else(broken)?;
-        fields.push((pos, pos + len));
-        pos += len;
-    }
-    let &(s_start, s_end) = fields.get(index).ok_or_else(broken)?;
-    let new_tbs_body =
-        [tbs_body.get(..s_start).ok_or_else(broken)?, subject, tbs_body.get(s_end..).ok_or_else(broken)?].concat();
-    let new_tbs = der(0x30, &new_tbs_body);
-    let sig = ca_key.sign(&new_tbs).map_err(|e| format!("signing: {e}"))?;
-    let mut bits = vec![0u8];
-    bits.extend(sig);
-    Ok(der(0x30, &[new_tbs, alg.to_vec(), der(0x03, &bits)].concat()))
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// A loaded or freshly made CA.
-pub(crate) struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    /// The CA certificate, PEM.
-    pub(crate) cert_pem: String,
-}
-
-impl Ca {
-    fn load(prefix: &Path) -> Result<Self, String> {
-        let crt = with_ext(prefix, "crt");
-        let key = with_ext(prefix, "key");
-        let cert_pem = fs::read_to_string(&crt).map_err(|e| format!("{}: {e}", crt.display()))?;
-        let key_pem = fs::read_to_string(&key).map_err(|e| format!("{}: {e}", key.display()))?;
-        let kp = KeyPair::from_pem(&key_pem).map_err(|e| format!("{}: {e}", key.display()))?;
-        let issuer = Issuer::from_ca_cert_pem(&cert_pem, kp).map_err(|e| format!("{}: {e}", crt.display()))?;
-        Ok(Self { issuer, cert_pem })
-    }
-
-    fn create(cn: &str, key_type: KeyType, now: i64) -> Result<(Self, String), String> {
-        let spec = Spec { cn, orgs: &[], days: 3650, client: false, server: false, sans: &[], ca: true };
-        let p = params(&spec, now)?;
-        let key = new_key(key_type)?;
-        let cert = p.self_signed(&key).map_err(|e| format!("self-signing {cn}: {e}"))?;
-        let key_pem = key.serialize_pem();
-        Ok((Self { issuer: Issuer::new(p, key), cert_pem: cert.pem() }, key_pem))
-    }
-
-    /// Issues a certificate: (certificate PEM, key PEM).
-    fn issue(&self, spec: &Spec<'_>, key_type: KeyType, now: i64) -> Result<(String, String), String> {
-        let p = params(spec, now)?;
-        let key = new_key(key_type)?;
-        let cert = p.signed_by(&key, &self.issuer).map_err(|e| format!("signing {}: {e}", spec.cn))?;
-        let der = if spec.orgs.len() > 1 {
-            replace_subject(cert.der(), &subject_der(spec.cn, spec.orgs), self.issuer.key())?
-        } else {
-            cert.der().to_vec()
-        };
-        Ok((pem("CERTIFICATE", &der), key.serialize_pem()))
-    }
+/// Reads a CA given as a path prefix: PREFIX.crt and PREFIX.key.
+fn load_ca(prefix: &Path) -> Result<Ca, String> {
+    let crt = with_ext(prefix, "crt");
+    let key = with_ext(prefix, "key");
+    let cert_pem = fs::read_to_string(&crt).map_err(|e| format!("{}: {e}", crt.display()))?;
+    let key_pem = fs::read_to_string(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+    Ca::from_pem(&cert_pem, &key_pem).map_err(|e| match e {
+        issue::IssueError::CaKey(m) => format!("{}: {m}", key.display()),
+        other => format!("{}: {other}", crt.display()),
+    })
 }
 
 fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
@@ -421,9 +259,8 @@ fn write_pair(dir: &Path, stem: &str, cert: &str, key: &str) -> Result<(), Strin
 }
 
 fn issue_cmd(args: &IssueArgs) -> Result<(), String> {
-    let ca = Ca::load(&args.ca)?;
-    let now = now();
-    let spec = Spec {
+    let ca = load_ca(&args.ca)?;
+    let spec = CertSpec {
         cn: &args.cn,
         orgs: &args.orgs,
         days: args.days,
@@ -432,17 +269,17 @@ fn issue_cmd(args: &IssueArgs) -> Result<(), String> {
         sans: &args.sans,
         ca: false,
     };
-    let (cert, key) = ca.issue(&spec, args.key_type, now)?;
+    let issued = ca.issue(&spec, args.key_type.into(), now()).map_err(|e| e.to_string())?;
     let stem = args.name.clone().unwrap_or_else(|| args.cn.replace([':', '/'], "-"));
-    write_pair(&args.out, &stem, &cert, &key)
+    write_pair(&args.out, &stem, &issued.cert_pem, &issued.key_pem)
 }
 
 fn init_cmd(args: &InitArgs) -> Result<(), String> {
     let dir = &args.dir;
     let now = now();
-    let kt = args.key_type;
+    let kt = issue::KeyType::from(args.key_type);
     let make_ca = |stem: &str, cn: &str| -> Result<Ca, String> {
-        let (ca, key) = Ca::create(cn, kt, now)?;
+        let (ca, key) = Ca::create(cn, kt, now).map_err(|e| e.to_string())?;
         write_pair(dir, stem, &ca.cert_pem, &key)?;
         Ok(ca)
     };
@@ -450,7 +287,7 @@ fn init_cmd(args: &InitArgs) -> Result<(), String> {
     let front = make_ca("front-proxy-ca", "front-proxy-ca")?;
     let etcd = make_ca("etcd/ca", "etcd-ca")?;
     // Service-account signing key pair.
-    let sa = new_key(kt)?;
+    let sa = issue::new_key(kt).map_err(|e| e.to_string())?;
     write_new(&dir.join("sa.key"), sa.serialize_pem().as_bytes(), 0o600)?;
     write_new(&dir.join("sa.pub"), sa.public_key_pem().as_bytes(), 0o644)?;
     println!("wrote {}", dir.join("sa.pub").display());
@@ -472,10 +309,10 @@ fn init_cmd(args: &InitArgs) -> Result<(), String> {
         }
     }
     let leaf = |issuer: &Ca, stem: &str, cn: &str, orgs: &[String], server: bool, sans: &[String]| {
-        let spec = Spec { cn, orgs, days: 365, client: !server, server, sans, ca: false };
-        let (cert, key) = issuer.issue(&spec, kt, now)?;
-        write_pair(dir, stem, &cert, &key)?;
-        Ok::<_, String>(cert)
+        let spec = CertSpec { cn, orgs, days: 365, client: !server, server, sans, ca: false };
+        let issued = issuer.issue(&spec, kt, now).map_err(|e| e.to_string())?;
+        write_pair(dir, stem, &issued.cert_pem, &issued.key_pem)?;
+        Ok::<_, String>(issued.cert_pem)
     };
     leaf(&ca, "apiserver", "kube-apiserver", &[], true, &sans)?;
     leaf(
@@ -488,42 +325,24 @@ fn init_cmd(args: &InitArgs) -> Result<(), String> {
     )?;
     leaf(&etcd, "apiserver-etcd-client", "kube-apiserver-etcd-client", &[], false, &[])?;
     leaf(&front, "front-proxy-client", "front-proxy-client", &[], false, &[])?;
-    let spec = Spec {
-        cn: "kubernetes-admin",
-        orgs: &["system:masters".to_owned()],
-        days: 365,
-        client: true,
-        server: false,
-        sans: &[],
-        ca: false,
-    };
-    let (cert, key) = ca.issue(&spec, kt, now)?;
-    write_pair(dir, "admin", &cert, &key)?;
-    let conf = kubeconfig(&args.cluster_name, &args.server, &ca.cert_pem, "kubernetes-admin", &cert, &key);
+    let admin_orgs = ["system:masters".to_owned()];
+    let spec = CertSpec { cn: "kubernetes-admin", orgs: &admin_orgs, days: 365, client: true, ..CertSpec::default() };
+    let admin = ca.issue(&spec, kt, now).map_err(|e| e.to_string())?;
+    write_pair(dir, "admin", &admin.cert_pem, &admin.key_pem)?;
+    let conf = issue::kubeconfig(
+        &args.cluster_name,
+        &args.server,
+        &ca.cert_pem,
+        "kubernetes-admin",
+        &admin.cert_pem,
+        &admin.key_pem,
+    );
     write_new(&dir.join("admin.conf"), conf.as_bytes(), 0o600)?;
     println!("wrote {}", dir.join("admin.conf").display());
     eprintln!(
         "warning: admin.crt is in system:masters, which bypasses RBAC and cannot be revoked (PKI006); keep it offline"
     );
     Ok(())
-}
-
-fn kubeconfig(cluster: &str, server: &str, ca_pem: &str, user: &str, cert_pem: &str, key_pem: &str) -> String {
-    let b = |s: &str| STANDARD.encode(s.as_bytes());
-    let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
-    let context = format!("{user}@{cluster}");
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {c}\n  cluster:\n    certificate-authority-data: {ca}\n    server: {s}\n\
-         contexts:\n- name: {ctx}\n  context:\n    cluster: {c}\n    user: {u}\ncurrent-context: {ctx}\npreferences: {{}}\n\
-         users:\n- name: {u}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
-        c = q(cluster),
-        ca = b(ca_pem),
-        s = q(server),
-        ctx = q(&context),
-        u = q(user),
-        cert = b(cert_pem),
-        key = b(key_pem),
-    )
 }
 
 fn inspect_cmd(args: &InspectArgs) -> u8 {
@@ -544,7 +363,7 @@ fn inspect_cmd(args: &InspectArgs) -> u8 {
         if String::from_utf8_lossy(&bytes).contains("CERTIFICATE REQUEST-----") {
             match pki::parse_csr_pem(&bytes) {
                 Ok(csr) => {
-                    if args.json {
+                    if args.format() != crate::output::Format::Table {
                         json.push(
                             serde_json::json!({"file": name, "kind": "CertificateRequest", "subject": csr.subject,
                             "user": csr.common_name, "groups": csr.organizations, "sans": csr.sans}),
@@ -585,7 +404,7 @@ fn inspect_cmd(args: &InspectArgs) -> u8 {
                 }
             };
             let fs = pki::findings(&info, &label, now);
-            if args.json {
+            if args.format() != crate::output::Format::Table {
                 json.push(serde_json::json!({
                     "file": label, "kind": "Certificate", "subject": info.subject, "issuer": info.issuer,
                     "serial": info.serial, "user": info.user, "groups": info.groups, "isCA": info.is_ca,
@@ -601,8 +420,12 @@ fn inspect_cmd(args: &InspectArgs) -> u8 {
             findings.extend(fs);
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+    if args.format() != crate::output::Format::Table {
+        if let Err(e) =
+            crate::output::structured(&mut std::io::stdout().lock(), args.format(), &serde_json::Value::Array(json))
+        {
+            return crate::output::write_failed(&e, "the certificates");
+        }
     } else {
         for f in &findings {
             println!("{} [{}] {}", f.rule_id, f.severity, f.message);
@@ -664,8 +487,8 @@ fn read_object(path: &Path) -> Result<serde_json::Value, String> {
 fn csr_cmd(cmd: &CsrCommand) -> u8 {
     let result = match cmd {
         CsrCommand::Create(args) => csr_create(args),
-        CsrCommand::Approve(args) => csr_decide(args, kguard_engine::authn::csr::Decision::Approve),
-        CsrCommand::Deny(args) => csr_decide(args, kguard_engine::authn::csr::Decision::Deny),
+        CsrCommand::Approve(args) => csr_decide(args, kguard_authn::csr::Decision::Approve),
+        CsrCommand::Deny(args) => csr_decide(args, kguard_authn::csr::Decision::Deny),
         CsrCommand::Sign(args) => csr_sign(args),
     };
     match result {
@@ -678,17 +501,10 @@ fn csr_cmd(cmd: &CsrCommand) -> u8 {
 }
 
 fn csr_create(args: &CsrCreateArgs) -> Result<u8, String> {
-    let mut p = CertificateParams::new(args.sans.clone()).map_err(|e| format!("invalid SAN: {e}"))?;
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, args.cn.as_str());
-    p.distinguished_name = dn;
-    let key = new_key(args.key_type)?;
-    let csr = p.serialize_request(&key).map_err(|e| format!("creating the request: {e}"))?;
-    let der = replace_field(csr.der(), 1, &subject_der(&args.cn, &args.orgs), &key)?;
-    let csr_pem = pem("CERTIFICATE REQUEST", &der);
+    let (key_pem, csr_pem) =
+        issue::request(&args.cn, &args.orgs, &args.sans, args.key_type.into()).map_err(|e| e.to_string())?;
     let usages: Vec<String> = if args.usages.is_empty() {
-        let last =
-            if args.signer == kguard_engine::authn::csr::KUBELET_SERVING { "server auth" } else { "client auth" };
+        let last = if args.signer == kguard_authn::csr::KUBELET_SERVING { "server auth" } else { "client auth" };
         ["digital signature", "key encipherment", last].iter().map(|s| (*s).to_owned()).collect()
     } else {
         args.usages.clone()
@@ -699,7 +515,7 @@ fn csr_create(args: &CsrCreateArgs) -> Result<u8, String> {
     }
     let obj = serde_json::json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
         "metadata": {"name": args.name}, "spec": spec});
-    write_new(&args.out.join(format!("{}.key", args.name)), key.serialize_pem().as_bytes(), 0o600)?;
+    write_new(&args.out.join(format!("{}.key", args.name)), key_pem.as_bytes(), 0o600)?;
     write_new(&args.out.join(format!("{}.csr", args.name)), csr_pem.as_bytes(), 0o644)?;
     let manifest = format!("{}\n", serde_json::to_string_pretty(&obj).unwrap_or_default());
     write_new(&args.out.join(format!("{}.json", args.name)), manifest.as_bytes(), 0o644)?;
@@ -707,64 +523,45 @@ fn csr_create(args: &CsrCreateArgs) -> Result<u8, String> {
     Ok(exit::CLEAN)
 }
 
-fn csr_decide(args: &CsrDecideArgs, decision: kguard_engine::authn::csr::Decision) -> Result<u8, String> {
+fn csr_decide(args: &CsrDecideArgs, decision: kguard_authn::csr::Decision) -> Result<u8, String> {
     let mut obj = read_object(&args.file)?;
-    kguard_engine::authn::csr::decide(&mut obj, decision, args.force, &rfc3339(now()))
+    kguard_authn::csr::decide(&mut obj, decision, args.force, &rfc3339(now()))
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
     println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
     let name = obj.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default();
     let verb = match decision {
-        kguard_engine::authn::csr::Decision::Approve => "approved",
-        kguard_engine::authn::csr::Decision::Deny => "denied",
+        kguard_authn::csr::Decision::Approve => "approved",
+        kguard_authn::csr::Decision::Deny => "denied",
     };
     eprintln!("certificatesigningrequest.certificates.k8s.io/{name} {verb}");
     Ok(exit::CLEAN)
 }
 
 fn csr_sign(args: &CsrSignArgs) -> Result<u8, String> {
-    use kguard_engine::authn::csr;
+    use kguard_authn::csr;
     let mut obj = read_object(&args.file)?;
     let now = now();
     let plan = match csr::plan(&obj) {
         Ok(plan) => plan,
         Err(e) => {
             if csr::has_condition(&obj, "Approved") && !csr::has_condition(&obj, "Denied") {
-                csr::fail(&mut obj, &e, &rfc3339(now));
+                csr::fail(&mut obj, &e.to_string(), &rfc3339(now));
                 println!("{}", serde_json::to_string_pretty(&obj).unwrap_or_default());
             }
             eprintln!("error: {}: {e}", args.file.display());
             return Ok(exit::FINDINGS);
         }
     };
-    let mut seconds = crate::authn::parse_duration(&args.cluster_signing_duration)?;
+    let mut seconds = kguard_model::time::parse_duration(&args.cluster_signing_duration).map_err(|e| e.to_string())?;
     if let Some(e) = plan.expiration_seconds {
         seconds = seconds.min(e);
     }
-    let ca = Ca::load(&args.ca)?;
-    let request_pem = String::from_utf8(csr::request_pem(&obj)?).map_err(|_| "spec.request is not PEM".to_owned())?;
-    let mut req =
-        rcgen::CertificateSigningRequestParams::from_pem(&request_pem).map_err(|e| format!("spec.request: {e}"))?;
-    let p = &mut req.params;
-    p.not_before = offset(now - 300)?;
-    p.not_after = offset(now + seconds)?;
-    let mut serial = random_bytes::<16>()?;
-    if let Some(b) = serial.first_mut() {
-        *b &= 0x7f;
-    }
-    p.serial_number = Some(SerialNumber::from_slice(&serial));
-    p.use_authority_key_identifier_extension = true;
-    p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    p.extended_key_usages.clear();
-    if plan.server_auth {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
-    }
-    if plan.client_auth {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
-    }
-    let cert = req.signed_by(&ca.issuer).map_err(|e| format!("signing: {e}"))?;
-    let der = replace_subject(cert.der(), &plan.request.subject_der, ca.issuer.key())?;
-    let cert_pem = pem("CERTIFICATE", &der);
+    let ca = load_ca(&args.ca)?;
+    let request_pem = String::from_utf8(csr::request_pem(&obj).map_err(|e| e.to_string())?)
+        .map_err(|_| "spec.request is not PEM".to_owned())?;
+    let cert_pem = ca
+        .sign_request(&request_pem, &plan.request.subject_der, (plan.client_auth, plan.server_auth), now, seconds)
+        .map_err(|e| e.to_string())?;
     if let Some(m) = obj.as_object_mut() {
         let status = m.entry("status").or_insert_with(|| serde_json::json!({}));
         if let Some(st) = status.as_object_mut() {

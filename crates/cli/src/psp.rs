@@ -2,21 +2,15 @@
 
 use std::path::PathBuf;
 
-use kguard_engine::authz::{AlwaysAllow, Authorizer, Chain, Mode, UserInfo, defaults};
-use kguard_engine::psp::{self, Operation, Options, Outcome, Policy, Request};
+use kguard_admission::psp::{self, Operation, Options, Outcome, Policy, Request};
+use kguard_authz::{AlwaysAllow, Authorizer, Chain, Mode, defaults};
 use kguard_model::diag::{Diagnostic, DiagnosticLevel};
 use kguard_model::{Object, load};
+use kguard_request::UserInfo;
 
 use crate::exit::{CLEAN, ERROR, FINDINGS};
 
-/// Output format of `psp check`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PspFormat {
-    /// One line per pod, then the rejection text or the fields the policy defaulted.
-    Text,
-    /// One JSON object per pod, one per line.
-    Json,
-}
+use crate::output::{self, Format};
 
 /// `kguard psp` subcommands.
 #[derive(Clone, Debug, clap::Subcommand)]
@@ -27,25 +21,29 @@ pub enum PspCommand {
 
 /// Arguments of `kguard psp check`.
 #[derive(Clone, Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("inputs").required(true).multiple(true).args(["pods", "filename"])))]
 pub struct CheckArgs {
     /// Files or directories with the Pod objects to check (`-` for stdin).
-    #[arg(required = true, value_name = "POD")]
+    #[arg(value_name = "POD")]
     pub pods: Vec<PathBuf>,
+    /// Pod manifests, as kubectl's `-f` (repeatable; beside or instead of the POD arguments).
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filename: Vec<PathBuf>,
     /// Files or directories with the PodSecurityPolicy objects (policy/v1beta1).
     #[arg(long, required = true, value_name = "PATH")]
     pub policies: Vec<PathBuf>,
-    /// The requesting user.
-    #[arg(long, default_value = "kubernetes-admin")]
+    /// The requesting user, as kubectl's `--as` (`--user` is accepted too).
+    #[arg(long = "as", alias = "user", value_name = "USER", default_value = "kubernetes-admin")]
     pub user: String,
-    /// A group of the requesting user (repeatable).
-    #[arg(long = "group", value_name = "GROUP")]
+    /// A group of the requesting user (repeatable), as kubectl's `--as-group` (`--group` too).
+    #[arg(long = "as-group", alias = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
     /// RBAC objects deciding who may `use` which policy (with the default cluster roles). Without
     /// it every policy is usable (AlwaysAllow).
     #[arg(long, value_name = "PATH")]
     pub rbac: Vec<PathBuf>,
     /// Namespace of pods that set none.
-    #[arg(long, default_value = "default")]
+    #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
     /// Treat the pods as UPDATEs of these stored pods (matched by namespace/name): only the
     /// validating phase runs.
@@ -54,9 +52,11 @@ pub struct CheckArgs {
     /// Admit pods when no policy exists (kube-apiserver rejects them).
     #[arg(long)]
     pub allow_without_policies: bool,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = PspFormat::Text)]
-    pub format: PspFormat,
+    /// Output format: `table` (one line per pod, then the rejection text or the fields the policy
+    /// defaulted; `text` is accepted too), or `json` (one object per pod, one per line).
+    #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
+          value_parser = output::parser(&[Format::Table, Format::Json]))]
+    pub output: Format,
 }
 
 fn load_objects(paths: &[PathBuf]) -> Result<Vec<Object>, u8> {
@@ -116,7 +116,8 @@ fn check(args: &CheckArgs) -> u8 {
             }
         }
     };
-    let Ok(pods) = load_objects(&args.pods) else { return ERROR };
+    let inputs: Vec<PathBuf> = args.pods.iter().chain(&args.filename).cloned().collect();
+    let Ok(pods) = load_objects(&inputs) else { return ERROR };
     let old_pods = if args.old.is_empty() {
         Vec::new()
     } else {
@@ -154,7 +155,7 @@ fn check(args: &CheckArgs) -> u8 {
         if !outcome.allowed {
             code = FINDINGS;
         }
-        print_outcome(args.format, obj, &namespace, &pod, &outcome);
+        print_outcome(args.output, obj, &namespace, &pod, &outcome);
     }
     if seen == 0 {
         eprintln!("error: no Pod objects in the given files");
@@ -163,10 +164,10 @@ fn check(args: &CheckArgs) -> u8 {
     code
 }
 
-fn print_outcome(format: PspFormat, obj: &Object, namespace: &str, pod: &serde_json::Value, out: &Outcome) {
+fn print_outcome(format: Format, obj: &Object, namespace: &str, pod: &serde_json::Value, out: &Outcome) {
     let changes = out.pod.as_ref().map(|after| changed_paths(pod, after, "")).unwrap_or_default();
     match format {
-        PspFormat::Json => {
+        Format::Json => {
             let v = serde_json::json!({
                 "pod": format!("{namespace}/{}", obj.id.name),
                 "file": format!("{}", obj.location("")),
@@ -180,7 +181,7 @@ fn print_outcome(format: PspFormat, obj: &Object, namespace: &str, pod: &serde_j
             });
             println!("{v}");
         }
-        PspFormat::Text => {
+        _ => {
             if out.allowed {
                 let by = out.policy.as_deref().map_or_else(String::new, |p| format!(" by PodSecurityPolicy {p:?}"));
                 println!("pod {namespace}/{}: allowed{by}", obj.id.name);

@@ -69,7 +69,7 @@ fn upstream_trace_fires_upstream_rule_as_text_and_json() {
     assert!(out(&o).contains(": Warning Pod started with privileged container"), "{}", out(&o));
     assert!(err(&o).contains("Events detected: 1"), "{}", err(&o));
 
-    let o = kguard(&["detect", "--rules", rules, "--format", "json", ev]);
+    let o = kguard(&["detect", "--rules", rules, "-o", "json", ev]);
     assert_eq!(code(&o), 1, "{}", err(&o));
     let text = out(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -229,4 +229,161 @@ fn http_output_gives_up_after_three_tries_and_rejects_other_schemes() {
     let o = kguard(&["detect", "--http-output", "file:///etc/passwd", ev.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("only http:// and https://"), "{}", err(&o));
+}
+
+/// A rules file that fires once per `create` event, naming its object (no oracle needed).
+fn any_create_rules(d: &Path) -> PathBuf {
+    let p = d.join("rules.yaml");
+    std::fs::write(
+        &p,
+        "- rule: Any Create\n  desc: d\n  condition: ka.verb = create\n  output: created %ka.target.name\n  priority: INFO\n  source: k8s_audit\n",
+    )
+    .unwrap();
+    p
+}
+
+/// Runs kguard with stdout/stderr in files; `None` when it is still running after `secs` (killed).
+fn kguard_within(args: &[&str], secs: u64, d: &Path) -> Option<Output> {
+    let (o, e) = (d.join("stdout"), d.join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() });
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn mkfifo(p: &Path) -> bool {
+    Command::new("mkfifo").arg(p).status().is_ok_and(|s| s.success())
+}
+
+/// Reproduction: a gzip that expands to one line of gigabytes was read whole into memory. A line
+/// longer than the cap is now an error naming its file, line and the cap, and reading goes on.
+#[test]
+fn a_line_longer_than_the_cap_is_skipped_with_its_line_and_the_cap() {
+    let d = tmp("longline");
+    let rules = any_create_rules(&d);
+    let cap = kguard_detect::k8saudit::LineReader::MAX_LINE_BYTES;
+    // One gzip member of 1 MiB of `x`, repeated: a small file that expands to one line over the cap
+    // (gzip members concatenate).
+    let mut member = Vec::new();
+    {
+        let mut e = flate2::write::GzEncoder::new(&mut member, flate2::Compression::fast());
+        e.write_all(&vec![b'x'; 1 << 20]).unwrap();
+        e.finish().unwrap();
+    }
+    let mut gz = Vec::new();
+    let head = |gz: &mut Vec<u8>, text: &str| {
+        let mut e = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap();
+    };
+    head(&mut gz, &format!("{}\n", configmap_event("before")));
+    for _ in 0..(cap >> 20) + 1 {
+        gz.extend_from_slice(&member);
+    }
+    head(&mut gz, &format!("\n{}\n", configmap_event("after")));
+    let file = d.join("audit.log.gz");
+    std::fs::write(&file, &gz).unwrap();
+    assert!(gz.len() < 1 << 20, "the input is small ({} bytes)", gz.len());
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), file.to_str().unwrap()]);
+    let e = err(&o);
+    assert_eq!(code(&o), 2, "a skipped line is an input error\n{e}");
+    let want = format!(
+        "{}:2: Could not read k8s audit event: line of {} bytes is longer than the limit of {} MiB, skipped",
+        file.display(),
+        cap + (1 << 20),
+        cap >> 20
+    );
+    assert!(e.contains(&want), "{e}");
+    assert!(out(&o).contains("created before"), "{}", out(&o));
+    assert!(out(&o).contains("created after"), "reading goes on after the long line: {}", out(&o));
+
+    // The same line, plain (not gzipped), ending the input without a newline.
+    let plain = d.join("plain.jsonl");
+    let mut text = format!("{}\n", configmap_event("before")).into_bytes();
+    text.extend(std::iter::repeat_n(b'y', cap + 1));
+    std::fs::write(&plain, &text).unwrap();
+    let o = kguard(&["detect", "--rules", rules.to_str().unwrap(), plain.to_str().unwrap()]);
+    let e = err(&o);
+    assert_eq!(code(&o), 2, "{e}");
+    assert!(
+        e.contains(&format!("{}:2: Could not read k8s audit event: line of {} bytes", plain.display(), cap + 1)),
+        "{e}"
+    );
+    assert!(out(&o).contains("created before"), "{}", out(&o));
+}
+
+/// Reproduction: a FIFO named like an audit log in an events directory made `kguard detect` wait
+/// forever for a writer. Directory scans skip what is not a regular file, with a warning.
+#[test]
+fn a_fifo_in_an_events_directory_is_skipped_not_waited_on() {
+    let d = tmp("fifodir");
+    let rules = any_create_rules(&d);
+    let events = d.join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    std::fs::write(events.join("audit.log.1"), format!("{}\n", configmap_event("cm-1"))).unwrap();
+    if !mkfifo(&events.join("audit.log")) {
+        eprintln!("mkfifo unavailable: skipped");
+        return;
+    }
+    let o = kguard_within(&["detect", "--rules", rules.to_str().unwrap(), events.to_str().unwrap()], 30, &d)
+        .expect("kguard detect must not wait on a FIFO found in a directory");
+    let e = err(&o);
+    assert_eq!(code(&o), 1, "{e}");
+    assert!(e.contains(&format!("warning: {}: not a regular file", events.join("audit.log").display())), "{e}");
+    assert!(out(&o).contains("created cm-1"), "{}", out(&o));
+}
+
+/// A FIFO named on the command line is read like stdin: until its writer closes it.
+#[test]
+fn a_fifo_named_on_the_command_line_is_read_like_stdin() {
+    let d = tmp("fifoarg");
+    let rules = any_create_rules(&d);
+    let fifo = d.join("pipe");
+    if !mkfifo(&fifo) {
+        eprintln!("mkfifo unavailable: skipped");
+        return;
+    }
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            writeln!(f, "{}", configmap_event("piped")).unwrap();
+        })
+    };
+    let o = kguard_within(&["detect", "--rules", rules.to_str().unwrap(), fifo.to_str().unwrap()], 30, &d)
+        .expect("kguard detect ends when the FIFO's writer closes it");
+    writer.join().unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(out(&o).contains("created piped"), "{}", out(&o));
+}
+
+/// A directory that links to itself is entered once.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_an_events_directory_ends() {
+    let d = tmp("symloop");
+    let rules = any_create_rules(&d);
+    let events = d.join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    std::fs::write(events.join("audit.log"), format!("{}\n", configmap_event("once"))).unwrap();
+    std::os::unix::fs::symlink(&events, events.join("again")).unwrap();
+    let o = kguard_within(&["detect", "--rules", rules.to_str().unwrap(), events.to_str().unwrap()], 30, &d)
+        .expect("the scan ends");
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(out(&o).matches("created once").count(), 1, "{}", out(&o));
 }

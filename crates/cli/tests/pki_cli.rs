@@ -29,13 +29,7 @@ fn s(p: &Path) -> String {
 }
 
 fn openssl() -> bool {
-    match Command::new("openssl").arg("version").output() {
-        Ok(o) if o.status.success() => true,
-        _ => {
-            eprintln!("skipping the openssl cross-check: `openssl` is not installed");
-            false
-        }
-    }
+    kguard_testkit::tool("openssl", "the openssl cross-checks of pki_cli")
 }
 
 fn init(dir: &Path, extra: &[&str]) {

@@ -78,7 +78,7 @@ fn setup(name: &str) -> (PathBuf, String, String, String) {
 #[test]
 fn rbac_limits_users_to_restricted() {
     let (_d, psp, rbac, pods) = setup("rbac");
-    let o = kguard(&["psp", "check", &pods, "--policies", &psp, "--rbac", &rbac, "--user", "jane"]);
+    let o = kguard(&["psp", "check", &pods, "--policies", &psp, "--rbac", &rbac, "--as", "jane"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("pod shop/web: allowed by PodSecurityPolicy \"restricted\""), "{text}");

@@ -4,21 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
+mod common;
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{free_port, pki_init, serve};
 
 fn curl(pki: &Path, url: &str, body: Option<&str>) -> (String, String) {
     let mut cmd = Command::new("curl");
@@ -35,20 +26,13 @@ fn curl(pki: &Path, url: &str, body: Option<&str>) -> (String, String) {
 
 #[test]
 fn serve_answers_curl_and_audit_survives_kill_9() {
-    if Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_err() {
-        eprintln!("SKIPPED serve_answers_curl_and_audit_survives_kill_9: curl is not installed");
+    if !kguard_testkit::tool("curl", "serve_answers_curl_and_audit_survives_kill_9") {
         return;
     }
     let dir = kguard_testkit::TempDir::new("serve-cli");
     let pki = dir.path().join("pki");
     let exe = env!("CARGO_BIN_EXE_kguard");
-    let init = Command::new(exe)
-        .args(["pki", "init"])
-        .arg(&pki)
-        .args(["--san", "localhost", "--san", "127.0.0.1"])
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    pki_init(&pki);
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     std::fs::write(
         dir.path().join("state/ns.yaml"),
@@ -68,14 +52,7 @@ fn serve_answers_curl_and_audit_survives_kill_9() {
     let check =
         Command::new(exe).args(["serve", "--check", "--config"]).arg(dir.path().join("kguard.yaml")).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    let child = Command::new(exe)
-        .args(["serve", "--config"])
-        .arg(dir.path().join("kguard.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Killed(child);
+    let mut server = serve(&dir.path().join("kguard.yaml"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ok = Command::new("curl")
@@ -124,4 +101,71 @@ fn serve_answers_curl_and_audit_survives_kill_9() {
         assert!(log.contains(&format!("\"auditID\":\"kill9-{i}\"")), "event {i} lost");
     }
     assert_eq!(log.lines().count(), 50);
+}
+
+/// Runs the server with `flags` until it logged its start line or `wait` passed, stops it with
+/// SIGTERM, and returns what it wrote on stderr.
+fn serve_log(dir: &Path, flags: &[&str], wait: Duration) -> String {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .args(["serve", "--config"])
+        .arg(dir.join("kguard.yaml"))
+        .args(flags)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let health = std::fs::read_to_string(dir.join("health-port")).unwrap();
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(format!("127.0.0.1:{health}")).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    err
+}
+
+#[test]
+fn serve_logs_at_info_as_json_by_default_with_level_and_text_flags() {
+    let dir = kguard_testkit::TempDir::new("serve-log");
+    let pki = dir.path().join("pki");
+    pki_init(&pki);
+    let (port, health) = (free_port(), free_port());
+    std::fs::write(dir.path().join("health-port"), health.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("kguard.yaml"),
+        format!(
+            "apiVersion: kguard.io/v1alpha1\nkind: ServerConfig\nlisten: 127.0.0.1:{port}\nhealthListen: 127.0.0.1:{health}\n\
+             tls: {{certFile: pki/apiserver.crt, keyFile: pki/apiserver.key, clientCAFile: pki/ca.crt}}\nshutdownDelaySeconds: 0\n"
+        ),
+    )
+    .unwrap();
+    let wait = Duration::from_secs(30);
+    // Default: info and up, one JSON object per line.
+    let err = serve_log(dir.path(), &[], wait);
+    let lines: Vec<serde_json::Value> =
+        err.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "info" && l["msg"].as_str().unwrap().starts_with("kguard serve: webhooks on")),
+        "{err}"
+    );
+    assert!(lines.iter().all(|l| l["level"] != "debug" && l["ts"].is_string()), "{err}");
+    // Text lines.
+    let err = serve_log(dir.path(), &["--log-format", "text"], wait);
+    assert!(err.lines().any(|l| l.contains("Z info    kguard serve: webhooks on")), "{err}");
+    // Warning and up: a clean start and stop says nothing.
+    let err = serve_log(dir.path(), &["--log-level", "warning"], wait);
+    assert_eq!(err, "");
+    // A level that does not exist is a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_kguard")).args(["serve", "--log-level", "verbose"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected debug, info, warning or error"));
 }

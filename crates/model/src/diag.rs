@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::source::Location;
+use crate::source::{Location, Pos};
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,3 +71,41 @@ impl fmt::Display for Diagnostic {
         write!(f, "{}: {}: {} [{}]", self.location, self.level, self.message, self.code)
     }
 }
+
+/// A field of an object or configuration that is missing or holds the wrong thing: which field
+/// (a path such as `spec.runAsUser.rule` or `defaults.enforce`; empty for the document itself),
+/// what is wrong with it, and where it is written when the input carried positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's path.
+    pub field: String,
+    /// What is wrong (upstream's wording where kguard reproduces it).
+    pub message: String,
+    /// Where the field (or its nearest existing parent) is written.
+    pub pos: Option<Pos>,
+}
+
+impl FieldError {
+    /// An error about `field`.
+    #[must_use]
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), pos: None }
+    }
+
+    /// The same error, located.
+    #[must_use]
+    pub fn at(mut self, pos: Pos) -> Self {
+        self.pos = Some(pos);
+        self
+    }
+}
+
+impl fmt::Display for FieldError {
+    /// `field: message` (just the message for the document itself); the position is the
+    /// renderer's, which knows the file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.field, self.message) }
+    }
+}
+
+impl std::error::Error for FieldError {}

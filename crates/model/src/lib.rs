@@ -5,6 +5,10 @@
 //! * [`load`]: files, directories and stdin into documents, with diagnostics for what cannot be read.
 //! * [`object`]: one Kubernetes object (apiVersion, kind, metadata) with its source.
 //! * [`pod`]: typed views of the pod-spec fields security rules read.
+//! * [`workload`]: the pod template of each workload kind, containers with their JSON pointers,
+//!   effective security contexts.
+//! * [`text`]: Go's `%q`, for messages reproduced byte for byte.
+//! * [`time`]: RFC 3339 timestamps, parsed and written in one place.
 //!
 //! This crate does file I/O only in [`load`]; everything else is pure.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
@@ -13,10 +17,13 @@ pub mod diag;
 pub mod load;
 pub mod object;
 pub mod pod;
-pub mod source;
+mod source;
+pub mod text;
+pub mod time;
+pub mod workload;
 pub mod yaml;
 
-pub use diag::{Diagnostic, DiagnosticLevel};
-pub use object::{Object, ObjectRef};
+pub use diag::{Diagnostic, DiagnosticLevel, FieldError};
+pub use object::{Object, ObjectError, ObjectRef};
 pub use source::{Location, Pos};
-pub use yaml::{Node, Value};
+pub use yaml::{Value, YamlNode};

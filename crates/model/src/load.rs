@@ -4,7 +4,6 @@
 //! first problem: every unreadable file and unparsable document becomes a [`Diagnostic`] and the
 //! rest is still read.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +11,11 @@ use std::sync::Arc;
 use crate::diag::Diagnostic;
 use crate::object::Object;
 use crate::source::{Location, Pos};
-use crate::yaml::{self, Entry, Node, Value};
+use crate::yaml::{self, Entry, Value, YamlNode};
+
+mod walk;
+
+pub use walk::{ExcludeError, Excludes, Expanded, IGNORE_FILE, expand};
 
 /// Largest file read (bigger files are reported and skipped).
 pub const MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
@@ -46,74 +49,48 @@ pub fn is_manifest_path(path: &Path) -> bool {
 }
 
 /// Expands command-line paths: files as given, directories recursively (manifest extensions only,
-/// hidden entries skipped, sorted by name), `-` as stdin. Missing paths become diagnostics.
+/// hidden entries skipped, sorted by name, `.kguardignore` files applied, Helm charts' templates
+/// skipped), `-` as stdin. Missing paths become diagnostics. [`expand`] also takes excludes and
+/// counts what was left out.
 #[must_use]
 pub fn expand_paths(paths: &[PathBuf]) -> (Vec<Input>, Vec<Diagnostic>) {
-    let mut inputs = Vec::new();
-    let mut diags = Vec::new();
-    let mut seen_dirs = HashSet::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
-            continue;
-        }
-        match std::fs::metadata(path) {
-            Err(e) => diags.push(Diagnostic::error(
-                "unreadable",
-                Location::file(path.display().to_string().into()),
-                format!("cannot read: {}", io_reason(&e)),
-            )),
-            Ok(m) if m.is_dir() => walk(path, &mut inputs, &mut diags, &mut seen_dirs, 0),
-            Ok(_) => inputs.push(Input::File(path.clone())),
-        }
-    }
-    (inputs, diags)
+    let e = expand(paths, Excludes::new());
+    (e.inputs, e.diagnostics)
 }
 
-fn walk(dir: &Path, inputs: &mut Vec<Input>, diags: &mut Vec<Diagnostic>, seen: &mut HashSet<PathBuf>, depth: usize) {
-    let name: Arc<str> = dir.display().to_string().into();
-    if depth > 64 {
-        diags.push(Diagnostic::warning(
-            "too-deep",
-            Location::file(name),
-            "directory nesting deeper than 64; not entered",
-        ));
-        return;
-    }
-    if let Ok(canonical) = std::fs::canonicalize(dir)
-        && !seen.insert(canonical)
+/// What a path that is neither a directory nor a regular file is (after following symlinks).
+fn special_kind(m: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
     {
-        return; // a symlink loop or a directory named twice
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            diags.push(Diagnostic::error(
-                "unreadable",
-                Location::file(name),
-                format!("cannot read directory: {}", io_reason(&e)),
-            ));
-            return;
+        use std::os::unix::fs::FileTypeExt as _;
+        let t = m.file_type();
+        if t.is_char_device() {
+            return "a character device";
         }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
+        if t.is_block_device() {
+            return "a block device";
         }
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, inputs, diags, seen, depth + 1),
-            Ok(_) if is_manifest_path(&path) => inputs.push(Input::File(path)),
-            Ok(_) => {}
-            Err(e) => diags.push(Diagnostic::error(
-                "unreadable",
-                Location::file(path.display().to_string().into()),
-                format!("cannot read: {}", io_reason(&e)),
-            )),
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
         }
     }
+    let _ = m;
+    "not a regular file"
+}
+
+/// The diagnostic for a device, FIFO or socket among the inputs: never opened (reading
+/// `/dev/zero` never ends, opening a FIFO waits for a writer).
+fn not_a_file(path: &Path, m: &std::fs::Metadata) -> Diagnostic {
+    let kind = special_kind(m);
+    let what = if kind.starts_with("not") { kind.to_owned() } else { format!("is {kind}, not a regular file") };
+    Diagnostic::error(
+        "not-a-file",
+        Location::file(path.display().to_string().into()),
+        format!("{what}; only regular files (or symlinks to them) are read; skipped"),
+    )
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -125,39 +102,70 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Reads an input as UTF-8 text. Binary, non-UTF-8, oversized and unreadable inputs are errors
-/// naming the problem (and, for bad UTF-8, the line and column of the first bad byte).
+/// naming the problem (and, for bad UTF-8, the line and column of the first bad byte). Only
+/// regular files are read (devices, FIFOs and sockets are refused before they are opened), and the
+/// size limit is enforced while reading, not only from the size the file system reports (which is
+/// 0 for `/proc` files and can change between the check and the read).
 ///
 /// # Errors
 /// A diagnostic describing why the input cannot be used.
 pub fn read_input(input: &Input) -> Result<String, Diagnostic> {
     let name: Arc<str> = input.display_name().into();
     let bytes = match input {
-        Input::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin().lock().take(MAX_FILE_SIZE + 1).read_to_end(&mut buf).map_err(|e| {
-                Diagnostic::error(
-                    "unreadable",
-                    Location::file(name.clone()),
-                    format!("cannot read stdin: {}", io_reason(&e)),
-                )
-            })?;
-            buf
-        }
-        Input::File(path) => {
-            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            if size > MAX_FILE_SIZE {
-                return Err(Diagnostic::error(
-                    "too-large",
-                    Location::file(name),
-                    format!("file is {size} bytes, more than the {MAX_FILE_SIZE}-byte limit; skipped"),
-                ));
-            }
-            std::fs::read(path).map_err(|e| {
-                Diagnostic::error("unreadable", Location::file(name.clone()), format!("cannot read: {}", io_reason(&e)))
-            })?
-        }
+        Input::Stdin => read_capped(std::io::stdin().lock(), MAX_FILE_SIZE).map_err(|e| {
+            Diagnostic::error(
+                "unreadable",
+                Location::file(name.clone()),
+                format!("cannot read stdin: {}", io_reason(&e)),
+            )
+        })?,
+        Input::File(path) => read_file(path, &name)?,
     };
     decode_text(name, bytes)
+}
+
+fn read_file(path: &Path, name: &Arc<str>) -> Result<Vec<u8>, Diagnostic> {
+    let unreadable = |e: &std::io::Error| {
+        Diagnostic::error("unreadable", Location::file(name.clone()), format!("cannot read: {}", io_reason(e)))
+    };
+    // Checked before opening: opening a FIFO blocks until a writer comes.
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
+    if !meta.is_file() {
+        return Err(not_a_file(path, &meta));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(Diagnostic::error(
+            "too-large",
+            Location::file(name.clone()),
+            format!("file is {} bytes, more than the {MAX_FILE_SIZE}-byte limit; skipped", meta.len()),
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    // And again on the opened handle, in case the path was replaced in between.
+    let meta = file.metadata().map_err(|e| unreadable(&e))?;
+    if !meta.is_file() {
+        return Err(not_a_file(path, &meta));
+    }
+    read_capped(file, MAX_FILE_SIZE).map_err(|e| unreadable(&e))
+}
+
+/// Reads at most `cap + 1` bytes (one more than allowed, so an oversized input is recognised
+/// without reading it all); [`decode_text`] rejects the result when it is longer than `cap`.
+///
+/// # Errors
+/// What reading returns.
+pub fn read_capped(reader: impl Read, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    reader.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn too_large(name: &Arc<str>) -> Diagnostic {
+    Diagnostic::error(
+        "too-large",
+        Location::file(name.clone()),
+        format!("input is larger than {MAX_FILE_SIZE} bytes; skipped"),
+    )
 }
 
 /// Checks that bytes are UTF-8 text (not binary, not too large).
@@ -166,11 +174,7 @@ pub fn read_input(input: &Input) -> Result<String, Diagnostic> {
 /// A diagnostic for binary, oversized or non-UTF-8 content.
 pub fn decode_text(name: Arc<str>, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(Diagnostic::error(
-            "too-large",
-            Location::file(name),
-            format!("input is larger than {MAX_FILE_SIZE} bytes; skipped"),
-        ));
+        return Err(too_large(&name));
     }
     let head = bytes.get(..bytes.len().min(8192)).unwrap_or(&[]);
     if head.contains(&0) {
@@ -205,12 +209,20 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
     /// Number of documents (empty ones included).
     pub documents: usize,
+    /// No document is a Kubernetes object or tries to be one (a Compose file, a CI
+    /// configuration, `package.json`): such a file is skipped quietly and counted. A file with
+    /// one object, or one document with `kind`, `apiVersion`, `metadata` or `spec`, is read as
+    /// manifests and each document that is not an object is warned about.
+    pub not_kubernetes: bool,
 }
 
 /// Parses the text of one file into objects, turning every problem into a diagnostic.
 #[must_use]
 pub fn parse_text(file: &Arc<str>, text: &str) -> Parsed {
     let mut out = Parsed::default();
+    // Warnings for documents that are not objects and do not look like one (no kind, no
+    // apiVersion): dropped when the whole file turns out not to be Kubernetes.
+    let mut foreign = Vec::new();
     yaml::for_each_document(text, |doc| {
         out.documents += 1;
         for w in doc.warnings {
@@ -224,14 +236,40 @@ pub fn parse_text(file: &Arc<str>, text: &str) -> Parsed {
             )),
             Ok(None) => {}
             Ok(Some(root)) if root.is_null() => {}
+            Ok(Some(root)) if !looks_like_an_object(&root) => {
+                // Without kind and apiVersion this is never an object; the error says why.
+                let pos = root.pos;
+                let (why, pos) = match Object::from_node(root, file.clone(), doc.index, String::new()) {
+                    Err(e) => (e.to_string(), e.pos()),
+                    Ok(_) => ("not a Kubernetes object".to_owned(), pos),
+                };
+                foreign.push(Diagnostic::warning(
+                    "not-an-object",
+                    Location::at(file.clone(), pos),
+                    format!("document {}: {why}; skipped", doc.index + 1),
+                ));
+            }
             Ok(Some(root)) => add_object(&mut out, file, doc.index, root),
         }
     });
+    let errors = out.diagnostics.iter().any(|d| d.level == crate::diag::DiagnosticLevel::Error);
+    if out.objects.is_empty() && !foreign.is_empty() && !errors {
+        out.not_kubernetes = true;
+    } else {
+        out.diagnostics.extend(foreign);
+    }
     out
 }
 
-fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
-    let list_kind = root.get("kind").and_then(Node::as_str).filter(|k| k.ends_with("List")).map(str::to_owned);
+/// Whether a document means to be a Kubernetes object: it has at least one of the fields every
+/// object (or nearly every one) has. A document with none of them (a Compose file, a CI
+/// configuration, Helm values) is not Kubernetes.
+fn looks_like_an_object(root: &YamlNode) -> bool {
+    ["kind", "apiVersion", "metadata", "spec"].iter().any(|k| root.get(k).is_some())
+}
+
+fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: YamlNode) {
+    let list_kind = root.get("kind").and_then(YamlNode::as_str).filter(|k| k.ends_with("List")).map(str::to_owned);
     let is_list = list_kind.is_some() && root.get("items").is_some_and(|i| matches!(i.value, Value::Seq(_)));
     if !is_list {
         push_object(out, file, doc_index, root, String::new());
@@ -241,7 +279,7 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
     // they are the list's item kind and the list's apiVersion. `kind: List` items carry their own.
     let item_kind =
         list_kind.as_deref().and_then(|k| k.strip_suffix("List")).filter(|k| !k.is_empty()).map(str::to_owned);
-    let api_version = root.get("apiVersion").and_then(Node::as_str).map(str::to_owned);
+    let api_version = root.get("apiVersion").and_then(YamlNode::as_str).map(str::to_owned);
     let Value::Map(entries) = root.value else { return };
     for entry in entries {
         if entry.key != "items" {
@@ -258,7 +296,7 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
                     if let Some(value) = value
                         && !fields.iter().any(|e| e.key == key)
                     {
-                        let value = Node { value: Value::Str(value.clone()), pos };
+                        let value = YamlNode { value: Value::Str(value.clone()), pos };
                         fields.push(Entry { key: key.to_owned(), key_pos: pos, value });
                     }
                 }
@@ -268,12 +306,12 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: Node) {
     }
 }
 
-fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: Node, doc_pointer: String) {
+fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: YamlNode, doc_pointer: String) {
     match Object::from_node(node, file.clone(), doc_index, doc_pointer) {
         Ok(obj) => {
             for field in ["name", "namespace", "generateName"] {
                 let pointer = format!("/metadata/{field}");
-                if let Some(value) = obj.root.pointer(&pointer).and_then(Node::as_str)
+                if let Some(value) = obj.root.pointer(&pointer).and_then(YamlNode::as_str)
                     && is_placeholder(value)
                 {
                     out.diagnostics.push(Diagnostic::warning(
@@ -289,10 +327,10 @@ fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: Node, 
             }
             out.objects.push(obj);
         }
-        Err((pos, message)) => out.diagnostics.push(Diagnostic::warning(
+        Err(e) => out.diagnostics.push(Diagnostic::warning(
             "not-an-object",
-            Location::at(file.clone(), pos),
-            format!("document {}: {message}; skipped", doc_index + 1),
+            Location::at(file.clone(), e.pos()),
+            format!("document {}: {e}; skipped", doc_index + 1),
         )),
     }
 }
@@ -312,4 +350,68 @@ fn is_placeholder(value: &str) -> bool {
     let braces = value.find("{{").is_some_and(|i| value.get(i..).is_some_and(|rest| rest.contains("}}")));
     let dollar = value.find("${").is_some_and(|i| value.get(i..).is_some_and(|rest| rest.contains('}')));
     braces || dollar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endless reader (what `/dev/zero` or `yes |` gives).
+    struct Endless;
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(b'a');
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn reading_stops_one_byte_past_the_cap() {
+        assert_eq!(read_capped(Endless, 1000).unwrap().len(), 1001);
+        assert_eq!(read_capped(&b"abc"[..], 1000).unwrap(), b"abc");
+        let e = decode_text("-".into(), read_capped(Endless, MAX_FILE_SIZE).unwrap()).unwrap_err();
+        assert_eq!(e.code, "too-large");
+    }
+
+    /// Reproduction (issue "Trustworthy under attack and failure", item 10): a symlink to
+    /// `/dev/zero` in a scanned directory was read until the OOM killer came, a FIFO blocked the
+    /// scan forever. Both are refused when paths are expanded, before anything is opened.
+    #[cfg(unix)]
+    #[test]
+    fn devices_fifos_and_sockets_are_not_inputs() {
+        let dir = std::env::temp_dir().join(format!("kguard-model-special-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).unwrap();
+        let fifo = dir.join("pipe.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let _socket = std::os::unix::net::UnixListener::bind(dir.join("socket.yaml")).unwrap();
+        std::fs::write(dir.join("ok.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("ok.yaml"), dir.join("link.yaml")).unwrap();
+
+        let (inputs, diags) = expand_paths(&[dir.clone(), PathBuf::from("/dev/zero")]);
+        assert_eq!(inputs, vec![Input::File(dir.join("link.yaml")), Input::File(dir.join("ok.yaml"))]);
+        let messages: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(diags.len(), 4, "{messages:#?}");
+        assert!(diags.iter().all(|d| d.code == "not-a-file"), "{messages:#?}");
+        for (path, kind) in [
+            (fifo.display().to_string(), "a FIFO (named pipe)"),
+            (dir.join("zero.yaml").display().to_string(), "a character device"),
+            (dir.join("socket.yaml").display().to_string(), "a socket"),
+            ("/dev/zero".to_owned(), "a character device"),
+        ] {
+            assert!(
+                diags.iter().any(|d| *d.location.file == path && d.message.contains(kind)),
+                "{path}: {kind} in {messages:#?}"
+            );
+        }
+        // Named directly to the reader, a device is refused as well (not opened, not read).
+        let e = read_input(&Input::File(dir.join("zero.yaml"))).unwrap_err();
+        assert_eq!(e.code, "not-a-file");
+        let e = read_input(&Input::File(fifo)).unwrap_err();
+        assert_eq!(e.code, "not-a-file");
+        assert_eq!(load_input(&Input::File(dir.join("link.yaml"))).objects.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

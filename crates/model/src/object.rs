@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::source::{Location, Pos};
-use crate::yaml::{Entry, Node};
+use crate::yaml::{Entry, YamlNode};
 
 /// Identifies an object in reports: `Kind/namespace/name` (or `Kind/name` when cluster-scoped or unset).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,7 +40,7 @@ pub struct Object {
     /// JSON pointer of this object inside its document: `""`, or `/items/3` for an item of a `List`.
     pub doc_pointer: String,
     /// The object itself.
-    pub root: Node,
+    pub root: YamlNode,
 }
 
 impl Object {
@@ -48,19 +48,24 @@ impl Object {
     ///
     /// # Errors
     /// When the node is not a mapping or lacks a string `apiVersion` or `kind`.
-    pub fn from_node(root: Node, file: Arc<str>, doc_index: usize, doc_pointer: String) -> Result<Self, (Pos, String)> {
+    pub fn from_node(
+        root: YamlNode,
+        file: Arc<str>,
+        doc_index: usize,
+        doc_pointer: String,
+    ) -> Result<Self, ObjectError> {
         if root.as_map().is_none() {
-            return Err((root.pos, format!("expected a Kubernetes object (a mapping), found a {}", root.type_name())));
+            return Err(ObjectError::NotAMapping { found: root.type_name(), pos: root.pos });
         }
         let api_version = required_str(&root, "apiVersion")?;
         let kind = required_str(&root, "kind")?;
         let meta = root.get("metadata");
-        let namespace = meta.and_then(|m| m.get("namespace")).and_then(Node::as_str).map(str::to_owned);
+        let namespace = meta.and_then(|m| m.get("namespace")).and_then(YamlNode::as_str).map(str::to_owned);
         let name = meta
             .and_then(|m| m.get("name"))
-            .and_then(Node::as_str)
+            .and_then(YamlNode::as_str)
             .map(str::to_owned)
-            .or_else(|| meta.and_then(|m| m.get("generateName")).and_then(Node::as_str).map(|g| format!("{g}*")))
+            .or_else(|| meta.and_then(|m| m.get("generateName")).and_then(YamlNode::as_str).map(|g| format!("{g}*")))
             .unwrap_or_else(|| "<unnamed>".to_owned());
         Ok(Self { id: ObjectRef { api_version, kind, namespace, name }, file, doc_index, doc_pointer, root })
     }
@@ -71,8 +76,8 @@ impl Object {
     ///
     /// # Errors
     /// When the JSON is not an object with a string `apiVersion` and `kind`.
-    pub fn from_json(value: &serde_json::Value, source: Arc<str>) -> Result<Self, String> {
-        Self::from_node(Node::from_json(value), source, 0, String::new()).map_err(|(_, e)| e)
+    pub fn from_json(value: &serde_json::Value, source: Arc<str>) -> Result<Self, ObjectError> {
+        Self::from_node(YamlNode::from_json(value), source, 0, String::new())
     }
 
     /// `kind`.
@@ -118,19 +123,60 @@ impl Object {
 }
 
 /// The string-valued entries of a mapping node (non-string values are skipped).
-pub fn string_map(node: Option<&Node>) -> impl Iterator<Item = (&str, &str)> {
-    node.and_then(Node::as_map)
+pub fn string_map(node: Option<&YamlNode>) -> impl Iterator<Item = (&str, &str)> {
+    node.and_then(YamlNode::as_map)
         .unwrap_or(&[])
         .iter()
         .filter_map(|Entry { key, value, .. }| value.as_str().map(|v| (key.as_str(), v)))
 }
 
-fn required_str(root: &Node, field: &str) -> Result<String, (Pos, String)> {
+/// A document that is not a Kubernetes object: what is wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    /// Not a mapping.
+    #[error("expected a Kubernetes object (a mapping), found a {found}")]
+    NotAMapping {
+        /// What it is instead.
+        found: &'static str,
+        /// Where it starts.
+        pos: Pos,
+    },
+    /// No `apiVersion` or no `kind`.
+    #[error("object has no `{field}`; every Kubernetes object needs apiVersion and kind")]
+    Missing {
+        /// `apiVersion` or `kind`.
+        field: &'static str,
+        /// Where the object starts.
+        pos: Pos,
+    },
+    /// `apiVersion` or `kind` that is not a non-empty string.
+    #[error("`{field}` must be a non-empty string, found a {found}")]
+    NotAString {
+        /// `apiVersion` or `kind`.
+        field: &'static str,
+        /// What it is instead.
+        found: &'static str,
+        /// Where the value is.
+        pos: Pos,
+    },
+}
+
+impl ObjectError {
+    /// Where the problem is.
+    #[must_use]
+    pub const fn pos(&self) -> Pos {
+        match self {
+            Self::NotAMapping { pos, .. } | Self::Missing { pos, .. } | Self::NotAString { pos, .. } => *pos,
+        }
+    }
+}
+
+fn required_str(root: &YamlNode, field: &'static str) -> Result<String, ObjectError> {
     match root.entry(field) {
-        None => Err((root.pos, format!("object has no `{field}`; every Kubernetes object needs apiVersion and kind"))),
+        None => Err(ObjectError::Missing { field, pos: root.pos }),
         Some(e) => match e.value.as_str() {
             Some(s) if !s.is_empty() => Ok(s.to_owned()),
-            _ => Err((e.value.pos, format!("`{field}` must be a non-empty string, found a {}", e.value.type_name()))),
+            _ => Err(ObjectError::NotAString { field, found: e.value.type_name(), pos: e.value.pos }),
         },
     }
 }
@@ -149,6 +195,6 @@ mod tests {
         assert_eq!(obj.label("pod-security.kubernetes.io/enforce"), Some("restricted"));
         assert_eq!(obj.root.to_json(), value);
         let e = Object::from_json(&serde_json::json!({"kind": "Pod"}), "x".into()).unwrap_err();
-        assert!(e.contains("apiVersion"), "{e}");
+        assert!(matches!(e, ObjectError::Missing { field: "apiVersion", .. }), "{e}");
     }
 }

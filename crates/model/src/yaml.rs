@@ -14,9 +14,13 @@
 //! Every node keeps the 1-based line and column where it starts, and every mapping entry the
 //! position of its key, so a finding can point at `file:line:column` of any field.
 //!
-//! Untrusted input is bounded: nesting depth, alias expansion (a node budget per document,
-//! "billion laughs") and document size. Nothing here panics on any input.
+//! Untrusted input is bounded: nesting depth, alias expansion (a node budget and a byte budget
+//! per document, "billion laughs") and document size. An alias counts as the copy it expands to:
+//! its nodes and bytes against the budgets, its nesting against the depth limit at the place it
+//! is used, so aliases of aliases cannot build a tree deeper than [`MAX_DEPTH`] (whose recursive
+//! walks would overflow a thread's stack). Nothing here panics on any input.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -29,10 +33,13 @@ pub const MAX_DEPTH: usize = 256;
 pub const MAX_NODES: usize = 2_000_000;
 /// Largest single document (between `---` separators) parsed, in bytes.
 pub const MAX_DOCUMENT_SIZE: usize = 64 * 1024 * 1024;
+/// Most scalar and key text one document may expand to, in bytes (aliases count every copy; a
+/// document without aliases stays below it, since no scalar is longer than its source text).
+pub const MAX_EXPANDED_BYTES: usize = MAX_DOCUMENT_SIZE;
 
 /// A node in a parsed document: a value and the position where it starts.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct YamlNode {
     /// The value.
     pub value: Value,
     /// Where the node starts in its file.
@@ -47,7 +54,7 @@ pub struct Entry {
     /// Where the key starts.
     pub key_pos: Pos,
     /// The value.
-    pub value: Node,
+    pub value: YamlNode,
 }
 
 /// The value of a node.
@@ -64,15 +71,15 @@ pub enum Value {
     /// A string.
     Str(String),
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Vec<YamlNode>),
     /// A mapping, entries in document order, keys unique (last one wins).
     Map(Vec<Entry>),
 }
 
-impl Node {
+impl YamlNode {
     /// The value of key `key` when this is a mapping.
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&YamlNode> {
         self.entry(key).map(|e| &e.value)
     }
 
@@ -116,7 +123,7 @@ impl Node {
 
     /// The items, if this is a sequence.
     #[must_use]
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub fn as_seq(&self) -> Option<&[YamlNode]> {
         match &self.value {
             Value::Seq(items) => Some(items),
             _ => None,
@@ -154,7 +161,7 @@ impl Node {
 
     /// The node at an RFC 6901 JSON pointer (`""` is this node).
     #[must_use]
-    pub fn pointer(&self, pointer: &str) -> Option<&Node> {
+    pub fn pointer(&self, pointer: &str) -> Option<&YamlNode> {
         let mut node = self;
         for token in pointer_tokens(pointer)? {
             node = node.child(&token)?;
@@ -192,7 +199,7 @@ impl Node {
         pos
     }
 
-    fn child(&self, token: &str) -> Option<&Node> {
+    fn child(&self, token: &str) -> Option<&YamlNode> {
         match &self.value {
             Value::Map(_) => self.get(token),
             Value::Seq(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
@@ -204,7 +211,7 @@ impl Node {
     /// text it came from is not a manifest a user edits. Numbers that fit an `i64` become
     /// integers; others floats (non-finite values cannot occur in JSON).
     #[must_use]
-    pub fn from_json(value: &serde_json::Value) -> Node {
+    pub fn from_json(value: &serde_json::Value) -> YamlNode {
         use serde_json::Value as J;
         let pos = Pos::new(1, 1);
         let value = match value {
@@ -215,12 +222,14 @@ impl Node {
                 None => Value::Float(n.as_f64().unwrap_or(0.0)),
             },
             J::String(s) => Value::Str(s.clone()),
-            J::Array(items) => Value::Seq(items.iter().map(Node::from_json).collect()),
+            J::Array(items) => Value::Seq(items.iter().map(YamlNode::from_json).collect()),
             J::Object(map) => Value::Map(
-                map.iter().map(|(k, v)| Entry { key: k.clone(), key_pos: pos, value: Node::from_json(v) }).collect(),
+                map.iter()
+                    .map(|(k, v)| Entry { key: k.clone(), key_pos: pos, value: YamlNode::from_json(v) })
+                    .collect(),
             ),
         };
-        Node { value, pos }
+        YamlNode { value, pos }
     }
 
     /// Converts to a `serde_json::Value` (for typed deserialisation).
@@ -233,7 +242,7 @@ impl Node {
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => J::Array(items.iter().map(YamlNode::to_json).collect()),
             Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
@@ -288,7 +297,7 @@ pub struct Document {
     /// Where the document starts.
     pub pos: Pos,
     /// The root node, `None` for an empty or comment-only document; or the parse error.
-    pub root: Result<Option<Node>, YamlError>,
+    pub root: Result<Option<YamlNode>, YamlError>,
     /// Warnings (e.g. duplicate keys) found in this document.
     pub warnings: Vec<YamlWarning>,
 }
@@ -352,17 +361,63 @@ fn scan_error(e: &ScanError, first_line: usize) -> YamlError {
     }
 }
 
-/// A collection being built.
+/// A collection being built, with the height of its tallest child so far (0: only scalars).
 enum Frame {
-    Seq { items: Vec<Node>, pos: Pos, anchor: usize },
-    Map { entries: Vec<Entry>, pending_key: Option<(String, Pos, bool)>, pos: Pos, anchor: usize },
+    Seq { items: Vec<YamlNode>, pos: Pos, anchor: usize, height: usize },
+    Map { entries: MapEntries, pending_key: Option<(String, Pos, bool)>, pos: Pos, anchor: usize, height: usize },
+}
+
+/// The entries of a mapping being built. Keys are unique (a repeated key replaces the value in
+/// place), so each new key is looked up: in the entries while there are few, through a hash
+/// index once there are more than [`MapEntries::INDEX_FROM`] (a mapping with 80,000 keys took
+/// 7.8 s to read with the linear search alone).
+#[derive(Default)]
+struct MapEntries {
+    entries: Vec<Entry>,
+    /// Key → position in `entries`, once the mapping is large.
+    index: Option<HashMap<String, usize>>,
+}
+
+impl MapEntries {
+    const INDEX_FROM: usize = 16;
+
+    fn find_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        match &self.index {
+            Some(index) => index.get(key).copied().and_then(|i| self.entries.get_mut(i)),
+            None => self.entries.iter_mut().find(|e| e.key == key),
+        }
+    }
+
+    /// Appends an entry whose key is not there yet.
+    fn push_new(&mut self, entry: Entry) {
+        if let Some(index) = &mut self.index {
+            index.insert(entry.key.clone(), self.entries.len());
+        } else if self.entries.len() >= Self::INDEX_FROM {
+            let mut index: HashMap<String, usize> =
+                self.entries.iter().enumerate().map(|(i, e)| (e.key.clone(), i)).collect();
+            index.insert(entry.key.clone(), self.entries.len());
+            self.index = Some(index);
+        }
+        self.entries.push(entry);
+    }
+}
+
+/// An anchored node and what one copy of it costs: its height (collection levels: 0 for a
+/// scalar), its nodes and its text bytes.
+struct Anchor {
+    id: usize,
+    node: YamlNode,
+    height: usize,
+    nodes: usize,
+    bytes: usize,
 }
 
 struct Builder {
     stack: Vec<Frame>,
-    anchors: Vec<(usize, Node)>,
+    anchors: Vec<Anchor>,
     nodes: usize,
-    root: Option<Node>,
+    bytes: usize,
+    root: Option<YamlNode>,
     warnings: Vec<YamlWarning>,
 }
 
@@ -382,18 +437,40 @@ impl Builder {
         Ok(())
     }
 
-    /// Adds a finished node to the collection on top of the stack (or makes it the root).
-    fn push(&mut self, node: Node, plain_scalar: bool) -> Result<(), YamlError> {
+    fn count_bytes(&mut self, n: usize, pos: Pos) -> Result<(), YamlError> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(Self::err(
+                pos,
+                format!("document expands to more than {MAX_EXPANDED_BYTES} bytes of text (alias bomb?); not read"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a collection `height` levels tall at the current place: the open collections
+    /// plus its own levels may not exceed [`MAX_DEPTH`].
+    fn check_depth(&self, height: usize, pos: Pos) -> Result<(), YamlError> {
+        if self.stack.len().saturating_add(height) > MAX_DEPTH {
+            return Err(Self::err(pos, format!("nesting deeper than {MAX_DEPTH} levels; not read")));
+        }
+        Ok(())
+    }
+
+    /// Adds a finished node of height `height` to the collection on top of the stack (or makes
+    /// it the root).
+    fn push(&mut self, node: YamlNode, height: usize, plain_scalar: bool) -> Result<(), YamlError> {
         match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
                 Ok(())
             }
-            Some(Frame::Seq { items, .. }) => {
+            Some(Frame::Seq { items, height: h, .. }) => {
+                *h = (*h).max(height);
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Frame::Map { entries, pending_key, height: h, .. }) => match pending_key.take() {
                 None => {
                     let (key, is_str) = match node_to_key(&node) {
                         Some(k) => k,
@@ -408,10 +485,11 @@ impl Builder {
                     Ok(())
                 }
                 Some((key, key_pos, plain)) => {
+                    *h = (*h).max(height);
                     if key == "<<" && plain {
                         merge_into(entries, node)
                     } else {
-                        if let Some(existing) = entries.iter_mut().find(|e| e.key == key) {
+                        if let Some(existing) = entries.find_mut(&key) {
                             self.warnings.push(YamlWarning {
                                 pos: key_pos,
                                 code: "duplicate-key",
@@ -424,7 +502,7 @@ impl Builder {
                             existing.key_pos = key_pos;
                             existing.value = node;
                         } else {
-                            entries.push(Entry { key, key_pos, value: node });
+                            entries.push_new(Entry { key, key_pos, value: node });
                         }
                         Ok(())
                     }
@@ -436,8 +514,8 @@ impl Builder {
 
 /// Applies a `<<` merge: the value is a mapping or a sequence of mappings; their entries are
 /// written into `entries` in order (overriding what is there, like go-yaml v2).
-fn merge_into(entries: &mut Vec<Entry>, value: Node) -> Result<(), YamlError> {
-    let sources: Vec<Node> = match value.value {
+fn merge_into(entries: &mut MapEntries, value: YamlNode) -> Result<(), YamlError> {
+    let sources: Vec<YamlNode> = match value.value {
         Value::Map(_) => vec![value],
         Value::Seq(items) => items,
         _ => {
@@ -455,10 +533,10 @@ fn merge_into(entries: &mut Vec<Entry>, value: Node) -> Result<(), YamlError> {
             });
         };
         for e in src_entries {
-            if let Some(existing) = entries.iter_mut().find(|x| x.key == e.key) {
+            if let Some(existing) = entries.find_mut(&e.key) {
                 existing.value = e.value;
             } else {
-                entries.push(e);
+                entries.push_new(e);
             }
         }
     }
@@ -466,7 +544,7 @@ fn merge_into(entries: &mut Vec<Entry>, value: Node) -> Result<(), YamlError> {
 }
 
 /// The string form of a scalar key, and whether it was a plain `<<` candidate.
-fn node_to_key(node: &Node) -> Option<(String, bool)> {
+fn node_to_key(node: &YamlNode) -> Option<(String, bool)> {
     Some(match &node.value {
         Value::Str(s) => (s.clone(), true),
         Value::Null => (String::new(), false),
@@ -514,6 +592,7 @@ fn parse_chunk(chunk: &str, first_line: usize, index: &mut usize, each: &mut imp
                     stack: Vec::new(),
                     anchors: Vec::new(),
                     nodes: 0,
+                    bytes: 0,
                     root: None,
                     warnings: Vec::new(),
                 });
@@ -544,53 +623,67 @@ fn handle_node_event(b: &mut Builder, event: Event<'_>, pos: Pos) -> Result<(), 
     match event {
         Event::Scalar(text, style, anchor, tag) => {
             b.count(1, pos)?;
+            b.count_bytes(text.len(), pos)?;
             let value = resolve_scalar(&text, style, tag.as_deref()).map_err(|m| Builder::err(pos, m))?;
-            let node = Node { value, pos };
+            let node = YamlNode { value, pos };
             if anchor > 0 {
-                b.anchors.push((anchor, node.clone()));
+                b.anchors.push(Anchor { id: anchor, node: node.clone(), height: 0, nodes: 1, bytes: text.len() });
             }
-            b.push(node, matches!(style, ScalarStyle::Plain))
+            b.push(node, 0, matches!(style, ScalarStyle::Plain))
         }
         Event::SequenceStart(_, anchor, _) => {
             b.count(1, pos)?;
-            if b.stack.len() >= MAX_DEPTH {
-                return Err(Builder::err(pos, format!("nesting deeper than {MAX_DEPTH} levels; not read")));
-            }
-            b.stack.push(Frame::Seq { items: Vec::new(), pos, anchor });
+            b.check_depth(1, pos)?;
+            b.stack.push(Frame::Seq { items: Vec::new(), pos, anchor, height: 0 });
             Ok(())
         }
         Event::MappingStart(_, anchor, _) => {
             b.count(1, pos)?;
-            if b.stack.len() >= MAX_DEPTH {
-                return Err(Builder::err(pos, format!("nesting deeper than {MAX_DEPTH} levels; not read")));
-            }
-            b.stack.push(Frame::Map { entries: Vec::new(), pending_key: None, pos, anchor });
+            b.check_depth(1, pos)?;
+            b.stack.push(Frame::Map { entries: MapEntries::default(), pending_key: None, pos, anchor, height: 0 });
             Ok(())
         }
         Event::SequenceEnd | Event::MappingEnd => {
-            let (node, anchor) = match b.stack.pop() {
-                Some(Frame::Seq { items, pos, anchor }) => (Node { value: Value::Seq(items), pos }, anchor),
-                Some(Frame::Map { entries, pending_key, pos, anchor }) => {
+            let (node, anchor, height) = match b.stack.pop() {
+                Some(Frame::Seq { mut items, pos, anchor, height }) => {
+                    // Trees are kept until the scan is over: no spare capacity.
+                    items.shrink_to_fit();
+                    (YamlNode { value: Value::Seq(items), pos }, anchor, height + 1)
+                }
+                Some(Frame::Map { entries, pending_key, pos, anchor, height }) => {
                     if let Some((key, key_pos, _)) = pending_key {
                         return Err(Builder::err(key_pos, format!("key {key:?} has no value")));
                     }
-                    (Node { value: Value::Map(entries), pos }, anchor)
+                    let mut entries = entries.entries;
+                    entries.shrink_to_fit();
+                    (YamlNode { value: Value::Map(entries), pos }, anchor, height + 1)
                 }
                 None => return Err(Builder::err(pos, "unbalanced end of collection")),
             };
             if anchor > 0 {
-                b.count(count_nodes(&node), pos)?;
-                b.anchors.push((anchor, node.clone()));
+                // The stored copy counts as nodes too (its text is not counted twice, so a
+                // document without aliases never reaches the byte budget). Walking the node
+                // recurses at most MAX_DEPTH levels.
+                let (nodes, bytes) = (count_nodes(&node), text_bytes(&node));
+                b.count(nodes, pos)?;
+                b.anchors.push(Anchor { id: anchor, node: node.clone(), height, nodes, bytes });
             }
-            b.push(node, false)
+            b.push(node, height, false)
         }
         Event::Alias(id) => {
-            let target = b.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
-            match target {
-                Some(node) => {
-                    b.count(count_nodes(&node), pos)?;
-                    b.push(node, false)
-                }
+            let Some(target) = b.anchors.iter().rposition(|a| a.id == id) else {
+                return Err(Builder::err(pos, "alias to an unknown anchor"));
+            };
+            let Some(&Anchor { height, nodes, bytes, .. }) = b.anchors.get(target) else {
+                return Err(Builder::err(pos, "alias to an unknown anchor"));
+            };
+            // Checked before copying: the copy is what the budgets bound.
+            b.check_depth(height, pos)?;
+            b.count(nodes, pos)?;
+            b.count_bytes(bytes, pos)?;
+            let node = b.anchors.get(target).map(|a| a.node.clone());
+            match node {
+                Some(node) => b.push(node, height, false),
                 None => Err(Builder::err(pos, "alias to an unknown anchor")),
             }
         }
@@ -598,11 +691,21 @@ fn handle_node_event(b: &mut Builder, event: Event<'_>, pos: Pos) -> Result<(), 
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+fn count_nodes(node: &YamlNode) -> usize {
     match &node.value {
         Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
         Value::Map(entries) => 1 + entries.iter().map(|e| 1 + count_nodes(&e.value)).sum::<usize>(),
         _ => 1,
+    }
+}
+
+/// The scalar and key text a node holds, in bytes.
+fn text_bytes(node: &YamlNode) -> usize {
+    match &node.value {
+        Value::Str(s) => s.len(),
+        Value::Seq(items) => items.iter().map(text_bytes).sum(),
+        Value::Map(entries) => entries.iter().map(|e| e.key.len() + text_bytes(&e.value)).sum(),
+        _ => 0,
     }
 }
 

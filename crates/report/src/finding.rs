@@ -1,7 +1,10 @@
 //! The finding type and what travels with it to the renderers.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use kguard_model::{Diagnostic, DiagnosticLevel, Location, Object, ObjectRef};
 use serde::Serialize;
@@ -57,6 +60,7 @@ impl FromStr for Severity {
 
 /// What a renderer needs to know about a rule (SARIF `rules`, `explain`, JUnit test names).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RuleMeta {
     /// Stable id, e.g. `PSS003`.
     pub id: &'static str,
@@ -78,31 +82,44 @@ pub struct RuleMeta {
     pub references: &'static [&'static str],
     /// Equivalent ids in other tools (and other accepted names).
     pub aliases: &'static [&'static str],
+    /// Runs only when selected explicitly (by id, name, alias, family or `ALL`): the rule would
+    /// fire on nearly every workload and drown the rest.
+    pub opt_in: bool,
 }
 
 /// One security finding about one object. (Renderers define their own wire shapes.)
+///
+/// A scan holds every finding until it is rendered, tens of them per object, so a finding shares
+/// what it has in common with others instead of copying it: the rule's title, remediation and
+/// references are the rule's own (`&'static`), and the object, container name and pointer are
+/// reference-counted, so that [`Finding::share`] can make the findings of one object, or of one
+/// field of many objects, point to one copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Rule id (`RuleMeta::id`).
     pub rule_id: String,
     /// Severity (usually the rule's default).
     pub severity: Severity,
-    /// One-line title.
-    pub title: String,
+    /// One-line title (the rule's, or one made for this finding).
+    pub title: Cow<'static, str>,
     /// The specific message for this object.
     pub message: String,
     /// The object concerned.
-    pub object: Option<ObjectRef>,
+    pub object: Option<Arc<ObjectRef>>,
     /// The container concerned, when the finding is about one.
-    pub container: Option<String>,
+    pub container: Option<Arc<str>>,
     /// JSON pointer of the field concerned, relative to the object.
-    pub pointer: Option<String>,
+    pub pointer: Option<Arc<str>>,
     /// Where in the input (the field, or its nearest existing parent).
     pub location: Option<Location>,
     /// How to fix it.
-    pub remediation: Option<String>,
+    pub remediation: Option<Cow<'static, str>>,
     /// Links.
-    pub references: Vec<String>,
+    pub references: &'static [&'static str],
+    /// The ids of the other rules that found the same problem at the same field and were merged
+    /// into this finding (`kguard scan` reports each problem once; see `kguard_scan::problems`).
+    /// Empty for a finding that stands alone.
+    pub merged: Vec<&'static str>,
 }
 
 impl Finding {
@@ -118,14 +135,15 @@ impl Finding {
         Self {
             rule_id: rule.id.to_owned(),
             severity: rule.severity,
-            title: rule.title.to_owned(),
+            title: Cow::Borrowed(rule.title),
             message,
-            object,
+            object: object.map(Arc::new),
             container: None,
-            pointer,
+            pointer: pointer.map(Arc::from),
             location,
-            remediation: Some(rule.fix.to_owned()),
-            references: rule.references.iter().map(|r| (*r).to_owned()).collect(),
+            remediation: Some(Cow::Borrowed(rule.fix)),
+            references: rule.references,
+            merged: Vec::new(),
         }
     }
 
@@ -140,8 +158,47 @@ impl Finding {
     /// The same finding, about one container.
     #[must_use]
     pub fn in_container(mut self, container: Option<String>) -> Self {
-        self.container = container;
+        self.container = container.map(Arc::from);
         self
+    }
+
+    /// Makes this finding share its object, container name and pointer with the findings that
+    /// `shared` has seen (one copy each, however many findings name them).
+    pub fn share(&mut self, shared: &mut Shared) {
+        if let Some(object) = &mut self.object {
+            shared.object(object);
+        }
+        for text in [&mut self.container, &mut self.pointer].into_iter().flatten() {
+            shared.text(text);
+        }
+    }
+}
+
+/// The one copy of each object reference, container name and pointer of a set of findings (see
+/// [`Finding::share`]).
+#[derive(Debug, Default)]
+pub struct Shared {
+    objects: HashSet<Arc<ObjectRef>>,
+    texts: HashSet<Arc<str>>,
+}
+
+impl Shared {
+    fn object(&mut self, object: &mut Arc<ObjectRef>) {
+        match self.objects.get(object) {
+            Some(one) => *object = Arc::clone(one),
+            None => {
+                self.objects.insert(Arc::clone(object));
+            }
+        }
+    }
+
+    fn text(&mut self, text: &mut Arc<str>) {
+        match self.texts.get(text) {
+            Some(one) => *text = Arc::clone(one),
+            None => {
+                self.texts.insert(Arc::clone(text));
+            }
+        }
     }
 }
 
@@ -158,6 +215,16 @@ pub struct Summary {
     pub scanned: usize,
     /// Objects skipped (unknown kinds, non-objects).
     pub skipped: usize,
+    /// Files read that hold no Kubernetes object and do not try to (Compose files, CI
+    /// configurations): skipped quietly.
+    pub not_kubernetes: usize,
+    /// Files and directories left out by `--exclude`, the configuration's `exclude` and
+    /// `.kguardignore` files.
+    pub excluded: usize,
+    /// Files of Helm charts that are not manifests (templates, values, `Chart.yaml`).
+    pub chart_files: usize,
+    /// Findings suppressed (by annotation, configuration or baseline).
+    pub suppressed: usize,
 }
 
 /// Everything a renderer shows.
@@ -171,6 +238,40 @@ pub struct Report {
     pub summary: Summary,
     /// Metadata of every rule that may appear (for SARIF `rules` and JUnit).
     pub rules: Vec<RuleMeta>,
+    /// Findings suppressed, with why (SARIF `suppressions`; JSON `suppressed`). Not in
+    /// `findings`, and never failing a run.
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// A finding that was suppressed, and by what.
+#[derive(Clone, Debug)]
+pub struct Suppressed {
+    /// The finding.
+    pub finding: Finding,
+    /// Where the suppression is written.
+    pub kind: SuppressionKind,
+    /// Why: the annotation, configuration entry or baseline file that suppressed it.
+    pub justification: String,
+}
+
+/// SARIF's `suppression.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuppressionKind {
+    /// In the scanned file itself (an annotation on the object).
+    InSource,
+    /// Outside it (a configuration file, a baseline).
+    External,
+}
+
+impl SuppressionKind {
+    /// The SARIF name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InSource => "inSource",
+            Self::External => "external",
+        }
+    }
 }
 
 impl Report {

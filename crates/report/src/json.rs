@@ -36,8 +36,25 @@ struct JsonReport<'a> {
     schema_version: &'static str,
     tool: Tool<'a>,
     summary: JsonSummary,
-    findings: Vec<JsonFinding<'a>>,
+    findings: JsonFindings<'a>,
     diagnostics: Vec<JsonDiagnostic<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressed: Vec<JsonSuppressed<'a>>,
+}
+
+/// A suppressed finding: the finding's fields and why it was suppressed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSuppressed<'a> {
+    finding: JsonFinding<'a>,
+    suppression: JsonSuppression<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSuppression<'a> {
+    kind: &'static str,
+    justification: &'a str,
 }
 
 #[derive(Serialize)]
@@ -56,7 +73,11 @@ struct JsonSummary {
     objects: usize,
     scanned: usize,
     skipped: usize,
+    not_kubernetes: usize,
+    excluded: usize,
+    chart_files: usize,
     findings: usize,
+    suppressed: usize,
     by_severity: BySeverity,
     errors: usize,
     warnings: usize,
@@ -85,7 +106,8 @@ struct JsonFinding<'a> {
     pointer: Option<&'a str>,
     location: Option<JsonLocation<'a>>,
     remediation: Option<&'a str>,
-    references: &'a [String],
+    references: &'static [&'static str],
+    merged_rules: &'a [&'static str],
 }
 
 #[derive(Serialize)]
@@ -121,7 +143,11 @@ impl<'a> JsonReport<'a> {
             objects: s.objects,
             scanned: s.scanned,
             skipped: s.skipped,
+            not_kubernetes: s.not_kubernetes,
+            excluded: s.excluded,
+            chart_files: s.chart_files,
             findings: report.findings.len(),
+            suppressed: s.suppressed,
             by_severity: BySeverity {
                 critical: report.count(Severity::Critical),
                 high: report.count(Severity::High),
@@ -137,9 +163,31 @@ impl<'a> JsonReport<'a> {
             schema_version: SCHEMA_VERSION,
             tool: Tool { name: TOOL_NAME, version: &opts.tool_version, information_uri: INFORMATION_URI },
             summary,
-            findings: report.findings.iter().map(|f| JsonFinding::new(report, f)).collect(),
+            findings: JsonFindings(report),
             diagnostics: report.shown_diagnostics(opts.verbose).map(JsonDiagnostic::new).collect(),
+            suppressed: report
+                .suppressed
+                .iter()
+                .map(|s| JsonSuppressed {
+                    finding: JsonFinding::new(report, &s.finding),
+                    suppression: JsonSuppression { kind: s.kind.as_str(), justification: &s.justification },
+                })
+                .collect(),
         }
+    }
+}
+
+/// The findings, each converted as it is written (not collected first).
+struct JsonFindings<'a>(&'a Report);
+
+impl Serialize for JsonFindings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = serializer.serialize_seq(Some(self.0.findings.len()))?;
+        for f in &self.0.findings {
+            seq.serialize_element(&JsonFinding::new(self.0, f))?;
+        }
+        seq.end()
     }
 }
 
@@ -151,12 +199,13 @@ impl<'a> JsonFinding<'a> {
             severity: f.severity,
             title: &f.title,
             message: &f.message,
-            object: f.object.as_ref().map(JsonObject::new),
+            object: f.object.as_deref().map(JsonObject::new),
             container: f.container.as_deref(),
             pointer: f.pointer.as_deref(),
             location: f.location.as_ref().map(JsonLocation::new),
             remediation: f.remediation.as_deref(),
-            references: &f.references,
+            references: f.references,
+            merged_rules: &f.merged,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! All text is XML-escaped; characters XML 1.0 cannot carry (control characters other than tab,
 //! newline and carriage return) are written as `\u{..}`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -30,20 +31,26 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io:
         .iter()
         .map(|r| Suite { name: format!("{} {}", r.id, r.name), rule_id: r.id, cases: Vec::new() })
         .collect();
+    // Suites and cases are found through hash indexes, so the grouping is linear in the findings.
+    let mut suite_index: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in suites.iter().enumerate() {
+        suite_index.entry(s.rule_id).or_insert(i);
+    }
+    let mut case_index: HashMap<(usize, Option<&str>, Option<&ObjectRef>), usize> = HashMap::new();
     for f in &report.findings {
-        let suite = match suites.iter().position(|s| s.rule_id == f.rule_id) {
-            Some(i) => suites.get_mut(i),
-            None => {
-                suites.push(Suite { name: f.rule_id.clone(), rule_id: &f.rule_id, cases: Vec::new() });
-                suites.last_mut()
-            }
-        };
-        let Some(suite) = suite else { continue };
+        let si = *suite_index.entry(&f.rule_id).or_insert_with(|| {
+            suites.push(Suite { name: f.rule_id.clone(), rule_id: &f.rule_id, cases: Vec::new() });
+            suites.len() - 1
+        });
+        let Some(suite) = suites.get_mut(si) else { continue };
         let file = f.location.as_ref().map(|l| &*l.file);
-        let object = f.object.as_ref();
-        match suite.cases.iter_mut().find(|c| c.file == file && c.object == object) {
-            Some(case) => case.findings.push(f),
-            None => suite.cases.push(Case { file, object, findings: vec![f] }),
+        let object = f.object.as_deref();
+        let ci = *case_index.entry((si, file, object)).or_insert_with(|| {
+            suite.cases.push(Case { file, object, findings: Vec::new() });
+            suite.cases.len() - 1
+        });
+        if let Some(case) = suite.cases.get_mut(ci) {
+            case.findings.push(f);
         }
     }
     let diagnostics: Vec<&Diagnostic> = report.shown_diagnostics(opts.verbose).collect();
@@ -52,21 +59,21 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io:
     let failures = report.findings.len();
     let errors = diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).count();
 
-    let mut xml = String::new();
-    xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
+    // Written as it goes, never held whole (a file of pods gives tens of megabytes of XML).
+    let xml = out;
+    xml.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+    writeln!(
         xml,
         "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">",
         attr(&format!("{TOOL_NAME} {}", opts.tool_version))
-    );
+    )?;
     for suite in &suites {
-        write_suite(&mut xml, suite);
+        write_suite(xml, suite)?;
     }
     if !diagnostics.is_empty() {
-        write_diagnostics(&mut xml, &diagnostics);
+        write_diagnostics(xml, &diagnostics)?;
     }
-    xml.push_str("</testsuites>\n");
-    out.write_all(xml.as_bytes())
+    xml.write_all(b"</testsuites>\n")
 }
 
 struct Suite<'a> {
@@ -81,33 +88,33 @@ struct Case<'a> {
     findings: Vec<&'a Finding>,
 }
 
-fn write_suite(xml: &mut String, suite: &Suite<'_>) {
+fn write_suite(xml: &mut dyn Write, suite: &Suite<'_>) -> io::Result<()> {
     let failures: usize = suite.cases.iter().map(|c| c.findings.len()).sum();
     let tests = suite.cases.len().max(1);
-    let _ = writeln!(
+    writeln!(
         xml,
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
         attr(&suite.name)
-    );
+    )?;
     if suite.cases.is_empty() {
-        let _ = writeln!(xml, "    <testcase name=\"all scanned objects\" classname=\"{TOOL_NAME}\"/>");
+        writeln!(xml, "    <testcase name=\"all scanned objects\" classname=\"{TOOL_NAME}\"/>")?;
     }
     for case in &suite.cases {
         let name = case.object.map_or_else(|| "(no object)".to_owned(), ToString::to_string);
         let classname = case.file.unwrap_or("(no location)");
-        let _ = writeln!(xml, "    <testcase name=\"{}\" classname=\"{}\">", attr(&name), attr(classname));
+        writeln!(xml, "    <testcase name=\"{}\" classname=\"{}\">", attr(&name), attr(classname))?;
         for f in &case.findings {
-            let _ = writeln!(
+            writeln!(
                 xml,
                 "      <failure message=\"{}\" type=\"{}\">{}</failure>",
                 attr(&f.message),
                 f.severity.as_str(),
                 text(&failure_body(f))
-            );
+            )?;
         }
-        xml.push_str("    </testcase>\n");
+        xml.write_all(b"    </testcase>\n")?;
     }
-    xml.push_str("  </testsuite>\n");
+    xml.write_all(b"  </testsuite>\n")
 }
 
 fn failure_body(f: &Finding) -> String {
@@ -117,6 +124,9 @@ fn failure_body(f: &Finding) -> String {
     }
     let _ = writeln!(body, "{} ({}): {}", f.rule_id, f.severity, f.title);
     let _ = writeln!(body, "{}", f.message);
+    if !f.merged.is_empty() {
+        let _ = writeln!(body, "also: {}", f.merged.join(", "));
+    }
     if let Some(c) = &f.container {
         let _ = writeln!(body, "container: {c}");
     }
@@ -126,36 +136,36 @@ fn failure_body(f: &Finding) -> String {
     if let Some(fix) = &f.remediation {
         let _ = writeln!(body, "fix: {fix}");
     }
-    for link in &f.references {
+    for link in f.references {
         let _ = writeln!(body, "see: {link}");
     }
     body
 }
 
-fn write_diagnostics(xml: &mut String, diagnostics: &[&Diagnostic]) {
+fn write_diagnostics(xml: &mut dyn Write, diagnostics: &[&Diagnostic]) -> io::Result<()> {
     let errors = diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).count();
-    let _ = writeln!(
+    writeln!(
         xml,
         "  <testsuite name=\"{TOOL_NAME} input\" tests=\"{}\" failures=\"0\" errors=\"{errors}\" skipped=\"0\">",
         diagnostics.len()
-    );
+    )?;
     for d in diagnostics {
         let name = format!("{} ({})", d.code, d.location);
-        let _ = write!(xml, "    <testcase name=\"{}\" classname=\"{}\">", attr(&name), attr(&d.location.file));
+        write!(xml, "    <testcase name=\"{}\" classname=\"{}\">", attr(&name), attr(&d.location.file))?;
         if d.level == DiagnosticLevel::Error {
-            let _ = write!(
+            write!(
                 xml,
                 "<error message=\"{}\" type=\"{}\">{}</error>",
                 attr(&d.message),
                 attr(d.code),
                 text(&d.to_string())
-            );
+            )?;
         } else {
-            let _ = write!(xml, "<system-out>{}</system-out>", text(&d.to_string()));
+            write!(xml, "<system-out>{}</system-out>", text(&d.to_string()))?;
         }
-        xml.push_str("</testcase>\n");
+        xml.write_all(b"</testcase>\n")?;
     }
-    xml.push_str("  </testsuite>\n");
+    xml.write_all(b"  </testsuite>\n")
 }
 
 /// Escapes text content.

@@ -1,6 +1,6 @@
 //! Findings and how they are shown.
 //!
-//! * [`finding`]: the one [`Finding`] type every engine produces, [`Severity`], and [`RuleMeta`]
+//! * the one [`Finding`] type every engine produces, [`Severity`], and [`RuleMeta`]
 //!   (what a renderer needs to know about a rule).
 //! * One renderer per output format: [`table`] (people), [`json`] (kguard's own versioned
 //!   shape, `docs/report-json.md`), [`sarif`] (SARIF 2.1.0, GitHub code scanning), [`junit`]
@@ -11,10 +11,13 @@
 //! absolute paths of their own), so it can be pinned by snapshot tests.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
-pub mod finding;
+mod finding;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
+pub mod select;
 pub mod table;
 mod text;
 
@@ -22,7 +25,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-pub use finding::{Finding, Report, RuleMeta, Severity, Summary};
+pub use finding::{Finding, Report, RuleMeta, Severity, Shared, Summary, Suppressed, SuppressionKind};
 
 /// The tool name written into machine-readable reports.
 pub const TOOL_NAME: &str = "kguard";
@@ -61,11 +64,15 @@ pub enum Format {
     Sarif,
     /// JUnit XML ([`junit`]).
     Junit,
+    /// One self-contained HTML page ([`html`]).
+    Html,
+    /// Markdown for a pull-request comment ([`markdown`]).
+    Markdown,
 }
 
 impl Format {
     /// Every format, in the order they are listed in help texts.
-    pub const ALL: [Self; 4] = [Self::Table, Self::Json, Self::Sarif, Self::Junit];
+    pub const ALL: [Self; 6] = [Self::Table, Self::Json, Self::Sarif, Self::Junit, Self::Html, Self::Markdown];
 
     /// The name accepted by [`FromStr`] and printed by [`Display`](fmt::Display).
     #[must_use]
@@ -75,6 +82,8 @@ impl Format {
             Self::Json => "json",
             Self::Sarif => "sarif",
             Self::Junit => "junit",
+            Self::Html => "html",
+            Self::Markdown => "markdown",
         }
     }
 }
@@ -108,6 +117,8 @@ pub fn render(format: Format, report: &Report, out: &mut dyn Write, opts: &Rende
         Format::Json => json::render(report, out, opts),
         Format::Sarif => sarif::render(report, out, opts),
         Format::Junit => junit::render(report, out, opts),
+        Format::Html => html::render(report, out, opts),
+        Format::Markdown => markdown::render(report, out, opts),
     }
 }
 

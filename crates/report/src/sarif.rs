@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use kguard_model::{Diagnostic, DiagnosticLevel, Location};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::text::fnv1a64;
@@ -40,65 +41,118 @@ pub const FINGERPRINT_KEY: &str = "kguard/v1";
 
 /// Renders `report` as a pretty-printed SARIF 2.1.0 log followed by a newline.
 ///
+/// Written as it is serialised: each result is built, written and dropped in turn, so memory does
+/// not grow with a JSON tree of the whole log (which took about 700 times the input for a file of
+/// pods). The bytes are those of [`to_value`] pretty-printed.
+///
 /// # Errors
 /// Whatever writing to `out` returns.
 pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
-    let log = to_value(report, opts);
-    serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::from)?;
+    serde_json::to_writer_pretty(&mut *out, &Log { report, opts }).map_err(io::Error::from)?;
     writeln!(out)
 }
 
 /// The SARIF log as a JSON value.
 #[must_use]
 pub fn to_value(report: &Report, opts: &RenderOptions) -> Value {
-    let mut rules: Vec<Value> = report.rules.iter().map(rule_descriptor).collect();
-    let mut rule_index: HashMap<&str, usize> = HashMap::new();
-    for (i, r) in report.rules.iter().enumerate() {
-        rule_index.entry(r.id).or_insert(i);
+    serde_json::to_value(Log { report, opts }).unwrap_or(Value::Null)
+}
+
+/// The log, serialised field by field in the order of the SARIF examples.
+struct Log<'a> {
+    report: &'a Report,
+    opts: &'a RenderOptions,
+}
+
+impl Serialize for Log<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("$schema", SARIF_SCHEMA_URI)?;
+        map.serialize_entry("version", "2.1.0")?;
+        map.serialize_entry("runs", &[Run { report: self.report, opts: self.opts }])?;
+        map.end()
     }
-    // Rules named by findings but not described by the report: a minimal descriptor each.
-    for f in &report.findings {
-        if !rule_index.contains_key(f.rule_id.as_str()) {
-            rule_index.insert(&f.rule_id, rules.len());
-            rules.push(minimal_descriptor(f));
+}
+
+struct Run<'a> {
+    report: &'a Report,
+    opts: &'a RenderOptions,
+}
+
+impl Serialize for Run<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.report;
+        let mut rules: Vec<Value> = report.rules.iter().map(rule_descriptor).collect();
+        let mut rule_index: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in report.rules.iter().enumerate() {
+            rule_index.entry(r.id).or_insert(i);
         }
-    }
+        // Rules named by findings but not described by the report: a minimal descriptor each.
+        for f in report.findings.iter().chain(report.suppressed.iter().map(|s| &s.finding)) {
+            if !rule_index.contains_key(f.rule_id.as_str()) {
+                rule_index.insert(&f.rule_id, rules.len());
+                rules.push(minimal_descriptor(f));
+            }
+        }
+        let notifications: Vec<Value> = report.shown_diagnostics(self.opts.verbose).map(notification).collect();
+        let has_errors = report.diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
 
-    let mut occurrences: HashMap<u64, usize> = HashMap::new();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let key = fingerprint_key(f);
-            let n = occurrences.entry(key).or_insert(0);
-            *n += 1;
-            result(f, rule_index.get(f.rule_id.as_str()).copied(), &format!("{key:016x}:{n}"))
-        })
-        .collect();
-
-    let notifications: Vec<Value> = report.shown_diagnostics(opts.verbose).map(notification).collect();
-    let has_errors = report.diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
-
-    json!({
-        "$schema": SARIF_SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry(
+            "tool",
+            &json!({
                 "driver": {
                     "name": TOOL_NAME,
-                    "version": opts.tool_version,
+                    "version": self.opts.tool_version,
                     "informationUri": INFORMATION_URI,
                     "rules": rules,
                 }
-            },
-            "invocations": [{
+            }),
+        )?;
+        map.serialize_entry(
+            "invocations",
+            &json!([{
                 "executionSuccessful": !has_errors,
                 "toolExecutionNotifications": notifications,
-            }],
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }]
-    })
+            }]),
+        )?;
+        map.serialize_entry("columnKind", "unicodeCodePoints")?;
+        map.serialize_entry(
+            "results",
+            &Results { findings: &report.findings, suppressed: &report.suppressed, rule_index: &rule_index },
+        )?;
+        map.end()
+    }
+}
+
+/// The results, built one at a time as they are written.
+struct Results<'a> {
+    findings: &'a [Finding],
+    /// Suppressed findings: results with `suppressions` (code scanning shows them as dismissed).
+    suppressed: &'a [crate::Suppressed],
+    rule_index: &'a HashMap<&'a str, usize>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.findings.len() + self.suppressed.len()))?;
+        let mut occurrences: HashMap<u64, usize> = HashMap::new();
+        let all = self.findings.iter().map(|f| (f, None)).chain(self.suppressed.iter().map(|s| (&s.finding, Some(s))));
+        for (f, suppression) in all {
+            let key = fingerprint_key(f);
+            let n = occurrences.entry(key).or_insert(0);
+            *n += 1;
+            let mut r = result(f, self.rule_index.get(f.rule_id.as_str()).copied(), &format!("{key:016x}:{n}"));
+            if let (Some(s), Some(obj)) = (suppression, r.as_object_mut()) {
+                obj.insert(
+                    "suppressions".to_owned(),
+                    json!([{"kind": s.kind.as_str(), "status": "accepted", "justification": s.justification}]),
+                );
+            }
+            seq.serialize_element(&r)?;
+        }
+        seq.end()
+    }
 }
 
 /// The SARIF `level` of a severity.
@@ -205,10 +259,10 @@ fn result(f: &Finding, rule_index: Option<usize>, fingerprint: &str) -> Value {
             json!({ "apiVersion": obj.api_version, "kind": obj.kind, "namespace": obj.namespace, "name": obj.name }),
         );
     }
-    if let Some(c) = &f.container {
+    if let Some(c) = f.container.as_deref() {
         props.insert("container".into(), json!(c));
     }
-    if let Some(p) = &f.pointer {
+    if let Some(p) = f.pointer.as_deref() {
         props.insert("pointer".into(), json!(p));
     }
     if let Some(fix) = &f.remediation {
@@ -216,6 +270,9 @@ fn result(f: &Finding, rule_index: Option<usize>, fingerprint: &str) -> Value {
     }
     if !f.references.is_empty() {
         props.insert("references".into(), json!(f.references));
+    }
+    if !f.merged.is_empty() {
+        props.insert("mergedRules".into(), json!(f.merged));
     }
     r.insert("properties".into(), Value::Object(props));
     Value::Object(r)

@@ -18,6 +18,7 @@
 //! names, messages) is printed with control characters escaped, so a manifest cannot inject
 //! terminal escape sequences or break the layout with newlines.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use kguard_model::{Diagnostic, DiagnosticLevel, ObjectRef};
@@ -51,11 +52,11 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io:
         };
         writeln!(out, "{}", paint.apply("1;4", &header))?;
         for object in &file.objects {
-            let name = match object.object {
-                Some(obj) => terminal_safe(&obj.to_string()).into_owned(),
-                None => "(no object)".to_owned(),
-            };
-            writeln!(out, "  {}", paint.apply("1", &name))?;
+            // Findings about a file that is no Kubernetes object (a seccomp or AppArmor profile,
+            // an audit policy) stand under the file name alone.
+            if let Some(obj) = object.object {
+                writeln!(out, "  {}", paint.apply("1", &terminal_safe(&obj.to_string())))?;
+            }
             for finding in &object.findings {
                 write_finding(out, &paint, finding, pos_width, rule_width)?;
             }
@@ -93,8 +94,20 @@ fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> Strin
     let s = &report.summary;
     let mut line =
         format!("Scanned {} in {}", plural(s.scanned, "object", "objects"), plural(s.files, "file", "files"));
-    if s.skipped > 0 {
-        line.push_str(&format!(" ({} skipped)", s.skipped));
+    let files: Vec<String> = [
+        (s.not_kubernetes, "not Kubernetes"),
+        (s.excluded, "excluded"),
+        (s.chart_files, "Helm chart files not manifests"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    match (s.skipped > 0, files.is_empty()) {
+        (true, true) => line.push_str(&format!(" ({} skipped)", s.skipped)),
+        (true, false) => line.push_str(&format!(" ({} skipped; files: {})", s.skipped, files.join(", "))),
+        (false, false) => line.push_str(&format!(" (files: {})", files.join(", "))),
+        (false, true) => {}
     }
     line.push_str(": ");
     let total = report.findings.len();
@@ -110,6 +123,9 @@ fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> Strin
             })
             .collect();
         line.push_str(&format!("{} ({})", plural(total, "finding", "findings"), parts.join(", ")));
+    }
+    if s.suppressed > 0 {
+        line.push_str(&format!(", {} suppressed", s.suppressed));
     }
     let diag_parts: Vec<String> = [
         (DiagnosticLevel::Error, "error", "errors"),
@@ -149,6 +165,9 @@ fn write_finding(
     )?;
     if let Some(container) = &f.container {
         write!(out, "  {}", paint.apply("2", &format!("[container: {}]", terminal_safe(container))))?;
+    }
+    if !f.merged.is_empty() {
+        write!(out, "  {}", paint.apply("2", &format!("[also: {}]", f.merged.join(", "))))?;
     }
     writeln!(out)
 }
@@ -203,35 +222,39 @@ impl Painter {
 }
 
 /// Findings of one file (`None`: findings without a location).
-struct FileGroup<'a> {
-    name: Option<&'a str>,
-    objects: Vec<ObjectGroup<'a>>,
+pub(crate) struct FileGroup<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) objects: Vec<ObjectGroup<'a>>,
 }
 
 /// Findings of one object (`None`: findings about no particular object).
-struct ObjectGroup<'a> {
-    object: Option<&'a ObjectRef>,
-    findings: Vec<&'a Finding>,
+pub(crate) struct ObjectGroup<'a> {
+    pub(crate) object: Option<&'a ObjectRef>,
+    pub(crate) findings: Vec<&'a Finding>,
 }
 
 /// Groups findings by file, then object, in order of first appearance; files without a
-/// location last.
-fn group(findings: &[Finding]) -> Vec<FileGroup<'_>> {
+/// location last. Linear: groups are found through hash indexes (a search through the groups
+/// made a 4 MB file of pods take 9.3 s to render, 0.8 s for 1 MB).
+pub(crate) fn group(findings: &[Finding]) -> Vec<FileGroup<'_>> {
     let mut files: Vec<FileGroup<'_>> = Vec::new();
+    let mut file_index: HashMap<Option<&str>, usize> = HashMap::new();
+    // (file group, object) → position in that group's objects.
+    let mut object_index: HashMap<(usize, Option<&ObjectRef>), usize> = HashMap::new();
     for f in findings {
         let name = f.location.as_ref().map(|l| &*l.file);
-        let file = match files.iter_mut().position(|g| g.name == name) {
-            Some(i) => files.get_mut(i),
-            None => {
-                files.push(FileGroup { name, objects: Vec::new() });
-                files.last_mut()
-            }
-        };
-        let Some(file) = file else { continue };
-        let object = f.object.as_ref();
-        match file.objects.iter_mut().find(|o| o.object == object) {
-            Some(o) => o.findings.push(f),
-            None => file.objects.push(ObjectGroup { object, findings: vec![f] }),
+        let fi = *file_index.entry(name).or_insert_with(|| {
+            files.push(FileGroup { name, objects: Vec::new() });
+            files.len() - 1
+        });
+        let Some(file) = files.get_mut(fi) else { continue };
+        let object = f.object.as_deref();
+        let oi = *object_index.entry((fi, object)).or_insert_with(|| {
+            file.objects.push(ObjectGroup { object, findings: Vec::new() });
+            file.objects.len() - 1
+        });
+        if let Some(o) = file.objects.get_mut(oi) {
+            o.findings.push(f);
         }
     }
     // Stable: keeps the order of first appearance among files with a location.

@@ -23,6 +23,7 @@ const RULES: [RuleMeta; 4] = [
         fix: "Remove hostPID, hostIPC and hostNetwork, or set them to false.",
         references: &["https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline"],
         aliases: &["KSV008"],
+        opt_in: false,
     },
     RuleMeta {
         id: "PSS003",
@@ -38,6 +39,7 @@ const RULES: [RuleMeta; 4] = [
             "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/",
         ],
         aliases: &["KSV017", "CKV_K8S_16"],
+        opt_in: false,
     },
     RuleMeta {
         id: "PSS012",
@@ -50,6 +52,7 @@ const RULES: [RuleMeta; 4] = [
         fix: "Set securityContext.runAsNonRoot: true.",
         references: &["https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"],
         aliases: &[],
+        opt_in: false,
     },
     RuleMeta {
         id: "PSS014",
@@ -62,6 +65,7 @@ const RULES: [RuleMeta; 4] = [
         fix: "Set securityContext.seccompProfile.type: RuntimeDefault.",
         references: &[],
         aliases: &[],
+        opt_in: false,
     },
 ];
 
@@ -69,13 +73,13 @@ fn loc(file: &str, line: u32, column: u32) -> Location {
     Location::at(Arc::from(file), Pos::new(line, column))
 }
 
-fn obj(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
-    ObjectRef {
+fn obj(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Arc<ObjectRef> {
+    Arc::new(ObjectRef {
         api_version: api_version.into(),
         kind: kind.into(),
         namespace: namespace.map(Into::into),
         name: name.into(),
-    }
+    })
 }
 
 fn finding(rule: &RuleMeta, message: &str) -> Finding {
@@ -89,7 +93,8 @@ fn finding(rule: &RuleMeta, message: &str) -> Finding {
         pointer: None,
         location: None,
         remediation: Some(rule.fix.into()),
-        references: rule.references.iter().map(|s| (*s).to_owned()).collect(),
+        references: rule.references,
+        merged: Vec::new(),
     }
 }
 
@@ -109,6 +114,8 @@ fn sample() -> Report {
             container: Some("app".into()),
             pointer: Some("/spec/template/spec/containers/0/securityContext/privileged".into()),
             location: Some(loc("deploy/web.yaml", 21, 13)),
+            // A hardening rule that reported the same field, merged into this finding.
+            merged: vec!["KG001"],
             ..finding(&privileged, "privileged (container \"app\" must not set securityContext.privileged=true)")
         },
         Finding {
@@ -146,8 +153,9 @@ fn sample() -> Report {
     Report {
         findings,
         diagnostics,
-        summary: Summary { files: 5, documents: 6, objects: 5, scanned: 3, skipped: 2 },
+        summary: Summary { files: 5, documents: 6, objects: 5, scanned: 3, skipped: 2, ..Summary::default() },
         rules: RULES.to_vec(),
+        ..Report::default()
     }
 }
 
@@ -466,6 +474,11 @@ fn empty_report_in_every_format() {
                 let elements = parse_xml(&out);
                 assert_eq!(attr(&elements[0], "tests"), "0");
             }
+            Format::Html => {
+                assert!(out.starts_with("<!DOCTYPE html>") && out.trim_end().ends_with("</html>"));
+                assert!(out.contains("<p class=\"none\">No findings.</p>"), "{out}");
+            }
+            Format::Markdown => assert!(out.contains("Scanned 0 objects in 0 files: no findings"), "{out}"),
         }
     }
     let quiet = render(Format::Table, &report, &RenderOptions { quiet: true, ..opts() });
@@ -531,9 +544,42 @@ fn hostile_text_stays_valid_in_every_format() {
         line.contains("bad \"quoted\" 'value' <tag> & </testsuite>]]>\\nsecond line\\ttab \\u{1b}[31mred"),
         "{line}"
     );
-    assert!(line.ends_with("[container: app\"<&>]"), "{line}");
+    assert!(line.ends_with("[container: app\"<&>]  [also: KG001]"), "{line}");
     assert!(table.contains("  Deployment/prod/we\"b<&>\\n\n"), "{table}");
     assert!(table.contains("a&b<c>.yaml:1:1: error: found \"<\" & '>'\\nhere [yaml-syntax]"), "{table}");
+
+    let html = render(Format::Html, &report, &opts());
+    assert!(!html.contains("<tag>") && !html.contains("</testsuite>") && !html.contains('\u{1b}'), "{html}");
+    assert!(html.contains("bad &quot;quoted&quot; &#39;value&#39; &lt;tag&gt; &amp; &lt;/testsuite&gt;"), "{html}");
+    assert!(html.contains("data-object=\"Deployment/prod/we&quot;b&lt;&amp;&gt;"), "{html}");
+    assert_eq!(html.matches("<script>").count(), 1);
+    assert_eq!(html.matches("<tr class=\"sev-").count(), report.findings.len());
+
+    let md = render(Format::Markdown, &report, &opts());
+    assert!(!md.contains("<tag>") && !md.contains('\u{1b}'), "{md}");
+    let row = md.lines().find(|l| l.contains("PSS003")).unwrap();
+    assert!(row.contains("&lt;tag&gt; &amp; &lt;/testsuite&gt;\\]\\]&gt; second line"), "{row}");
+    assert_eq!(row.matches(" | ").count(), 3, "one row, four cells: {row}");
+}
+
+#[test]
+fn markdown_stays_under_githubs_comment_limit() {
+    let mut report = sample();
+    let template = report.findings[0].clone();
+    report.findings = (0..5000)
+        .map(|i| {
+            let mut f = template.clone();
+            f.message = format!("finding number {i} with a message long enough to fill the comment quickly");
+            f
+        })
+        .collect();
+    let md = render(Format::Markdown, &report, &opts());
+    assert!(md.len() < 65_536, "{}", md.len());
+    assert!(
+        md.contains("more, not listed to keep this comment under GitHub's size limit"),
+        "{}",
+        &md[md.len() - 400..]
+    );
 }
 
 #[test]
@@ -549,4 +595,38 @@ fn render_dispatches_to_each_renderer() {
     assert_eq!(render(Format::Json, &report, &o), direct(kguard_report::json::render));
     assert_eq!(render(Format::Sarif, &report, &o), direct(kguard_report::sarif::render));
     assert_eq!(render(Format::Junit, &report, &o), direct(kguard_report::junit::render));
+    assert_eq!(render(Format::Html, &report, &o), direct(kguard_report::html::render));
+    assert_eq!(render(Format::Markdown, &report, &o), direct(kguard_report::markdown::render));
+}
+
+#[test]
+fn suppressed_findings_carry_their_reason_in_json_and_sarif() {
+    let mut report = sample();
+    let finding = report.findings.remove(1);
+    report.suppressed.push(kguard_report::Suppressed {
+        finding,
+        kind: kguard_report::SuppressionKind::External,
+        justification: "baseline .kguard-baseline.json".into(),
+    });
+    report.summary.suppressed = 1;
+    let json = render(Format::Json, &report, &opts());
+    validate_json(&json);
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["summary"]["suppressed"], 1);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["suppressed"][0]["finding"]["ruleId"], "PSS003");
+    assert_eq!(doc["suppressed"][0]["suppression"]["kind"], "external");
+    let sarif = render(Format::Sarif, &report, &opts());
+    validate_sarif(&sarif);
+    let log: Value = serde_json::from_str(&sarif).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let s = &results[3]["suppressions"][0];
+    assert_eq!(
+        (s["kind"].as_str(), s["justification"].as_str()),
+        (Some("external"), Some("baseline .kguard-baseline.json"))
+    );
+    assert!(results[..3].iter().all(|r| r.get("suppressions").is_none()));
+    // The table counts them.
+    assert!(render(Format::Table, &report, &opts()).contains(", 1 suppressed"));
 }

@@ -5,7 +5,7 @@
 //! `cargo bench -p kguard-server --bench evaluate [-- N]` (N requests, default 20,000). For counts
 //! that do not depend on the machine's load: `valgrind --tool=callgrind` on the bench binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-use kguard_engine::admission::{self, Policies, podsecurity};
+use kguard_admission::{Policies, podsecurity};
 use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,24 +25,24 @@ fn main() {
         &file,
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n",
     );
-    let inv = admission::Inventory::from_objects(&parsed.objects);
+    let inv = kguard_admission::Inventory::from_objects(&parsed.objects);
     let policies = Policies {
         pod_security: Some(podsecurity::Config::default()),
-        hardening: Some(admission::Hardening {
+        hardening: Some(kguard_admission::Hardening {
             min_severity: kguard_report::Severity::High,
             deny: true,
             ignore: vec![],
         }),
         ..Default::default()
     };
-    let authz = kguard_engine::authz::AlwaysAllow;
+    let authz = kguard_authz::AlwaysAllow;
     let n: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20_000);
     let mut t = [0u128; 4];
     for i in 0..n + 200 {
         let a = Instant::now();
         let review = kguard_server::wire::admission_review(&body).unwrap();
         let b = Instant::now();
-        let r = admission::validate(&policies, &inv, &authz, &review.request);
+        let r = kguard_admission::validate(&policies, &inv, &authz, &review.request);
         let c = Instant::now();
         let out =
             serde_json::to_vec(&kguard_server::wire::admission_response(&review.api_version, &review.request.uid, &r))
@@ -69,7 +69,7 @@ fn main() {
     for (name, p) in [("pod security", &only_ps), ("hardening", &only_h)] {
         let a = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(admission::validate(p, &inv, &authz, &review.request));
+            std::hint::black_box(kguard_admission::validate(p, &inv, &authz, &review.request));
         }
         println!("{name} alone (pod view built): {} ns", a.elapsed().as_nanos() / u128::from(n));
     }

@@ -32,11 +32,21 @@ impl HttpOutput {
     const FIRST_BACKOFF: Duration = Duration::from_millis(200);
     const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-    /// A client for `url`.
+    /// A client for `url` that trusts Mozilla's roots (webpki-roots) for `https://`.
     ///
     /// # Errors
     /// A URL that is not `http://` or `https://`, or has no host.
     pub fn new(url: &str) -> Result<Self, String> {
+        Self::with_roots(url, None)
+    }
+
+    /// A client for `url` that trusts only the certificates of `ca_file` (PEM) for `https://`
+    /// (Falco's `http_output.ca_bundle`), or Mozilla's roots when `None`.
+    ///
+    /// # Errors
+    /// A URL that is not `http://` or `https://`, or has no host; an unreadable CA file or one
+    /// without a certificate.
+    pub fn with_roots(url: &str, ca_file: Option<&std::path::Path>) -> Result<Self, String> {
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         if !matches!(scheme.as_deref(), Some("http" | "https")) {
             return Err(format!("{url:?}: only http:// and https:// URLs are supported"));
@@ -45,7 +55,21 @@ impl HttpOutput {
         if uri.host().is_none_or(str::is_empty) {
             return Err(format!("{url:?}: no host"));
         }
+        let roots = match ca_file {
+            None => ureq::tls::RootCerts::WebPki,
+            Some(path) => ureq::tls::RootCerts::from(
+                crate::tls::certificates(path)
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .map(|der| ureq::tls::Certificate::from_der(&der).to_owned()),
+            ),
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(roots)
+            .unversioned_rustls_crypto_provider(crate::tls::provider())
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .proxy(None)
             .max_redirects(0)
             .http_status_as_error(false)
@@ -83,7 +107,7 @@ impl HttpOutput {
                     }
                     Err(e) => {
                         last = e.to_string();
-                        true
+                        !is_tls_failure(&e)
                     }
                 };
             if !retry {
@@ -95,6 +119,16 @@ impl HttpOutput {
             }
         }
         Err(last)
+    }
+}
+
+/// A TLS failure (an untrusted or mismatched certificate, a refused handshake) will fail the
+/// same way on the next try: not retried.
+fn is_tls_failure(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
+        ureq::Error::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
     }
 }
 
@@ -136,7 +170,7 @@ impl HttpQueue {
                         Err(e) => {
                             thread_counts.failed.fetch_add(1, Ordering::Relaxed);
                             crate::log(
-                                "error",
+                                crate::log::Level::Error,
                                 &format!(
                                     "alert output {}: not delivered after {} tries: {e}",
                                     output.url, output.tries

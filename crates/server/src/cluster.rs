@@ -252,7 +252,7 @@ impl Cluster {
                 Ok(watcher::Event::InitDone) => {
                     if w.phase.swap(SYNCED, Ordering::SeqCst) != SYNCED {
                         crate::log(
-                            "info",
+                            crate::log::Level::Info,
                             &format!("cluster: {} listed ({} objects), watching", r.label, w.store.len()),
                         );
                     }
@@ -264,7 +264,7 @@ impl Cluster {
                     if status.code == 404 && w.phase.load(Ordering::SeqCst) == SYNCING =>
                 {
                     crate::log(
-                        "warning",
+                        crate::log::Level::Warning,
                         &format!(
                             "cluster: {} ({}) is not served by this API server (404): taken as empty until restart",
                             r.label,
@@ -277,7 +277,10 @@ impl Cluster {
                 }
                 Err(e) => {
                     w.errors.fetch_add(1, Ordering::Relaxed);
-                    crate::log("error", &format!("cluster: watching {}: {e} (retrying with backoff)", r.label));
+                    crate::log(
+                        crate::log::Level::Error,
+                        &format!("cluster: watching {}: {e} (retrying with backoff)", r.label),
+                    );
                 }
             }
         }

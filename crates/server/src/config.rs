@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use kguard_model::yaml::{self, Node};
+use kguard_model::yaml::{self, YamlNode};
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize)]
@@ -21,7 +21,9 @@ pub struct Config {
     pub api_version: String,
     /// `ServerConfig`.
     pub kind: String,
-    /// HTTPS address of the webhooks (default `0.0.0.0:8443`).
+    /// HTTPS address of the webhooks (default: `$POD_IP:8443` when the `POD_IP` environment
+    /// variable holds an address, as the deploy manifest sets it from the downward API;
+    /// `127.0.0.1:8443` otherwise). Never all interfaces unless written explicitly.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Plain-HTTP address of `/healthz`, `/readyz`, `/metrics` (default `127.0.0.1:8080`).
@@ -53,13 +55,25 @@ pub struct Config {
     /// Seconds between checks of the config, certificate and state files for changes (0: never).
     #[serde(default = "default_reload")]
     pub reload_interval_seconds: u64,
-    /// Seconds to wait for in-flight requests on SIGTERM/SIGINT.
+    /// Seconds between SIGTERM/SIGINT and closing the listener: `/readyz` answers 503 while the
+    /// webhooks keep serving, so load balancers and endpoints stop routing here first (default 5).
+    #[serde(default = "default_shutdown_delay")]
+    pub shutdown_delay_seconds: u64,
+    /// Seconds to wait for in-flight requests once the listener is closed.
     #[serde(default = "default_grace")]
     pub shutdown_grace_seconds: u64,
 }
 
+/// The webhooks' default address: the pod's own IP (`POD_IP`) or loopback.
 fn default_listen() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8443))
+    let ip = std::env::var("POD_IP")
+        .ok()
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    SocketAddr::new(ip, 8443)
+}
+const fn default_shutdown_delay() -> u64 {
+    5
 }
 fn default_health_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -89,58 +103,143 @@ pub struct Tls {
     /// `"1.2"` (default) or `"1.3"`.
     #[serde(default = "default_tls_version")]
     pub min_version: String,
+    /// Endpoints served to clients without a verified certificate, among `audit`,
+    /// `authenticate` and `authorize` (default: none). Without `clientCAFile` no client has one,
+    /// so these endpoints refuse every request unless listed here: a forged audit event or a
+    /// probe of the authorizer needs a certificate. The admission endpoints and the image review
+    /// do not need one (their answers reveal nothing and change nothing).
+    #[serde(default)]
+    pub allow_unauthenticated: Vec<String>,
 }
+
+/// The endpoints that need an authenticated client unless `tls.allowUnauthenticated` lists them.
+pub const AUTHENTICATED_ENDPOINTS: [&str; 3] = ["audit", "authenticate", "authorize"];
 
 fn default_tls_version() -> String {
     "1.2".to_owned()
 }
 
-/// Request limits.
+/// Request limits: every phase of a connection is time-bound, and what a client can hold is
+/// bounded per client and in total.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limits {
     /// Largest request body (default 3 MiB, kube-apiserver's own request limit); larger → 413.
     #[serde(default = "default_body")]
     pub max_body_bytes: usize,
-    /// Time to complete the TLS handshake and send the request headers (default 10 s).
+    /// Request bodies held in memory at once, all connections together (default 64 MiB); a
+    /// request that would exceed it waits for room (within its body timeout), then gets 429.
+    #[serde(default = "default_buffered")]
+    pub max_buffered_body_bytes: usize,
+    /// Time to complete the TLS handshake (default 5 s).
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_seconds: u64,
+    /// Time after the handshake to start a first request, and to receive a request's headers
+    /// once it has started (default 10 s).
     #[serde(default = "default_header_timeout")]
     pub header_timeout_seconds: u64,
-    /// Time to read a request body (default 30 s).
+    /// Time to read a request body (default 10 s).
     #[serde(default = "default_body_timeout")]
     pub body_timeout_seconds: u64,
-    /// Requests evaluated at once (default 1024); more wait up to 1 s, then get 429.
+    /// A connection with no request in flight for this long is closed (default 90 s).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    /// Requests whose body has been read, waiting for or in evaluation (default 1024); more get
+    /// 429. A request counts only once its body is read, so slow senders hold no slot.
     #[serde(default = "default_concurrency")]
     pub max_concurrent_requests: usize,
+    /// Threads that evaluate requests, off the connection threads (default: the number of CPUs).
+    #[serde(default)]
+    pub evaluation_threads: Option<usize>,
+    /// Requests with a larger body are evaluated one at a time on a thread of their own, so that
+    /// they cannot delay ordinary reviews (default 256 KiB).
+    #[serde(default = "default_heavy")]
+    pub heavy_body_bytes: usize,
+    /// Milliseconds a request may wait for an evaluation thread and be evaluated (default 2000;
+    /// keep it below the webhook's `timeoutSeconds`). Past it, the request gets the failure
+    /// policy's answer.
+    #[serde(default = "default_budget")]
+    pub evaluation_budget_ms: u64,
     /// Open connections at once (default 4096); more are closed at accept.
     #[serde(default = "default_connections")]
     pub max_connections: usize,
+    /// Open connections from one client address (default 256).
+    #[serde(default = "default_per_client")]
+    pub max_connections_per_client: usize,
+    /// HTTP/2 streams in flight on one connection (default 64).
+    #[serde(default = "default_streams")]
+    pub max_streams_per_connection: u32,
+    /// Open connections to the health port (default 32).
+    #[serde(default = "default_health_connections")]
+    pub max_health_connections: usize,
 }
 
 const fn default_body() -> usize {
     3 * 1024 * 1024
 }
+const fn default_buffered() -> usize {
+    64 * 1024 * 1024
+}
+const fn default_handshake_timeout() -> u64 {
+    5
+}
 const fn default_header_timeout() -> u64 {
     10
 }
 const fn default_body_timeout() -> u64 {
-    30
+    10
+}
+const fn default_idle_timeout() -> u64 {
+    90
 }
 const fn default_concurrency() -> usize {
     1024
 }
+const fn default_heavy() -> usize {
+    256 * 1024
+}
+const fn default_budget() -> u64 {
+    2000
+}
 const fn default_connections() -> usize {
     4096
+}
+const fn default_per_client() -> usize {
+    256
+}
+const fn default_streams() -> u32 {
+    64
+}
+const fn default_health_connections() -> usize {
+    32
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: default_body(),
+            max_buffered_body_bytes: default_buffered(),
+            handshake_timeout_seconds: default_handshake_timeout(),
             header_timeout_seconds: default_header_timeout(),
             body_timeout_seconds: default_body_timeout(),
+            idle_timeout_seconds: default_idle_timeout(),
             max_concurrent_requests: default_concurrency(),
+            evaluation_threads: None,
+            heavy_body_bytes: default_heavy(),
+            evaluation_budget_ms: default_budget(),
             max_connections: default_connections(),
+            max_connections_per_client: default_per_client(),
+            max_streams_per_connection: default_streams(),
+            max_health_connections: default_health_connections(),
         }
+    }
+}
+
+impl Limits {
+    /// Evaluation threads: the configured number, or the CPUs available.
+    #[must_use]
+    pub fn evaluation_threads(&self) -> usize {
+        self.evaluation_threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)).max(1)
     }
 }
 
@@ -221,6 +320,70 @@ pub struct Admission {
     /// Secure defaults applied by `/mutate`.
     #[serde(default)]
     pub mutate: Mutate,
+    /// Localhost seccomp profiles checked against a profile directory (off when absent).
+    pub seccomp: Option<Seccomp>,
+    /// Localhost AppArmor profiles checked against the nodes' loaded profiles (off when absent).
+    pub apparmor: Option<AppArmor>,
+}
+
+/// Pods whose Localhost AppArmor profile the nodes have not loaded (or have loaded in complain
+/// or unconfined mode) are denied.
+///
+/// ```yaml
+/// admission:
+///   apparmor: {profiles: /etc/kguard/apparmor-profiles, denyNotEnforced: true}
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppArmor {
+    /// The nodes' profiles: a copy of a node's `/sys/kernel/security/apparmor/profiles`
+    /// (`name (mode)` a line), or a directory of the profile sources every node loads (as
+    /// `/etc/apparmor.d`, parsed). Read at start and at every reload.
+    pub profiles: PathBuf,
+    /// Deny pods whose profile is loaded in complain or unconfined mode (default true; false:
+    /// allowed with a warning).
+    #[serde(default = "yes")]
+    pub deny_not_enforced: bool,
+    /// Namespaces never reviewed.
+    #[serde(default)]
+    pub exempt_namespaces: Vec<String>,
+}
+
+/// Pods whose Localhost seccomp profile is not in a node's profile directory (or does not
+/// parse or build, or, when asked, is weaker than RuntimeDefault) are denied.
+///
+/// ```yaml
+/// admission:
+///   seccomp: {profileDir: /var/lib/kubelet/seccomp, denyWeakerThanRuntimeDefault: true}
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Seccomp {
+    /// The profile directory: the kubelet's `<root-dir>/seccomp` (mounted from the node), or
+    /// the same set of files from elsewhere (a ConfigMap volume). Read at start and at every
+    /// reload; `localhostProfile` is resolved against it.
+    pub profile_dir: PathBuf,
+    /// Deny pods whose profile is weaker than RuntimeDefault (default false: allowed with a
+    /// warning).
+    #[serde(default)]
+    pub deny_weaker_than_runtime_default: bool,
+    /// The nodes' architecture, which profiles are built and compared for (default: the
+    /// server's).
+    pub architecture: Option<String>,
+    /// Namespaces never reviewed.
+    #[serde(default)]
+    pub exempt_namespaces: Vec<String>,
+}
+
+impl Seccomp {
+    /// The architecture (`architecture`, else this machine's); validated by [`Config::parse`].
+    #[must_use]
+    pub fn arch(&self) -> Option<kguard_seccomp::Arch> {
+        match &self.architecture {
+            Some(a) => kguard_seccomp::Arch::parse(a),
+            None => kguard_seccomp::Arch::native(),
+        }
+    }
 }
 
 /// On/off.
@@ -426,19 +589,39 @@ pub struct HttpAlerts {
     /// Alerts waiting for delivery at most; more are dropped and counted (default 10,000).
     #[serde(default = "default_alert_queue")]
     pub queue_size: usize,
+    /// PEM file of the CA certificates an `https://` endpoint is verified against (default:
+    /// Mozilla's roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 const fn default_alert_queue() -> usize {
     10_000
 }
 
-/// A configuration error: where and what.
+/// A configuration error: which file, where in it (when known) and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: String,
+    /// Line and column of the field concerned.
+    pub pos: Option<kguard_model::Pos>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(file: &str, pos: Option<kguard_model::Pos>, message: impl Into<String>) -> Self {
+        Self { file: file.to_owned(), pos, message: message.into() }
+    }
+}
 
 impl std::fmt::Display for ConfigError {
+    /// `file:line:column: message` (or `file: message`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self.pos {
+            Some(p) => write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
     }
 }
 
@@ -452,21 +635,25 @@ impl Config {
     pub fn parse(file: &str, text: &str, base: &Path) -> Result<Self, ConfigError> {
         let docs = yaml::parse_documents(text);
         let doc = docs.into_iter().find(|d| !matches!(d.root, Ok(None)));
+        // A key written twice is a mistake in a security configuration (which value was meant?),
+        // not a warning as in manifests.
+        if let Some(w) = doc.as_ref().and_then(|d| d.warnings.iter().find(|w| w.code == "duplicate-key")) {
+            return Err(ConfigError::new(file, Some(w.pos), w.message.clone()));
+        }
         let root = match doc.map(|d| d.root) {
-            None => return Err(ConfigError(format!("{file}: empty configuration"))),
-            Some(Err(e)) => return Err(ConfigError(format!("{file}: {e}"))),
-            Some(Ok(None)) => return Err(ConfigError(format!("{file}: empty configuration"))),
+            None | Some(Ok(None)) => return Err(ConfigError::new(file, None, "empty configuration")),
+            Some(Err(e)) => return Err(ConfigError::new(file, Some(e.pos), e.message)),
             Some(Ok(Some(root))) => root,
         };
         let mut config: Self = serde_path_to_error::deserialize(root.to_json()).map_err(|e| {
             let pointer = kguard_model::pod::path_to_pointer(e.path());
             let pos = root.locate(&pointer);
             let field = if pointer.is_empty() { String::new() } else { format!(" (at {})", e.path()) };
-            ConfigError(format!("{file}:{}:{}: {}{field}", pos.line, pos.column, e.inner()))
+            ConfigError::new(file, Some(pos), format!("{}{field}", e.inner()))
         })?;
         let at = |pointer: &str, message: String| {
             let pos = root.locate(pointer);
-            ConfigError(format!("{file}:{}:{}: {message}", pos.line, pos.column))
+            ConfigError::new(file, Some(pos), message)
         };
         if config.api_version != "kguard.io/v1alpha1" || config.kind != "ServerConfig" {
             return Err(at(
@@ -502,14 +689,32 @@ impl Config {
             ));
         }
         for (i, r) in config.admission.hardening.ignore.iter().enumerate() {
-            if kguard_engine::rules::find(r).is_none() {
+            if kguard_hardening::rule(r).is_none() {
                 return Err(at(
                     &format!("/admission/hardening/ignore/{i}"),
-                    format!("unknown rule {r:?} (see `kguard rules`)"),
+                    format!("{r:?} is not a hardening rule (KG001..; see `kguard rules`)"),
                 ));
             }
         }
-        if let Err(e) = kguard_engine::authz::Mode::parse_list(&config.authorization.modes.join(",")) {
+        if let Some(sc) = &config.admission.seccomp
+            && sc.arch().is_none()
+        {
+            let known: Vec<&str> = kguard_seccomp::Arch::ALL.iter().map(|a| a.name()).collect();
+            return Err(match &sc.architecture {
+                Some(a) => at(
+                    "/admission/seccomp/architecture",
+                    format!("admission.seccomp.architecture: unknown architecture {a:?} (one of {})", known.join(", ")),
+                ),
+                None => at(
+                    "/admission/seccomp",
+                    format!(
+                        "admission.seccomp: libseccomp does not know this machine's architecture ({}): set architecture",
+                        std::env::consts::ARCH
+                    ),
+                ),
+            });
+        }
+        if let Err(e) = kguard_authz::Mode::parse_list(&config.authorization.modes.join(",")) {
             return Err(at("/authorization/modes", format!("authorization.modes: {e}")));
         }
         if config.authorization.modes.iter().any(|m| m == "ABAC") != config.authorization.policy_file.is_some() {
@@ -518,14 +723,44 @@ impl Config {
                 "authorization: ABAC in modes and policyFile go together (one is set without the other)".to_owned(),
             ));
         }
-        if config.limits.max_body_bytes == 0
-            || config.limits.max_concurrent_requests == 0
-            || config.limits.max_connections == 0
-        {
+        let l = &config.limits;
+        let positive: [(&str, u64); 13] = [
+            ("maxBodyBytes", l.max_body_bytes as u64),
+            ("maxBufferedBodyBytes", l.max_buffered_body_bytes as u64),
+            ("handshakeTimeoutSeconds", l.handshake_timeout_seconds),
+            ("headerTimeoutSeconds", l.header_timeout_seconds),
+            ("bodyTimeoutSeconds", l.body_timeout_seconds),
+            ("idleTimeoutSeconds", l.idle_timeout_seconds),
+            ("maxConcurrentRequests", l.max_concurrent_requests as u64),
+            ("evaluationThreads", l.evaluation_threads.map_or(1, |n| n as u64)),
+            ("evaluationBudgetMs", l.evaluation_budget_ms),
+            ("maxConnections", l.max_connections as u64),
+            ("maxConnectionsPerClient", l.max_connections_per_client as u64),
+            ("maxStreamsPerConnection", u64::from(l.max_streams_per_connection)),
+            ("maxHealthConnections", l.max_health_connections as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(at(&format!("/limits/{name}"), format!("limits.{name} must be positive (0 cannot work)")));
+        }
+        if l.max_buffered_body_bytes < l.max_body_bytes {
             return Err(at(
-                "/limits",
-                "limits: maxBodyBytes, maxConcurrentRequests and maxConnections must be positive".to_owned(),
+                "/limits/maxBufferedBodyBytes",
+                format!(
+                    "limits.maxBufferedBodyBytes ({}) must be at least maxBodyBytes ({}): the largest request could never be read",
+                    l.max_buffered_body_bytes, l.max_body_bytes
+                ),
             ));
+        }
+        if config.shutdown_grace_seconds == 0 {
+            return Err(at("/shutdownGraceSeconds", "shutdownGraceSeconds must be positive".to_owned()));
+        }
+        for (i, e) in config.tls.allow_unauthenticated.iter().enumerate() {
+            if !AUTHENTICATED_ENDPOINTS.contains(&e.as_str()) {
+                return Err(at(
+                    &format!("/tls/allowUnauthenticated/{i}"),
+                    format!("tls.allowUnauthenticated: expected audit, authenticate or authorize, found {e:?}"),
+                ));
+            }
         }
         if config.state.dir.is_some() && config.state.cluster.is_some() {
             return Err(at(
@@ -542,8 +777,12 @@ impl Config {
                 "state.cluster: inCluster excludes kubeconfig and context".to_owned(),
             ));
         }
+        if config.health_listen == config.listen && config.listen.port() != 0 {
+            return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));
+        }
+        config.resolve(base);
         if let Some(h) = &config.audit.alerts.http {
-            if let Err(e) = crate::alerts::HttpOutput::new(&h.url) {
+            if let Err(e) = crate::alerts::HttpOutput::with_roots(&h.url, h.ca_file.as_deref()) {
                 return Err(at("/audit/alerts/http/url", format!("audit.alerts.http.url: {e}")));
             }
             if h.queue_size == 0 {
@@ -553,10 +792,6 @@ impl Config {
                 ));
             }
         }
-        if config.health_listen == config.listen && config.listen.port() != 0 {
-            return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));
-        }
-        config.resolve(base);
         Ok(config)
     }
 
@@ -575,6 +810,12 @@ impl Config {
             c.kubeconfig.iter_mut().for_each(fix);
         }
         self.admission.pod_security.config_file.iter_mut().for_each(fix);
+        if let Some(sc) = &mut self.admission.seccomp {
+            fix(&mut sc.profile_dir);
+        }
+        if let Some(a) = &mut self.admission.apparmor {
+            fix(&mut a.profiles);
+        }
         self.authentication.token_auth_file.iter_mut().for_each(fix);
         if let Some(sa) = &mut self.authentication.service_accounts {
             sa.key_files.iter_mut().for_each(fix);
@@ -585,6 +826,9 @@ impl Config {
         }
         self.audit.rules_files.iter_mut().for_each(fix);
         self.audit.alerts.file.iter_mut().for_each(fix);
+        if let Some(h) = &mut self.audit.alerts.http {
+            h.ca_file.iter_mut().for_each(fix);
+        }
     }
 
     /// Every file the configuration reads (watched for reload), the state directory aside.
@@ -607,15 +851,15 @@ impl Config {
 ///
 /// # Errors
 /// Syntax errors and empty files, with the file name.
-pub fn first_document(file: &str, text: &str) -> Result<Node, String> {
+pub fn first_document(file: &Path, text: &str) -> Result<YamlNode, crate::ServeError> {
     for doc in yaml::parse_documents(text) {
         match doc.root {
             Ok(Some(root)) => return Ok(root),
             Ok(None) => {}
-            Err(e) => return Err(format!("{file}: {e}")),
+            Err(e) => return Err(crate::ServeError::invalid(file, e)),
         }
     }
-    Err(format!("{file}: no document"))
+    Err(crate::ServeError::invalid(file, "no document"))
 }
 
 #[cfg(test)]
@@ -629,6 +873,7 @@ mod tests {
     fn minimal_config_gets_defaults_and_resolved_paths() {
         let c = Config::parse("kguard.yaml", MINIMAL, Path::new("/etc/kguard")).unwrap();
         assert_eq!(c.listen.port(), 8443);
+        assert!(!c.listen.ip().is_unspecified());
         assert_eq!(c.tls.cert_file, PathBuf::from("/etc/kguard/tls.crt"));
         assert!(c.admission.pod_security.enabled && !c.admission.hardening.enabled);
         assert_eq!(c.limits.max_body_bytes, 3 * 1024 * 1024);
@@ -661,40 +906,122 @@ mod tests {
     #[test]
     fn errors_name_line_column_and_field() {
         let e = Config::parse("k.yaml", &format!("{MINIMAL}limits:\n  maxBodyByte: 3\n"), Path::new("/")).unwrap_err();
-        assert!(e.0.starts_with("k.yaml:7:3: unknown field `maxBodyByte`"), "{e}");
+        assert!(e.to_string().starts_with("k.yaml:7:3: unknown field `maxBodyByte`"), "{e}");
         let e = Config::parse("k.yaml", &format!("{MINIMAL}failurePolicy: Maybe\n"), Path::new("/")).unwrap_err();
-        assert!(e.0.starts_with("k.yaml:6:1: unknown variant `Maybe`"), "{e}");
+        assert!(e.to_string().starts_with("k.yaml:6:1: unknown variant `Maybe`"), "{e}");
         let e = Config::parse(
             "k.yaml",
             &format!("{MINIMAL}admission:\n  hardening: {{minSeverity: severe}}\n"),
             Path::new("/"),
         )
         .unwrap_err();
-        assert!(e.0.contains("minSeverity: expected info, low"), "{e}");
+        assert!(e.to_string().contains("minSeverity: expected info, low"), "{e}");
         let e = Config::parse("k.yaml", &format!("{MINIMAL}authorization: {{modes: [RBAC, Magic]}}\n"), Path::new("/"))
             .unwrap_err();
-        assert!(e.0.contains("authorization.modes"), "{e}");
+        assert!(e.to_string().contains("authorization.modes"), "{e}");
         let e = Config::parse(
             "k.yaml",
             &format!("{MINIMAL}state:\n  dir: state\n  cluster: {{inCluster: true}}\n"),
             Path::new("/"),
         )
         .unwrap_err();
-        assert_eq!(e.0, "k.yaml:8:3: state: dir and cluster exclude each other (one source of cluster objects)");
+        assert_eq!(
+            e.to_string(),
+            "k.yaml:8:3: state: dir and cluster exclude each other (one source of cluster objects)"
+        );
         let e = Config::parse(
             "k.yaml",
             &format!("{MINIMAL}state:\n  cluster:\n    context: prod\n    inCluster: true\n"),
             Path::new("/"),
         )
         .unwrap_err();
-        assert_eq!(e.0, "k.yaml:9:5: state.cluster: inCluster excludes kubeconfig and context");
+        assert_eq!(e.to_string(), "k.yaml:9:5: state.cluster: inCluster excludes kubeconfig and context");
         let e = Config::parse("k.yaml", &format!("{MINIMAL}state: {{cluster: {{kubeConfig: x}}}}\n"), Path::new("/"))
             .unwrap_err();
-        assert!(e.0.starts_with("k.yaml:6:") && e.0.contains("unknown field `kubeConfig`"), "{e}");
+        assert!(e.to_string().starts_with("k.yaml:6:") && e.to_string().contains("unknown field `kubeConfig`"), "{e}");
         let e = Config::parse("k.yaml", "apiVersion: v1\nkind: Pod\n", Path::new("/")).unwrap_err();
-        assert!(e.0.contains("missing field `tls`"), "{e}");
+        assert!(e.to_string().contains("missing field `tls`"), "{e}");
         let e = Config::parse("k.yaml", "a: [\n", Path::new("/")).unwrap_err();
-        assert!(e.0.starts_with("k.yaml:"), "{e}");
-        assert!(Config::parse("k.yaml", "", Path::new("/")).unwrap_err().0.contains("empty"));
+        assert!(e.to_string().starts_with("k.yaml:"), "{e}");
+        assert!(Config::parse("k.yaml", "", Path::new("/")).unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_are_refused() {
+        for (extra, field) in [
+            ("limits: {headerTimeoutSeconds: 0}\n", "headerTimeoutSeconds"),
+            ("limits: {bodyTimeoutSeconds: 0}\n", "bodyTimeoutSeconds"),
+            ("limits: {handshakeTimeoutSeconds: 0}\n", "handshakeTimeoutSeconds"),
+            ("limits: {idleTimeoutSeconds: 0}\n", "idleTimeoutSeconds"),
+            ("limits: {evaluationBudgetMs: 0}\n", "evaluationBudgetMs"),
+            ("limits: {evaluationThreads: 0}\n", "evaluationThreads"),
+            ("limits: {maxConnectionsPerClient: 0}\n", "maxConnectionsPerClient"),
+            ("limits: {maxConcurrentRequests: 0}\n", "maxConcurrentRequests"),
+        ] {
+            let e = Config::parse("k.yaml", &format!("{MINIMAL}{extra}"), Path::new("/")).unwrap_err();
+            assert!(e.to_string().contains(&format!("limits.{field} must be positive")), "{extra}: {e}");
+        }
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}limits: {{maxBufferedBodyBytes: 1000}}\n"), Path::new("/"))
+            .unwrap_err();
+        assert!(e.to_string().contains("maxBufferedBodyBytes (1000) must be at least maxBodyBytes"), "{e}");
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}shutdownGraceSeconds: 0\n"), Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("shutdownGraceSeconds must be positive"), "{e}");
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}tls2: x\n"), Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        // A key written twice: which value was meant?
+        let e =
+            Config::parse("k.yaml", &format!("{MINIMAL}failurePolicy: Ignore\nfailurePolicy: Fail\n"), Path::new("/"))
+                .unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(7), "{e}");
+        assert!(e.message.contains("duplicate key \"failurePolicy\""), "{e}");
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}tls:\n  certFile: a\n  keyFile: b\n"), Path::new("/"))
+            .unwrap_err();
+        assert!(e.message.contains("duplicate key \"tls\""), "{e}");
+        let e = Config::parse("k.yaml", &format!("{MINIMAL}  allowUnauthenticated: [validate]\n"), Path::new("/"))
+            .unwrap_err();
+        assert!(e.to_string().contains("expected audit, authenticate or authorize"), "{e}");
+    }
+
+    #[test]
+    fn seccomp_admission_block() {
+        let c = Config::parse(
+            "k.yaml",
+            &format!("{MINIMAL}admission:\n  seccomp: {{profileDir: profiles, architecture: aarch64}}\n"),
+            Path::new("/etc/kguard"),
+        )
+        .unwrap();
+        let sc = c.admission.seccomp.unwrap();
+        assert_eq!(sc.profile_dir, PathBuf::from("/etc/kguard/profiles"), "relative to kguard.yaml");
+        assert_eq!(sc.arch(), Some(kguard_seccomp::Arch::Aarch64));
+        assert!(!sc.deny_weaker_than_runtime_default && sc.exempt_namespaces.is_empty());
+        assert!(
+            Config::parse("k.yaml", MINIMAL, Path::new("/")).unwrap().admission.seccomp.is_none(),
+            "off by default"
+        );
+        for (extra, want) in [
+            ("admission:\n  seccomp: {denyWeakerThanRuntimeDefault: true}\n", "k.yaml:7:3: missing field `profileDir`"),
+            ("admission:\n  seccomp: {profileDir: p, denyWeaker: true}\n", "k.yaml:7:28: unknown field `denyWeaker`"),
+            (
+                "admission:\n  seccomp:\n    profileDir: p\n    architecture: vax\n",
+                "k.yaml:9:5: admission.seccomp.architecture: unknown architecture \"vax\"",
+            ),
+            (
+                "admission:\n  seccomp:\n    profileDir: p\n    profileDir: q\n",
+                "k.yaml:9:5: duplicate key \"profileDir\"",
+            ),
+        ] {
+            let e = Config::parse("k.yaml", &format!("{MINIMAL}{extra}"), Path::new("/")).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_webhooks_listen_on_the_pod_ip_or_loopback_by_default() {
+        // The test environment sets no POD_IP (the deploy manifest does).
+        if std::env::var_os("POD_IP").is_none() {
+            let c = Config::parse("k.yaml", MINIMAL, Path::new("/")).unwrap();
+            assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 8443)));
+        }
+        assert!(!default_listen().ip().is_unspecified(), "never all interfaces by default");
     }
 }

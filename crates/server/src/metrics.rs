@@ -33,6 +33,13 @@ pub struct Metrics {
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     rejected_connections: AtomicU64,
+    handshakes_failed: AtomicU64,
+    idle_closed: AtomicU64,
+    over_budget: AtomicU64,
+    body_memory_full: AtomicU64,
+    audit_repaired_bytes: AtomicU64,
+    audit_repaired_files: AtomicU64,
+    audit_write_errors: AtomicU64,
     in_flight: AtomicU64,
     /// The HTTP alert output's deliveries.
     pub alert_http: Arc<crate::alerts::Delivery>,
@@ -107,6 +114,37 @@ impl Metrics {
         self.rejected_connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a TLS handshake that failed or timed out.
+    pub fn handshake_failed(&self) {
+        self.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed for idleness (or for sending no request after its handshake).
+    pub fn idle_connection_closed(&self) {
+        self.idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request answered per the failure policy because its evaluation exceeded the budget.
+    pub fn over_budget(&self) {
+        self.over_budget.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused because request bodies filled the memory budget.
+    pub fn body_memory_full(&self) {
+        self.body_memory_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a repair of the audit log (at start or after a failed write).
+    pub fn audit_repair(&self, r: &crate::audit::Repair) {
+        self.audit_repaired_bytes.fetch_add(r.bytes, Ordering::Relaxed);
+        self.audit_repaired_files.fetch_add(r.removed, Ordering::Relaxed);
+    }
+
+    /// Counts a failed audit log write (the batch is not acknowledged).
+    pub fn audit_write_error(&self) {
+        self.audit_write_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Tracks requests in flight.
     pub fn in_flight(&self, delta: i64) {
         if delta >= 0 {
@@ -176,6 +214,45 @@ impl Metrics {
         let _ = writeln!(out, "kguard_reloads_total{{result=\"failure\"}} {}", load(&self.reloads_failed));
         out.push_str("# HELP kguard_rejected_connections_total Connections closed at the connection limit.\n# TYPE kguard_rejected_connections_total counter\n");
         let _ = writeln!(out, "kguard_rejected_connections_total {}", load(&self.rejected_connections));
+        for (name, help, v) in [
+            (
+                "kguard_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out.",
+                &self.handshakes_failed,
+            ),
+            (
+                "kguard_idle_connections_closed_total",
+                "Connections closed for sending no request in time, or idle too long.",
+                &self.idle_closed,
+            ),
+            (
+                "kguard_evaluations_over_budget_total",
+                "Requests answered per the failure policy because evaluation exceeded its budget.",
+                &self.over_budget,
+            ),
+            (
+                "kguard_body_memory_rejections_total",
+                "Requests refused (429) because request bodies filled the memory budget.",
+                &self.body_memory_full,
+            ),
+            (
+                "kguard_audit_log_repaired_bytes_total",
+                "Bytes of unfinished lines dropped from the audit log (at start or after a failed write).",
+                &self.audit_repaired_bytes,
+            ),
+            (
+                "kguard_audit_log_repaired_files_total",
+                "Leftover files of an interrupted rotation or compression removed from the log directory.",
+                &self.audit_repaired_files,
+            ),
+            (
+                "kguard_audit_log_write_errors_total",
+                "Audit batches that could not be written and fsynced (not acknowledged).",
+                &self.audit_write_errors,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", load(v));
+        }
         out.push_str(
             "# HELP kguard_requests_in_flight Requests being evaluated.\n# TYPE kguard_requests_in_flight gauge\n",
         );

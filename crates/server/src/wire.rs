@@ -7,8 +7,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use kguard_engine::admission::{Gvk, Operation, Request, Response};
-use kguard_engine::authz::UserInfo;
+use kguard_admission::{Gvk, Operation, Request, Response};
+use kguard_request::UserInfo;
 
 /// A request that cannot be evaluated: HTTP code, `Status` reason and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,7 +210,7 @@ pub fn admission_review(body: &[u8]) -> Result<AdmissionReview, BadRequest> {
         object: nonnull(r.object),
         old_object: nonnull(r.old_object),
         dry_run: r.dry_run.unwrap_or(false),
-        pod_cache: kguard_engine::admission::PodCache::default(),
+        pod_cache: kguard_admission::PodCache::default(),
     };
     Ok(AdmissionReview { request, api_version })
 }
@@ -451,7 +451,7 @@ struct WireSar {
 #[derive(Debug)]
 pub struct SubjectAccessReview {
     /// The request attributes.
-    pub attributes: kguard_engine::authz::Attributes,
+    pub attributes: kguard_request::Attributes,
     /// `authorization.k8s.io/v1` or `v1beta1`.
     pub api_version: String,
 }
@@ -480,14 +480,8 @@ pub fn subject_access_review(body: &[u8]) -> Result<SubjectAccessReview, BadRequ
     let user = UserInfo { name: s.user, uid: s.uid, groups: s.groups, extra: s.extra };
     let attributes = match (s.resource_attributes, s.non_resource_attributes) {
         (Some(ra), None) => {
-            let mut a = kguard_engine::authz::Attributes::resource(
-                user,
-                &ra.verb,
-                &ra.group,
-                &ra.resource,
-                &ra.namespace,
-                &ra.name,
-            );
+            let mut a =
+                kguard_request::Attributes::resource(user, &ra.verb, &ra.group, &ra.resource, &ra.namespace, &ra.name);
             a.subresource = ra.subresource;
             if !ra.version.is_empty() {
                 a.api_version = ra.version;
@@ -499,7 +493,7 @@ pub fn subject_access_review(body: &[u8]) -> Result<SubjectAccessReview, BadRequ
             }
             a
         }
-        (None, Some(na)) => kguard_engine::authz::Attributes::non_resource(user, &na.verb, &na.path),
+        (None, Some(na)) => kguard_request::Attributes::non_resource(user, &na.verb, &na.path),
         (Some(_), Some(_)) => {
             return Err(BadRequest::new("spec: resourceAttributes and nonResourceAttributes are mutually exclusive"));
         }
@@ -586,7 +580,7 @@ mod tests {
 #[cfg(test)]
 mod robustness {
     use super::*;
-    use kguard_engine::admission::{self, Hardening, Inventory, Policies, image, mutate, podsecurity};
+    use kguard_admission::{self, Hardening, Inventory, Policies, image, mutate, podsecurity};
 
     /// Every prefix and many byte flips of valid reviews go through the decoders and, when they
     /// still decode, through admission: errors, never panics (the fuzz target does the same with
@@ -603,6 +597,8 @@ mod robustness {
                 ..Default::default()
             },
             psp: true,
+            seccomp: None,
+            apparmor: None,
         };
         let inputs: [&[u8]; 4] = [
             br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"p","namespace":"n","operation":"CREATE","userInfo":{"username":"u"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"securityContext":{"runAsUser":0},"containers":[{"name":"c","image":"x","securityContext":{"privileged":true,"capabilities":{"add":["SYS_ADMIN"]}}}],"volumes":[{"name":"h","hostPath":{"path":"/"}}]}}}}"#,
@@ -613,8 +609,8 @@ mod robustness {
         let run = |data: &[u8]| {
             if let Ok(review) = admission_review(data) {
                 let inv = Inventory::default();
-                let v = admission::validate(&policies, &inv, &kguard_engine::authz::AlwaysAllow, &review.request);
-                let _ = admission::mutate(&policies, &inv, &kguard_engine::authz::AlwaysAllow, &review.request);
+                let v = kguard_admission::validate(&policies, &inv, &kguard_authz::AlwaysAllow, &review.request);
+                let _ = kguard_admission::mutate(&policies, &inv, &kguard_authz::AlwaysAllow, &review.request);
                 let _ = admission_response(&review.api_version, &review.request.uid, &v);
             }
             if let Ok(r) = image_review(data) {

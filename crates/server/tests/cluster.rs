@@ -462,5 +462,5 @@ async fn a_bad_kubeconfig_context_is_refused_at_start() {
         .unwrap();
     write_config(dir.path(), "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n", "");
     let e = kguard_server::start(&dir.path().join("kguard.yaml")).await.err().unwrap();
-    assert!(e.contains("state.cluster.kubeconfig") && e.contains("fake"), "{e}");
+    assert!(e.to_string().contains("state.cluster.kubeconfig") && e.to_string().contains("fake"), "{e}");
 }

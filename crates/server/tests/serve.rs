@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use common::{CONFIG_HEAD, Client, http_get, pod, review, write_pki};
-use kguard_engine::authn::serviceaccount::{TokenRequest, sign};
+use kguard_authn::serviceaccount::{TokenRequest, sign};
 use kguard_testkit::TempDir;
 
 const STATE: &str = r"
@@ -18,6 +18,14 @@ kind: Namespace
 metadata:
   name: strict
   labels: {pod-security.kubernetes.io/enforce: restricted}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: build}
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -109,6 +117,15 @@ async fn every_endpoint_over_mutual_tls() {
         "{msg}"
     );
     assert_eq!(r["status"]["code"], 403);
+
+    // A namespace the state does not hold is what upstream answers when its lookup fails.
+    let (_, v) = client
+        .post(addr, "/validate", review("pods", "Pod", "CREATE", pod("web", "ghost", "nginx:1.27"), "alice"))
+        .await
+        .unwrap();
+    let r = &v["response"];
+    assert_eq!((r["allowed"].as_bool(), r["status"]["code"].as_u64()), (Some(false), Some(500)), "{v}");
+    assert_eq!(r["status"]["message"], "failed to lookup namespace ghost");
 
     // PodSecurityPolicy selection and mutation, plus the seccomp default, as one JSON Patch.
     let (_, v) = client
@@ -229,7 +246,7 @@ async fn every_endpoint_over_mutual_tls() {
 
     // Metrics count what happened.
     let metrics = http_get(server.health_addr, "/metrics").await;
-    assert!(metrics.contains("kguard_decisions_total{endpoint=\"validate\",decision=\"denied\"} 2"), "{metrics}");
+    assert!(metrics.contains("kguard_decisions_total{endpoint=\"validate\",decision=\"denied\"} 3"), "{metrics}");
     assert!(metrics.contains("kguard_requests_total{endpoint=\"validate\",code=\"413\"} 1"), "{metrics}");
     assert!(http_get(server.health_addr, "/readyz").await.contains("ok"));
 
@@ -258,7 +275,7 @@ async fn invalid_configuration_is_refused_with_its_line() {
     write_pki(dir.path());
     write_config(dir.path(), "bogus: 1\n");
     let e = kguard_server::start(&dir.path().join("kguard.yaml")).await.err().unwrap();
-    assert!(e.contains("kguard.yaml:") && e.contains("unknown field `bogus`"), "{e}");
+    assert!(e.to_string().contains("kguard.yaml:") && e.to_string().contains("unknown field `bogus`"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,5 +341,8 @@ fn an_alert_url_that_is_not_http_is_refused_with_its_line() {
     write_pki(dir.path());
     write_config(dir.path(), "  alerts: {http: {url: \"file:///etc/passwd\"}}\n");
     let err = kguard_server::state::read_config(&dir.path().join("kguard.yaml")).unwrap_err();
-    assert!(err.contains("kguard.yaml:20:") && err.contains("only http:// and https://"), "{err}");
+    assert!(
+        err.to_string().contains("kguard.yaml:21:") && err.to_string().contains("only http:// and https://"),
+        "{err}"
+    );
 }

@@ -1,5 +1,6 @@
 //! Test support: finding the external oracles and corpus in `../shared`; temporary directories;
-//! a loopback HTTP receiver ([`http_receiver`]) standing in for webhook and alert endpoints.
+//! a loopback HTTP receiver ([`http_receiver`]) standing in for webhook and alert endpoints;
+//! generated pod-heavy manifests ([`pods`]) for the scaling tests and `bench/scan-memory.sh`.
 //!
 //! Tests never copy upstream data into the project; they read it from `$KGUARD_SHARED` or, by
 //! default, the `shared/` folder beside the repository. Where it is absent (a fresh clone), a test
@@ -7,7 +8,12 @@
 //! `KGUARD_REQUIRE_SHARED=1`, which turns a missing folder into a test failure instead.
 #![allow(clippy::panic)] // test support: failing loudly is its purpose
 
+pub mod generate;
+pub mod kube;
+
 use std::path::PathBuf;
+
+pub mod pods;
 
 /// The shared folder: `$KGUARD_SHARED`, else `<repo>/../shared`.
 #[must_use]
@@ -15,8 +21,23 @@ pub fn shared_root() -> PathBuf {
     std::env::var_os("KGUARD_SHARED").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared"))
 }
 
-/// `shared_root()/rel` when it exists. When it does not: `None` after printing a loud reason,
-/// or a panic when `KGUARD_REQUIRE_SHARED` is set (CI).
+/// Whether this run must not skip (CI sets `KGUARD_REQUIRE_SHARED=1`): a missing oracle folder or
+/// tool is then a failure.
+#[must_use]
+pub fn strict() -> bool {
+    std::env::var_os("KGUARD_REQUIRE_SHARED").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Says that a test skips, and why, where a reader sees it: written straight to the process's
+/// stderr, which the test harness does not capture (its capture takes only `print!` and
+/// `eprint!`), so the line shows in `cargo test` output even when the test passes.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
+/// `shared_root()/rel` when it exists. When it does not: `None` after a visible [`skip`] line,
+/// or a panic when [`strict`] (CI).
 #[must_use]
 pub fn shared_path(rel: &str) -> Option<PathBuf> {
     let path = shared_root().join(rel);
@@ -24,11 +45,32 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let msg = format!("{} not found (set KGUARD_SHARED to the folder holding oracles/ and corpus/)", path.display());
-    if std::env::var_os("KGUARD_REQUIRE_SHARED").is_some_and(|v| !v.is_empty() && v != "0") {
+    if strict() {
         panic!("KGUARD_REQUIRE_SHARED is set but {msg}");
     }
-    eprintln!("SKIPPED: {msg}");
+    skip(rel, &msg);
     None
+}
+
+/// Whether the external tool `name` (curl, openssl) runs (`name --version`, or `version` for
+/// openssl). When it does not: `false` after a visible [`skip`] line naming `test`, or a panic
+/// when [`strict`] (CI installs them).
+#[must_use]
+pub fn tool(name: &str, test: &str) -> bool {
+    let arg = if name == "openssl" { "version" } else { "--version" };
+    let ok = std::process::Command::new(name)
+        .arg(arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if strict() {
+            panic!("KGUARD_REQUIRE_SHARED is set (CI) but `{name}` is not installed: {test} needs it");
+        }
+        skip(test, &format!("`{name}` is not installed"));
+    }
+    ok
 }
 
 /// The repository root (for fixtures inside the project).

@@ -74,6 +74,26 @@ impl Client {
         Self { connector: tokio_rustls::TlsConnector::from(Arc::new(config)) }
     }
 
+    /// A client offering these ALPN protocols (`h2` for HTTP/2).
+    pub fn with_alpn(pki: &Pki, protocols: &[&[u8]]) -> Self {
+        let base = Self::new(pki, true);
+        let mut config = rustls::ClientConfig::clone(base.connector.config());
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        Self { connector: tokio_rustls::TlsConnector::from(Arc::new(config)) }
+    }
+
+    /// A TLS connection from a chosen loopback address (`127.0.0.2`, ...): another client for
+    /// the per-client limits.
+    pub async fn connect_from(
+        &self,
+        local: std::net::IpAddr,
+        addr: std::net::SocketAddr,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let tcp = tcp_from(local, addr).await.map_err(|e| e.to_string())?;
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        self.connector.connect(name, tcp).await.map_err(|e| e.to_string())
+    }
+
     pub async fn post(&self, addr: std::net::SocketAddr, path: &str, body: Vec<u8>) -> Result<(u16, Value), String> {
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
@@ -92,6 +112,13 @@ impl Client {
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         Ok((code, value))
     }
+}
+
+/// A TCP connection from a chosen loopback address.
+pub async fn tcp_from(local: std::net::IpAddr, addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
 }
 
 pub fn review(resource: &str, kind: &str, op: &str, object: Value, user: &str) -> Vec<u8> {
@@ -137,6 +164,7 @@ kind: ServerConfig
 listen: 127.0.0.1:0
 healthListen: 127.0.0.1:0
 reloadIntervalSeconds: 1
+shutdownDelaySeconds: 0
 shutdownGraceSeconds: 5
 tls: {certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}
 ";

@@ -1,0 +1,311 @@
+//! `kguard mesh`: service-mesh mTLS. `explain` reads manifests and prints the effective Istio
+//! PeerAuthentication mode of a workload's ports and which object decided each; `svid` checks a
+//! certificate against the X.509-SVID rules; `id` parses a SPIFFE ID. The engines are
+//! `kguard_mesh`'s.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use kguard_mesh::istio::{self, Mesh, Source};
+use kguard_mesh::svid::{self, Role};
+use kguard_model::{DiagnosticLevel, Object, load};
+use serde_json::{Value, json};
+
+use crate::exit;
+use crate::output::{self, Format};
+
+/// `kguard mesh` subcommands.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum MeshCommand {
+    /// The effective PeerAuthentication mode of each port of a workload, and which object decided it.
+    Explain {
+        /// Manifest files or directories (PeerAuthentications, workloads).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+        /// The workload: NAME, NAMESPACE/NAME or KIND/NAMESPACE/NAME, optionally :PORT.
+        workload: String,
+        /// Istio's root namespace (meshConfig.rootNamespace).
+        #[arg(long, default_value = istio::DEFAULT_ROOT_NAMESPACE)]
+        root_namespace: String,
+        /// Output format: table, json or yaml.
+        #[arg(short = 'o', long = "output", default_value = "table",
+              value_parser = output::parser(&[Format::Table, Format::Json, Format::Yaml]))]
+        output: Format,
+        /// Write the answer to FILE instead of stdout.
+        #[arg(long = "output-file", value_name = "FILE")]
+        output_file: Option<PathBuf>,
+    },
+    /// Check a PEM certificate against the SPIFFE X.509-SVID rules; prints its SPIFFE ID.
+    Svid {
+        /// The certificate (PEM; the first certificate is checked).
+        cert: PathBuf,
+        /// Check it as a signing (CA) certificate instead of a leaf.
+        #[arg(long)]
+        ca: bool,
+    },
+    /// Create a mesh CA for a trust domain: DIR/ca.crt and DIR/ca.key (never overwritten).
+    Ca {
+        /// The trust domain (Istio's default: cluster.local).
+        #[arg(long, default_value = "cluster.local")]
+        trust_domain: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Issue a leaf X.509-SVID spiffe://TD/ns/NS/sa/SA with the CA in DIR: OUT/NS.SA.crt and .key.
+    Issue {
+        /// The CA directory (ca.crt, ca.key); its URI SAN names the trust domain.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The workload's namespace.
+        #[arg(long)]
+        namespace: String,
+        /// The workload's service account.
+        #[arg(long)]
+        service_account: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Parse a SPIFFE ID (or, with --trust-domain, a trust domain) as go-spiffe does.
+    Id {
+        /// The ID, e.g. spiffe://cluster.local/ns/shop/sa/api.
+        id: String,
+        /// Parse a trust domain name (or an ID's trust domain).
+        #[arg(long)]
+        trust_domain: bool,
+    },
+}
+
+/// Runs a `kguard mesh` subcommand; returns the exit code.
+pub fn run(cmd: &MeshCommand) -> u8 {
+    match cmd {
+        MeshCommand::Explain { files, workload, root_namespace, output, output_file } => {
+            explain(files, workload, root_namespace, *output, output_file.as_ref())
+        }
+        MeshCommand::Svid { cert, ca } => svid_cmd(cert, *ca),
+        MeshCommand::Id { id, trust_domain } => id_cmd(id, *trust_domain),
+        MeshCommand::Ca { trust_domain, days, out } => ca_cmd(trust_domain, *days, out),
+        MeshCommand::Issue { ca, namespace, service_account, days, out } => {
+            issue_cmd(ca, namespace, service_account, *days, out)
+        }
+    }
+}
+
+fn load_objects(paths: &[PathBuf]) -> Result<Vec<Object>, u8> {
+    let (inputs, mut diagnostics) = load::expand_paths(paths);
+    let mut objects = Vec::new();
+    for input in &inputs {
+        let p = load::load_input(input);
+        diagnostics.extend(p.diagnostics);
+        objects.extend(p.objects);
+    }
+    let mut failed = false;
+    for d in diagnostics.iter().filter(|d| d.level != DiagnosticLevel::Note) {
+        eprintln!("{}: {}: {} [{}]", d.level.as_str(), d.location, d.message, d.code);
+        failed |= d.level == DiagnosticLevel::Error;
+    }
+    if failed { Err(exit::ERROR) } else { Ok(objects) }
+}
+
+fn source_json(s: &Source) -> Value {
+    match s {
+        Source::Default => json!({"level": "default"}),
+        Source::Policy { object, level, location } => json!({"level": level, "object": object, "location": location}),
+    }
+}
+
+fn source_text(s: &Source) -> String {
+    match s {
+        Source::Default => "default (no PeerAuthentication sets a mode)".to_owned(),
+        Source::Policy { object, level, location } => format!("{level}: {object} ({location})"),
+    }
+}
+
+fn explain(files: &[PathBuf], spec: &str, root_namespace: &str, format: Format, output_file: Option<&PathBuf>) -> u8 {
+    let (name, port) = match spec.rsplit_once(':') {
+        Some((n, p)) => match p.parse::<u32>() {
+            Ok(p) if (1..=65535).contains(&p) => (n, Some(p)),
+            _ => {
+                eprintln!("error: {spec:?}: the port after ':' must be a number 1-65535");
+                return exit::ERROR;
+            }
+        },
+        None => (spec, None),
+    };
+    let objects = match load_objects(files) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mesh = Mesh::from_objects(&objects, root_namespace);
+    let found = mesh.find_workload(name);
+    let w = match found.as_slice() {
+        [w] => *w,
+        [] => {
+            eprintln!("error: no workload {name:?} in the input (NAME, NAMESPACE/NAME or KIND/NAMESPACE/NAME)");
+            return exit::ERROR;
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|w| w.describe()).collect();
+            eprintln!("error: {name:?} is ambiguous: {}", names.join(", "));
+            return exit::ERROR;
+        }
+    };
+    let rows = istio::explain(&mesh, w, port);
+    let mut out = match output::sink(output_file.map(PathBuf::as_path)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: cannot create the output file: {e}");
+            return exit::ERROR;
+        }
+    };
+    let r = if format == Format::Table {
+        (|| -> std::io::Result<()> {
+            writeln!(out, "{} (service account {})", w.describe(), w.service_account)?;
+            writeln!(out, "{:<12} {:<11} DECIDED BY", "PORT", "MODE")?;
+            for r in &rows {
+                let port = match (r.port, &r.name) {
+                    (Some(p), Some(n)) => format!("{p}/{n}"),
+                    (Some(p), None) => p.to_string(),
+                    (None, _) => "(other)".to_owned(),
+                };
+                writeln!(out, "{port:<12} {:<11} {}", r.mode.as_str(), source_text(&r.source))?;
+            }
+            out.flush()
+        })()
+    } else {
+        let value = json!({
+            "workload": w.describe(),
+            "serviceAccount": w.service_account,
+            "rootNamespace": root_namespace,
+            "ports": rows.iter().map(|r| json!({
+                "port": r.port,
+                "name": r.name,
+                "mode": r.mode.as_str(),
+                "decidedBy": source_json(&r.source),
+            })).collect::<Vec<_>>(),
+        });
+        output::structured(&mut out, format, &value).and_then(|()| out.flush())
+    };
+    match r {
+        Ok(()) => exit::CLEAN,
+        Err(e) => output::write_failed(&e, "the answer"),
+    }
+}
+
+fn svid_cmd(cert: &PathBuf, ca: bool) -> u8 {
+    let bytes = match std::fs::read(cert) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {}: {e}", cert.display());
+            return exit::ERROR;
+        }
+    };
+    match svid::validate_pem(&bytes, if ca { Role::Signing } else { Role::Leaf }) {
+        Ok(Some(id)) => {
+            println!("{}: valid X.509-SVID {}: {id}", cert.display(), if ca { "signing certificate" } else { "leaf" });
+            exit::CLEAN
+        }
+        Ok(None) => {
+            println!("{}: valid X.509-SVID signing certificate (no SPIFFE ID)", cert.display());
+            exit::CLEAN
+        }
+        Err(e) => {
+            println!("{}: not a valid X.509-SVID: {e}", cert.display());
+            exit::FINDINGS
+        }
+    }
+}
+
+fn id_cmd(id: &str, trust_domain: bool) -> u8 {
+    let r = if trust_domain {
+        kguard_mesh::TrustDomain::parse(id).map(|td| format!("trust domain {td}"))
+    } else {
+        kguard_mesh::SpiffeId::parse(id).map(|i| {
+            let path = if i.path().is_empty() { "(none)" } else { i.path() };
+            format!("trust domain {}, path {path}", i.trust_domain())
+        })
+    };
+    match r {
+        Ok(s) => {
+            println!("{s}");
+            exit::CLEAN
+        }
+        Err(e) => {
+            println!("{id:?}: invalid: {e}");
+            exit::FINDINGS
+        }
+    }
+}
+
+/// Writes `name` in `dir` (created if missing) unless it exists; prints what was written.
+fn write_new(dir: &std::path::Path, name: &str, text: &str, private: bool) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn ca_cmd(trust_domain: &str, days: u32, out: &std::path::Path) -> u8 {
+    let td = match kguard_mesh::TrustDomain::parse(trust_domain) {
+        Ok(td) => td,
+        Err(e) => {
+            eprintln!("error: trust domain {trust_domain:?}: {e}");
+            return exit::ERROR;
+        }
+    };
+    let r = kguard_mesh::ca::MeshCa::create(&td, kguard_model::time::now_unix(), days)
+        .map_err(|e| e.to_string())
+        .and_then(|(_, pem)| {
+            write_new(out, "ca.key", &pem.key, true)?;
+            write_new(out, "ca.crt", &pem.cert, false)
+        });
+    match r {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn issue_cmd(ca: &std::path::Path, namespace: &str, sa: &str, days: u32, out: &std::path::Path) -> u8 {
+    let r = (|| -> Result<(), String> {
+        let read = |n: &str| std::fs::read_to_string(ca.join(n)).map_err(|e| format!("{}: {e}", ca.join(n).display()));
+        let (cert, key) = (read("ca.crt")?, read("ca.key")?);
+        let ca_id = svid::validate_pem(cert.as_bytes(), Role::Signing)
+            .map_err(|e| format!("{}: not a mesh CA: {e}", ca.join("ca.crt").display()))?
+            .ok_or_else(|| {
+                format!("{}: the CA has no SPIFFE ID naming its trust domain", ca.join("ca.crt").display())
+            })?;
+        let td = ca_id.trust_domain();
+        let id = kguard_mesh::SpiffeId::for_service_account(&td, namespace, sa).map_err(|e| e.to_string())?;
+        let mesh_ca = kguard_mesh::ca::MeshCa::from_pem(&td, &cert, &key).map_err(|e| e.to_string())?;
+        let pem = mesh_ca.issue(&id, kguard_model::time::now_unix(), days).map_err(|e| e.to_string())?;
+        write_new(out, &format!("{namespace}.{sa}.key"), &pem.key, true)?;
+        write_new(out, &format!("{namespace}.{sa}.crt"), &pem.cert, false)?;
+        println!("{id}");
+        Ok(())
+    })();
+    match r {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! A Falco-compatible rules engine for Kubernetes audit events (source `k8s_audit`).
+//!
+//! * [`parser`]: the condition language, as libsinsp parses it.
+//! * [`rules`]: rules files (lists, macros, rules, overrides, exceptions) as Falco loads them.
+//! * [`k8saudit`]: audit events and the k8saudit plugin's `ka.*` fields (plus `jevt.*`/`json.*`).
+//! * conditions are compiled once into an evaluator (`eval.rs`).
+//!
+//! [`Engine`] compiles a [`rules::RuleSet`] and turns each [`k8saudit::AuditEvent`] into
+//! [`Alert`]s, shaped like Falco's JSON output. Rules of other sources (e.g. `syscall`) load
+//! and are kept, but never fire on audit events. Pure: callers read files and pass text in.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+mod eval;
+pub mod k8saudit;
+pub mod limits;
+pub mod parser;
+pub mod rules;
+
+use std::collections::HashMap;
+
+use kguard_model::yaml::{Value as YValue, YamlNode};
+
+use self::eval::{EvalCtx, Filter, Resolver, Slots, Value};
+use self::k8saudit::AuditEvent;
+use self::parser::{CmpOp, Expr, Operand, Rhs};
+use self::rules::{ExceptionDef, ExceptionFields, Level, LoadMessage, Loader, Priority, RuleDef, RuleSet};
+
+/// How many rules may fire per event (`rule_matching` in falco.yaml).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleMatching {
+    /// The first matching rule in definition order (Falco's default).
+    #[default]
+    First,
+    /// Every matching rule, in definition order.
+    All,
+}
+
+/// One part of an output format.
+#[derive(Clone, Debug)]
+enum OutPart {
+    Text(String),
+    Field(String, Value),
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// The loaded definition.
+    pub def: RuleDef,
+    /// The compiled condition (`None` for rules of other sources).
+    filter: Option<Filter>,
+    output: Vec<OutPart>,
+}
+
+impl Rule {
+    /// Whether this rule can fire on audit events.
+    #[must_use]
+    pub fn is_k8s_audit(&self) -> bool {
+        self.filter.is_some()
+    }
+}
+
+/// One alert, as Falco emits it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    /// Event time (ns since the epoch).
+    pub time_ns: i64,
+    /// Rule name.
+    pub rule: String,
+    /// Rule priority.
+    pub priority: Priority,
+    /// Event source (`k8s_audit`).
+    pub source: String,
+    /// Rule tags.
+    pub tags: Vec<String>,
+    /// The formatted output message (without time and priority).
+    pub message: String,
+    /// Each `%field` of the output and its value (`None` when not available).
+    pub output_fields: Vec<(String, Option<String>)>,
+}
+
+impl Alert {
+    /// The text line: `<time>: <Priority> <message>`.
+    #[must_use]
+    pub fn output(&self) -> String {
+        format!("{}: {} {}", kguard_model::time::format_rfc3339_nanos(self.time_ns), self.priority, self.message)
+    }
+
+    /// Falco's JSON alert (`hostname`, `output`, `output_fields`, `priority`, `rule`, `source`,
+    /// `tags`, `time`).
+    #[must_use]
+    pub fn to_json(&self, hostname: &str) -> serde_json::Value {
+        let mut fields = serde_json::Map::new();
+        for (k, v) in &self.output_fields {
+            fields.insert(k.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+        }
+        serde_json::json!({
+            "hostname": hostname,
+            "output": self.output(),
+            "output_fields": fields,
+            "priority": self.priority.as_str(),
+            "rule": self.rule,
+            "source": self.source,
+            "tags": self.tags,
+            "time": kguard_model::time::format_rfc3339_nanos(self.time_ns),
+        })
+    }
+}
+
+/// Compiled rules, ready to evaluate events.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    /// How many rules may fire per event.
+    pub rule_matching: RuleMatching,
+    /// Rules below this priority do not fire (Falco's `priority`; default `Debug`: all).
+    pub min_priority: Option<Priority>,
+    /// The number of distinct fields (per-event cache slots).
+    slots: usize,
+}
+
+struct Names<'a> {
+    macros: HashMap<&'a str, Expr>,
+    lists: HashMap<&'a str, Vec<String>>,
+}
+
+impl Resolver for Names<'_> {
+    fn macro_expr(&self, name: &str) -> Option<&Expr> {
+        self.macros.get(name)
+    }
+    fn list_items(&self, name: &str) -> Option<Vec<String>> {
+        self.lists.get(name).cloned()
+    }
+}
+
+/// Loads rules files (name, text) in order and compiles them.
+///
+/// # Errors
+/// Every error (and warning) found, when any error was found.
+pub fn load(files: &[(&str, &str)]) -> Result<(Engine, Vec<LoadMessage>), Vec<LoadMessage>> {
+    let mut loader = Loader::new();
+    for (name, text) in files {
+        loader.add_file(name, text);
+    }
+    let (set, mut messages) = loader.finish();
+    if messages.iter().any(|m| m.level == Level::Error) {
+        return Err(messages);
+    }
+    let (engine, more) = Engine::compile(&set);
+    messages.extend(more);
+    match engine {
+        Some(e) => Ok((e, messages)),
+        None => Err(messages),
+    }
+}
+
+fn msg_at(level: Level, origin: &rules::Origin, item: String, message: String) -> LoadMessage {
+    LoadMessage { level, file: origin.file.clone(), pos: Some(origin.pos), item: Some(item), message }
+}
+
+/// The error for a rule whose condition expands too far: at the innermost macro over the node limit
+/// when there is one (naming the rule that uses it), else at the rule.
+fn too_large(set: &RuleSet, rule: &rules::Origin, item: String, e: &limits::TooLarge) -> LoadMessage {
+    match e {
+        limits::TooLarge::Nodes { macro_name } => {
+            let limit = limits::MAX_CONDITION_NODES;
+            match macro_name.as_deref().and_then(|m| set.macros.iter().find(|d| d.name == m)) {
+                Some(m) => msg_at(
+                    Level::Error,
+                    &m.origin,
+                    format!("macro '{}'", m.name),
+                    format!("Macro expands to more than {limit} nodes (macros and lists expanded), used by {item}"),
+                ),
+                None => msg_at(
+                    Level::Error,
+                    rule,
+                    item,
+                    format!("Condition expands to more than {limit} nodes (macros and lists expanded)"),
+                ),
+            }
+        }
+        limits::TooLarge::Depth { chain } => msg_at(
+            Level::Error,
+            rule,
+            item,
+            format!(
+                "Condition nests deeper than {} levels once macros are expanded (through {} macros, from '{}')",
+                limits::MAX_EXPANSION_DEPTH,
+                chain.len(),
+                chain.first().map_or("", String::as_str)
+            ),
+        ),
+    }
+}
+
+impl Engine {
+    /// Compiles a loaded rule set: lists expanded, macros parsed, `k8s_audit` rules compiled
+    /// (conditions, exceptions, outputs). Returns `None` with the messages when any error.
+    #[must_use]
+    pub fn compile(set: &RuleSet) -> (Option<Self>, Vec<LoadMessage>) {
+        let mut messages = Vec::new();
+        // Lists: items naming an earlier list are expanded, within the limits.
+        let mut lists: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut list_items = 0usize;
+        for l in &set.lists {
+            let len = l.items.iter().fold(0usize, |n, i| n.saturating_add(lists.get(i.as_str()).map_or(1, Vec::len)));
+            let over = if len > limits::MAX_LIST_ITEMS {
+                Some(format!("List expands to more than {} items (lists named in it expanded)", limits::MAX_LIST_ITEMS))
+            } else if list_items.saturating_add(len) > limits::MAX_TOTAL_LIST_ITEMS {
+                Some(format!("Lists expand to more than {} items in all", limits::MAX_TOTAL_LIST_ITEMS))
+            } else {
+                None
+            };
+            if let Some(m) = over {
+                messages.push(msg_at(Level::Error, &l.origin, format!("list '{}'", l.name), m));
+                return (None, messages);
+            }
+            list_items += len;
+            let mut items = Vec::with_capacity(len);
+            for i in &l.items {
+                match lists.get(i.as_str()) {
+                    Some(v) => items.extend(v.iter().cloned()),
+                    None => items.push(i.clone()),
+                }
+            }
+            lists.insert(l.name.as_str(), items);
+        }
+        let mut macros = HashMap::new();
+        for m in &set.macros {
+            match parser::parse(&m.condition) {
+                Ok(e) => {
+                    macros.insert(m.name.as_str(), e);
+                }
+                Err(e) => messages.push(msg_at(
+                    Level::Error,
+                    &m.origin,
+                    format!("macro '{}'", m.name),
+                    format!("Compilation error when compiling \"{}\": {e}", m.condition.trim()),
+                )),
+            }
+        }
+        let names = Names { macros, lists };
+        let mut sizer = limits::Sizer::new(&names.macros, &names.lists);
+        let mut total_nodes = 0usize;
+        let mut rules = Vec::new();
+        for r in &set.rules {
+            let item = format!("rule '{}'", r.name);
+            let expr = match parser::parse(&r.condition) {
+                Ok(e) => e,
+                Err(e) => {
+                    messages.push(msg_at(
+                        Level::Error,
+                        &r.origin,
+                        item,
+                        format!("Compilation error when compiling \"{}\": {e}", r.condition.trim()),
+                    ));
+                    continue;
+                }
+            };
+            if r.source != k8saudit::SOURCE {
+                rules.push(Rule { def: r.clone(), filter: None, output: Vec::new() });
+                continue;
+            }
+            let expr = match with_exceptions(expr, &r.exceptions) {
+                Ok(e) => e,
+                Err(m) => {
+                    messages.push(msg_at(Level::Error, &r.origin, item, m));
+                    continue;
+                }
+            };
+            match sizer.measure(&expr) {
+                Ok(n) if total_nodes.saturating_add(n) > limits::MAX_TOTAL_NODES => {
+                    let m = format!(
+                        "Rule conditions expand to more than {} nodes in all (macros and lists expanded)",
+                        limits::MAX_TOTAL_NODES
+                    );
+                    messages.push(msg_at(Level::Error, &r.origin, item, m));
+                    return (None, messages);
+                }
+                Ok(n) => total_nodes += n,
+                Err(e) => {
+                    messages.push(too_large(set, &r.origin, item, &e));
+                    continue;
+                }
+            }
+            let filter = match eval::compile(&expr, &names) {
+                Ok(f) => f,
+                Err(m) => {
+                    messages.push(msg_at(
+                        Level::Error,
+                        &r.origin,
+                        item,
+                        format!("Compilation error when compiling \"{}\": {m}", r.condition.trim()),
+                    ));
+                    continue;
+                }
+            };
+            let output = match compile_output(&r.output) {
+                Ok(o) => o,
+                Err(m) => {
+                    messages.push(msg_at(Level::Error, &r.origin, item, format!("invalid output format: {m}")));
+                    continue;
+                }
+            };
+            rules.push(Rule { def: r.clone(), filter: Some(filter), output });
+        }
+        if messages.iter().any(|m| m.level == Level::Error) {
+            return (None, messages);
+        }
+        // every distinct field gets a slot: one extraction per event, shared by all rules
+        let mut slots = Slots::default();
+        for r in &mut rules {
+            if let Some(f) = &mut r.filter {
+                f.assign_slots(&mut slots);
+            }
+            for p in &mut r.output {
+                if let OutPart::Field(_, v) = p {
+                    v.assign_slots(&mut slots);
+                }
+            }
+        }
+        (Some(Self { rules, rule_matching: RuleMatching::First, min_priority: None, slots: slots.len() }), messages)
+    }
+
+    /// All rules, in definition order (including disabled ones and those of other sources).
+    #[must_use]
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Evaluates one event: the alerts of the matching enabled `k8s_audit` rules.
+    #[must_use]
+    pub fn process(&self, ev: &AuditEvent) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let cx = EvalCtx::new(ev, self.slots);
+        for r in &self.rules {
+            if !r.def.enabled || self.min_priority.is_some_and(|p| r.def.priority > p) {
+                continue;
+            }
+            let Some(f) = &r.filter else { continue };
+            if f.matches_in(&cx) {
+                out.push(make_alert(r, &cx, ev));
+                if self.rule_matching == RuleMatching::First {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+fn make_alert(r: &Rule, cx: &EvalCtx<'_>, ev: &AuditEvent) -> Alert {
+    let mut message = String::new();
+    let mut output_fields: Vec<(String, Option<String>)> = Vec::new();
+    for p in &r.output {
+        match p {
+            OutPart::Text(t) => message.push_str(t),
+            OutPart::Field(name, v) => {
+                let val = v
+                    .eval_in(cx)
+                    .map(|vals| if v.is_list() { format!("({})", vals.join(",")) } else { vals.join(",") });
+                message.push_str(val.as_deref().unwrap_or("<NA>"));
+                if !output_fields.iter().any(|(k, _)| k == name) {
+                    output_fields.push((name.clone(), val));
+                }
+            }
+        }
+    }
+    Alert {
+        time_ns: ev.time_ns,
+        rule: r.def.name.clone(),
+        priority: r.def.priority,
+        source: r.def.source.clone(),
+        tags: r.def.tags.clone(),
+        message: message.trim_end().to_owned(),
+        output_fields,
+    }
+}
+
+/// Compiles an output format: `%field`, `%field[arg]`, `%transformer(field)`; `%%` is `%`.
+fn compile_output(fmt: &str) -> Result<Vec<OutPart>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = fmt;
+    while let Some(i) = rest.find('%') {
+        text.push_str(rest.get(..i).unwrap_or(""));
+        let after = rest.get(i + 1..).unwrap_or("");
+        if let Some(r) = after.strip_prefix('%') {
+            text.push('%');
+            rest = r;
+            continue;
+        }
+        let (name, operand, consumed) = output_token(after)?;
+        if !text.is_empty() {
+            parts.push(OutPart::Text(std::mem::take(&mut text)));
+        }
+        parts.push(OutPart::Field(name, eval::compile_operand(&operand)?));
+        rest = after.get(consumed..).unwrap_or("");
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(OutPart::Text(text));
+    }
+    Ok(parts)
+}
+
+/// Reads one output token after `%`: (display name, operand, bytes consumed).
+fn output_token(s: &str) -> Result<(String, Operand, usize), String> {
+    let b = s.as_bytes();
+    let word = b.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'.').count();
+    if b.get(word) == Some(&b'(') {
+        // transformer: parse `name(...)` with the condition parser
+        let close = s.find(')').ok_or_else(|| format!("unclosed transformer in '%{s}'"))?;
+        let tok = s.get(..=close).unwrap_or("");
+        let depth_fix = tok.matches('(').count().saturating_sub(tok.matches(')').count());
+        let mut end = close + 1;
+        for _ in 0..depth_fix {
+            end = s.get(end..).and_then(|r| r.find(')')).map_or(end, |k| end + k + 1);
+        }
+        let tok = s.get(..end).unwrap_or("");
+        let e =
+            parser::parse(&format!("{tok} exists")).map_err(|e| format!("invalid token '%{tok}': {}", e.message))?;
+        let Expr::Exists(op) = e else { return Err(format!("invalid token '%{tok}'")) };
+        return Ok((tok.to_owned(), op, end));
+    }
+    let mut n = word;
+    let candidate = loop {
+        let name = s.get(..n).unwrap_or("").trim_end_matches('.');
+        if name.is_empty() {
+            return Err(format!("invalid formatting token '%{}'", s.get(..word).unwrap_or("")));
+        }
+        if k8saudit::field(name).is_some() {
+            break name;
+        }
+        match name.rfind('.') {
+            Some(k) => n = k,
+            None => return Err(format!("invalid formatting token '%{}': no such field", s.get(..word).unwrap_or(""))),
+        }
+    };
+    let mut consumed = candidate.len();
+    let mut arg = None;
+    if s.get(consumed..).is_some_and(|r| r.starts_with('[')) {
+        let close = s.get(consumed..).and_then(|r| r.find(']')).ok_or("unclosed '[' in output field")?;
+        arg = s.get(consumed + 1..consumed + close).map(str::to_owned);
+        consumed += close + 1;
+    }
+    let display = s.get(..consumed).unwrap_or(candidate).to_owned();
+    Ok((display, Operand::Field { name: candidate.to_owned(), arg }, consumed))
+}
+
+fn node_to_items(n: &YamlNode) -> Vec<String> {
+    match &n.value {
+        YValue::Seq(items) => items.iter().filter_map(rules::scalar_text).collect(),
+        _ => rules::scalar_text(n).into_iter().collect(),
+    }
+}
+
+fn exception_field(f: &str) -> Result<Operand, String> {
+    match parser::parse(&format!("{f} exists")) {
+        Ok(Expr::Exists(op)) => Ok(op),
+        _ => Err(format!("invalid exception field '{f}'")),
+    }
+}
+
+fn exception_op(c: &str) -> Result<CmpOp, String> {
+    CmpOp::from_name(c).ok_or_else(|| format!("invalid exception comparison operator '{c}'"))
+}
+
+fn compare(lhs: Operand, op: CmpOp, v: &YamlNode) -> Expr {
+    let rhs = if op.is_list_op() {
+        Rhs::List(node_to_items(v))
+    } else {
+        Rhs::Value(rules::scalar_text(v).unwrap_or_default())
+    };
+    Expr::Compare { lhs, op, modifier: None, rhs }
+}
+
+/// `(<cond>) and not (<exception> or …)` for the exceptions that have values.
+fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef]) -> Result<Expr, String> {
+    let mut alts = Vec::new();
+    for ex in exceptions {
+        let Some(fields) = &ex.fields else {
+            return Err(format!("exception '{}' has no fields", ex.name));
+        };
+        match fields {
+            ExceptionFields::One(f) => {
+                let comp = match &ex.comps {
+                    None => CmpOp::In,
+                    Some(ExceptionFields::One(c)) => exception_op(c)?,
+                    Some(ExceptionFields::Many(_)) => {
+                        return Err(format!("exception '{}': fields is a single value but comps is a list", ex.name));
+                    }
+                };
+                if !matches!(comp, CmpOp::In | CmpOp::PMatch | CmpOp::Intersects) {
+                    return Err(format!(
+                        "exception '{}': with a single field, comps must be one of in, pmatch, intersects",
+                        ex.name
+                    ));
+                }
+                let lhs = exception_field(f)?;
+                eval::compile_operand(&lhs).map_err(|e| format!("exception '{}': {e}", ex.name))?;
+                let items: Vec<String> = ex.values.iter().flat_map(node_to_items).collect();
+                if !items.is_empty() {
+                    alts.push(Expr::Compare { lhs, op: comp, modifier: None, rhs: Rhs::List(items) });
+                }
+            }
+            ExceptionFields::Many(fs) => {
+                let comps: Vec<CmpOp> = match &ex.comps {
+                    None => vec![CmpOp::Eq; fs.len()],
+                    Some(ExceptionFields::Many(cs)) => cs.iter().map(|c| exception_op(c)).collect::<Result<_, _>>()?,
+                    Some(ExceptionFields::One(_)) => {
+                        return Err(format!("exception '{}': fields is a list but comps is a single value", ex.name));
+                    }
+                };
+                if comps.len() != fs.len() {
+                    return Err(format!("exception '{}': fields and comps lists must have equal length", ex.name));
+                }
+                let lhss: Vec<Operand> = fs.iter().map(|f| exception_field(f)).collect::<Result<_, _>>()?;
+                for l in &lhss {
+                    eval::compile_operand(l).map_err(|e| format!("exception '{}': {e}", ex.name))?;
+                }
+                for tuple in &ex.values {
+                    let Some(vals) = tuple.as_seq() else {
+                        return Err(format!(
+                            "exception '{}': each value must be a list of {} items",
+                            ex.name,
+                            fs.len()
+                        ));
+                    };
+                    if vals.len() != fs.len() {
+                        return Err(format!("exception '{}': fields and values lists must have equal length", ex.name));
+                    }
+                    let checks: Vec<Expr> = lhss
+                        .iter()
+                        .zip(comps.iter())
+                        .zip(vals.iter())
+                        .map(|((l, c), v)| compare(l.clone(), *c, v))
+                        .collect();
+                    alts.push(if checks.len() == 1 {
+                        checks.into_iter().next().unwrap_or(Expr::And(Vec::new()))
+                    } else {
+                        Expr::And(checks)
+                    });
+                }
+            }
+        }
+    }
+    if alts.is_empty() {
+        return Ok(cond);
+    }
+    Ok(Expr::And(vec![cond, Expr::Not(Box::new(Expr::Or(alts)))]))
+}

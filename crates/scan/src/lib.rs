@@ -1,0 +1,541 @@
+//! `kguard scan` orchestration: which engines run on which object, with which Pod Security
+//! policy, and what is suppressed. Pure: objects in, findings and diagnostics out.
+//!
+//! Engines:
+//! * per workload: the Pod Security Standards ([`kguard_podsec`]), by the namespace's
+//!   `pod-security.kubernetes.io/*` labels when the input has that Namespace, else the default;
+//! * per workload, RBAC object and Service: the hardening catalogue ([`kguard_hardening`]), with the
+//!   input's ServiceAccounts as its [`kguard_hardening::Inventory`] (token automount);
+//! * per Secret, ConfigMap and kubeconfig (`kind: Config`): credentials written into them
+//!   ([`kguard_credentials`]);
+//! * across objects: NetworkPolicy isolation ([`kguard_netpol`]), Istio mTLS policies
+//!   ([`kguard_mesh::findings`]: PeerAuthentication modes, DestinationRule TLS against the server's
+//!   mode, AuthorizationPolicy identities on plaintext ports) and, when the input holds RBAC
+//!   objects, RBAC risks and escalation paths ([`kguard_authz::risks`]).
+//!
+//! Every object of a built-in API group is also checked as `kubectl --validate=strict` would
+//! ([`kguard_discovery::check_object`]): an unknown kind or version, unknown or misplaced fields
+//! become warnings (diagnostics), not findings.
+//!
+//! Every finding passes one filter: its rule must be selected (`--select`/`--ignore`) and not
+//! suppressed by a `kguard.io/ignore` annotation on its object or pod template, nor by another
+//! tool's suppression annotation naming one of the rule's aliases ([`kguard_hardening::suppressed`]).
+//! Then findings of different rules about the same problem at the same field are merged into one
+//! ([`problems`]).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+pub mod baseline;
+pub mod config;
+pub mod problems;
+pub mod rules;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kguard_model::yaml::{Entry, Value, YamlNode};
+use kguard_model::{Diagnostic, Object, ObjectRef};
+use kguard_report::{Finding, Shared, Suppressed, SuppressionKind};
+use rayon::prelude::*;
+
+use kguard_model::workload;
+use kguard_podsec::{Level, NamespacePolicy, Version};
+pub use kguard_report::select::Selection;
+use kguard_report::select::{IGNORE_ANNOTATION, suppressed_by};
+
+/// The Pod Security policy used where the input says nothing (no Namespace object with
+/// `pod-security.kubernetes.io/*` labels for the object's namespace).
+#[derive(Clone, Copy, Debug)]
+pub struct PssDefault {
+    /// Level.
+    pub level: Level,
+    /// Version.
+    pub version: Version,
+}
+
+/// What a scan runs.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// Rule selection.
+    pub selection: Selection,
+    /// Pod Security default.
+    pub pss: PssDefault,
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    /// Findings (unsorted).
+    pub findings: Vec<Finding>,
+    /// Problems with objects (malformed fields, bad labels) and notes (skipped kinds).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Objects at least one engine evaluated.
+    pub scanned: usize,
+    /// Objects no engine applies to.
+    pub skipped: usize,
+    /// Findings of selected rules that an annotation on their object or pod template
+    /// suppressed (`kguard.io/ignore`, or another tool's naming one of the rule's aliases), with
+    /// the annotation and the reason it gives as the justification (kind `InSource`).
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// What decides whether a finding is shown: the objects (for their suppression annotations,
+/// kguard's and other tools') and their pod templates' `kguard.io/ignore` annotations. The
+/// objects are kept as [`suppression_view`]s (their annotations only), so that the parsed trees
+/// can go once they are scanned; an id named twice is the last object of that id, as before.
+struct Suppressions {
+    objects: HashMap<ObjectRef, Object>,
+    template_ignores: HashMap<ObjectRef, String>,
+}
+
+impl Suppressions {
+    /// Whether the finding survives selection and suppression.
+    fn keep(&self, selection: &Selection, finding: &Finding) -> bool {
+        matches!(self.verdict(selection, finding), Verdict::Keep)
+    }
+
+    /// What selection and suppression make of the finding.
+    fn verdict(&self, selection: &Selection, finding: &Finding) -> Verdict {
+        let Some(rule) = rules::find(&finding.rule_id) else { return Verdict::Keep };
+        if !selection.enabled(rule) {
+            return Verdict::Unselected;
+        }
+        let Some(id) = finding.object.as_deref() else { return Verdict::Keep };
+        let own = self.objects.get(id).and_then(|o| o.annotation(IGNORE_ANNOTATION));
+        if let Some(v) = own.filter(|v| suppressed_by(v, rule)) {
+            return Verdict::Suppressed(format!("{IGNORE_ANNOTATION}: {}", v.trim()));
+        }
+        let template = self.template_ignores.get(id).map(String::as_str);
+        if let Some(v) = template.filter(|v| suppressed_by(v, rule)) {
+            return Verdict::Suppressed(format!("{IGNORE_ANNOTATION} (pod template): {}", v.trim()));
+        }
+        match self.objects.get(id).and_then(|o| kguard_hardening::suppression(o, rule)) {
+            Some(why) => Verdict::Suppressed(why),
+            None => Verdict::Keep,
+        }
+    }
+}
+
+/// What selection and suppression make of a finding.
+enum Verdict {
+    /// Shown.
+    Keep,
+    /// Its rule is not selected: neither shown nor counted as suppressed.
+    Unselected,
+    /// Suppressed by an annotation (the justification: the annotation and its reason).
+    Suppressed(String),
+}
+
+/// The part of an object suppression reads ([`Object::annotation`], [`kguard_hardening::suppressed`]):
+/// its id, and its own and its pod template's `metadata.annotations`, at the same places.
+fn suppression_view(obj: &Object) -> Object {
+    let mut root = YamlNode { value: Value::Map(Vec::new()), pos: obj.root.pos };
+    let template = workload::template_pointer(obj.group(), obj.kind()).filter(|p| !p.is_empty());
+    let paths = std::iter::once("/metadata/annotations".to_owned())
+        .chain(template.map(|prefix| format!("{prefix}/metadata/annotations")));
+    for path in paths {
+        if let Some(node) = obj.root.pointer(&path) {
+            insert_at(&mut root, &path, node.clone());
+        }
+    }
+    Object { id: obj.id.clone(), file: obj.file.clone(), doc_index: obj.doc_index, doc_pointer: String::new(), root }
+}
+
+/// Puts `value` at `path` (plain `/`-separated keys) in `root`, making the mappings on the way.
+fn insert_at(root: &mut YamlNode, path: &str, value: YamlNode) {
+    let pos = root.pos;
+    let mut node = root;
+    let mut keys = path.split('/').skip(1).peekable();
+    while let Some(key) = keys.next() {
+        let Value::Map(entries) = &mut node.value else { return };
+        let i = match entries.iter().position(|e| e.key == key) {
+            Some(i) => i,
+            None => {
+                let empty = YamlNode { value: Value::Map(Vec::new()), pos };
+                entries.push(Entry { key: key.to_owned(), key_pos: pos, value: empty });
+                entries.len() - 1
+            }
+        };
+        let Some(entry) = entries.get_mut(i) else { return };
+        if keys.peek().is_none() {
+            entry.value = value;
+            return;
+        }
+        node = &mut entry.value;
+    }
+}
+
+/// Whether `kguard scan` can report findings of this rule from manifests alone (audit-policy,
+/// certificate and seccomp rules come from `kguard audit lint`, `kguard pki inspect`,
+/// `kguard seccomp lint`, `kguard apparmor lint`, or need the node's profiles: `kguard scan
+/// --seccomp-root`, `kguard scan --apparmor-profiles`).
+#[must_use]
+pub fn produces(rule: &kguard_report::RuleMeta) -> bool {
+    !matches!(rule.family, "audit" | "pki" | "seccomp" | "apparmor") && !rule.family.starts_with("node-")
+}
+
+/// `kguard scan --seccomp-root`: the Localhost seccomp profiles the pods name, checked against
+/// the node's profile files (read by the caller), with the scan's selection and suppressions.
+#[must_use]
+pub fn seccomp_findings(
+    objects: &[Object],
+    selection: &Selection,
+    node: &kguard_seccomp::kubelet::NodeProfiles,
+) -> Vec<Finding> {
+    let suppressions = Suppressions {
+        objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
+        template_ignores: HashMap::new(),
+    };
+    kguard_seccomp::kubelet::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
+}
+
+/// `kguard scan --apparmor-profiles`: the Localhost AppArmor profiles the pods name, checked
+/// against the node's profiles (its loaded-profile list or its parsed sources, read by the
+/// caller), with the scan's selection and suppressions.
+#[must_use]
+pub fn apparmor_findings(
+    objects: &[Object],
+    selection: &Selection,
+    node: &kguard_apparmor::node::NodeProfiles,
+) -> Vec<Finding> {
+    let suppressions = Suppressions {
+        objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
+        template_ignores: HashMap::new(),
+    };
+    kguard_apparmor::node::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
+}
+
+/// Scans objects.
+#[must_use]
+pub fn scan(objects: &[Object], config: &ScanConfig) -> ScanOutcome {
+    scan_with_extents(objects, config).0
+}
+
+/// Scans objects, and returns with the outcome the extent of each reported finding that names
+/// more than its own pointer and container (Pod Security checks naming several fields or
+/// containers), by [`problems::extent_key`]: what [`problems`] merged on, for tests and tools
+/// that check it.
+#[must_use]
+pub fn scan_with_extents(
+    objects: &[Object],
+    config: &ScanConfig,
+) -> (ScanOutcome, HashMap<problems::ExtentKey, problems::Extent>) {
+    let across = Across::new(objects, config);
+    let per_object = objects.par_iter().map(|obj| across.scan_object(obj)).collect();
+    across.finish_with_extents(per_object, config)
+}
+
+/// Scans objects, dropping each one's parsed tree as soon as it is scanned (what `kguard scan`
+/// does: the trees of a large input are several times its size, and the findings need only the
+/// positions they already carry). The same outcome as [`scan`].
+#[must_use]
+pub fn scan_owned(objects: Vec<Object>, config: &ScanConfig) -> ScanOutcome {
+    let across = Across::new(&objects, config);
+    let per_object = objects.into_par_iter().map(|obj| across.scan_object(&obj)).collect();
+    across.finish_with_extents(per_object, config).0
+}
+
+/// What the scan of one object needs from the others, and the findings across objects (network
+/// policies, RBAC), computed before the objects are scanned one by one.
+struct Across<'c> {
+    config: &'c ScanConfig,
+    out: ScanOutcome,
+    suppressions: Suppressions,
+    namespaces: HashMap<String, NamespacePolicy>,
+    inventory: kguard_hardening::Inventory,
+    netpol_on: bool,
+    /// Findings of the engines across objects, added after the per-object ones (as always).
+    netpol_findings: Vec<Finding>,
+    rbac_findings: Vec<Finding>,
+    rbac_diagnostics: Vec<Diagnostic>,
+    /// Findings are held until the report is rendered: those of one object share its reference,
+    /// and all share their pointers and container names (`Finding::share`), as soon as made.
+    shared: Mutex<Shared>,
+}
+
+impl<'c> Across<'c> {
+    fn new(objects: &[Object], config: &'c ScanConfig) -> Self {
+        let mut out = ScanOutcome::default();
+        let suppressions = Suppressions {
+            objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
+            template_ignores: HashMap::new(),
+        };
+        let namespaces = namespace_policies(objects, &mut out);
+        let family_enabled = |family: &str| rules::all().any(|r| r.family == family && config.selection.enabled(r));
+        let netpol_on = family_enabled("netpol");
+        let inventory = kguard_hardening::Inventory::from_objects(objects);
+        let mut across = Self {
+            config,
+            out,
+            suppressions,
+            namespaces,
+            inventory,
+            netpol_on,
+            netpol_findings: Vec::new(),
+            rbac_findings: Vec::new(),
+            rbac_diagnostics: Vec::new(),
+            shared: Mutex::new(Shared::default()),
+        };
+        if netpol_on {
+            let cluster = kguard_netpol::Cluster::from_objects(objects);
+            let mut findings = kguard_netpol::findings(objects, &cluster);
+            across.share(&mut findings);
+            across.netpol_findings = findings;
+        }
+        if family_enabled("mesh") {
+            let mut findings = kguard_mesh::findings::findings(objects);
+            across.share(&mut findings);
+            across.netpol_findings.append(&mut findings);
+        }
+        if family_enabled("rbac") && objects.iter().any(is_rbac_object) {
+            // The default ClusterRoles (cluster-admin, edit, view, ...) resolve references in the
+            // input; they are not reported themselves.
+            let mut rbac_objects: Vec<Object> = objects.iter().filter(|o| is_rbac_object(o)).cloned().collect();
+            rbac_objects.extend(kguard_authz::defaults::objects());
+            let rbac = kguard_authz::Rbac::from_objects(&rbac_objects);
+            across.rbac_diagnostics = rbac.diagnostics().to_vec();
+            let mut findings = kguard_authz::risks(&rbac);
+            across.share(&mut findings);
+            across.rbac_findings = findings;
+        }
+        across
+    }
+
+    fn share(&self, findings: &mut [Finding]) {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        for f in findings.iter_mut() {
+            f.share(&mut shared);
+        }
+    }
+
+    /// The per-object engines on one object (in parallel: they are pure).
+    fn scan_object(&self, obj: &Object) -> (ObjectRef, ObjectOutcome) {
+        let mut o = scan_object(obj, self.config, &self.namespaces, &self.inventory, self.netpol_on);
+        // Findings of rules not selected are not kept until the end (`Suppressions::keep` would
+        // drop them there; suppression itself needs every object's scan and waits).
+        o.findings.retain(|f| rules::find(&f.rule_id).is_none_or(|r| self.config.selection.enabled(r)));
+        self.share(&mut o.findings);
+        o.findings.shrink_to_fit();
+        (obj.id.clone(), o)
+    }
+
+    /// Merges the per-object outcomes (in input order) with the findings across objects, applies
+    /// selection and suppression, and keeps one finding per problem ([`problems::merge`]); returns
+    /// the extents of the findings kept that have one.
+    fn finish_with_extents(
+        mut self,
+        per_object: Vec<(ObjectRef, ObjectOutcome)>,
+        config: &ScanConfig,
+    ) -> (ScanOutcome, HashMap<problems::ExtentKey, problems::Extent>) {
+        let mut out = self.out;
+        // Sized once: growing by doubling would hold up to three copies of every finding.
+        let total = per_object.iter().map(|(_, o)| o.findings.len()).sum::<usize>()
+            + self.netpol_findings.len()
+            + self.rbac_findings.len();
+        let mut candidates = Vec::with_capacity(total);
+        let mut extents = HashMap::new();
+        for (id, o) in per_object {
+            extents.extend(o.extents);
+            if let Some(v) = o.template_ignore {
+                self.suppressions.template_ignores.insert(id, v);
+            }
+            candidates.extend(o.findings);
+            out.diagnostics.extend(o.diagnostics);
+            match o.evaluated {
+                Some(true) => out.scanned += 1,
+                Some(false) => out.skipped += 1,
+                None => {}
+            }
+        }
+        candidates.append(&mut self.netpol_findings);
+        out.diagnostics.append(&mut self.rbac_diagnostics);
+        candidates.append(&mut self.rbac_findings);
+        let suppressions = &self.suppressions;
+        let selected = |f: &Finding| rules::find(&f.rule_id).is_none_or(|r| config.selection.enabled(r));
+        // In place: the kept findings stay in the candidates' allocation. Suppressed findings are
+        // kept one per rule (each names its own suppression); the shown ones are merged per problem.
+        let mut why: Vec<Option<String>> = Vec::new();
+        let removed: Vec<Finding> = candidates
+            .extract_if(.., |f| match suppressions.verdict(&config.selection, f) {
+                Verdict::Keep => false,
+                Verdict::Unselected => {
+                    why.push(None);
+                    true
+                }
+                Verdict::Suppressed(j) => {
+                    why.push(Some(j));
+                    true
+                }
+            })
+            .collect();
+        out.suppressed = removed
+            .into_iter()
+            .zip(why)
+            .filter_map(|(finding, why)| Some((finding, why?)))
+            .filter(|(f, _)| selected(f))
+            .map(|(finding, justification)| Suppressed { finding, kind: SuppressionKind::InSource, justification })
+            .collect();
+        out.findings = problems::merge(candidates, &extents);
+        let reported: HashSet<problems::ExtentKey> = out.findings.iter().filter_map(problems::extent_key).collect();
+        extents.retain(|k, _| reported.contains(k));
+        (out, extents)
+    }
+}
+
+/// What the per-object engines made of one object.
+struct ObjectOutcome {
+    findings: Vec<Finding>,
+    /// A malformed object, a note that no rule applies, unreadable embedded credentials.
+    diagnostics: Vec<Diagnostic>,
+    /// `Some(true)` evaluated, `Some(false)` skipped, `None` malformed.
+    evaluated: Option<bool>,
+    /// The pod template's `kguard.io/ignore` annotation.
+    template_ignore: Option<String>,
+    /// The fields and containers of the Pod Security findings that name more than one.
+    extents: Vec<(problems::ExtentKey, problems::Extent)>,
+}
+
+fn scan_object(
+    obj: &Object,
+    config: &ScanConfig,
+    namespaces: &HashMap<String, NamespacePolicy>,
+    inventory: &kguard_hardening::Inventory,
+    netpol_on: bool,
+) -> ObjectOutcome {
+    let mut o = ObjectOutcome {
+        findings: Vec::new(),
+        diagnostics: Vec::new(),
+        evaluated: Some(true),
+        template_ignore: None,
+        extents: Vec::new(),
+    };
+    o.diagnostics.extend(unknown_suppressions(obj));
+    // What `kubectl apply --validate=strict` would refuse (an unknown kind or version of a
+    // built-in group, unknown or misplaced fields): warnings, not findings.
+    o.diagnostics.extend(kguard_discovery::check_object(obj));
+    match workload::pod_view(obj) {
+        None => {
+            if kguard_hardening::applies_to(obj) {
+                o.findings = kguard_hardening::findings_in(obj, None, inventory);
+            } else if kguard_credentials::applies_to(obj) {
+                let (findings, diagnostics) = kguard_credentials::check(obj);
+                o.findings = findings;
+                o.diagnostics = diagnostics;
+            } else if !(obj.kind() == "Namespace"
+                || (netpol_on && obj.kind() == "NetworkPolicy")
+                || kguard_mesh::findings::applies_to(obj))
+            {
+                o.evaluated = Some(false);
+                o.diagnostics.push(Diagnostic::note(
+                    "skipped-kind",
+                    obj.location(""),
+                    format!("{}: no rule applies to kind {} ({})", obj.id, obj.id.kind, obj.id.api_version),
+                ));
+            }
+        }
+        Some(Err(e)) => {
+            let message = format!("{}: {}", obj.id, e.message);
+            o.diagnostics.push(Diagnostic::error("invalid-object", obj.location(&e.pointer), message));
+            o.evaluated = None;
+        }
+        Some(Ok(view)) => {
+            o.template_ignore = view.template_annotation(IGNORE_ANNOTATION).map(str::to_owned);
+            let namespace = obj.id.namespace.as_deref().unwrap_or("default");
+            let modes = match namespaces.get(namespace) {
+                Some(policy) => policy.modes(view.is_pod()),
+                None => kguard_podsec::default_modes(config.pss.level, config.pss.version, view.is_pod()),
+            };
+            // Modes come strictest-consequence first (enforce, audit, warn); a check already
+            // reported for the same field by an earlier mode is not repeated.
+            let mut seen: HashSet<(String, Option<Arc<str>>)> = HashSet::new();
+            for (mode, level, version) in modes {
+                for (finding, result) in kguard_podsec::findings_with_fields(obj, &view, level, version, mode) {
+                    if seen.insert((finding.rule_id.clone(), finding.pointer.clone())) {
+                        if (result.pointers.len() > 1 || result.containers.len() > 1)
+                            && let Some(key) = problems::extent_key(&finding)
+                        {
+                            let extent = problems::Extent {
+                                pointers: result.pointers.into_iter().map(Arc::from).collect(),
+                                containers: result.containers.into_iter().map(Arc::from).collect(),
+                            };
+                            o.extents.push((key, extent));
+                        }
+                        o.findings.push(finding);
+                    }
+                }
+            }
+            o.findings.extend(kguard_hardening::findings_in(obj, Some(&view), inventory));
+        }
+    }
+    o
+}
+
+/// The pod-security policy of every Namespace in the input that carries pod-security labels;
+/// malformed labels become warnings (upstream falls back as documented in [`podsec`]).
+fn namespace_policies(objects: &[Object], out: &mut ScanOutcome) -> HashMap<String, NamespacePolicy> {
+    let mut namespaces = HashMap::new();
+    for obj in objects.iter().filter(|o| o.kind() == "Namespace" && o.group().is_empty()) {
+        let (policy, errors) = NamespacePolicy::from_labels(obj.labels());
+        for (key, message) in errors {
+            let pointer = format!("/metadata/labels/{}", kguard_model::yaml::escape_pointer_token(&key));
+            out.diagnostics.push(Diagnostic::warning("pss-label", obj.location(&pointer), message));
+        }
+        if policy.has_labels() {
+            namespaces.insert(obj.id.name.clone(), policy);
+        }
+    }
+    namespaces
+}
+
+fn is_rbac_object(obj: &Object) -> bool {
+    obj.group() == "rbac.authorization.k8s.io"
+        && matches!(obj.kind(), "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
+}
+
+/// Warnings for suppression annotations that name no rule: a `kguard.io/ignore` entry that is no
+/// rule id, name, family or alias, and another tool's annotation (kube-linter, Polaris, Checkov,
+/// kube-score) naming a check that no kguard rule lists among its aliases. Such an annotation
+/// suppresses nothing in kguard; the warning points at it (file:line).
+fn unknown_suppressions(obj: &Object) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let template = workload::template_pointer(obj.group(), obj.kind()).filter(|p| !p.is_empty());
+    let places = std::iter::once("/metadata/annotations".to_owned())
+        .chain(template.map(|prefix| format!("{prefix}/metadata/annotations")));
+    for place in places {
+        let node = obj.root.pointer(&place);
+        for (key, value) in kguard_model::object::string_map(node) {
+            let pointer = format!("{place}/{}", kguard_model::yaml::escape_pointer_token(key));
+            if key == IGNORE_ANNOTATION {
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if !rules::is_known_selector(name) {
+                        out.push(Diagnostic::warning(
+                            "unknown-suppression",
+                            obj.location(&pointer),
+                            format!(
+                                "{}: `{key}` names `{name}`, which is no kguard rule id, name, family or alias: \
+                                 it suppresses nothing (`kguard rules` lists them)",
+                                obj.id
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let Some(a) = kguard_hardening::parse_annotation(key, value) else { continue };
+            for name in a.names.iter().copied().filter(|n| !n.is_empty()) {
+                let known = rules::all().any(|r| r.aliases.iter().any(|x| x.eq_ignore_ascii_case(name)));
+                if !known {
+                    out.push(Diagnostic::warning(
+                        "unknown-suppression",
+                        obj.location(&pointer),
+                        format!(
+                            "{}: `{key}` names the {} check `{name}`, which no kguard rule has as an alias: it \
+                             suppresses nothing in kguard",
+                            obj.id, a.tool
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

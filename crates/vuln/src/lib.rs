@@ -1,0 +1,9 @@
+//! Vulnerability scanning: version ordering per ecosystem, package databases of a root
+//! filesystem, OSV advisories and matching. Pure apart from [`pkgdb`] and [`osv::load_dir`],
+//! which read files under a root the caller names.
+
+pub mod cvss;
+pub mod osv;
+pub mod pkgdb;
+pub mod scan;
+pub mod version;

@@ -1,0 +1,55 @@
+//! `scan_rootfs` on the repository's example root (`tests/fixtures/vuln/`): OS detection,
+//! source-package matching, filters, and the Trivy report shape.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use kguard_vuln::scan::{Filters, scan_rootfs};
+
+fn fixtures() -> std::path::PathBuf {
+    kguard_testkit::repo_root().join("tests/fixtures/vuln")
+}
+
+#[test]
+fn debian_root_matches_by_source_package() {
+    let db = kguard_vuln::osv::load(&fixtures().join("osv")).unwrap();
+    assert_eq!(db.len(), 3);
+    let r = scan_rootfs(&fixtures().join("debian-rootfs"), &db, &Filters::default()).unwrap();
+    assert_eq!(r.os.as_ref().unwrap().family, "debian");
+    assert_eq!(r.packages.len(), 4, "the deinstalled stanza is not installed");
+    let got: Vec<(String, String)> = r.findings.iter().map(|f| (f.pkg.clone(), f.id.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            ("libssl3".to_owned(), "DEBIAN-CVE-2023-5678".to_owned()),
+            ("openssl".to_owned(), "DEBIAN-CVE-2023-5678".to_owned()),
+            ("zlib1g".to_owned(), "DEBIAN-CVE-2023-45853".to_owned()),
+        ]
+    );
+    let json = r.to_trivy_json();
+    assert_eq!(json["SchemaVersion"], 2);
+    assert_eq!(json["Results"][0]["Class"], "os-pkgs");
+    assert_eq!(json["Results"][0]["Vulnerabilities"][0]["FixedVersion"], "3.0.13-1~deb12u1");
+    assert_eq!(json["Results"][0]["Vulnerabilities"][2]["Severity"], "CRITICAL");
+}
+
+#[test]
+fn severity_is_a_set_and_unfixed_can_be_ignored() {
+    let db = kguard_vuln::osv::load(&fixtures().join("osv")).unwrap();
+    let root = fixtures().join("debian-rootfs");
+    let only_medium = Filters { severities: BTreeSet::from(["MEDIUM".to_owned()]), ignore_unfixed: false };
+    let r = scan_rootfs(&root, &db, &only_medium).unwrap();
+    assert!(r.findings.iter().all(|f| f.severity == "MEDIUM") && r.findings.len() == 2);
+    let fixed = Filters { severities: BTreeSet::new(), ignore_unfixed: true };
+    let r = scan_rootfs(&root, &db, &fixed).unwrap();
+    assert!(r.findings.iter().all(|f| f.fixed.is_some()) && r.findings.len() == 2);
+}
+
+#[test]
+fn symlinked_databases_are_not_followed() {
+    let t = kguard_testkit::TempDir::new("vuln-symlink");
+    std::fs::create_dir_all(t.path().join("var/lib/dpkg")).unwrap();
+    std::os::unix::fs::symlink("/var/lib/dpkg/status", t.path().join("var/lib/dpkg/status")).unwrap();
+    std::os::unix::fs::symlink("/etc/os-release", t.path().join("etc")).ok();
+    assert!(kguard_vuln::pkgdb::installed(t.path()).unwrap().is_empty());
+}
