@@ -45,6 +45,8 @@ pub enum Section {
     Kubelet,
     /// Kernel parameters under /proc/sys against dev-sec linux-baseline's values.
     Sysctl,
+    /// Installed packages (dpkg, apk, rpm) a node should not carry, and the audit daemon.
+    Packages,
 }
 
 /// Where the kubelet's settings come from.
@@ -113,6 +115,13 @@ pub struct CheckArgs {
     /// forwards pod traffic); `false` checks net.ipv4.ip_forward and the forwarding parameters.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub sysctl_forwarding: bool,
+    /// Another package the node should not carry (PKG002), a glob over the package name:
+    /// `python3-*` (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub deny_package: Vec<String>,
+    /// A package never reported (PKG001, PKG002; `auditd` for PKG003), a glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub allow_package: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",
           value_parser = crate::output::parser(&NODE_FORMATS))]
@@ -135,6 +144,33 @@ pub enum Role {
     Worker,
     /// A control-plane node (API server, etcd, scheduler, controller manager).
     ControlPlane,
+}
+
+/// The root's installed packages, read by the vulnerability scanner's readers (`kguard fs` reads
+/// the same), each with the database file it came from.
+fn installed_packages(root: &std::path::Path) -> Result<Vec<kguard_node::packages::Installed>, String> {
+    use kguard_vuln::pkgdb::Kind;
+    let pkgs = kguard_vuln::pkgdb::installed(root).map_err(|e| e.to_string())?;
+    // The first database file of each kind that exists, as `pkgdb::installed` looks for them.
+    let first = |candidates: &[&str]| {
+        let found = candidates.iter().find(|c| root.join(c.trim_start_matches('/')).is_file());
+        found.or(candidates.first()).map_or_else(String::new, |c| (*c).to_owned())
+    };
+    let dpkg = first(&["/var/lib/dpkg/status", "/var/lib/dpkg/status.d"]);
+    let apk = first(&["/lib/apk/db/installed", "/usr/lib/apk/db/installed"]);
+    let rpm =
+        first(&["/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite", "/usr/share/rpm/rpmdb.sqlite"]);
+    Ok(pkgs
+        .into_iter()
+        .map(|p| {
+            let (manager, database) = match p.kind {
+                Kind::Dpkg => ("dpkg", dpkg.clone()),
+                Kind::Apk => ("apk", apk.clone()),
+                Kind::Rpm => ("rpm", rpm.clone()),
+            };
+            kguard_node::packages::Installed { name: p.name, version: p.version, manager, database }
+        })
+        .collect())
 }
 
 /// `node cis`.
@@ -321,7 +357,7 @@ fn run_cis(
 fn check(a: &CheckArgs) -> u8 {
     let start = Instant::now();
     let sections: Vec<Section> = if a.section.is_empty() {
-        vec![Section::Cis, Section::Sshd, Section::Ports, Section::Kubelet, Section::Sysctl]
+        vec![Section::Cis, Section::Sshd, Section::Ports, Section::Kubelet, Section::Sysctl, Section::Packages]
     } else {
         a.section.clone()
     };
@@ -388,6 +424,18 @@ fn check(a: &CheckArgs) -> u8 {
             findings.extend(kguard_node::sysctl::check(&fs, opts));
         }
         timings.push(("sysctl", t.elapsed()));
+    }
+    if sections.contains(&Section::Packages) {
+        let t = Instant::now();
+        match installed_packages(&a.root) {
+            Ok(pkgs) => {
+                let opts =
+                    kguard_node::packages::Options { deny: a.deny_package.clone(), allow: a.allow_package.clone() };
+                findings.extend(kguard_node::packages::check(&pkgs, &opts));
+            }
+            Err(e) => diagnostics.push(diag("/var/lib", format!("cannot read the package database: {e}"))),
+        }
+        timings.push(("packages", t.elapsed()));
     }
     if std::env::var_os("KGUARD_NODE_TIMINGS").is_some() {
         for (s, d) in &timings {

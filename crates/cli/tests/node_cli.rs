@@ -103,3 +103,83 @@ fn explain_the_new_rules() {
         assert_eq!(o.status.code(), Some(0), "{id}: {}", err(&o));
     }
 }
+
+#[test]
+fn packages_section_on_a_dpkg_database() {
+    let o = kguard(&["node", "check", "--root", "tests/fixtures/node/packages", "--section", "packages", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let got: Vec<(String, String)> = findings(&o)
+        .iter()
+        .map(|f| (f["ruleId"].as_str().unwrap_or("").to_owned(), f["message"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let want = [
+        ("PKG001", "telnetd 0.17+2.4-2+deb12u1 is installed (dpkg; dev-sec package-02: telnet server)"),
+        ("PKG002", "gcc-12 12.2.0-14+deb12u1 is installed (dpkg; compiler)"),
+        ("PKG002", "netcat-openbsd 1.219-1 is installed (dpkg; raw network tool)"),
+        (
+            "PKG003",
+            "neither auditd nor audit is installed (dpkg database; dev-sec package-08 expects the audit daemon)",
+        ),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
+    assert_eq!(got, want, "gdb is `deinstall ok config-files`: not installed");
+    // Exceptions and additions.
+    let o = kguard(&[
+        "node",
+        "check",
+        "--root",
+        "tests/fixtures/node/packages",
+        "--section",
+        "packages",
+        "--allow-package",
+        "gcc-*",
+        "--allow-package",
+        "auditd",
+        "--deny-package",
+        "ba?h",
+        "-o",
+        "json",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("gcc-12") && !text.contains("PKG003"), "{text}");
+    assert!(text.contains("bash 5.2.15-2+b7 is installed (dpkg; --deny-package ba?h)"), "{text}");
+}
+
+/// The section against `dpkg-query` on this machine (a Debian machine in CI): the denied packages
+/// dpkg says are installed are exactly the PKG001/PKG002 findings for `--root /`.
+#[test]
+fn packages_section_agrees_with_dpkg_query() {
+    let Ok(q) = Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Abbrev}|${Package}\n"]).output() else {
+        kguard_testkit::skip("packages_section_agrees_with_dpkg_query", "no dpkg-query on this machine");
+        return;
+    };
+    assert!(q.status.success(), "dpkg-query failed");
+    let installed: Vec<String> = String::from_utf8_lossy(&q.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(status, _)| status.trim_end() == "ii")
+        .map(|(_, name)| name.split(':').next().unwrap_or(name).to_owned())
+        .collect();
+    let listed = |name: &str| {
+        kguard_node::packages::INSECURE_SERVICES
+            .iter()
+            .chain(kguard_node::packages::NODE_TOOLS)
+            .any(|d| kguard_node::source::fnmatch(d.pattern, name))
+    };
+    let mut want: Vec<String> = installed.iter().filter(|n| listed(n)).cloned().collect();
+    want.sort();
+    want.dedup();
+    let o = kguard(&["node", "check", "--root", "/", "--section", "packages", "-o", "json"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", err(&o));
+    let mut got: Vec<String> = findings(&o)
+        .iter()
+        .filter(|f| f["ruleId"] != "PKG003")
+        .filter_map(|f| f["pointer"].as_str().map(str::to_owned))
+        .collect();
+    got.sort();
+    got.dedup();
+    eprintln!("packages dpkg-query oracle: {} denied packages of {} installed agree", want.len(), installed.len());
+    assert_eq!(got, want);
+    let auditd = installed.iter().any(|n| n == "auditd");
+    assert_eq!(findings(&o).iter().any(|f| f["ruleId"] == "PKG003"), !auditd);
+}

@@ -6,6 +6,7 @@
 //! * [`ports`]: listening sockets from /proc/net with their processes, role allow-list findings.
 //! * [`kubelet`]: the kubelet's config file, drop-ins and flags merged as the kubelet merges them.
 //! * [`sysctl`]: kernel parameters from /proc/sys against dev-sec linux-baseline's values.
+//! * [`packages`]: installed packages a node should not carry (and the audit daemon it should).
 //! * [`source`]: the files a check reads ([`source::Source`]: a root directory or memory);
 //!   [`host`]: the crate's only I/O (files under `--root`, audit commands with a timeout).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
@@ -13,12 +14,14 @@
 pub mod host;
 pub mod kubebench;
 pub mod kubelet;
+pub mod packages;
 pub mod ports;
 pub mod source;
 pub mod sshd;
 pub mod sysctl;
 
-/// Every rule of the node checks (`kguard explain`): kube-bench results, sshd, ports, kubelet, sysctl.
+/// Every rule of the node checks (`kguard explain`): kube-bench results, sshd, ports, kubelet,
+/// sysctl, packages.
 pub const RULES: &[kguard_report::RuleMeta] = &[
     kubebench::CHECK_FAILED,
     kubebench::CHECK_WARN,
@@ -56,4 +59,7 @@ pub const RULES: &[kguard_report::RuleMeta] = &[
     kubelet::NO_PID_LIMIT,
     kubelet::NO_SECCOMP_DEFAULT,
     sysctl::PARAMETER,
+    packages::INSECURE_SERVICE,
+    packages::NODE_TOOLING,
+    packages::NO_AUDITD,
 ];
