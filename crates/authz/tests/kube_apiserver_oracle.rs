@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kguard_authz::{Chain, Mode, defaults};
+use kguard_authz::{Chain, Mode, Rbac, Subject, defaults};
 use kguard_model::Object;
 use kguard_request::{Attributes, UserInfo};
 use kguard_testkit::kube::KubeApiserver;
@@ -451,6 +451,62 @@ fn browser_safe(attrs: &Attributes) -> Option<(Attributes, &'static str)> {
     Some((a, reason))
 }
 
+/// The identity a SubjectAccessReview gives a binding subject alone: a User as itself (no
+/// groups), a Group as a user no binding names in just that group, a ServiceAccount as its user.
+fn subject_identity(s: &Subject, binding_namespace: &str) -> (String, Vec<String>) {
+    match s.kind.as_str() {
+        "User" => (s.name.clone(), Vec::new()),
+        "Group" => ("kguard-probe-nobody".to_owned(), vec![s.name.clone()]),
+        _ => {
+            let ns = if s.namespace.is_empty() { binding_namespace } else { &s.namespace };
+            (format!("system:serviceaccount:{ns}:{}", s.name), Vec::new())
+        }
+    }
+}
+
+/// `who-can` against SubjectAccessReviews: for `requests`, every subject of every binding
+/// (world and defaults) asked alone; the server's allowed set must be kguard's `who-can` set.
+/// Returns (requests compared, reviews asked).
+fn check_who_can(kube: &KubeApiserver, rbac: &Rbac, requests: &[(Value, Attributes)], out: &mut Vec<String>) -> (usize, usize) {
+    let mut subjects: Vec<(String, Vec<String>)> = Vec::new();
+    for b in rbac.bindings() {
+        for s in &b.subjects {
+            let id = subject_identity(s, &b.namespace);
+            if !subjects.contains(&id) {
+                subjects.push(id);
+            }
+        }
+    }
+    let mut specs = Vec::new();
+    for (spec, _) in requests {
+        for (user, groups) in &subjects {
+            let mut spec = spec.clone();
+            spec["user"] = json!(user);
+            spec["groups"] = json!(groups);
+            specs.push(spec);
+        }
+    }
+    let statuses = review(kube, &specs);
+    for (i, (spec, attrs)) in requests.iter().enumerate() {
+        let theirs: Vec<&(String, Vec<String>)> = subjects
+            .iter()
+            .zip(&statuses[i * subjects.len()..(i + 1) * subjects.len()])
+            .filter(|(_, st)| st["allowed"] == true)
+            .map(|(id, _)| id)
+            .collect();
+        let mut ours: Vec<(String, Vec<String>)> =
+            rbac.who_can(attrs).iter().map(|w| subject_identity(&w.subject, &w.binding_namespace)).collect();
+        ours.sort();
+        ours.dedup();
+        let mut theirs: Vec<(String, Vec<String>)> = theirs.into_iter().cloned().collect();
+        theirs.sort();
+        if ours != theirs {
+            out.push(format!("who-can {spec}: server {theirs:?}, kguard {ours:?}"));
+        }
+    }
+    (requests.len(), specs.len())
+}
+
 fn sar_list(specs: &[Value]) -> Value {
     let items: Vec<Value> = specs
         .iter()
@@ -649,6 +705,7 @@ fn authz_agrees_with_kube_apiserver() {
     let default_objects = defaults::objects();
     let (mut agree, mut total, mut allowed, mut reasons_agree, mut denials) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut browser_safe_cases = 0usize;
+    let (mut who_can_requests, mut who_can_reviews) = (0usize, 0usize);
     let mut disagreements: Vec<String> = Vec::new();
     for w in 0..worlds {
         let world = generate(seed, w);
@@ -738,6 +795,21 @@ fn authz_agrees_with_kube_apiserver() {
             }
         }
 
+        if w % 15 == 0 {
+            // who-can: requests without the browser-safe rewrite (subjects are asked alone)
+            let picked: Vec<(Value, Attributes)> = specs
+                .iter()
+                .zip(&attrs)
+                .filter(|(_, a)| a.verb != "proxy" && a.subresource != "proxy")
+                .take(12)
+                .map(|(s, a)| (s.clone(), a.clone()))
+                .collect();
+            let rbac = Rbac::from_objects(&objects);
+            let (n, m) = check_who_can(&kube, &rbac, &picked, &mut disagreements);
+            who_can_requests += n;
+            who_can_reviews += m;
+        }
+
         // clean up what outlives the world's namespaces; put the touched defaults back
         let out = kube.kubectl(&["delete", "clusterroles,clusterrolebindings", "-l", WORLD_LABEL]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -748,6 +820,7 @@ fn authz_agrees_with_kube_apiserver() {
     }
     eprintln!("authz live oracle: {agree} agree of {total} ({worlds} worlds, {allowed} allowed by the server)");
     eprintln!("authz live denial reasons: {reasons_agree} agree of {denials}");
+    eprintln!("authz live who-can: {who_can_requests} requests, every subject asked ({who_can_reviews} reviews)");
     eprintln!("authz live: {browser_safe_cases} requests went through the fork's browser-safe rewrite (see the module)");
     assert!(
         disagreements.is_empty(),
