@@ -105,11 +105,34 @@ const RULE_RESOURCES: &[&str] = &[
     "*",
 ];
 const RULE_VERBS: &[&str] = &[
-    "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "bind", "escalate", "impersonate",
-    "use", "proxy", "*",
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "bind",
+    "escalate",
+    "impersonate",
+    "use",
+    "proxy",
+    "*",
 ];
-const RULE_URLS: &[&str] =
-    &["/healthz", "/healthz/*", "/logs/*", "/logs", "/api", "/api/*", "/metrics", "/version", "/custom/*", "/custom/a", "*"];
+const RULE_URLS: &[&str] = &[
+    "/healthz",
+    "/healthz/*",
+    "/logs/*",
+    "/logs",
+    "/api",
+    "/api/*",
+    "/metrics",
+    "/version",
+    "/custom/*",
+    "/custom/a",
+    "*",
+];
 const URL_VERBS: &[&str] = &["get", "post", "put", "delete", "head", "*"];
 const NAMES: &[&str] = &["n0", "n1", "n2"];
 const AGG_KEYS: usize = 3;
@@ -307,7 +330,9 @@ fn generate(seed: u64, index: usize) -> World {
         let mut selectors = vec![match rng.below(3) {
             0 => json!({ "matchLabels": { format!("agg.kguard.test/k{k}"): "true" } }),
             1 => json!({ "matchExpressions": [{ "key": format!("agg.kguard.test/k{k}"), "operator": "Exists" }] }),
-            _ => json!({ "matchExpressions": [{ "key": format!("agg.kguard.test/k{k}"), "operator": "In", "values": ["true", "yes"] }] }),
+            _ => {
+                json!({ "matchExpressions": [{ "key": format!("agg.kguard.test/k{k}"), "operator": "In", "values": ["true", "yes"] }] })
+            }
         }];
         if rng.chance(10) {
             // every default ClusterRole (cluster-admin included)
@@ -388,12 +413,19 @@ fn random_request(rng: &mut Rng, world: &World) -> (Value, Attributes) {
             (format!("system:serviceaccount:{ns}:{sa}"), g)
         }
         8 => ("system:anonymous".to_owned(), vec!["system:unauthenticated".to_owned()]),
-        9 => ((*rng.pick(&["system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy"])).to_owned(), Vec::new()),
+        9 => (
+            (*rng.pick(&["system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy"])).to_owned(),
+            Vec::new(),
+        ),
         10 => {
-            let sa = rng.pick(&["bootstrap-signer", "token-cleaner", "cloud-provider", "namespace-controller", "default"]);
+            let sa =
+                rng.pick(&["bootstrap-signer", "token-cleaner", "cloud-provider", "namespace-controller", "default"]);
             (format!("system:serviceaccount:kube-system:{sa}"), vec!["system:serviceaccounts".to_owned()])
         }
-        _ => ("system:masters-probe".to_owned(), if rng.chance(30) { vec!["system:masters".to_owned()] } else { Vec::new() }),
+        _ => (
+            "system:masters-probe".to_owned(),
+            if rng.chance(30) { vec!["system:masters".to_owned()] } else { Vec::new() },
+        ),
     };
     for g in ["devs", "ops", "system:monitoring"] {
         if rng.chance(20) {
@@ -467,7 +499,12 @@ fn subject_identity(s: &Subject, binding_namespace: &str) -> (String, Vec<String
 /// `who-can` against SubjectAccessReviews: for `requests`, every subject of every binding
 /// (world and defaults) asked alone; the server's allowed set must be kguard's `who-can` set.
 /// Returns (requests compared, reviews asked).
-fn check_who_can(kube: &KubeApiserver, rbac: &Rbac, requests: &[(Value, Attributes)], out: &mut Vec<String>) -> (usize, usize) {
+fn check_who_can(
+    kube: &KubeApiserver,
+    rbac: &Rbac,
+    requests: &[(Value, Attributes)],
+    out: &mut Vec<String>,
+) -> (usize, usize) {
     let mut subjects: Vec<(String, Vec<String>)> = Vec::new();
     for b in rbac.bindings() {
         for s in &b.subjects {
@@ -569,7 +606,8 @@ fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
     let exprs = selector["matchExpressions"].as_array().is_none_or(|es| {
         es.iter().all(|e| {
             let value = labels.get(e["key"].as_str().unwrap());
-            let values: Vec<&str> = e["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> =
+                e["values"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
             match e["operator"].as_str().unwrap() {
                 "Exists" => value.is_some(),
                 "DoesNotExist" => value.is_none(),
@@ -590,7 +628,8 @@ fn aggregate(cluster_roles: &mut [Value]) -> BTreeMap<String, Value> {
     for _ in 0..64 {
         let mut any = false;
         for t in 0..cluster_roles.len() {
-            let Some(selectors) = cluster_roles[t]["aggregationRule"]["clusterRoleSelectors"].as_array().cloned() else {
+            let Some(selectors) = cluster_roles[t]["aggregationRule"]["clusterRoleSelectors"].as_array().cloned()
+            else {
                 continue;
             };
             let name = cluster_roles[t]["metadata"]["name"].clone();
@@ -693,8 +732,11 @@ fn authz_agrees_with_kube_apiserver() {
         c["apiVersion"] = json!(RBAC_V1);
     }
     let base_filled = aggregate(&mut base_cluster_roles);
-    let fill: Vec<Value> =
-        base_cluster_roles.iter().filter(|c| base_filled.contains_key(c["metadata"]["name"].as_str().unwrap())).cloned().collect();
+    let fill: Vec<Value> = base_cluster_roles
+        .iter()
+        .filter(|c| base_filled.contains_key(c["metadata"]["name"].as_str().unwrap()))
+        .cloned()
+        .collect();
     kubectl_with(&kube, "fill.json", &json!({ "apiVersion": "v1", "kind": "List", "items": fill }), &["replace"]);
     let by_name: BTreeMap<String, Value> =
         base_cluster_roles.iter().map(|c| (c["metadata"]["name"].as_str().unwrap().to_owned(), c.clone())).collect();
@@ -733,7 +775,12 @@ fn authz_agrees_with_kube_apiserver() {
             o["rules"] = filled[n].clone();
             server_objects.insert(0, o);
         }
-        kubectl_with(&kube, "world.json", &json!({ "apiVersion": "v1", "kind": "List", "items": server_objects }), &["apply"]);
+        kubectl_with(
+            &kube,
+            "world.json",
+            &json!({ "apiVersion": "v1", "kind": "List", "items": server_objects }),
+            &["apply"],
+        );
 
         // wait until the authorizer's informers have seen the world
         let sentinel = format!("sentinel-{}", world.index);
@@ -761,7 +808,8 @@ fn authz_agrees_with_kube_apiserver() {
         let chain = Chain::from_modes(&[Mode::Node, Mode::Rbac], &objects, None).unwrap();
 
         let mut rng = Rng(seed.wrapping_add(w as u64 * 7919));
-        let (specs, attrs): (Vec<Value>, Vec<Attributes>) = (0..per_world).map(|_| random_request(&mut rng, &world)).unzip();
+        let (specs, attrs): (Vec<Value>, Vec<Attributes>) =
+            (0..per_world).map(|_| random_request(&mut rng, &world)).unzip();
         let statuses = review(&kube, &specs);
         for ((spec, a), status) in specs.iter().zip(&attrs).zip(&statuses) {
             let rewritten = browser_safe(a);
@@ -769,8 +817,11 @@ fn authz_agrees_with_kube_apiserver() {
             if let Some((_, why)) = &rewritten {
                 browser_safe_cases += 1;
                 if !decision.allowed() {
-                    decision.reason =
-                        if decision.reason.is_empty() { (*why).to_owned() } else { format!("{}, {why}", decision.reason) };
+                    decision.reason = if decision.reason.is_empty() {
+                        (*why).to_owned()
+                    } else {
+                        format!("{}, {why}", decision.reason)
+                    };
                 }
             }
             let server_allowed = status["allowed"] == true;
@@ -781,7 +832,9 @@ fn authz_agrees_with_kube_apiserver() {
             } else {
                 disagreements.push(format!(
                     "world {w}: {spec}: server allowed={server_allowed} ({}), kguard allowed={} ({})",
-                    status["reason"], decision.allowed(), decision.reason
+                    status["reason"],
+                    decision.allowed(),
+                    decision.reason
                 ));
             }
             if !server_allowed && !decision.allowed() {
@@ -790,7 +843,10 @@ fn authz_agrees_with_kube_apiserver() {
                 if theirs == decision.reason {
                     reasons_agree += 1;
                 } else {
-                    disagreements.push(format!("world {w}: {spec}: denial reason: server {theirs:?}, kguard {:?}", decision.reason));
+                    disagreements.push(format!(
+                        "world {w}: {spec}: denial reason: server {theirs:?}, kguard {:?}",
+                        decision.reason
+                    ));
                 }
             }
         }
@@ -821,7 +877,9 @@ fn authz_agrees_with_kube_apiserver() {
     eprintln!("authz live oracle: {agree} agree of {total} ({worlds} worlds, {allowed} allowed by the server)");
     eprintln!("authz live denial reasons: {reasons_agree} agree of {denials}");
     eprintln!("authz live who-can: {who_can_requests} requests, every subject asked ({who_can_reviews} reviews)");
-    eprintln!("authz live: {browser_safe_cases} requests went through the fork's browser-safe rewrite (see the module)");
+    eprintln!(
+        "authz live: {browser_safe_cases} requests went through the fork's browser-safe rewrite (see the module)"
+    );
     assert!(
         disagreements.is_empty(),
         "{} disagreements with kube-apiserver:\n{}",
