@@ -8,7 +8,7 @@
 //! * The Node authorizer (`Node` in [`Mode`]: a graph of pods and what they reference);
 //!   NodeRestriction is admission's (`kguard_admission::node_restriction`).
 //! * [`Chain`]: authorizers in `--authorization-mode` order, the first Allow or Deny wins.
-//! * [`defaults`]: the default ClusterRoles and ClusterRoleBindings of a v1.32 cluster.
+//! * [`defaults`]: the default RBAC policy of a v1.36 cluster (captured from kube-apiserver).
 //! * [`risks`]: findings (`RBAC001`...) about dangerous grants and escalation paths.
 //!
 //! Everything is pure: callers read files and pass `Object`s (and the ABAC file's text) in.

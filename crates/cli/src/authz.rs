@@ -56,7 +56,7 @@ pub struct CanIArgs {
     /// The ABAC policy file (JSON lines).
     #[arg(long, value_name = "FILE")]
     pub authorization_policy_file: Option<PathBuf>,
-    /// Add the default ClusterRoles and ClusterRoleBindings of a v1.32 cluster.
+    /// Add the default RBAC policy of a v1.36 cluster (ClusterRoles, ClusterRoleBindings, kube-system Roles and RoleBindings).
     #[arg(long)]
     pub with_defaults: bool,
     /// Explain the decision: which binding and rule allowed it, or why nothing did.
@@ -90,7 +90,7 @@ pub struct WhoCanArgs {
     /// Manifests holding the RBAC objects.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
-    /// Add the default ClusterRoles and ClusterRoleBindings of a v1.32 cluster.
+    /// Add the default RBAC policy of a v1.36 cluster (ClusterRoles, ClusterRoleBindings, kube-system Roles and RoleBindings).
     #[arg(long)]
     pub with_defaults: bool,
     /// Output format: `table`, `json` or `yaml` (docs/cli.md).

@@ -264,7 +264,7 @@ pub struct State {
     /// The objects of a live cluster, listed and watched through its API (kube-rs reflectors),
     /// applied within about a second of a change. Excludes `dir`.
     pub cluster: Option<Cluster>,
-    /// Add the default ClusterRoles and bindings of a v1.32 cluster, those the state does not
+    /// Add the default RBAC policy of a v1.36 cluster, those the state does not
     /// define itself (default: true with `dir` or no source, false with `cluster`, which has its
     /// own). See [`State::with_default_rbac`].
     pub default_rbac: Option<bool>,

@@ -216,13 +216,9 @@ impl Runtime {
         let modes = Mode::parse_list(&config.authorization.modes.join(","))?;
         if config.state.with_default_rbac() {
             // Only those the state lacks: a cluster's (or a dump's) own definitions win.
-            let defined: std::collections::HashSet<(String, String)> =
-                objects.iter().map(|o| (o.id.kind.clone(), o.id.name.clone())).collect();
-            objects.extend(
-                kguard_authz::defaults::objects()
-                    .into_iter()
-                    .filter(|o| !defined.contains(&(o.id.kind.clone(), o.id.name.clone()))),
-            );
+            let key = |o: &kguard_model::Object| (o.id.kind.clone(), o.id.namespace.clone(), o.id.name.clone());
+            let defined: std::collections::HashSet<_> = objects.iter().map(key).collect();
+            objects.extend(kguard_authz::defaults::objects().into_iter().filter(|o| !defined.contains(&key(o))));
         }
         let authorizer = Chain::from_modes(&modes, &objects, files.abac.clone())?;
         Ok(Self {
