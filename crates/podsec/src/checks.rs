@@ -135,25 +135,51 @@ fn app_armor_annotation_allowed(v: &str) -> bool {
     v.is_empty() || v == "runtime/default" || v.starts_with("localhost/")
 }
 
+/// Whether kube-apiserver copies this pod's per-container AppArmor annotations into the
+/// containers' fields before admission (`applyAppArmorVersionSkew` in the Pod registry's
+/// `PrepareForCreate`; v1.36 no longer copies fields into annotations): Pods only (a workload's
+/// template is stored as written), and not Windows pods. kube-apiserver v1.36 is the oracle.
+fn app_armor_synced(view: &PodView) -> bool {
+    view.is_pod() && view.spec.os.as_ref().and_then(|o| o.name.as_deref()) != Some("windows")
+}
+
 fn app_armor_profile(view: &PodView, _minor: u64) -> Option<CheckResult> {
     let mut acc = Acc::default();
     let mut setters: Vec<String> = Vec::new();
     let mut bad_values: BTreeSet<String> = BTreeSet::new();
-    if let Some(p) = pod_sc(view).and_then(|s| s.app_armor_profile.as_ref())
+    let pod_profile = pod_sc(view).and_then(|s| s.app_armor_profile.as_ref());
+    if let Some(p) = pod_profile
         && !app_armor_type_allowed(p)
     {
         setters.push("pod".to_owned());
         bad_values.insert(p.type_str().to_owned());
         acc.point(view.spec_at("/securityContext/appArmorProfile/type"));
     }
+    let synced = app_armor_synced(view);
+    let annotation_pointer =
+        |k: &str| format!("{}/annotations/{}", view.metadata_pointer(), kguard_model::yaml::escape_pointer_token(k));
     let mut bad_containers = Vec::new();
     for c in view.containers() {
-        if let Some(p) = security_context(c.container).and_then(|s| s.app_armor_profile.as_ref())
+        let key = format!("{APPARMOR_ANNOTATION_PREFIX}{}", c.name());
+        let annotation = view.metadata.annotations().find(|(k, _)| *k == key).map(|(_, v)| v);
+        let field = security_context(c.container).and_then(|s| s.app_armor_profile.as_ref());
+        if let Some(p) = field
             && !app_armor_type_allowed(p)
         {
             bad_containers.push(c.name().to_owned());
             bad_values.insert(p.type_str().to_owned());
             acc.point(c.at("/securityContext/appArmorProfile/type"));
+            acc.container(&c);
+        } else if field.is_none()
+            && synced
+            && annotation == Some("unconfined")
+            && !pod_profile.is_some_and(|p| p.type_str() == "Unconfined" && p.localhost_profile.is_none())
+        {
+            // The annotation is copied into the container's field (unless the pod's field
+            // already says the same).
+            bad_containers.push(c.name().to_owned());
+            bad_values.insert("Unconfined".to_owned());
+            acc.point(annotation_pointer(&key));
             acc.container(&c);
         }
     }
@@ -164,11 +190,7 @@ fn app_armor_profile(view: &PodView, _minor: u64) -> Option<CheckResult> {
     for (k, v) in view.metadata.annotations() {
         if k.starts_with(APPARMOR_ANNOTATION_PREFIX) && !app_armor_annotation_allowed(v) {
             annotations.push(format!("{k}={}", go_quote(v)));
-            acc.point(format!(
-                "{}/annotations/{}",
-                view.metadata_pointer(),
-                kguard_model::yaml::escape_pointer_token(k)
-            ));
+            acc.point(annotation_pointer(k));
             if let Some(name) = k.strip_prefix(APPARMOR_ANNOTATION_PREFIX)
                 && let Some(c) = view.containers().find(|c| c.name() == name)
             {

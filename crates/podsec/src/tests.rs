@@ -372,6 +372,49 @@ fn app_armor_profile_messages() {
     );
 }
 
+/// kube-apiserver copies a Pod's `unconfined` container annotation into the container's field
+/// before PodSecurity runs (unless the container has a field, or the pod's field says the same),
+/// so the container is named too; not for a workload's template, not for Windows pods, and
+/// never from a field into an annotation (found by the live oracle against kube-apiserver v1.36).
+#[test]
+fn app_armor_annotation_synced_into_the_field_of_a_pod() {
+    let key = |c: &str| format!("container.apparmor.security.beta.kubernetes.io/{c}");
+    let annotated = |spec: Value| view_with(json!({"annotations": {key("a"): "unconfined"}}), spec);
+    let both = r#"container "a" and annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/a="unconfined"""#;
+    let only = r#"annotation must not set AppArmor profile type to "container.apparmor.security.beta.kubernetes.io/a="unconfined"""#;
+    let pod = annotated(json!({"containers": [{"name": "a"}, {"name": "b"}]}));
+    expect("appArmorProfile", 0, &pod, "forbidden AppArmor profiles", both);
+    let result = (checks::CHECKS.iter().find(|c| c.id == "appArmorProfile").unwrap().run)(&pod, 37).unwrap();
+    assert_eq!(result.pointers, ["/metadata/annotations/container.apparmor.security.beta.kubernetes.io~1a"]);
+    assert_eq!(result.containers, ["a"]);
+    let mut template = pod.clone();
+    template.kind = TemplateKind::Workload;
+    template.prefix = "/spec/template".into();
+    expect("appArmorProfile", 0, &template, "forbidden AppArmor profile", only);
+    let windows = annotated(json!({"os": {"name": "windows"}, "containers": [{"name": "a"}]}));
+    expect("appArmorProfile", 0, &windows, "forbidden AppArmor profile", only);
+    let pod_field = annotated(
+        json!({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}, "containers": [{"name": "a"}]}),
+    );
+    expect(
+        "appArmorProfile",
+        0,
+        &pod_field,
+        "forbidden AppArmor profiles",
+        r#"pod and annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/a="unconfined"""#,
+    );
+    let field_only = view(
+        json!({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}, "containers": [{"name": "a"}, {"name": "b", "securityContext": {"appArmorProfile": {"type": "Unconfined"}}}]}),
+    );
+    expect(
+        "appArmorProfile",
+        0,
+        &field_only,
+        "forbidden AppArmor profile",
+        r#"pod and container "b" must not set AppArmor profile type to "Unconfined""#,
+    );
+}
+
 #[test]
 fn host_ports_and_namespaces_messages() {
     let v = view(json!({"containers": [
