@@ -194,6 +194,10 @@ pub struct ScanArgs {
     /// Only report findings at or above this severity.
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<kguard_report::Severity>,
+    /// What `kubectl --validate` would say of unknown kinds, versions and fields: `strict` (or
+    /// `true`: errors, exit 2), `warn` (default), `ignore` (or `false`); or the configuration's `validate`.
+    #[arg(long, value_name = "MODE", value_parser = |s: &str| s.parse::<kguard_scan::config::Validate>())]
+    pub validate: Option<kguard_scan::config::Validate>,
     /// Rules to run: ids (PSS003), names (privileged), other tools' ids, families (pss), id prefixes; comma-separated or repeated. Default: all (replaces the configuration's `select`).
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub select: Vec<String>,

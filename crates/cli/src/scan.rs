@@ -25,6 +25,8 @@ struct Settings {
     excludes: load::Excludes,
     /// The baseline file's name and contents.
     baseline: Option<(String, Baseline)>,
+    /// `--validate`, else the file's `validate`.
+    validate: kguard_scan::config::Validate,
 }
 
 /// Reads the configuration file (`--config`, else `.kguard.yaml` upward, unless `--no-config`)
@@ -106,18 +108,20 @@ fn settings(args: &ScanArgs) -> Result<Settings, String> {
             Some((name.clone(), Baseline::parse(&name, &text).map_err(|d| d.to_string())?))
         }
     };
+    let validate = args.validate.or_else(|| f.and_then(|f| f.validate)).unwrap_or_default();
     Ok(Settings {
         config: ScanConfig { selection, pss: PssDefault { level, version } },
         file,
         fail_on,
         excludes,
         baseline,
+        validate,
     })
 }
 
 /// Runs `kguard scan`; returns the exit code.
 pub fn run(args: &ScanArgs) -> u8 {
-    let Settings { config, file, fail_on, excludes, mut baseline } = match settings(args) {
+    let Settings { config, file, fail_on, excludes, mut baseline, validate } = match settings(args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -196,6 +200,7 @@ pub fn run(args: &ScanArgs) -> u8 {
     summary.scanned = outcome.scanned;
     summary.skipped = outcome.skipped;
     diagnostics.extend(outcome.diagnostics);
+    kguard_scan::config::apply_validate(&mut diagnostics, validate);
 
     let mut findings = outcome.findings;
     findings.extend(seccomp);

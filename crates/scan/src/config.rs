@@ -55,6 +55,47 @@ impl std::str::FromStr for FailOn {
     }
 }
 
+/// What becomes of the warnings `kubectl apply --validate` would give (unknown kinds of a
+/// built-in group, unserved versions, unknown or misplaced fields): kubectl's `--validate` values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validate {
+    /// `strict` (or `true`): they are errors (exit 2), as `kubectl apply` refuses the object.
+    Strict,
+    /// `warn` (the default): warnings on stderr and in the report.
+    #[default]
+    Warn,
+    /// `ignore` (or `false`): not reported.
+    Ignore,
+}
+
+impl std::str::FromStr for Validate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "strict" | "true" => Ok(Self::Strict),
+            "warn" => Ok(Self::Warn),
+            "ignore" | "false" => Ok(Self::Ignore),
+            other => Err(format!("expected strict (or true), warn, or ignore (or false), found {other:?}")),
+        }
+    }
+}
+
+/// The diagnostic codes [`Validate`] governs (what `kguard_discovery::check_object` reports).
+pub const VALIDATION_CODES: &[&str] = &["unknown-kind", "unserved-version", "unknown-field"];
+
+/// Applies a [`Validate`] mode to a scan's diagnostics: drops or escalates the validation ones.
+pub fn apply_validate(diagnostics: &mut Vec<Diagnostic>, mode: Validate) {
+    match mode {
+        Validate::Warn => {}
+        Validate::Ignore => diagnostics.retain(|d| !VALIDATION_CODES.contains(&d.code)),
+        Validate::Strict => {
+            for d in diagnostics.iter_mut().filter(|d| VALIDATION_CODES.contains(&d.code)) {
+                d.level = kguard_model::DiagnosticLevel::Error;
+            }
+        }
+    }
+}
+
 /// A parsed and validated `.kguard.yaml`.
 #[derive(Debug, Default)]
 pub struct ScanFileConfig {
@@ -80,6 +121,8 @@ pub struct ScanFileConfig {
     pub per_path_ignores: Vec<PathIgnore>,
     /// `baseline`, resolved against [`Self::base`].
     pub baseline: Option<PathBuf>,
+    /// `validate`.
+    pub validate: Option<Validate>,
 }
 
 /// One `perPathIgnores` entry.
@@ -119,6 +162,7 @@ struct Raw {
     #[serde(default)]
     per_path_ignores: serde_json::Map<String, serde_json::Value>,
     baseline: Option<String>,
+    validate: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +269,15 @@ pub fn parse(file: &str, text: &str, base: &Path) -> Result<ScanFileConfig, Diag
     if let Some(f) = raw.fail_on {
         config.fail_on = Some(f.parse().map_err(|e| at(locate("/failOn"), format!("failOn: {e}")))?);
     }
+    if let Some(v) = raw.validate {
+        // `validate: true` and `validate: false` are YAML booleans; kubectl takes them too.
+        let text = match &v {
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        config.validate = Some(text.parse().map_err(|e| at(locate("/validate"), format!("validate: {e}")))?);
+    }
     for (glob, value) in &raw.per_path_ignores {
         let pointer = format!("/perPathIgnores/{}", glob.replace('~', "~0").replace('/', "~1"));
         let selectors: Vec<String> = match value {
@@ -306,6 +359,33 @@ mod tests {
         assert_eq!(c.severity_of(rules::find("NP001").unwrap()), Some(Severity::Info));
         // An empty file is an empty configuration.
         assert!(parse_ok("# nothing yet\n").select.is_none());
+        assert_eq!(c.validate, None);
+        assert_eq!(parse_ok("validate: strict\n").validate, Some(Validate::Strict));
+        assert_eq!(parse_ok("validate: false\n").validate, Some(Validate::Ignore), "kubectl's boolean spelling");
+        assert_eq!(parse_ok("validate: true\n").validate, Some(Validate::Strict));
+    }
+
+    #[test]
+    fn validate_modes_drop_or_escalate_only_validation_warnings() {
+        let loc = || Location::file("a.yaml".into());
+        let diags = || {
+            vec![
+                Diagnostic::warning("unknown-field", loc(), "x".to_owned()),
+                Diagnostic::warning("duplicate-key", loc(), "y".to_owned()),
+                Diagnostic::warning("unknown-kind", loc(), "z".to_owned()),
+            ]
+        };
+        let mut d = diags();
+        apply_validate(&mut d, Validate::Ignore);
+        assert_eq!(d.iter().map(|d| d.code).collect::<Vec<_>>(), ["duplicate-key"]);
+        let mut d = diags();
+        apply_validate(&mut d, Validate::Strict);
+        let levels: Vec<_> = d.iter().map(|d| d.level).collect();
+        use kguard_model::DiagnosticLevel::{Error, Warning};
+        assert_eq!(levels, [Error, Warning, Error]);
+        let mut d = diags();
+        apply_validate(&mut d, Validate::Warn);
+        assert_eq!(d, diags());
     }
 
     #[test]
@@ -315,6 +395,7 @@ mod tests {
             ("select: [pss]\nignore:\n  - KG999\n", ".kguard.yaml:3:5: error: \"KG999\" names no rule"),
             ("severity:\n  KG029: severe\n", ".kguard.yaml:2:3: error: severity of KG029: expected info"),
             ("failOn: sometimes\n", ".kguard.yaml:1:1: error: failOn: expected any, info"),
+            ("validate: maybe\n", "validate: expected strict (or true), warn, or ignore (or false)"),
             ("podSecurity: {level: strict}\n", "podSecurity.level"),
             ("select: pss\n", "invalid type: string \"pss\", expected a sequence"),
             ("kind: ServerConfig\n", "a `kguard serve` configuration"),
