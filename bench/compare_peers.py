@@ -9,13 +9,17 @@ Prints, as Markdown:
     the rule aliases (`kguard rules --format json`);
   * the parity figure: kguard's share of the pairs of the peer checks in kguard's scope (a check is
     in scope when some kguard rule lists its id as an alias; a finding counts for its rule and for
-    the rules merged into it, `mergedRules`);
+    the rules merged into it, `mergedRules`). Two scopes: every aliased check (measured against
+    `--select ALL`, opt-in rules included), and the *default scope*, the checks some rule that runs
+    by default aliases (measured against the default run; a check aliased only by opt-in rules,
+    e.g. the default namespace, is out of the default scope and marked "opt-in" in the tables);
   * with --misses N, up to N missed pairs per in-scope check (file:line, object).
 
 Object identity: the peers do not name objects the same way (Trivy gives a file and a line range,
 Checkov `Kind.namespace.name` plus a line range, kguard kind/namespace/name plus a line), so an
 object is keyed by (file relative to DIR, YAML document index), the document being found from the
-reported line by splitting the file at `---` lines as kubectl does. The table shows kguard's
+reported line by splitting the file at `---` lines as kubectl does (the `---` line belongs to the
+document it opens). The table shows kguard's
 `Kind/namespace/name` for the object where kguard reports anything about it.
 """
 
@@ -55,8 +59,11 @@ class Docs:
             try:
                 with open(os.path.join(self.root, rel), encoding="utf-8", errors="replace") as f:
                     for i, text in enumerate(f, 1):
+                        # The separator line starts the next document: Trivy reports some
+                        # results (those on values it built itself, e.g. KSV117, KSV118's
+                        # containers) at the document's first line, the `---` itself.
                         if DOC_SEP.match(text):
-                            starts.append(i + 1)
+                            starts.append(i)
             except OSError:
                 pass
             self.starts[rel] = starts
@@ -163,11 +170,12 @@ def perf_table(times_path: str) -> str:
 
 
 def coverage(name: str, peer: dict, titles: dict, kpairs: list[tuple[str, set]], alias_set: set,
-             knames: dict, misses: int, id_col: str):
+             default_set: set, knames: dict, misses: int, id_col: str):
     header = f"| {id_col} | check | pairs | " + " | ".join(f"{label}" for label, _ in kpairs) + " |"
     lines = [header, "|---|---|---:|" + "---:|" * len(kpairs)]
     tot = [0] * len(kpairs)
     tot_scope = 0
+    default_scope = default_hit = 0
     missed: list[str] = []
     for cid in sorted(peer, key=lambda c: (c not in alias_set, c)):
         objs = peer[cid]
@@ -180,20 +188,29 @@ def coverage(name: str, peer: dict, titles: dict, kpairs: list[tuple[str, set]],
                 tot[i] += hit
                 cells.append(f"{hit} ({100 * hit / n:.0f}%)")
             first = kpairs[0][1]
-            lost = [(o, line) for o, line in objs.items() if (o, cid) not in first]
+            if cid in default_set:
+                default_scope += n
+                default_hit += sum(1 for o in objs if (o, cid) in first)
+            # Misses against the default run, or against the last run (`--select ALL`) for a check
+            # only opt-in rules alias.
+            base = first if cid in default_set else kpairs[-1][1]
+            lost = [(o, line) for o, line in objs.items() if (o, cid) not in base]
             for o, line in sorted(lost, key=lambda x: (x[0][0], x[1] or 0))[:misses]:
                 missed.append(f"- {cid}: {o[0]}:{line} (doc {o[1]}) {knames.get(o, '(no kguard finding)')}")
         else:
             cells = ["out of scope"] * len(kpairs)
         title = titles.get(cid, "").replace("|", "\\|")
+        if cid in alias_set and cid not in default_set:
+            title += " (opt-in)"
         lines.append(f"| {cid} | {title} | {n} | " + " | ".join(cells) + " |")
     if tot_scope:
         cells = [f"**{t} ({100 * t / tot_scope:.1f}%)**" for t in tot]
         lines.append(f"| **in scope** | | **{tot_scope}** | " + " | ".join(cells) + " |")
     out = [f"### {name}", "", *lines]
     if missed:
-        out += ["", f"Missed pairs ({kpairs[0][0]}, first {misses} per check):", "", *missed]
-    return "\n".join(out), tot, tot_scope
+        out += ["", f"Missed pairs ({kpairs[0][0]}; {kpairs[-1][0]} for opt-in checks; first {misses} per check):",
+                "", *missed]
+    return "\n".join(out), tot, tot_scope, (default_hit, default_scope)
 
 
 def main() -> int:
@@ -213,6 +230,8 @@ def main() -> int:
     for r in load_json(a.rules):
         aliases[r["id"]] = [x.upper() for x in r.get("aliases", [])]
     alias_set = {x for v in aliases.values() for x in v}
+    default_set = {x for r in load_json(a.rules) if not r.get("optIn", r.get("opt_in", False))
+                   for x in (y.upper() for y in r.get("aliases", []))}
 
     kd, knames = kguard_pairs(load_json(a.kguard), aliases, docs)
     kpairs = [("kguard", kd)]
@@ -228,21 +247,25 @@ def main() -> int:
     summary = []
     if a.trivy:
         tp, tt = trivy_pairs(load_json(a.trivy), docs)
-        text, tot, scope = coverage("Trivy (by AVD id)", tp, tt, kpairs, alias_set, knames, a.misses, "AVD id")
+        text, tot, scope, dflt = coverage("Trivy (by AVD id)", tp, tt, kpairs, alias_set, default_set, knames,
+                                          a.misses, "AVD id")
         out += [text, ""]
-        summary.append(("Trivy", tot, scope, sum(len(v) for v in tp.values())))
+        summary.append(("Trivy", tot, scope, sum(len(v) for v in tp.values()), dflt))
     if a.checkov:
         cp, ct = checkov_pairs(load_json(a.checkov), docs)
-        text, tot, scope = coverage("Checkov", cp, ct, kpairs, alias_set, knames, a.misses, "Checkov id")
+        text, tot, scope, dflt = coverage("Checkov", cp, ct, kpairs, alias_set, default_set, knames, a.misses,
+                                          "Checkov id")
         out += [text, ""]
-        summary.append(("Checkov", tot, scope, sum(len(v) for v in cp.values())))
+        summary.append(("Checkov", tot, scope, sum(len(v) for v in cp.values()), dflt))
     if summary:
         out += ["## Parity", "", "| peer | pairs fired | in kguard's scope | "
-                + " | ".join(f"also reported by {label}" for label, _ in kpairs) + " |",
-                "|---|---:|---:|" + "---:|" * len(kpairs)]
-        for peer, tot, scope, allp in summary:
+                + " | ".join(f"also reported by {label}" for label, _ in kpairs)
+                + " | in the default scope | also reported by kguard (default rules) |",
+                "|---|---:|---:|" + "---:|" * len(kpairs) + "---:|---:|"]
+        for peer, tot, scope, allp, (dhit, dscope) in summary:
             cells = [f"{t} ({100 * t / scope:.1f}%)" if scope else "-" for t in tot]
-            out.append(f"| {peer} | {allp} | {scope} | " + " | ".join(cells) + " |")
+            dcell = f"{dhit} ({100 * dhit / dscope:.1f}%)" if dscope else "-"
+            out.append(f"| {peer} | {allp} | {scope} | " + " | ".join(cells) + f" | {dscope} | {dcell} |")
     print("\n".join(out))
     return 0
 

@@ -1221,6 +1221,396 @@ pub const NON_CORE_VOLUME: RuleMeta = RuleMeta {
     opt_in: false,
 };
 
+const NAMESPACES: &str = "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/";
+const INGRESS_NGINX_CVE: &str = "https://github.com/kubernetes/ingress-nginx/issues/7837";
+const DASHBOARD: &str = "https://github.com/kubernetes/dashboard";
+
+/// `KG061`: pod security context unset.
+pub const POD_SECURITY_CONTEXT_UNSET: RuleMeta = RuleMeta {
+    id: "KG061",
+    name: "pod-security-context-unset",
+    family: "hardening",
+    severity: Severity::Low,
+    title: "Pod sets no security context",
+    what: "The pod spec of a Pod, Deployment, DaemonSet, StatefulSet, ReplicaSet, ReplicationController, Job or \
+     CronJob sets no `securityContext`, or an empty one (`{}` or null), as Checkov's CKV_K8S_29 reads it; it is also \
+     the pod half of Trivy's KSV118 (with KG063). PodTemplates are not judged (neither peer does). Opt-in: every \
+     setting a security context should carry is reported at its own field by a default rule (KG002, KG006, KG007, \
+     KG012, KG013), so the finding adds no information there.",
+    why: "Without a security context the pod runs with the runtime's defaults: the image's user (often root), no \
+     seccomp profile, a writable root filesystem.",
+    fix: "Set `spec.securityContext` (at least `runAsNonRoot: true` and `seccompProfile: {type: RuntimeDefault}`).",
+    references: &[SECCTX, PSS],
+    aliases: &["CKV_K8S_29", "KSV118", "KSV-0118", "AVD-KSV-0118"],
+    opt_in: true,
+};
+
+/// `KG062`: container security context unset.
+pub const CONTAINER_SECURITY_CONTEXT_UNSET: RuleMeta = RuleMeta {
+    id: "KG062",
+    name: "container-security-context-unset",
+    family: "hardening",
+    severity: Severity::Low,
+    title: "Container sets no security context",
+    what: "A container or init container sets no `securityContext` of its own, or an empty one, whatever the pod \
+     sets, as Checkov's CKV_K8S_30 reads it. Opt-in, for the reason KG061 gives.",
+    why: "Some settings exist only per container (`allowPrivilegeEscalation`, `capabilities`, \
+     `readOnlyRootFilesystem`, `privileged`): a container without a security context runs with the defaults of all \
+     of them.",
+    fix: "Set `securityContext` on every container (`allowPrivilegeEscalation: false`, `capabilities: {drop: [ALL]}`, \
+     `readOnlyRootFilesystem: true`).",
+    references: &[SECCTX, PSS],
+    aliases: &["CKV_K8S_30"],
+    opt_in: true,
+};
+
+/// `KG063`: container runs with the default security context.
+pub const CONTAINER_DEFAULT_SECURITY_CONTEXT: RuleMeta = RuleMeta {
+    id: "KG063",
+    name: "container-default-security-context",
+    family: "hardening",
+    severity: Severity::Low,
+    title: "Container runs with the default security context",
+    what: "A container or init container of a Pod or workload has an empty effective security context: it sets \
+     none of its own, and the pod's sets none of the fields a container inherits (`runAsUser`, `runAsGroup`, \
+     `runAsNonRoot`, `seLinuxOptions`, `seccompProfile`, `windowsOptions`). With KG061 (the pod's own context) it is \
+     Trivy's KSV118. Opt-in, for the reason KG061 gives; where KG062 reports the same container, `kguard scan` \
+     reports one finding.",
+    why: "Such a container runs with every runtime default: the image's user, no seccomp profile, privilege \
+     escalation allowed, the default capabilities, a writable root filesystem.",
+    fix: "Set `securityContext` on the container, or the inherited fields on the pod.",
+    references: &[SECCTX, PSS],
+    aliases: &["KSV118", "KSV-0118", "AVD-KSV-0118"],
+    opt_in: true,
+};
+
+/// `KG064`: workload in the default namespace.
+pub const WORKLOAD_DEFAULT_NAMESPACE: RuleMeta = RuleMeta {
+    id: "KG064",
+    name: "workload-in-default-namespace",
+    family: "placement",
+    severity: Severity::Low,
+    title: "Workload in the default namespace",
+    what: "A Pod, ReplicaSet, ReplicationController, Deployment, StatefulSet, DaemonSet, CronJob or Job sets \
+     `metadata.namespace: default` or no namespace at all (Trivy's KSV110; with KG065, Checkov's CKV_K8S_21). \
+     Opt-in: most manifests leave the namespace to `kubectl apply -n` or a Kustomization, so by default nearly \
+     every workload would be reported.",
+    why: "The default namespace is shared by everything nobody placed: policies (Pod Security labels, \
+     NetworkPolicies, quotas, RBAC) are rarely tailored to it, and its workloads mix with the `kubernetes` Service.",
+    fix: "Set `metadata.namespace` to the application's own namespace.",
+    references: &[NAMESPACES],
+    aliases: &["KSV110", "KSV-0110", "AVD-KSV-0110", "CKV_K8S_21"],
+    opt_in: true,
+};
+
+/// `KG065`: other object in the default namespace.
+pub const OBJECT_DEFAULT_NAMESPACE: RuleMeta = RuleMeta {
+    id: "KG065",
+    name: "object-in-default-namespace",
+    family: "placement",
+    severity: Severity::Low,
+    title: "Object in the default namespace",
+    what: "A Service (but `kubernetes`), Secret, ServiceAccount (but `default`), Role, RoleBinding, ConfigMap or \
+     Ingress sets `metadata.namespace: default` or no namespace: with KG064 (workloads), Checkov's CKV_K8S_21. \
+     Opt-in, for the reason KG064 gives.",
+    why: "As for KG064: the default namespace is where objects land that nobody placed.",
+    fix: "Set `metadata.namespace` to the application's own namespace.",
+    references: &[NAMESPACES],
+    aliases: &["CKV_K8S_21"],
+    opt_in: true,
+};
+
+/// `KG066`: object in kube-system.
+pub const KUBE_SYSTEM_NAMESPACE: RuleMeta = RuleMeta {
+    id: "KG066",
+    name: "object-in-kube-system",
+    family: "placement",
+    severity: Severity::Low,
+    title: "Object placed in kube-system",
+    what: "An object with a `spec` sets `metadata.namespace: kube-system`, unless it is a control-plane static pod \
+     (labels `tier: control-plane` and `component` one of kube-apiserver, etcd, kube-controller-manager, \
+     kube-scheduler, and `spec.priorityClassName: system-node-critical`), as Trivy's KSV037 reads it. Opt-in: \
+     cluster add-ons (DNS, CNI, metrics, cloud controllers) are installed in kube-system on purpose.",
+    why: "kube-system holds the cluster's own components and the service accounts they run as; an application \
+     placed there shares their privileges and their namespace's exemptions (Pod Security is often not enforced \
+     there).",
+    fix: "Deploy applications in a namespace of their own.",
+    references: &[NAMESPACES],
+    aliases: &["KSV037", "KSV-0037", "AVD-KSV-0037"],
+    opt_in: true,
+};
+
+/// `KG067`: hostPath of a system directory.
+pub const HOST_PATH_SYSTEM_DIR: RuleMeta = RuleMeta {
+    id: "KG067",
+    name: "host-path-system-directory",
+    family: "host",
+    severity: Severity::High,
+    title: "hostPath mounts a system directory",
+    what: "A hostPath volume's path is exactly one of `/`, `/boot`, `/dev`, `/etc`, `/lib`, `/proc`, `/sys`, `/usr` \
+     or `/var/lib/docker`, as Trivy's KSV121 compares it (a subdirectory is not reported here; KG025 reports the \
+     sensitive ones). `kguard scan` reports the volume once, as KG025 or KG024, with KG067 merged.",
+    why: "These directories hold the node's kernel interfaces, devices, configuration and binaries: writing them \
+     takes over the node, reading them leaks its credentials.",
+    fix: "Mount only the file or directory the program needs, read-only, or use a volume type that is not hostPath.",
+    references: &[VOLUMES, PSS],
+    aliases: &["KSV121", "KSV-0121", "AVD-KSV-0121"],
+    opt_in: false,
+};
+
+/// `KG068`: Kubernetes dashboard deployed.
+pub const KUBERNETES_DASHBOARD: RuleMeta = RuleMeta {
+    id: "KG068",
+    name: "kubernetes-dashboard",
+    family: "images",
+    severity: Severity::Medium,
+    title: "Kubernetes dashboard deployed",
+    what: "A container or init container runs an image whose reference contains `kubernetes-dashboard` or \
+     `kubernetesui`, or the pod template is labelled `app: kubernetes-dashboard` (or, without an `app` label, \
+     `k8s-app: kubernetes-dashboard`), as Checkov's CKV_K8S_33 reads it.",
+    why: "The dashboard is a web front end to the API server; exposed or given a powerful service account it has \
+     been the entry point of cluster compromises (e.g. the 2018 Tesla cryptomining incident).",
+    fix: "Remove the dashboard, or run it with a service account of read-only rights, behind authentication, never \
+     exposed outside the cluster.",
+    references: &[DASHBOARD],
+    aliases: &["CKV_K8S_33"],
+    opt_in: false,
+};
+
+/// `KG069`: binding to the default service account.
+pub const BINDING_DEFAULT_SA: RuleMeta = RuleMeta {
+    id: "KG069",
+    name: "binding-default-service-account",
+    family: "rbac-object",
+    severity: Severity::Medium,
+    title: "Binding grants a role to a default service account",
+    what: "A RoleBinding or ClusterRoleBinding has a subject of kind ServiceAccount named `default`, as Checkov's \
+     CKV_K8S_42 reads it (CIS 5.1.5).",
+    why: "Every pod that names no service account runs as its namespace's `default` one: a role bound to it is \
+     granted to all of them, including pods added later for other purposes.",
+    fix: "Create a dedicated ServiceAccount for the workload that needs the role, bind the role to it and set \
+     `serviceAccountName` on that workload.",
+    references: &[SA, RBAC],
+    aliases: &["CKV_K8S_42"],
+    opt_in: false,
+};
+
+/// `KG070`: ingress-nginx snippet annotation.
+pub const INGRESS_SNIPPET: RuleMeta = RuleMeta {
+    id: "KG070",
+    name: "ingress-snippet-annotation",
+    family: "service",
+    severity: Severity::High,
+    title: "Ingress carries a configuration snippet annotation",
+    what: "An Ingress has an annotation whose key contains `snippet` (ingress-nginx's \
+     `configuration-snippet`, `server-snippet`, `auth-snippet`, ...), as Checkov's CKV_K8S_153 reads it.",
+    why: "ingress-nginx copies snippets verbatim into its nginx configuration; whoever may write an Ingress can \
+     then read the controller's service-account token and every Secret it can see (CVE-2021-25742).",
+    fix: "Remove the snippet annotation (and set `allow-snippet-annotations: false` in the controller's ConfigMap); \
+     use the controller's dedicated annotations instead.",
+    references: &[INGRESS_NGINX_CVE],
+    aliases: &["CKV_K8S_153"],
+    opt_in: false,
+};
+
+/// `KG071`: ClusterRole grants access to secrets (Trivy's KSV041, read literally).
+pub const CLUSTERROLE_SECRETS: RuleMeta = RuleMeta {
+    id: "KG071",
+    name: "clusterrole-secrets",
+    family: "rbac-object",
+    severity: Severity::Critical,
+    title: "ClusterRole grants access to secrets",
+    what: "A ClusterRole has a rule listing the resource `secrets` and one of the verbs get, list, watch, create, \
+     update, patch, delete, deletecollection, impersonate or `*`. The lists are read literally, as Trivy's KSV041 \
+     does: the rule's own `resources` and `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` resource \
+     not counted (KG041 reports wildcards). The role is judged on its own, bound or not; one finding per matching \
+     rule.",
+    why: "Secrets hold credentials: tokens of service accounts, TLS keys, passwords. Read access to all of them in \
+     every namespace is a path to every identity they hold.",
+    fix: "Remove the grant, or move it into a Role of the one namespace that needs it.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV041", "KSV-0041", "AVD-KSV-0041"],
+    opt_in: false,
+};
+
+/// `KG072`: Role grants access to secrets (Trivy's KSV113, read literally).
+pub const ROLE_SECRETS: RuleMeta = RuleMeta {
+    id: "KG072",
+    name: "role-secrets",
+    family: "rbac-object",
+    severity: Severity::Medium,
+    title: "Role grants access to secrets",
+    what: "A Role (namespaced) has a rule listing the resource `secrets` and one of the verbs get, list, watch, \
+     create, update, patch, delete, deletecollection, impersonate or `*`. The lists are read literally, as Trivy's \
+     KSV113 does: the rule's own `resources` and `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` \
+     resource not counted (KG041 reports wildcards). The role is judged on its own, bound or not; one finding per \
+     matching rule.",
+    why: "Secrets hold credentials; access to all those of a namespace gives every identity they hold, \
+     service-account tokens included.",
+    fix: "Remove the grant, or narrow it with `resourceNames` (and suppress this finding on the role, which does not \
+     read them).",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV113", "KSV-0113", "AVD-KSV-0113"],
+    opt_in: false,
+};
+
+/// `KG073`: Role grants access to nodes/proxy (Trivy's KSV047, read literally).
+pub const ROLE_NODE_PROXY: RuleMeta = RuleMeta {
+    id: "KG073",
+    name: "role-node-proxy",
+    family: "rbac-object",
+    severity: Severity::High,
+    title: "Role grants access to nodes/proxy",
+    what: "A Role or ClusterRole has a rule listing the resource `nodes/proxy` and the verb get or create. The lists \
+     are read literally, as Trivy's KSV047 does: the rule's own `resources` and `verbs` entries, `apiGroups` and \
+     `resourceNames` not read, a `*` resource not counted (KG041 reports wildcards). The role is judged on its own, \
+     bound or not; one finding per matching rule.",
+    why: "`nodes/proxy` reaches the kubelet API of every node: running commands in any pod on the node (exec over \
+     the kubelet), bypassing admission and audit of the API server.",
+    fix: "Remove the grant; monitoring that needs node metrics can read `nodes/metrics` or `nodes/stats`.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV047", "KSV-0047", "AVD-KSV-0047"],
+    opt_in: false,
+};
+
+/// `KG074`: Role may create or change workloads (Trivy's KSV048, read literally).
+pub const ROLE_MANAGE_WORKLOADS: RuleMeta = RuleMeta {
+    id: "KG074",
+    name: "role-manage-workloads",
+    family: "rbac-object",
+    severity: Severity::Medium,
+    title: "Role may create or change workloads",
+    what: "A Role or ClusterRole has a rule listing one of the resources pods, deployments, jobs, cronjobs, \
+     statefulsets, daemonsets, replicasets or replicationcontrollers and one of the verbs create, update, patch, \
+     delete, deletecollection, impersonate or `*`. The lists are read literally, as Trivy's KSV048 does: the rule's \
+     own `resources` and `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` resource not counted \
+     (KG041 reports wildcards). The role is judged on its own, bound or not; one finding per matching rule.",
+    why: "Whoever can create or change a workload can run any image as any service account of the namespace and \
+     mount its secrets; where Pod Security is not enforced, a privileged pod takes over the node.",
+    fix: "Grant workload write access only to the controllers and deployers that need it, in their namespace.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV048", "KSV-0048", "AVD-KSV-0048"],
+    opt_in: false,
+};
+
+/// `KG075`: Role may change configmaps (Trivy's KSV049, read literally).
+pub const ROLE_MANAGE_CONFIGMAPS: RuleMeta = RuleMeta {
+    id: "KG075",
+    name: "role-manage-configmaps",
+    family: "rbac-object",
+    severity: Severity::Medium,
+    title: "Role may change configmaps",
+    what: "A Role or ClusterRole has a rule listing the resource `configmaps` and one of the verbs create, update, \
+     patch, delete, deletecollection, impersonate or `*`. The lists are read literally, as Trivy's KSV049 does: the \
+     rule's own `resources` and `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` resource not \
+     counted (KG041 reports wildcards). The role is judged on its own, bound or not; one finding per matching rule.",
+    why: "ConfigMaps configure workloads and some cluster components (kube-proxy, CoreDNS, `aws-auth` on EKS): \
+     changing them changes what those run and whom they trust.",
+    fix: "Grant read verbs only, or narrow the rule with `resourceNames` (and suppress this finding on the role, \
+     which does not read them).",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV049", "KSV-0049", "AVD-KSV-0049"],
+    opt_in: false,
+};
+
+/// `KG076`: Role may exec into pods (Trivy's KSV053, read literally).
+pub const ROLE_EXEC_PODS: RuleMeta = RuleMeta {
+    id: "KG076",
+    name: "role-exec-pods",
+    family: "rbac-object",
+    severity: Severity::High,
+    title: "Role may exec into pods",
+    what: "A Role or ClusterRole has a rule listing the resource `pods/exec` and one of the verbs create, update, \
+     patch, delete, deletecollection, impersonate or `*`. The lists are read literally, as Trivy's KSV053 does: the \
+     rule's own `resources` and `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` resource not \
+     counted (KG041 reports wildcards). The role is judged on its own, bound or not; one finding per matching rule.",
+    why: "Exec into a pod runs commands as its user with its service-account token and secrets: the subject gains \
+     every right of every pod it may exec into.",
+    fix: "Remove the grant; debug with ephemeral containers under a separate, audited role.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV053", "KSV-0053", "AVD-KSV-0053"],
+    opt_in: false,
+};
+
+/// `KG077`: Role may change networking objects (Trivy's KSV056, read literally).
+pub const ROLE_MANAGE_NETWORKING: RuleMeta = RuleMeta {
+    id: "KG077",
+    name: "role-manage-networking",
+    family: "rbac-object",
+    severity: Severity::High,
+    title: "Role may change networking objects",
+    what: "A Role or ClusterRole has a rule listing one of the resources services, endpoints, endpointslices, \
+     networkpolicies or ingresses and one of the verbs create, update, patch, delete, deletecollection, impersonate \
+     or `*`. The lists are read literally, as Trivy's KSV056 does: the rule's own `resources` and `verbs` entries, \
+     `apiGroups` and `resourceNames` not read, a `*` resource not counted (KG041 reports wildcards). The role is \
+     judged on its own, bound or not; one finding per matching rule.",
+    why: "Changing Services, endpoints and Ingresses redirects traffic (man in the middle, CVE-2020-8554 with \
+     external IPs); changing NetworkPolicies removes isolation.",
+    fix: "Grant networking write access only to the controllers that manage it.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV056", "KSV-0056", "AVD-KSV-0056"],
+    opt_in: false,
+};
+
+/// `KG078`: Role grants verbs on every resource of its namespace (Trivy's KSV112, read literally).
+pub const ROLE_ALL_RESOURCES_NAMESPACE: RuleMeta = RuleMeta {
+    id: "KG078",
+    name: "role-all-resources",
+    family: "rbac-object",
+    severity: Severity::Critical,
+    title: "Role grants verbs on every resource of its namespace",
+    what: "A Role (namespaced) has a rule listing the resource `*` and one of the verbs create, update, delete, \
+     deletecollection, impersonate, `*`, list or get (`patch` and `watch` are not in Trivy's list). The lists are \
+     read literally, as Trivy's KSV112 does: `apiGroups` and `resourceNames` not read, only a literal `*` resource \
+     counts. The role is judged on its own, bound or not; one finding per matching rule.",
+    why: "`*` resources include the namespace's secrets, pods and roles: the subject may read every credential of \
+     the namespace or run any workload there.",
+    fix: "List the resources the subject needs.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV112", "KSV-0112", "AVD-KSV-0112"],
+    opt_in: false,
+};
+
+/// `KG079`: Role may change admission webhook configurations (Trivy's KSV114, read literally).
+pub const ROLE_MANAGE_WEBHOOKS: RuleMeta = RuleMeta {
+    id: "KG079",
+    name: "role-manage-webhooks",
+    family: "rbac-object",
+    severity: Severity::Critical,
+    title: "Role may change admission webhook configurations",
+    what: "A Role or ClusterRole has a rule listing the resource `mutatingwebhookconfigurations` or \
+     `validatingwebhookconfigurations` and one of the verbs create, update, patch, delete, deletecollection, \
+     impersonate or `*`. The lists are read literally, as Trivy's KSV114 does: the rule's own `resources` and \
+     `verbs` entries, `apiGroups` and `resourceNames` not read, a `*` resource not counted (KG041 reports \
+     wildcards); KG044 judges ClusterRoles with RBAC's own matching. The role is judged on its own, bound or not; \
+     one finding per matching rule.",
+    why: "Admission webhooks see and rewrite every object sent to the API server; changing their configuration \
+     controls admission.",
+    fix: "Remove the grant, or narrow it with `resourceNames` to the configurations of the one controller that \
+     manages its own (and suppress this finding on the role).",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV114", "KSV-0114", "AVD-KSV-0114"],
+    opt_in: false,
+};
+
+/// `KG080`: binding to an admin role.
+pub const BINDING_ADMIN_ROLE: RuleMeta = RuleMeta {
+    id: "KG080",
+    name: "binding-to-admin-role",
+    family: "rbac-object",
+    severity: Severity::Medium,
+    title: "Binding to cluster-admin, admin or edit",
+    what: "A RoleBinding or ClusterRoleBinding references a role named `cluster-admin`, `admin` or `edit` (of either \
+     kind), as Trivy's KSV111 reads it; upstream default bindings included. `kguard scan` reports a binding to the \
+     cluster-admin ClusterRole once, as KG040, with KG080 merged.",
+    why: "The user-facing default roles grant broad write access: `edit` reads every secret of the namespace and \
+     runs any workload, `admin` also manages its RBAC, `cluster-admin` everything.",
+    fix: "Bind a role with only the permissions needed.",
+    references: &[RBAC, RBAC_REF],
+    aliases: &["KSV111", "KSV-0111", "AVD-KSV-0111"],
+    opt_in: false,
+};
+
 /// Every hardening rule, in id order.
 pub const RULES: &[RuleMeta] = &[
     PRIVILEGED,
@@ -1283,4 +1673,24 @@ pub const RULES: &[RuleMeta] = &[
     DEFAULT_BINDING_ANONYMOUS,
     PRIVILEGED_PORT,
     NON_CORE_VOLUME,
+    POD_SECURITY_CONTEXT_UNSET,
+    CONTAINER_SECURITY_CONTEXT_UNSET,
+    CONTAINER_DEFAULT_SECURITY_CONTEXT,
+    WORKLOAD_DEFAULT_NAMESPACE,
+    OBJECT_DEFAULT_NAMESPACE,
+    KUBE_SYSTEM_NAMESPACE,
+    HOST_PATH_SYSTEM_DIR,
+    KUBERNETES_DASHBOARD,
+    BINDING_DEFAULT_SA,
+    INGRESS_SNIPPET,
+    CLUSTERROLE_SECRETS,
+    ROLE_SECRETS,
+    ROLE_NODE_PROXY,
+    ROLE_MANAGE_WORKLOADS,
+    ROLE_MANAGE_CONFIGMAPS,
+    ROLE_EXEC_PODS,
+    ROLE_MANAGE_NETWORKING,
+    ROLE_ALL_RESOURCES_NAMESPACE,
+    ROLE_MANAGE_WEBHOOKS,
+    BINDING_ADMIN_ROLE,
 ];

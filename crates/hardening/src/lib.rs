@@ -134,6 +134,65 @@ pub fn findings_where(
     out
 }
 
+/// Kinds Trivy's KSV110 reports in the default namespace (KG064).
+const WORKLOAD_KINDS: &[&str] =
+    &["Pod", "ReplicaSet", "ReplicationController", "Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job"];
+/// The other kinds Checkov's CKV_K8S_21 reports there (KG065).
+const OTHER_NAMESPACED_KINDS: &[&str] =
+    &["Service", "Secret", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Ingress"];
+/// Control-plane components whose static pods Trivy's KSV037 accepts in kube-system.
+const CONTROL_PLANE: &[&str] = &["kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler"];
+
+/// The placement rules (KG064–KG066), judged on any object from its metadata alone: in the
+/// default namespace (`metadata.namespace` unset or `default`; an explicit null or other value is
+/// a namespace the peers accept), or in kube-system.
+#[must_use]
+pub fn placement_findings(obj: &Object) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let meta = obj.root.get("metadata");
+    let namespace = meta.and_then(|m| m.get("namespace"));
+    let in_default = namespace.is_none_or(|n| n.as_str() == Some("default"));
+    let kind = obj.kind();
+    let name = obj.id.name.as_str();
+    let unset = || if namespace.is_none() { "sets no namespace (default)" } else { "is in the default namespace" };
+    if in_default && WORKLOAD_KINDS.contains(&kind) {
+        out.push(finding(
+            obj,
+            &WORKLOAD_DEFAULT_NAMESPACE,
+            None,
+            "/metadata/namespace".to_owned(),
+            format!("{kind} {name} {}", unset()),
+        ));
+    }
+    let exempt = (kind == "ServiceAccount" && name == "default") || (kind == "Service" && name == "kubernetes");
+    if in_default && OTHER_NAMESPACED_KINDS.contains(&kind) && !exempt {
+        out.push(finding(
+            obj,
+            &OBJECT_DEFAULT_NAMESPACE,
+            None,
+            "/metadata/namespace".to_owned(),
+            format!("{kind} {name} {}", unset()),
+        ));
+    }
+    let spec = obj.root.get("spec");
+    if namespace.and_then(YamlNode::as_str) == Some("kube-system") && spec.is_some() {
+        let label = |k: &str| obj.label(k);
+        let control_plane = label("tier") == Some("control-plane")
+            && label("component").is_some_and(|c| CONTROL_PLANE.contains(&c))
+            && spec.and_then(|s| s.get("priorityClassName")).and_then(YamlNode::as_str) == Some("system-node-critical");
+        if !control_plane {
+            out.push(finding(
+                obj,
+                &KUBE_SYSTEM_NAMESPACE,
+                None,
+                "/metadata/namespace".to_owned(),
+                format!("{kind} {name} is placed in kube-system"),
+            ));
+        }
+    }
+    out
+}
+
 /// Builds a finding of `rule` about `obj` at `pointer`.
 fn finding(obj: &Object, rule: &RuleMeta, container: Option<&str>, pointer: String, message: String) -> Finding {
     Finding::about(rule, obj, pointer, message).in_container(container.map(str::to_owned))
@@ -153,7 +212,8 @@ mod tests {
             assert!(ids.insert(r.id) && names.insert(r.name), "{} duplicated", r.id);
             assert!(!r.what.is_empty() && !r.why.is_empty() && !r.fix.is_empty() && !r.references.is_empty());
             assert!(
-                ["hardening", "host", "secrets", "images", "resources", "rbac-object", "service"].contains(&r.family)
+                ["hardening", "host", "secrets", "images", "resources", "rbac-object", "service", "placement"]
+                    .contains(&r.family)
             );
             for a in r.aliases {
                 if let Some(n) = a.strip_prefix("AVD-KSV-") {
@@ -198,5 +258,12 @@ mod tests {
         // Narrower kguard rules completed by an opt-in rule for what they deliberately skip.
         assert_eq!(covering("CKV_K8S_38"), ["KG026", "KG057"]);
         assert_eq!(covering("AVD-KSV-0122"), ["KG039", "KG058"]);
+        // Trivy KSV118: the pod's own context unset, or a container's effective one empty; the
+        // default namespace: Checkov's CKV_K8S_21 over workloads and other kinds.
+        assert_eq!(covering("AVD-KSV-0118"), ["KG061", "KG063"]);
+        assert_eq!(covering("CKV_K8S_29"), ["KG061"]);
+        assert_eq!(covering("CKV_K8S_30"), ["KG062"]);
+        assert_eq!(covering("CKV_K8S_21"), ["KG064", "KG065"]);
+        assert_eq!(covering("AVD-KSV-0110"), ["KG064"]);
     }
 }

@@ -36,9 +36,109 @@ fn is_service(obj: &Object) -> bool {
     obj.group().is_empty() && obj.kind() == "Service"
 }
 
-/// Whether an object is an RBAC role or binding, or a Service.
+fn is_ingress(obj: &Object) -> bool {
+    matches!(obj.group(), "networking.k8s.io" | "extensions") && obj.kind() == "Ingress"
+}
+
+/// Whether an object is an RBAC role or binding, a Service or an Ingress.
 pub(super) fn applies_to(obj: &Object) -> bool {
-    is_binding(obj) || is_role(obj) || is_service(obj)
+    is_binding(obj) || is_role(obj) || is_service(obj) || is_ingress(obj)
+}
+
+/// Verbs Trivy's role checks list as "managing" a resource.
+const MANAGE: &[&str] = &["create", "update", "patch", "delete", "deletecollection", "impersonate", "*"];
+/// The same with the read verbs (KSV041, KSV113).
+const MANAGE_OR_READ: &[&str] =
+    &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate", "*"];
+
+/// A role check read literally, as Trivy reads it: a rule of a role of one of `kinds` lists one of
+/// `resources` and one of `verbs` (exact strings; `apiGroups` and `resourceNames` not read).
+struct LiteralRoleCheck {
+    rule: &'static RuleMeta,
+    kinds: &'static [&'static str],
+    resources: &'static [&'static str],
+    verbs: &'static [&'static str],
+}
+
+const LITERAL_ROLE_CHECKS: &[LiteralRoleCheck] = &[
+    LiteralRoleCheck {
+        rule: &c::CLUSTERROLE_SECRETS,
+        kinds: &["ClusterRole"],
+        resources: &["secrets"],
+        verbs: MANAGE_OR_READ,
+    },
+    LiteralRoleCheck { rule: &c::ROLE_SECRETS, kinds: &["Role"], resources: &["secrets"], verbs: MANAGE_OR_READ },
+    LiteralRoleCheck {
+        rule: &c::ROLE_NODE_PROXY,
+        kinds: &["Role", "ClusterRole"],
+        resources: &["nodes/proxy"],
+        verbs: &["get", "create"],
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_MANAGE_WORKLOADS,
+        kinds: &["Role", "ClusterRole"],
+        resources: &[
+            "pods",
+            "deployments",
+            "jobs",
+            "cronjobs",
+            "statefulsets",
+            "daemonsets",
+            "replicasets",
+            "replicationcontrollers",
+        ],
+        verbs: MANAGE,
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_MANAGE_CONFIGMAPS,
+        kinds: &["Role", "ClusterRole"],
+        resources: &["configmaps"],
+        verbs: MANAGE,
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_EXEC_PODS,
+        kinds: &["Role", "ClusterRole"],
+        resources: &["pods/exec"],
+        verbs: MANAGE,
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_MANAGE_NETWORKING,
+        kinds: &["Role", "ClusterRole"],
+        resources: &["services", "endpoints", "endpointslices", "networkpolicies", "ingresses"],
+        verbs: MANAGE,
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_ALL_RESOURCES_NAMESPACE,
+        kinds: &["Role"],
+        resources: &["*"],
+        verbs: &["create", "update", "delete", "deletecollection", "impersonate", "*", "list", "get"],
+    },
+    LiteralRoleCheck {
+        rule: &c::ROLE_MANAGE_WEBHOOKS,
+        kinds: &["Role", "ClusterRole"],
+        resources: &["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+        verbs: MANAGE,
+    },
+];
+
+/// KG071–KG079: one finding per rule of the role that a literal check matches.
+fn literal_role_findings(obj: &Object, out: &mut Vec<Finding>) {
+    let rules = obj.root.get("rules").and_then(YamlNode::as_seq).unwrap_or(&[]);
+    for check in LITERAL_ROLE_CHECKS.iter().filter(|ch| ch.kinds.contains(&obj.kind())) {
+        for (i, rule) in rules.iter().enumerate() {
+            let Some((j, resource)) = strings(rule.get("resources")).find(|(_, r)| check.resources.contains(r)) else {
+                continue;
+            };
+            let Some((_, verb)) = strings(rule.get("verbs")).find(|(_, v)| check.verbs.contains(v)) else { continue };
+            out.push(finding(
+                obj,
+                check.rule,
+                None,
+                format!("/rules/{i}/resources/{j}"),
+                format!("{} {} rule {i} grants `{verb}` on `{resource}`", obj.kind(), obj.id.name),
+            ));
+        }
+    }
 }
 
 fn strings(node: Option<&YamlNode>) -> impl Iterator<Item = (usize, &str)> {
@@ -72,6 +172,30 @@ pub(super) fn check(obj: &Object, out: &mut Vec<Finding>) {
         let role_ref = root.get("roleRef");
         let kind = role_ref.and_then(|r| r.get("kind")).and_then(YamlNode::as_str);
         let name = role_ref.and_then(|r| r.get("name")).and_then(YamlNode::as_str);
+        // KG069 (Checkov's CKV_K8S_42): a subject that is a `default` service account.
+        for (i, subject) in root.get("subjects").and_then(YamlNode::as_seq).unwrap_or(&[]).iter().enumerate() {
+            let skind = subject.get("kind").and_then(YamlNode::as_str);
+            if skind == Some("ServiceAccount") && subject.get("name").and_then(YamlNode::as_str) == Some("default") {
+                let ns = subject.get("namespace").and_then(YamlNode::as_str).unwrap_or("the binding's namespace");
+                out.push(finding(
+                    obj,
+                    &c::BINDING_DEFAULT_SA,
+                    None,
+                    format!("/subjects/{i}/name"),
+                    format!("{} grants its role to the `default` ServiceAccount of {ns}", obj.kind()),
+                ));
+            }
+        }
+        // KG080 (Trivy's KSV111): a role named cluster-admin, admin or edit, of either kind.
+        if let Some(n @ ("cluster-admin" | "admin" | "edit")) = name {
+            out.push(finding(
+                obj,
+                &c::BINDING_ADMIN_ROLE,
+                None,
+                "/roleRef/name".to_owned(),
+                format!("{} grants the role `{n}`", obj.kind()),
+            ));
+        }
         if kind == Some("ClusterRole") && name == Some("cluster-admin") && !is_upstream_default(obj) {
             out.push(finding(
                 obj,
@@ -84,6 +208,7 @@ pub(super) fn check(obj: &Object, out: &mut Vec<Finding>) {
     }
     if is_role(obj) {
         role_permission_findings(obj, out);
+        literal_role_findings(obj, out);
         // The rules of an aggregated ClusterRole are the controller's copies of other roles' rules.
         if !is_upstream_default(obj) && root.get("aggregationRule").is_none_or(YamlNode::is_null) {
             wildcard_findings(obj, out);
@@ -91,6 +216,22 @@ pub(super) fn check(obj: &Object, out: &mut Vec<Finding>) {
     }
     if is_service(obj) {
         service_findings(obj, out);
+    }
+    if is_ingress(obj) {
+        ingress_findings(obj, out);
+    }
+}
+
+/// KG070 (Checkov's CKV_K8S_153): an annotation whose key contains `snippet`.
+fn ingress_findings(obj: &Object, out: &mut Vec<Finding>) {
+    for (key, _) in obj.annotations().filter(|(k, _)| k.contains("snippet")) {
+        out.push(finding(
+            obj,
+            &c::INGRESS_SNIPPET,
+            None,
+            format!("/metadata/annotations/{}", kguard_model::yaml::escape_pointer_token(key)),
+            format!("Ingress annotation `{key}` injects configuration into the ingress controller (CVE-2021-25742)"),
+        ));
     }
 }
 

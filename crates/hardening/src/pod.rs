@@ -2,6 +2,7 @@
 
 use kguard_model::Object;
 use kguard_model::pod::{Container as ModelContainer, Profile, SeLinuxOptions, SecurityContext};
+use kguard_model::yaml::YamlNode;
 use kguard_report::{Finding, RuleMeta};
 
 use super::catalogue as c;
@@ -50,6 +51,100 @@ const NON_CORE_VOLUME_TYPES: &[&str] = &[
     "scaleIO",
     "storageos",
 ];
+
+/// Host paths reported by KG067: the list of Trivy's KSV121, compared exactly.
+const SYSTEM_DIRECTORIES: &[&str] = &["/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr", "/var/lib/docker"];
+
+/// Pod security context fields a container inherits (its own value wins), as Trivy's KSV118
+/// resolves them.
+const INHERITED_SECURITY_CONTEXT: &[&str] =
+    &["runAsGroup", "runAsNonRoot", "runAsUser", "seLinuxOptions", "seccompProfile", "windowsOptions"];
+
+/// Whether a raw `securityContext` is unset: missing, null or an empty map.
+fn unset(node: Option<&YamlNode>) -> bool {
+    node.is_none_or(|n| n.is_null() || n.as_map().is_some_and(<[_]>::is_empty))
+}
+
+/// KG061: the pod's own security context is unset (not for PodTemplates, which neither Checkov's
+/// CKV_K8S_29 nor Trivy's KSV118 reads).
+fn security_context_unset(ctx: &mut Ctx<'_>) {
+    let view = ctx.view;
+    if ctx.obj.kind() == "PodTemplate" {
+        return;
+    }
+    let pointer = view.spec_at("/securityContext");
+    if unset(ctx.obj.root.pointer(&pointer)) {
+        ctx.push(&c::POD_SECURITY_CONTEXT_UNSET, None, || pointer, || "pod sets no `securityContext`".to_owned());
+    }
+}
+
+/// KG062 (the container's own security context unset) and KG063 (its effective one empty:
+/// nothing of its own, nothing inherited from the pod); regular and init containers.
+fn container_security_context(ctx: &mut Ctx<'_>, ct: &Container<'_, '_>) {
+    let cref = ct.cref;
+    if cref.kind == ContainerKind::Ephemeral {
+        return;
+    }
+    let at = cref.at("/securityContext");
+    if !unset(ctx.obj.root.pointer(&at)) {
+        return;
+    }
+    let who = &ct.who;
+    ctx.push(&c::CONTAINER_SECURITY_CONTEXT_UNSET, ct.cn, || at.clone(), || format!("{who} sets no `securityContext`"));
+    let pod = ctx.obj.root.pointer(&ctx.view.spec_at("/securityContext")).and_then(YamlNode::as_map).unwrap_or(&[]);
+    let inherits = pod.iter().any(|e| INHERITED_SECURITY_CONTEXT.contains(&e.key.as_str()));
+    if !inherits && ctx.obj.kind() != "PodTemplate" {
+        ctx.push(
+            &c::CONTAINER_DEFAULT_SECURITY_CONTEXT,
+            ct.cn,
+            || at,
+            || {
+                format!(
+                    "{who} runs with the default security context (none of its own, nothing inherited from the pod)"
+                )
+            },
+        );
+    }
+}
+
+/// KG068 (Checkov's CKV_K8S_33), the image half: a dashboard image.
+fn dashboard_image(ctx: &mut Ctx<'_>, ct: &Container<'_, '_>) {
+    let cref = ct.cref;
+    if cref.kind == ContainerKind::Ephemeral {
+        return;
+    }
+    if let Some(image) =
+        ct.ctr.image.as_deref().filter(|i| i.contains("kubernetes-dashboard") || i.contains("kubernetesui"))
+    {
+        let who = &ct.who;
+        ctx.push(
+            &c::KUBERNETES_DASHBOARD,
+            ct.cn,
+            || cref.at("/image"),
+            || format!("{who} runs the Kubernetes dashboard image `{image}`"),
+        );
+    }
+}
+
+/// KG068, the label half: a pod (template) labelled as the dashboard, as Checkov reads the labels
+/// (`app` when set, else `k8s-app`); only when no container already reports the image.
+fn dashboard_labels(ctx: &mut Ctx<'_>) {
+    let view = ctx.view;
+    let images = view.containers().filter(|c| c.kind != ContainerKind::Ephemeral).any(|c| {
+        c.container.image.as_deref().is_some_and(|i| i.contains("kubernetes-dashboard") || i.contains("kubernetesui"))
+    });
+    let has_containers = view.containers().any(|c| c.kind != ContainerKind::Ephemeral);
+    let Some(labels) = view.metadata.labels.as_ref() else { return };
+    let key = if labels.contains_key("app") { "app" } else { "k8s-app" };
+    if !images && has_containers && labels.get(key).is_some_and(|v| v == "kubernetes-dashboard") {
+        ctx.push(
+            &c::KUBERNETES_DASHBOARD,
+            None,
+            || format!("{}/labels/{key}", view.metadata_pointer()),
+            || format!("pod is labelled `{key}: kubernetes-dashboard`"),
+        );
+    }
+}
 
 /// SELinux types a container may use (Pod Security Standards, baseline).
 const SELINUX_TYPES: &[&str] = &["container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
@@ -127,6 +222,15 @@ fn pod_level(ctx: &mut Ctx<'_>) {
                 || format!("volume `{}` mounts sensitive host path `{path}` ({why})", vol.name_str()),
             );
         }
+        // KG067: the exact paths Trivy's KSV121 compares.
+        if SYSTEM_DIRECTORIES.contains(&path) {
+            ctx.push(
+                &c::HOST_PATH_SYSTEM_DIR,
+                None,
+                || pointer.clone(),
+                || format!("volume `{}` mounts the host's system directory `{path}`", vol.name_str()),
+            );
+        }
         // KG050: the exact path Trivy's KSV006 and Checkov's CKV_K8S_27 compare.
         if path == "/var/run/docker.sock" {
             ctx.push(
@@ -137,6 +241,8 @@ fn pod_level(ctx: &mut Ctx<'_>) {
             );
         }
     }
+    security_context_unset(ctx);
+    dashboard_labels(ctx);
     for (i, vol) in spec.volumes.iter().flatten().enumerate() {
         for kind in NON_CORE_VOLUME_TYPES.iter().filter(|k| vol.sources.contains_key(**k)) {
             ctx.push(
@@ -365,6 +471,8 @@ const CONTAINER_RULES: &[fn(&mut Ctx<'_>, &Container<'_, '_>)] = &[
     image,
     resources,
     host_process,
+    container_security_context,
+    dashboard_image,
 ];
 
 fn container_level(ctx: &mut Ctx<'_>, cref: &ContainerRef<'_>) {

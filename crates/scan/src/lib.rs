@@ -466,6 +466,17 @@ fn scan_object(
             o.findings.extend(kguard_hardening::findings_in(obj, Some(&view), inventory));
         }
     }
+    // Placement (KG064–KG066, opt-in) reads any object's metadata; an object no other rule judges
+    // counts as evaluated when a selected placement rule does.
+    let placed: Vec<Finding> = kguard_hardening::placement_findings(obj)
+        .into_iter()
+        .filter(|f| rules::find(&f.rule_id).is_none_or(|r| config.selection.enabled(r)))
+        .collect();
+    if !placed.is_empty() && o.evaluated == Some(false) {
+        o.evaluated = Some(true);
+        o.diagnostics.retain(|d| d.code != "skipped-kind");
+    }
+    o.findings.extend(placed);
     o
 }
 

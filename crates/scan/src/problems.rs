@@ -76,6 +76,12 @@ pub const OVERLAPS: &[(&str, &[&str])] = &[
     ("KG045", &["KG048"]),
     ("KG046", &["KG048"]),
     ("KG047", &["KG048"]),
+    ("KG063", &["KG062"]),
+    ("KG067", &["KG024", "KG025"]),
+    ("KG078", &["KG041", "KG048"]),
+    ("KG079", &["KG044"]),
+    ("KG069", &["RBAC014"]),
+    ("KG080", &["KG040"]),
 ];
 
 /// Whether `general` is declared general to `specific`.

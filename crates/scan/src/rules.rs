@@ -100,7 +100,10 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate rule ids");
         let opt_in: Vec<&str> = all().filter(|r| r.opt_in).map(|r| r.id).collect();
-        assert_eq!(opt_in, ["KG015", "KG038", "KG056", "KG057", "KG058"]);
+        assert_eq!(
+            opt_in,
+            ["KG015", "KG038", "KG056", "KG057", "KG058", "KG061", "KG062", "KG063", "KG064", "KG065", "KG066"]
+        );
     }
 
     #[test]
