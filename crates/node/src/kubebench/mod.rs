@@ -12,7 +12,7 @@ use kguard_model::yaml::YamlNode;
 
 use crate::source::Source;
 pub use eval::{AuditRun, CheckResult, State};
-pub use model::{Controls, LoadError, parse_controls};
+pub use model::{Controls, Group, LoadError, parse_controls};
 
 /// The targets of a benchmark run, in kube-bench's order.
 pub const TARGETS: [&str; 6] = ["master", "etcd", "controlplane", "node", "policies", "managedservices"];
@@ -255,7 +255,37 @@ pub fn run_controls(controls: &Controls, run: &mut dyn FnMut(&str) -> AuditRun) 
                 .collect()
         })
         .collect();
-    ControlsResult { controls: controls.clone(), results }
+    regroup(ControlsResult { controls: controls.clone(), results })
+}
+
+/// What kube-bench's `RunChecks` reports of the groups it ran: it files each check under the
+/// first group with the check's group id, so the checks of a later group with an id already seen
+/// join that first group (whose text stays), and a group with no checks is not reported
+/// (`eks-stig-kubernetes-v1r6` has two groups `2.2`; its report has one).
+#[must_use]
+pub fn regroup(r: ControlsResult) -> ControlsResult {
+    let ControlsResult { mut controls, results } = r;
+    let mut groups: Vec<Group> = Vec::new();
+    let mut merged: Vec<Vec<CheckResult>> = Vec::new();
+    for (g, res) in std::mem::take(&mut controls.groups).into_iter().zip(results) {
+        if g.checks.is_empty() {
+            continue;
+        }
+        match groups.iter().position(|x| x.id == g.id) {
+            Some(i) => {
+                if let (Some(first), Some(first_res)) = (groups.get_mut(i), merged.get_mut(i)) {
+                    first.checks.extend(g.checks);
+                    first_res.extend(res);
+                }
+            }
+            None => {
+                groups.push(g);
+                merged.push(res);
+            }
+        }
+    }
+    controls.groups = groups;
+    ControlsResult { controls, results: merged }
 }
 
 fn write_summary(out: &mut String, s: Summary, name: &str) {
