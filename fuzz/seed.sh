@@ -33,6 +33,9 @@ seed pem_csr
 seed detect_rules "$root"/rules/kguard_k8s_audit_rules.yaml
 seed detect_condition seeds/detect_condition/*
 seed apparmor_profile seeds/apparmor_profile/*
+printf '/usr/{bin,sbin}/**\n/usr/bin/foo\n/**\n' | seed_text apparmor_aare alternation
+printf '@{HOME}/[^.]*/**\n/home/u/x/y\n/home/*/\n' | seed_text apparmor_aare variable
+printf '/{,**/}[a-z]?\\*x\n/a/b/c*x\n/a/**/\n' | seed_text apparmor_aare escapes
 seed apparmor_log "$root"/examples/apparmor/audit.log
 # each one-line condition of the bundled rules
 n=0
