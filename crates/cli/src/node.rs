@@ -23,7 +23,7 @@ use crate::output::Format as Out;
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// Check this node (or a root directory): kube-bench's CIS checks, sshd, open ports; one report.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// kube-bench's CIS checks alone, in kube-bench's text report (or its JSON with `-o json`).
     Cis(CisArgs),
     /// Print sshd's effective configuration as `sshd -T [-C spec]` computes it.
