@@ -433,7 +433,10 @@ fn check(a: &CheckArgs) -> u8 {
                     kguard_node::packages::Options { deny: a.deny_package.clone(), allow: a.allow_package.clone() };
                 findings.extend(kguard_node::packages::check(&pkgs, &opts));
             }
-            Err(e) => diagnostics.push(diag("/var/lib", format!("cannot read the package database: {e}"))),
+            Err(e) => diagnostics.push(diag(
+                "/var/lib",
+                format!("cannot read the package database: {e} (--section without packages skips this section)"),
+            )),
         }
         timings.push(("packages", t.elapsed()));
     }

@@ -183,3 +183,18 @@ fn packages_section_agrees_with_dpkg_query() {
     let auditd = installed.iter().any(|n| n == "auditd");
     assert_eq!(findings(&o).iter().any(|f| f["ruleId"] == "PKG003"), !auditd);
 }
+
+/// A package database kguard cannot read (rpm's Berkeley DB backend) is an input problem with a
+/// way out, not a silent pass.
+#[test]
+fn an_unreadable_package_database_is_an_error_that_says_how_to_skip_it() {
+    let d = TempDir::new("node-rpm-bdb");
+    std::fs::create_dir_all(d.path().join("var/lib/rpm")).unwrap();
+    std::fs::write(d.path().join("var/lib/rpm/Packages"), b"\0\0\0\0").unwrap();
+    let root = d.path().display().to_string();
+    let o = kguard(&["node", "check", "--root", &root, "--section", "packages"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("unsupported rpmdb format (BerkeleyDB)"), "{out}");
+    assert!(out.contains("--section without packages skips this section"), "{out}");
+}
