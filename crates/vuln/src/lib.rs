@@ -3,6 +3,8 @@
 //! which read files under a root the caller names.
 
 pub mod cvss;
+pub mod files;
+pub mod image;
 pub mod osv;
 pub mod pkgdb;
 pub mod scan;

@@ -3,7 +3,9 @@
 //! error). Also the OS of the root from `os-release`. Reusable by node checks:
 //! [`installed`] lists the packages of a root directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::files::{Dir, Files};
 
 /// The package manager a package came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,18 +53,8 @@ pub enum PkgDbError {
 /// Most bytes read from one database file.
 pub const MAX_DB: u64 = 256 << 20;
 
-fn read(path: &Path) -> Result<Option<String>, PkgDbError> {
-    let io = |e| PkgDbError::Io(path.display().to_string(), e);
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => {}
-        Ok(_) => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    }
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_DB), &mut buf).map_err(io)?;
-    Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+fn read(files: &dyn Files, rel: &str) -> Result<Option<String>, PkgDbError> {
+    Ok(files.read(rel)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
 /// Parses a dpkg status file (RFC 822 stanzas). Every stanza with `Package` and `Version` is
@@ -225,8 +217,13 @@ pub struct Os {
 
 /// Detects the OS of `root`.
 pub fn detect_os(root: &Path) -> Result<Option<Os>, PkgDbError> {
+    detect_os_in(&Dir(root))
+}
+
+/// Detects the OS of a file tree.
+pub fn detect_os_in(files: &dyn Files) -> Result<Option<Os>, PkgDbError> {
     for rel in ["etc/os-release", "usr/lib/os-release"] {
-        if let Some(text) = read(&safe_join(root, rel))? {
+        if let Some(text) = read(files, rel)? {
             let mut id = None;
             let mut ver = None;
             for line in text.lines() {
@@ -242,7 +239,7 @@ pub fn detect_os(root: &Path) -> Result<Option<Os>, PkgDbError> {
             if let Some(family) = id {
                 let mut name = ver.unwrap_or_default();
                 if family == "alpine"
-                    && let Some(r) = read(&safe_join(root, "etc/alpine-release"))?
+                    && let Some(r) = read(files, "etc/alpine-release")?
                 {
                     name = r.trim().to_owned();
                 }
@@ -250,63 +247,90 @@ pub fn detect_os(root: &Path) -> Result<Option<Os>, PkgDbError> {
             }
         }
     }
-    if let Some(r) = read(&safe_join(root, "etc/alpine-release"))? {
+    if let Some(r) = read(files, "etc/alpine-release")? {
         return Ok(Some(Os { family: "alpine".to_owned(), name: r.trim().to_owned() }));
     }
-    if let Some(r) = read(&safe_join(root, "etc/debian_version"))? {
+    if let Some(r) = read(files, "etc/debian_version")? {
         return Ok(Some(Os { family: "debian".to_owned(), name: r.trim().to_owned() }));
     }
     Ok(None)
 }
 
-/// `root/rel` for a relative path made only of normal components.
-fn safe_join(root: &Path, rel: &str) -> PathBuf {
-    let mut p = root.to_path_buf();
-    for c in rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..") {
-        p.push(c);
-    }
-    p
+/// Whether a scan of OS packages reads the file at `rel` (relative, `/`-separated): the
+/// os-release files and the package databases [`installed_in`] looks for. An image reader keeps
+/// only these.
+#[must_use]
+pub fn wanted(rel: &str) -> bool {
+    matches!(
+        rel,
+        "etc/os-release"
+            | "usr/lib/os-release"
+            | "etc/alpine-release"
+            | "etc/debian_version"
+            | "var/lib/dpkg/status"
+            | "lib/apk/db/installed"
+            | "usr/lib/apk/db/installed"
+    ) || rel.strip_prefix("var/lib/dpkg/status.d/").is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        || RPM_DIRS.iter().any(|d| {
+            rel.strip_prefix(d)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|f| matches!(f, "rpmdb.sqlite" | "Packages" | "Packages.db"))
+        })
 }
+
+const RPM_DIRS: [&str; 3] = ["var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"];
 
 /// The installed OS packages of a root directory: dpkg (`var/lib/dpkg/status` and
 /// `status.d/*`, only `install ok installed` stanzas of `status`), apk (`lib/apk/db/installed`,
 /// `usr/lib/apk/db/installed`) and rpm (`rpmdb.sqlite` under `var/lib/rpm`,
 /// `usr/lib/sysimage/rpm`, `usr/share/rpm`). Symlinked databases are not followed.
 pub fn installed(root: &Path) -> Result<Vec<InstalledPackage>, PkgDbError> {
+    installed_in(&Dir(root))
+}
+
+/// The installed OS packages of a file tree (see [`installed`]).
+pub fn installed_in(files: &dyn Files) -> Result<Vec<InstalledPackage>, PkgDbError> {
     let mut out = Vec::new();
-    if let Some(text) = read(&safe_join(root, "var/lib/dpkg/status"))? {
+    if let Some(text) = read(files, "var/lib/dpkg/status")? {
         out.extend(parse_dpkg_status(&text).into_iter().filter(|(_, s)| s == "install ok installed").map(|(p, _)| p));
     }
-    let sd = safe_join(root, "var/lib/dpkg/status.d");
-    if let Ok(rd) = std::fs::read_dir(&sd) {
-        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        files.sort();
-        for f in files {
-            if f.extension().is_some_and(|e| e == "md5sums") {
-                continue;
-            }
-            if let Some(text) = read(&f)? {
-                out.extend(parse_dpkg_status(&text).into_iter().map(|(p, _)| p));
-            }
+    for name in files.list("var/lib/dpkg/status.d")? {
+        if name.ends_with(".md5sums") {
+            continue;
+        }
+        if let Some(text) = read(files, &format!("var/lib/dpkg/status.d/{name}"))? {
+            out.extend(parse_dpkg_status(&text).into_iter().map(|(p, _)| p));
         }
     }
     for rel in ["lib/apk/db/installed", "usr/lib/apk/db/installed"] {
-        if let Some(text) = read(&safe_join(root, rel))? {
+        if let Some(text) = read(files, rel)? {
             out.extend(parse_apk_installed(&text));
             break;
         }
     }
-    for dir in ["var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"] {
-        let d = safe_join(root, dir);
-        let sqlite = d.join("rpmdb.sqlite");
-        if std::fs::symlink_metadata(&sqlite).is_ok_and(|m| m.is_file()) {
-            out.extend(read_rpm_sqlite(&sqlite)?);
+    for dir in RPM_DIRS {
+        let sqlite = format!("{dir}/rpmdb.sqlite");
+        if let Some(path) = files.on_disk(&sqlite) {
+            out.extend(read_rpm_sqlite(&path)?);
+            break;
+        }
+        if let Some(bytes) = files.read(&sqlite)? {
+            // Held in memory (an image layer): the sqlite library reads a file, so a private
+            // temporary copy is made and removed.
+            let shown = files.display(&sqlite);
+            let io = |e| PkgDbError::Io(shown.clone(), e);
+            let mut tmp = tempfile::Builder::new().prefix("kguard-rpmdb-").tempfile().map_err(io)?;
+            std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
+            out.extend(read_rpm_sqlite(tmp.path()).map_err(|e| match e {
+                PkgDbError::Rpm(_, m) => PkgDbError::Rpm(shown.clone(), m),
+                other => other,
+            })?);
             break;
         }
         for (file, what) in [("Packages", "BerkeleyDB"), ("Packages.db", "NDB")] {
-            let p = d.join(file);
-            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
-                return Err(PkgDbError::UnsupportedRpmdb(p.display().to_string(), what));
+            let rel = format!("{dir}/{file}");
+            if files.is_file(&rel) {
+                return Err(PkgDbError::UnsupportedRpmdb(files.display(&rel), what));
             }
         }
     }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::files::Files;
+use crate::image::{Image, ImageError};
 use crate::osv::{self, Db};
 use crate::pkgdb::{self, InstalledPackage, Kind, Os, PkgDbError};
 
@@ -51,6 +53,32 @@ pub struct ScanResult {
     pub packages: Vec<InstalledPackage>,
     /// Findings after filters, sorted by package then id.
     pub findings: Vec<Finding>,
+    /// The image, when an image was scanned.
+    pub image: Option<ImageMeta>,
+}
+
+/// What a report says about a scanned image (Trivy's `Metadata`).
+#[derive(Debug, Clone)]
+pub struct ImageMeta {
+    /// `sha256:` of the config.
+    pub image_id: String,
+    /// Uncompressed layer digests.
+    pub diff_ids: Vec<String>,
+    /// Tags recorded in the archive.
+    pub repo_tags: Vec<String>,
+    /// The image config.
+    pub config: Value,
+}
+
+/// Why a scan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A package database.
+    #[error(transparent)]
+    PkgDb(#[from] PkgDbError),
+    /// The image.
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 /// The OSV ecosystem of an OS (`Debian:12`, `Alpine:v3.19`, `Ubuntu:22.04`, `AlmaLinux:9`).
@@ -107,10 +135,27 @@ pub fn match_packages(db: &Db, os: Option<&Os>, packages: &[InstalledPackage], f
 
 /// Scans a root directory.
 pub fn scan_rootfs(root: &Path, db: &Db, f: &Filters) -> Result<ScanResult, PkgDbError> {
-    let os = pkgdb::detect_os(root)?;
-    let packages = pkgdb::installed(root)?;
+    scan_files(&crate::files::Dir(root), root.display().to_string(), db, f)
+}
+
+/// Scans a file tree.
+pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Result<ScanResult, PkgDbError> {
+    let os = pkgdb::detect_os_in(files)?;
+    let packages = pkgdb::installed_in(files)?;
     let findings = match_packages(db, os.as_ref(), &packages, f);
-    Ok(ScanResult { target: root.display().to_string(), os, packages, findings })
+    Ok(ScanResult { target, os, packages, findings, image: None })
+}
+
+/// Scans a read image (see [`crate::image::open`]).
+pub fn scan_image(image: &Image, db: &Db, f: &Filters) -> Result<ScanResult, ScanError> {
+    let mut r = scan_files(&image.files, image.name.clone(), db, f)?;
+    r.image = Some(ImageMeta {
+        image_id: image.image_id.clone(),
+        diff_ids: image.diff_ids.clone(),
+        repo_tags: image.repo_tags.clone(),
+        config: image.config.clone(),
+    });
+    Ok(r)
 }
 
 impl ScanResult {
@@ -156,11 +201,19 @@ impl ScanResult {
         if let Some(o) = &self.os {
             meta.insert("OS".into(), json!({"Family": o.family, "Name": o.name}));
         }
+        if let Some(i) = &self.image {
+            meta.insert("ImageID".into(), json!(i.image_id));
+            meta.insert("DiffIDs".into(), json!(i.diff_ids));
+            if !i.repo_tags.is_empty() {
+                meta.insert("RepoTags".into(), json!(i.repo_tags));
+            }
+            meta.insert("ImageConfig".into(), i.config.clone());
+        }
         let meta = Value::Object(meta);
         json!({
             "SchemaVersion": 2,
             "ArtifactName": self.target,
-            "ArtifactType": "filesystem",
+            "ArtifactType": if self.image.is_some() { "container_image" } else { "filesystem" },
             "Metadata": meta,
             "Results": if self.os.is_some() || !self.packages.is_empty() { json!([result]) } else { json!([]) },
         })
