@@ -95,6 +95,10 @@ pub enum Command {
     },
     /// Scan a root filesystem for vulnerable OS packages (dpkg, apk, rpm) against OSV data (as `trivy rootfs`).
     Fs(crate::vuln::FsArgs),
+    /// Scan a container image (`docker save` archive or OCI layout) for vulnerable OS packages, or write its SBOM (as `trivy image --input`).
+    Image(Box<crate::vuln::ImageArgs>),
+    /// Scan the packages an SBOM lists (CycloneDX or SPDX JSON) against OSV data (as `trivy sbom`).
+    Sbom(crate::vuln::SbomArgs),
     /// OSV vulnerability data: what a directory or zip holds.
     Db {
         /// What to do.

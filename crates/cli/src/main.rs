@@ -68,6 +68,8 @@ fn main() -> ExitCode {
         Command::Seccomp { command } => seccomp::run(&command),
         Command::Node { command } => node::run(&command),
         Command::Fs(args) => vuln::run_fs(&args),
+        Command::Image(args) => vuln::run_image(&args),
+        Command::Sbom(args) => vuln::run_sbom(&args),
         Command::Db { command } => vuln::run_db(&command),
         Command::Mesh { command } => mesh::run(&command),
         Command::Serve(args) => serve(&args),

@@ -36,11 +36,15 @@ pub enum Format {
     Kubesec,
     /// A raw classic-BPF program (`seccomp compile`).
     Bpf,
+    /// CycloneDX 1.6 JSON (an SBOM).
+    Cyclonedx,
+    /// SPDX 2.3 JSON (an SBOM).
+    SpdxJson,
 }
 
 impl Format {
     /// Every format, with its name.
-    pub const ALL: [(Self, &'static str); 13] = [
+    pub const ALL: [(Self, &'static str); 15] = [
         (Self::Table, "table"),
         (Self::Json, "json"),
         (Self::Yaml, "yaml"),
@@ -54,6 +58,8 @@ impl Format {
         (Self::Dot, "dot"),
         (Self::Kubesec, "kubesec"),
         (Self::Bpf, "bpf"),
+        (Self::Cyclonedx, "cyclonedx"),
+        (Self::SpdxJson, "spdx-json"),
     ];
 
     /// The format's name.
@@ -67,6 +73,7 @@ impl Format {
         let s = match s.as_str() {
             "text" => "table",
             "md-table" => "md",
+            "spdx" => "spdx-json",
             other => other,
         };
         Self::ALL.iter().find(|(_, n)| *n == s).map(|(f, _)| *f)

@@ -7,5 +7,6 @@ pub mod files;
 pub mod image;
 pub mod osv;
 pub mod pkgdb;
+pub mod sbom;
 pub mod scan;
 pub mod version;

@@ -243,6 +243,14 @@ pub fn detect_os_in(files: &dyn Files) -> Result<Option<Os>, PkgDbError> {
                 {
                     name = r.trim().to_owned();
                 }
+                // Debian's point release (`12.5`) is in debian_version, which Trivy reports;
+                // testing/sid write a codename there (`trixie/sid`), which is not a release.
+                if family == "debian"
+                    && let Some(r) = read(files, "etc/debian_version")?
+                    && r.trim().starts_with(|c: char| c.is_ascii_digit())
+                {
+                    name = r.trim().to_owned();
+                }
                 return Ok(Some(Os { family, name }));
             }
         }

@@ -232,6 +232,7 @@ fn hard_links_carry_content_and_symlinked_files_are_not_followed() {
     let l1 = layer(&[
         E::File("usr/lib/os-release", OS_RELEASE),
         E::Symlink("etc/os-release", "../usr/lib/os-release"),
+        E::File("etc/debian_version", b"12.4\n"),
         E::File("var/lib/dpkg/status.d/a", stanza("a", "1").as_bytes()),
         E::Hardlink("var/lib/dpkg/status", "var/lib/dpkg/status.d/a"),
     ]);
@@ -240,7 +241,9 @@ fn hard_links_carry_content_and_symlinked_files_are_not_followed() {
     std::fs::write(&archive, docker_archive(&[l1])).unwrap();
     let img = image::open(&archive, &opts()).unwrap();
     assert!(!img.files.is_file("etc/os-release"), "a symlink is not read");
-    assert_eq!(pkgdb::detect_os_in(&img.files).unwrap().unwrap().family, "debian", "usr/lib/os-release is");
+    let os = pkgdb::detect_os_in(&img.files).unwrap().unwrap();
+    assert_eq!(os.family, "debian", "usr/lib/os-release is read");
+    assert_eq!(os.name, "12.4", "the point release from debian_version, as Trivy reports it");
     assert_eq!(img.files.read("var/lib/dpkg/status").unwrap().unwrap(), stanza("a", "1").as_bytes());
 }
 
