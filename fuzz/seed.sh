@@ -29,6 +29,7 @@ seed_text() {
 seed load "$root"/examples/*.yaml "$root"/tests/fixtures/bad/* "$root"/crates/discovery/tests/strict/*.yaml
 seed webhook_requests "$root"/crates/server/benches/pod-review.json "$root"/deploy/kubernetes/configmap.yaml
 seed vuln_parsers "$root"/tests/fixtures/vuln/osv/*.json "$root"/tests/fixtures/vuln/debian-rootfs/var/lib/dpkg/status
+seed vuln_image "$root"/tests/fixtures/vuln/debian-image.tar
 seed pem_csr
 seed detect_rules "$root"/rules/kguard_k8s_audit_rules.yaml
 seed detect_condition seeds/detect_condition/*

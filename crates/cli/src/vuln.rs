@@ -30,6 +30,11 @@ pub struct ScanFlags {
     /// List every installed package in the JSON report (`Packages`).
     #[arg(long)]
     pub list_all_pkgs: bool,
+    /// Vulnerability ids to accept, one per line, `#` comments, `ID exp:YYYY-MM-DD` to stop
+    /// accepting at that date (Trivy's `.trivyignore`; an id also matches the CVE a
+    /// distribution's advisory is about). Default: `.trivyignore` when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Option<PathBuf>,
     /// Output format: `table`, `json` (Trivy's report, SchemaVersion 2), `cyclonedx` (CycloneDX
     /// 1.6 JSON) or `spdx-json` (SPDX 2.3 JSON). An SBOM lists the packages, and the
     /// vulnerabilities too (CycloneDX) when `--db` is given.
@@ -118,7 +123,33 @@ fn prepare(a: &ScanFlags) -> Result<(Filters, kguard_vuln::osv::Db), u8> {
         },
         None => kguard_vuln::osv::Db::default(),
     };
-    Ok((Filters { severities, ignore_unfixed: a.ignore_unfixed }, db))
+    let ignore = match read_ignorefile(a.ignorefile.as_deref()) {
+        Ok(i) => i,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Err(exit::ERROR);
+        }
+    };
+    Ok((Filters { severities, ignore_unfixed: a.ignore_unfixed, ignore, now: kguard_model::time::now_unix() }, db))
+}
+
+/// The ignore file named, or `.trivyignore` in the working directory when there is one.
+fn read_ignorefile(named: Option<&std::path::Path>) -> Result<kguard_vuln::ignore::IgnoreFile, String> {
+    let default = std::path::Path::new(".trivyignore");
+    let path = match named {
+        Some(p) => p,
+        None if default.is_file() => default,
+        None => return Ok(kguard_vuln::ignore::IgnoreFile::default()),
+    };
+    if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        return Err(format!(
+            "{}: the YAML ignore file (.trivyignore.yaml) is not supported; use the text format (one id per line)",
+            path.display()
+        ));
+    }
+    let text = read_capped(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    kguard_vuln::ignore::IgnoreFile::parse(&String::from_utf8_lossy(&text))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The time an SBOM records: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.

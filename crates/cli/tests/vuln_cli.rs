@@ -100,6 +100,12 @@ fn bad_input_exits_2_naming_the_file() {
     let o = kguard(&["image", IMAGE, "--max-image-size", "12 parsecs"]);
     assert_eq!(o.status.code(), Some(2), "a bad size is a usage error");
 
+    let ignore = t.path().join("ignore");
+    std::fs::write(&ignore, "CVE-2023-5678\nCVE-2023-45853 exp:soon\n").unwrap();
+    let o = kguard(&["image", IMAGE, "--ignorefile", ignore.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("line 2") && err(&o).contains("exp:YYYY-MM-DD"), "{}", err(&o));
+
     let bad = t.path().join("bad.json");
     std::fs::write(&bad, "{\n  \"bomFormat\": \"CycloneDX\",\n  \"components\": [\n").unwrap();
     let o = kguard(&["sbom", bad.to_str().unwrap()]);

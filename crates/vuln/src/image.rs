@@ -472,7 +472,7 @@ pub fn open(path: &Path, opts: &Options<'_>) -> Result<Image, ImageError> {
     for (i, ((name, blob_digest), diff_id)) in layers.iter().zip(&diff_ids).enumerate() {
         let what = format!("{shown}: layer {} ({name})", i + 1);
         let raw = Hashing::new(store.open(name, &shown)?);
-        let (raw_digest, _) = apply_layer(&mut files, raw, &what, opts, &mut budget, &mut warnings, diff_id)?;
+        let (raw_digest, _) = apply_layer(&mut files, raw, &what, opts, &mut budget, &mut warnings, Some(diff_id))?;
         if let Some(expected) = blob_digest
             && *expected != raw_digest
         {
@@ -480,6 +480,16 @@ pub fn open(path: &Path, opts: &Options<'_>) -> Result<Image, ImageError> {
         }
     }
     Ok(Image { name: shown, format, image_id, diff_ids, repo_tags, config, files, warnings })
+}
+
+/// Applies one layer stream (a tar, plain, gzip or zstd) to an empty tree: the wanted files it
+/// holds, and its warnings. The tar walker alone, as [`open`] runs it for each layer.
+pub fn read_layer<R: Read>(reader: R, name: &str, opts: &Options<'_>) -> Result<(Layered, Vec<String>), ImageError> {
+    let mut files = Layered { name: name.to_owned(), entries: BTreeMap::new() };
+    let mut warnings = Vec::new();
+    let mut budget = opts.max_uncompressed;
+    apply_layer(&mut files, Hashing::new(reader), name, opts, &mut budget, &mut warnings, None)?;
+    Ok((files, warnings))
 }
 
 type Manifest = (Format, String, Option<String>, Vec<(String, Option<String>)>, Vec<String>);
@@ -623,7 +633,7 @@ fn apply_layer<R: Read>(
     opts: &Options<'_>,
     budget: &mut u64,
     warnings: &mut Vec<String>,
-    diff_id: &str,
+    diff_id: Option<&str>,
 ) -> Result<(String, u64), ImageError> {
     let io = |e| ImageError::Io(what.to_owned(), e);
     let mut buffered = BufReader::new(raw);
@@ -655,8 +665,10 @@ fn apply_layer<R: Read>(
         return Err(ImageError::Format(what.to_owned(), format!("not a readable layer: {e}")));
     }
     *budget = left;
-    if actual_diff != diff_id {
-        return Err(ImageError::Digest { what: what.to_owned(), expected: diff_id.to_owned(), actual: actual_diff });
+    if let Some(expected) = diff_id
+        && actual_diff != expected
+    {
+        return Err(ImageError::Digest { what: what.to_owned(), expected: expected.to_owned(), actual: actual_diff });
     }
     let mut raw = buffered.into_inner();
     io::copy(&mut raw, &mut io::sink()).map_err(io)?;

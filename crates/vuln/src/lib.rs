@@ -4,6 +4,7 @@
 
 pub mod cvss;
 pub mod files;
+pub mod ignore;
 pub mod image;
 pub mod osv;
 pub mod pkgdb;

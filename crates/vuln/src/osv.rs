@@ -17,6 +17,9 @@ pub struct Record {
     pub id: String,
     /// Other ids of the same vulnerability.
     pub aliases: Vec<String>,
+    /// Ids of the upstream vulnerability this record is about (schema 1.7: Debian's and
+    /// Ubuntu's records name the CVE here).
+    pub upstream: Vec<String>,
     /// Withdrawn records match nothing.
     pub withdrawn: Option<String>,
     /// One-line summary.

@@ -21,6 +21,10 @@ pub struct Filters {
     pub severities: BTreeSet<String>,
     /// Drop findings without a fixed version.
     pub ignore_unfixed: bool,
+    /// Findings an ignore file accepts (`.trivyignore`).
+    pub ignore: crate::ignore::IgnoreFile,
+    /// Now, in unix seconds (for the ignore file's expiry dates).
+    pub now: i64,
 }
 
 /// One finding.
@@ -28,6 +32,8 @@ pub struct Filters {
 pub struct Finding {
     /// Advisory id.
     pub id: String,
+    /// Other ids of the advisory (CVE ids of a distribution's record).
+    pub aliases: Vec<String>,
     /// Binary package name.
     pub pkg: String,
     /// Installed version.
@@ -118,8 +124,13 @@ pub fn match_packages(db: &Db, os: Option<&Os>, packages: &[InstalledPackage], f
             if f.ignore_unfixed && hit.fixed.is_none() {
                 continue;
             }
+            let aliases: Vec<String> = hit.record.aliases.iter().chain(&hit.record.upstream).cloned().collect();
+            if f.ignore.ignores(&hit.record.id, &aliases, f.now) {
+                continue;
+            }
             out.push(Finding {
                 id: hit.record.id.clone(),
+                aliases,
                 pkg: p.name.clone(),
                 installed: p.version.clone(),
                 fixed: hit.fixed.clone(),

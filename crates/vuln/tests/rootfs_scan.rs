@@ -37,12 +37,27 @@ fn debian_root_matches_by_source_package() {
 fn severity_is_a_set_and_unfixed_can_be_ignored() {
     let db = kguard_vuln::osv::load(&fixtures().join("osv")).unwrap();
     let root = fixtures().join("debian-rootfs");
-    let only_medium = Filters { severities: BTreeSet::from(["MEDIUM".to_owned()]), ignore_unfixed: false };
+    let only_medium = Filters { severities: BTreeSet::from(["MEDIUM".to_owned()]), ..Filters::default() };
     let r = scan_rootfs(&root, &db, &only_medium).unwrap();
     assert!(r.findings.iter().all(|f| f.severity == "MEDIUM") && r.findings.len() == 2);
-    let fixed = Filters { severities: BTreeSet::new(), ignore_unfixed: true };
+    let fixed = Filters { ignore_unfixed: true, ..Filters::default() };
     let r = scan_rootfs(&root, &db, &fixed).unwrap();
     assert!(r.findings.iter().all(|f| f.fixed.is_some()) && r.findings.len() == 2);
+}
+
+#[test]
+fn an_ignore_file_accepts_by_id_or_upstream_cve_until_it_expires() {
+    let db = kguard_vuln::osv::load(&fixtures().join("osv")).unwrap();
+    let root = fixtures().join("debian-rootfs");
+    let ignore =
+        kguard_vuln::ignore::IgnoreFile::parse("CVE-2023-5678 exp:2030-01-01\nDEBIAN-CVE-2023-45853\n").unwrap();
+    let before = Filters { ignore: ignore.clone(), now: 1_700_000_000, ..Filters::default() };
+    let r = scan_rootfs(&root, &db, &before).unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    let after = Filters { ignore, now: 1_900_000_000, ..Filters::default() };
+    let r = scan_rootfs(&root, &db, &after).unwrap();
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["DEBIAN-CVE-2023-5678", "DEBIAN-CVE-2023-5678"], "the expired line no longer applies");
 }
 
 #[test]
