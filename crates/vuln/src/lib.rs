@@ -3,7 +3,9 @@
 //! which read files under a root the caller names.
 
 pub mod cvss;
+pub mod lang;
 pub mod osv;
 pub mod pkgdb;
 pub mod scan;
+pub mod trivydb;
 pub mod version;
