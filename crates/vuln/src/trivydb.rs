@@ -458,7 +458,15 @@ pub fn matches(kind: LangType, version: &str, constraint: &str) -> Option<bool> 
             pep440::Version::parse(version).ok()?;
             let mut any = false;
             for alt in constraint.split("||") {
-                let set = pep440::SpecifierSet::parse(alt.trim()).ok()?;
+                // A bare version means `==` (go-pep440-version).
+                let parts: Vec<String> = alt
+                    .split(',')
+                    .map(|p| {
+                        let p = p.trim();
+                        if p.starts_with(|c: char| c.is_ascii_alphanumeric()) { format!("=={p}") } else { p.to_owned() }
+                    })
+                    .collect();
+                let set = pep440::SpecifierSet::parse(&parts.join(",")).ok()?;
                 any |= set.contains(version);
             }
             Some(any)

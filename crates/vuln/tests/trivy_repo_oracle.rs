@@ -97,6 +97,7 @@ fn trivy_lockfile_goldens() {
             mode: if rootfs { Mode::Rootfs } else { Mode::Repo },
             skip_files: rel(list("skipFiles")),
             skip_dirs: rel(list("skipDirs")),
+            root_label: input.to_owned(),
         };
         let targets = find(&root, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         let ropts = ReportOptions {

@@ -123,13 +123,14 @@ pub(crate) fn parse_xml(text: &str) -> Result<Element, ParseError> {
     root.ok_or_else(|| ParseError::new(1, "no XML root element"))
 }
 
-// mitchellh/hashstructure v2 over `map[string]any{"gav": …, "path": …}` (FNV-64a).
-fn fnv64a(parts: &[&[u8]]) -> u64 {
+// mitchellh/hashstructure v2 over `map[string]any{"gav": …, "path": …}` (Go's `fnv.New64`,
+// FNV-1: multiply, then xor).
+fn fnv1(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for &b in *p {
-            h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            h ^= u64::from(b);
         }
     }
     h
@@ -138,13 +139,10 @@ fn fnv64a(parts: &[&[u8]]) -> u64 {
 fn hash_string_map(entries: &[(&str, &str)]) -> u64 {
     let mut acc = 0u64;
     for (k, v) in entries {
-        if v.is_empty() {
-            continue; // IgnoreZeroValue
-        }
-        let (kh, vh) = (fnv64a(&[k.as_bytes()]), fnv64a(&[v.as_bytes()]));
-        acc ^= fnv64a(&[&kh.to_le_bytes(), &vh.to_le_bytes()]);
+        let (kh, vh) = (fnv1(&[k.as_bytes()]), fnv1(&[v.as_bytes()]));
+        acc ^= fnv1(&[&kh.to_le_bytes(), &vh.to_le_bytes()]);
     }
-    fnv64a(&[&acc.to_le_bytes()])
+    fnv1(&[&acc.to_le_bytes()])
 }
 
 /// Trivy's pom package ID: `group:artifact:version::<first 8 hex digits of a hash of the GAV
@@ -322,7 +320,7 @@ mod tests {
     #[test]
     fn pom_id_hash_matches_trivy() {
         assert_eq!(
-            pom_package_id("com.fasterxml.jackson.core:jackson-databind", "2.9.1", "pom.xml"),
+            pom_package_id("com.fasterxml.jackson.core:jackson-databind", "2.9.1", "testdata/fixtures/repo/pom/pom.xml"),
             "com.fasterxml.jackson.core:jackson-databind:2.9.1::6a9e9547"
         );
     }

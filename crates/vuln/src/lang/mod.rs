@@ -343,6 +343,28 @@ pub struct LangOptions {
     pub skip_files: Vec<String>,
     /// `--skip-dirs`: glob patterns of directories, relative to the scan root.
     pub skip_dirs: Vec<String>,
+    /// The scan root as the user wrote it (`testdata/fixtures/repo/pom`); Trivy hashes
+    /// `<root as given>/<file>` into pom package IDs. Empty: the root path itself.
+    pub root_label: String,
+}
+
+/// Go's `filepath.Join` + `Clean` for `/`-separated paths.
+fn go_join(base: &str, rel: &str) -> String {
+    let joined = if base.is_empty() { rel.to_owned() } else { format!("{base}/{rel}") };
+    let absolute = joined.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in joined.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    if absolute { format!("/{body}") } else if body.is_empty() { ".".into() } else { body }
 }
 
 /// A parse failure inside one file, before the file is named.
@@ -659,7 +681,13 @@ pub fn find(root: &Path, opts: &LangOptions) -> Result<Vec<LangTarget>, Error> {
         let path = root.join(&rel);
         let text = read_text(&path, &rel)?;
         let file_name = rel.rsplit('/').next().unwrap_or(&rel);
-        let name_arg = if kind == LangType::Pom { rel.as_str() } else { file_name };
+        let pom_path = if kind == LangType::Pom {
+            let label = if opts.root_label.is_empty() { root.to_string_lossy().replace('\\', "/") } else { opts.root_label.replace('\\', "/") };
+            go_join(&label, &rel)
+        } else {
+            String::new()
+        };
+        let name_arg = if kind == LangType::Pom { pom_path.as_str() } else { file_name };
         let mut packages = parse(kind, name_arg, text.as_bytes()).map_err(|e| Error::Parse {
             path: rel.clone(),
             line: e.line,
@@ -704,6 +732,8 @@ mod tests {
         assert!(!glob_match("*.lock", "a/yarn.lock"));
         assert!(glob_match("a/**", "a/b/c"));
         assert_eq!(normalize_pattern(Path::new("testdata/x"), "testdata/x/sub/go.mod"), "sub/go.mod");
+        assert_eq!(go_join("./a/b/", "c/../pom.xml"), "a/b/pom.xml");
+        assert_eq!(go_join("/r", "pom.xml"), "/r/pom.xml");
     }
 
     #[test]

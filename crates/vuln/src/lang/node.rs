@@ -437,6 +437,14 @@ pub fn yarn_post(dir: &Path, lock_text: &str, pkgs: &mut Vec<Package>) {
 fn pnpm_key(key: &str) -> Option<(String, String)> {
     let k = key.strip_prefix('/').unwrap_or(key);
     let k = k.split('(').next().unwrap_or(k);
+    // v5: `/name/1.0.0_peer`
+    if key.starts_with('/')
+        && let Some((n, v)) = k.rsplit_once('/')
+        && v.starts_with(|c: char| c.is_ascii_digit())
+    {
+        let v = v.split('_').next().unwrap_or(v);
+        return (!n.is_empty() && !v.is_empty()).then(|| (n.to_owned(), v.to_owned()));
+    }
     let at = if let Some(rest) = k.strip_prefix('@') { rest.find('@').map(|i| i + 1) } else { k.find('@') };
     let (name, version) = match at {
         Some(i) => (k.get(..i)?, k.get(i + 1..)?),
