@@ -177,7 +177,9 @@ fn parse_vuln(v: &Node) -> Vulnerability {
             .filter_map(|(k, s)| {
                 let s = s.as_str()?;
                 let rank = match s.parse::<f64>() {
-                    Ok(f) if (0.0..=4.0).contains(&f) => severity_rank(SEVERITIES.get(f as usize).copied().unwrap_or("")),
+                    Ok(f) if (0.0..=4.0).contains(&f) => {
+                        severity_rank(SEVERITIES.get(f as usize).copied().unwrap_or(""))
+                    }
                     _ => severity_rank(s),
                 };
                 Some((k.clone(), rank))
@@ -293,7 +295,14 @@ impl Db {
     /// Advisories for a language package (Trivy's library driver), with details filled
     /// ([`Db::fill`]). Packages without a version are not looked up.
     #[must_use]
-    pub fn detect(&self, kind: LangType, pkg_id: &str, name: &str, version: &str, severity_sources: &[String]) -> Vec<Detected> {
+    pub fn detect(
+        &self,
+        kind: LangType,
+        pkg_id: &str,
+        name: &str,
+        version: &str,
+        severity_sources: &[String],
+    ) -> Vec<Detected> {
         if version.is_empty() {
             return Vec::new();
         }
@@ -351,7 +360,8 @@ fn severity_of(id: &str, v: &Vulnerability, source: &str, sources: &[String]) ->
             if let Some(&r) = v.vendor_severity.get(source) {
                 return (name(r), source.to_owned());
             }
-            let auto: Vec<&str> = if id.starts_with("GHSA-") { vec![source, "ghsa", "nvd"] } else { vec![source, "nvd"] };
+            let auto: Vec<&str> =
+                if id.starts_with("GHSA-") { vec![source, "ghsa", "nvd"] } else { vec![source, "nvd"] };
             for a in auto {
                 if let Some(&r) = v.vendor_severity.get(a) {
                     return (name(r), a.to_owned());

@@ -5,7 +5,6 @@
 //! only for presence (they are Trivy-internal hashes).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-
 use kguard_vuln::lang::report::{ReportOptions, trivy_json};
 use kguard_vuln::lang::{LangOptions, Mode, find};
 use kguard_vuln::trivydb::Db;

@@ -28,7 +28,9 @@ pub fn parse_nuget_lock(text: &str) -> Result<Vec<Package>, ParseError> {
                 .map(Node::entries)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|(n, _)| versions.get(n.as_str()).filter(|v| !v.is_empty()).map(|v| package_id(LangType::NuGet, n, v)))
+                .filter_map(|(n, _)| {
+                    versions.get(n.as_str()).filter(|v| !v.is_empty()).map(|v| package_id(LangType::NuGet, n, v))
+                })
                 .collect();
             depends_on.sort();
             let id = package_id(LangType::NuGet, name, version);

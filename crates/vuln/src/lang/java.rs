@@ -50,7 +50,8 @@ pub(crate) fn parse_xml(text: &str) -> Result<Element, ParseError> {
             .flatten()
             .map(|a| {
                 let k = a.key.local_name().into_inner().to_owned();
-                let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map(|v| v.into_owned()).unwrap_or_default();
+                let v =
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map(|v| v.into_owned()).unwrap_or_default();
                 (k, v)
             })
             .collect();
@@ -58,9 +59,9 @@ pub(crate) fn parse_xml(text: &str) -> Result<Element, ParseError> {
     };
     loop {
         let before = reader.buffer_position();
-        let ev = reader.read_event().map_err(|e| {
-            ParseError::new(line_at(text, reader.error_position()), format!("invalid XML: {e}"))
-        })?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| ParseError::new(line_at(text, reader.error_position()), format!("invalid XML: {e}")))?;
         let line = line_at(text, before);
         match ev {
             Event::Start(e) => {
@@ -162,7 +163,12 @@ fn substitute(s: &str, props: &HashMap<String, String>) -> String {
         let Some(len) = out.get(start..).and_then(|r| r.find('}')) else { break };
         let key = out.get(start + 2..start + len).unwrap_or_default().to_owned();
         let Some(val) = props.get(&key) else { break };
-        out = format!("{}{}{}", out.get(..start).unwrap_or_default(), val, out.get(start + len + 1..).unwrap_or_default());
+        out = format!(
+            "{}{}{}",
+            out.get(..start).unwrap_or_default(),
+            val,
+            out.get(start + len + 1..).unwrap_or_default()
+        );
     }
     out
 }
@@ -175,7 +181,10 @@ fn substitute(s: &str, props: &HashMap<String, String>) -> String {
 pub fn parse_pom(text: &str, pom_path: &str) -> Result<Vec<Package>, ParseError> {
     let project = parse_xml(text)?;
     if project.name != "project" {
-        return Err(ParseError::new(project.line, format!("pom.xml: root element is <{}>, not <project>", project.name)));
+        return Err(ParseError::new(
+            project.line,
+            format!("pom.xml: root element is <{}>, not <project>", project.name),
+        ));
     }
     let parent = project.child("parent");
     let parent_field = |f: &str| parent.map(|p| p.text_of(f)).unwrap_or_default();
@@ -212,7 +221,11 @@ pub fn parse_pom(text: &str, pom_path: &str) -> Result<Vec<Package>, ParseError>
         .map(|d| {
             d.children_named("dependency")
                 .map(|x| {
-                    let n = format!("{}:{}", substitute(&x.text_of("groupId"), &props), substitute(&x.text_of("artifactId"), &props));
+                    let n = format!(
+                        "{}:{}",
+                        substitute(&x.text_of("groupId"), &props),
+                        substitute(&x.text_of("artifactId"), &props)
+                    );
                     (n, (substitute(&x.text_of("version"), &props), x.text_of("scope")))
                 })
                 .collect()
@@ -220,8 +233,11 @@ pub fn parse_pom(text: &str, pom_path: &str) -> Result<Vec<Package>, ParseError>
         .unwrap_or_default();
     let mut out = Vec::new();
     let mut direct = Vec::new();
-    for d in project.child("dependencies").map(|d| d.children_named("dependency").collect::<Vec<_>>()).unwrap_or_default() {
-        let name = format!("{}:{}", substitute(&d.text_of("groupId"), &props), substitute(&d.text_of("artifactId"), &props));
+    for d in
+        project.child("dependencies").map(|d| d.children_named("dependency").collect::<Vec<_>>()).unwrap_or_default()
+    {
+        let name =
+            format!("{}:{}", substitute(&d.text_of("groupId"), &props), substitute(&d.text_of("artifactId"), &props));
         let (mv, ms) = managed.get(&name).cloned().unwrap_or_default();
         let version = match substitute(&d.text_of("version"), &props) {
             v if v.is_empty() => mv,
@@ -231,7 +247,10 @@ pub fn parse_pom(text: &str, pom_path: &str) -> Result<Vec<Package>, ParseError>
             s if s.is_empty() => ms,
             s => s,
         };
-        if matches!(scope.as_str(), "test" | "provided" | "system") || d.text_of("optional") == "true" || version.contains("${") {
+        if matches!(scope.as_str(), "test" | "provided" | "system")
+            || d.text_of("optional") == "true"
+            || version.contains("${")
+        {
             continue;
         }
         let id = pom_package_id(&name, &version, pom_path);
@@ -298,7 +317,8 @@ pub fn parse_sbt(text: &str) -> Result<Vec<Package>, ParseError> {
         if org.is_empty() || name.is_empty() || version.is_empty() {
             continue;
         }
-        let confs: Vec<&str> = d.get("configurations").map(Node::items).unwrap_or_default().iter().filter_map(Node::as_str).collect();
+        let confs: Vec<&str> =
+            d.get("configurations").map(Node::items).unwrap_or_default().iter().filter_map(Node::as_str).collect();
         let full = format!("{org}:{name}");
         out.push(Package {
             id: package_id(LangType::Sbt, &full, version),
@@ -320,7 +340,11 @@ mod tests {
     #[test]
     fn pom_id_hash_matches_trivy() {
         assert_eq!(
-            pom_package_id("com.fasterxml.jackson.core:jackson-databind", "2.9.1", "testdata/fixtures/repo/pom/pom.xml"),
+            pom_package_id(
+                "com.fasterxml.jackson.core:jackson-databind",
+                "2.9.1",
+                "testdata/fixtures/repo/pom/pom.xml"
+            ),
             "com.fasterxml.jackson.core:jackson-databind:2.9.1::6a9e9547"
         );
     }

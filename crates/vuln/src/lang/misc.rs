@@ -52,8 +52,13 @@ fn cargo_blocks(text: &str) -> Vec<Location> {
 pub fn parse_cargo_lock(text: &str) -> Result<Vec<Package>, ParseError> {
     let t = parse_toml(text, "Cargo.lock")?;
     let blocks = cargo_blocks(text);
-    let pkgs: Vec<&toml::Table> =
-        t.get("package").and_then(toml::Value::as_array).into_iter().flatten().filter_map(toml::Value::as_table).collect();
+    let pkgs: Vec<&toml::Table> = t
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_table)
+        .collect();
     let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
     for p in &pkgs {
         let n = p.get("name").and_then(toml::Value::as_str).unwrap_or_default();
@@ -265,7 +270,8 @@ pub fn composer_post(dir: &Path, pkgs: &mut [Package]) {
     let Some(cj) = read_optional(&dir.join("composer.json")).and_then(|t| parse_json(&t, false).ok()) else {
         return;
     };
-    let direct: HashSet<&str> = cj.get("require").map(Node::entries).unwrap_or_default().iter().map(|(k, _)| k.as_str()).collect();
+    let direct: HashSet<&str> =
+        cj.get("require").map(Node::entries).unwrap_or_default().iter().map(|(k, _)| k.as_str()).collect();
     for p in pkgs.iter_mut() {
         p.relationship = if direct.contains(p.name.as_str()) { Relationship::Direct } else { Relationship::Indirect };
     }
@@ -357,7 +363,8 @@ pub fn parse_swift(text: &str) -> Result<Vec<Package>, ParseError> {
         };
         let name = url.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches(".git");
         let state = pin.get("state");
-        let version = state.map(|s| s.str_of("version")).filter(|v| !v.is_empty()).or_else(|| state.map(|s| s.str_of("branch")));
+        let version =
+            state.map(|s| s.str_of("version")).filter(|v| !v.is_empty()).or_else(|| state.map(|s| s.str_of("branch")));
         let version = version.unwrap_or_default();
         if name.is_empty() || version.is_empty() {
             continue;
@@ -492,16 +499,23 @@ mod tests {
 
     #[test]
     fn small_formats() {
-        let m = parse_mix_lock("%{\n  \"plug\": {:hex, :plug, \"1.14.0\", \"x\", [:mix], [], \"hexpm\", \"y\"},\n}").unwrap();
+        let m = parse_mix_lock("%{\n  \"plug\": {:hex, :plug, \"1.14.0\", \"x\", [:mix], [], \"hexpm\", \"y\"},\n}")
+            .unwrap();
         assert_eq!((m[0].id.as_str(), m[0].locations[0].start_line), ("plug@1.14.0", 2));
         let pods = parse_podfile_lock("PODS:\n  - A (1.0):\n    - B (~> 2)\n  - B (2.1)\n").unwrap();
         assert_eq!(pods[0].depends_on, vec!["B@2.1"]);
-        let pubs = parse_pubspec_lock("packages:\n  http:\n    dependency: \"direct main\"\n    version: \"0.13.2\"\n").unwrap();
+        let pubs = parse_pubspec_lock("packages:\n  http:\n    dependency: \"direct main\"\n    version: \"0.13.2\"\n")
+            .unwrap();
         assert_eq!(pubs[0].relationship, Relationship::Direct);
         assert!(parse_pubspec_lock("packages: {\n").is_err());
-        let s = parse_swift("{\"pins\": [{\"location\": \"https://github.com/a/b.git\", \"state\": {\"version\": \"1.0\"}}]}").unwrap();
+        let s = parse_swift(
+            "{\"pins\": [{\"location\": \"https://github.com/a/b.git\", \"state\": {\"version\": \"1.0\"}}]}",
+        )
+        .unwrap();
         assert_eq!(s[0].id, "github.com/a/b@1.0");
         assert!(parse_conan("{\"graph_lock\": ").is_err());
-        assert!(parse_composer("[{\"name\": \"a/b\", \"version\": \"1\"}]", LangType::ComposerVendor).unwrap().len() == 1);
+        assert!(
+            parse_composer("[{\"name\": \"a/b\", \"version\": \"1\"}]", LangType::ComposerVendor).unwrap().len() == 1
+        );
     }
 }

@@ -364,7 +364,13 @@ fn go_join(base: &str, rel: &str) -> String {
         }
     }
     let body = parts.join("/");
-    if absolute { format!("/{body}") } else if body.is_empty() { ".".into() } else { body }
+    if absolute {
+        format!("/{body}")
+    } else if body.is_empty() {
+        ".".into()
+    } else {
+        body
+    }
 }
 
 /// A parse failure inside one file, before the file is named.
@@ -623,7 +629,11 @@ pub(crate) fn read_text(path: &Path, rel: &str) -> Result<String, Error> {
         return Err(Error::TooLarge(rel.to_owned()));
     }
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    String::from_utf8(bytes).map_err(|_| Error::Parse { path: rel.to_owned(), line: 0, message: "not valid UTF-8".into() })
+    String::from_utf8(bytes).map_err(|_| Error::Parse {
+        path: rel.to_owned(),
+        line: 0,
+        message: "not valid UTF-8".into(),
+    })
 }
 
 /// Reads a companion file if present (`None` when absent or unreadable).
@@ -682,7 +692,11 @@ pub fn find(root: &Path, opts: &LangOptions) -> Result<Vec<LangTarget>, Error> {
         let text = read_text(&path, &rel)?;
         let file_name = rel.rsplit('/').next().unwrap_or(&rel);
         let pom_path = if kind == LangType::Pom {
-            let label = if opts.root_label.is_empty() { root.to_string_lossy().replace('\\', "/") } else { opts.root_label.replace('\\', "/") };
+            let label = if opts.root_label.is_empty() {
+                root.to_string_lossy().replace('\\', "/")
+            } else {
+                opts.root_label.replace('\\', "/")
+            };
             go_join(&label, &rel)
         } else {
             String::new()

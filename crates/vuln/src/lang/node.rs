@@ -53,8 +53,7 @@ pub fn parse_npm(text: &str) -> Result<Vec<Package>, ParseError> {
     if let Some(packages) = root.get("packages").filter(|p| p.is_obj()) {
         parse_npm_v2(packages, &mut pkgs, &mut index);
     } else if let Some(deps) = root.get("dependencies") {
-        let top: HashMap<&str, &str> =
-            deps.entries().iter().map(|(k, v)| (k.as_str(), v.str_of("version"))).collect();
+        let top: HashMap<&str, &str> = deps.entries().iter().map(|(k, v)| (k.as_str(), v.str_of("version"))).collect();
         parse_npm_v1(deps, &[&top], &mut pkgs, &mut index, 0);
     }
     Ok(pkgs)
@@ -123,9 +122,11 @@ fn parse_npm_v2(packages: &Node, pkgs: &mut Vec<Package>, index: &mut HashMap<St
     let resolve = |from: &str, name: &str| -> Option<String> {
         let mut base = from.to_owned();
         loop {
-            let candidate = if base.is_empty() { format!("node_modules/{name}") } else { format!("{base}/node_modules/{name}") };
+            let candidate =
+                if base.is_empty() { format!("node_modules/{name}") } else { format!("{base}/node_modules/{name}") };
             if let Some(n) = by_path.get(candidate.as_str()) {
-                let target = if n.get("link").is_some_and(Node::is_true) { n.str_of("resolved") } else { candidate.as_str() };
+                let target =
+                    if n.get("link").is_some_and(Node::is_true) { n.str_of("resolved") } else { candidate.as_str() };
                 let node = by_path.get(target).copied().unwrap_or(n);
                 let v = node.str_of("version");
                 return Some(npm_id(name_from_path(&candidate), v));
@@ -323,9 +324,8 @@ fn parse_yarn_entries(text: &str) -> Result<Vec<YarnEntry>, ParseError> {
         }
     }
     finish(&mut cur, &mut entries, last_content);
-    entries.retain(|e| {
-        !e.pkg.dev && !e.pkg.version.is_empty() && !e.patterns.iter().any(|p| p.contains("@workspace:"))
-    });
+    entries
+        .retain(|e| !e.pkg.dev && !e.pkg.version.is_empty() && !e.patterns.iter().any(|p| p.contains("@workspace:")));
     for e in &mut entries {
         e.pkg.id = npm_id(&e.pkg.name, &e.pkg.version);
     }
@@ -387,7 +387,8 @@ pub(crate) fn apply_direct(pkgs: &mut [Package], prod: &[String], dev: &[String]
         if p.relationship == Relationship::Root {
             continue;
         }
-        p.relationship = if prod.contains(&p.id) || dev.contains(&p.id) { Relationship::Direct } else { Relationship::Indirect };
+        p.relationship =
+            if prod.contains(&p.id) || dev.contains(&p.id) { Relationship::Direct } else { Relationship::Indirect };
         p.dev = !prod_set.contains(&p.id) && dev_set.contains(&p.id);
     }
 }
@@ -403,7 +404,12 @@ pub fn yarn_post(dir: &Path, lock_text: &str, pkgs: &mut Vec<Package>) {
     let patterns = yarn_pattern_map(&entries);
     let ids = |key: &str| -> Vec<String> {
         pj.get(key)
-            .map(|d| d.entries().iter().filter_map(|(n, r)| patterns.get(&format!("{n}@{}", r.as_str().unwrap_or_default())).cloned()).collect())
+            .map(|d| {
+                d.entries()
+                    .iter()
+                    .filter_map(|(n, r)| patterns.get(&format!("{n}@{}", r.as_str().unwrap_or_default())).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut prod = ids("dependencies");

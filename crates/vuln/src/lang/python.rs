@@ -298,7 +298,10 @@ mod tests {
 
     #[test]
     fn requirements() {
-        let p = parse_requirements("# c\nFlask==2.0.0 # x\nMarkupSafe>2.0.0\nfoo[bar]==1.0 ; python_version<'3'\n-r other.txt\n").unwrap();
+        let p = parse_requirements(
+            "# c\nFlask==2.0.0 # x\nMarkupSafe>2.0.0\nfoo[bar]==1.0 ; python_version<'3'\n-r other.txt\n",
+        )
+        .unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].name.as_str(), p[0].version.as_str(), p[0].locations[0].start_line), ("Flask", "2.0.0", 2));
         assert_eq!(p[1].name, "foo");
