@@ -11,10 +11,7 @@ use kguard_vuln::trivydb::Db;
 use serde_json::Value;
 
 /// Cases we do not make agree, each with its reason.
-const ALLOWED_DISAGREEMENTS: &[(&str, &str)] = &[(
-    "gomod with local VEX file",
-    "OpenVEX filtering (--vex) is not implemented: the report keeps CVE-2022-23628, which the VEX document marks not_affected",
-)];
+const ALLOWED_DISAGREEMENTS: &[(&str, &str)] = &[];
 
 fn normalize(v: &mut Value) {
     match v {
@@ -105,6 +102,13 @@ fn trivy_lockfile_goldens() {
             list_all_pkgs: args["listAllPkgs"].as_bool().unwrap_or(false),
             include_dev_deps: args["includeDevDeps"].as_bool().unwrap_or(false),
             severity_sources: list("vulnSeveritySources"),
+            vex: args["vex"].as_str().map(|f| {
+                let rel = f.strip_prefix("testdata/").unwrap_or(f);
+                kguard_vuln::lang::vex::OpenVex::parse(
+                    &std::fs::read_to_string(base.join("testdata").join(rel)).unwrap(),
+                )
+                .unwrap()
+            }),
             ..ReportOptions::default()
         };
         let mut ours = trivy_json(&targets, &db, &ropts);

@@ -19,6 +19,7 @@ pub mod node;
 pub mod python;
 pub mod report;
 pub mod tree;
+pub mod vex;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -27,6 +27,8 @@ pub struct ReportOptions {
     pub report_id: String,
     /// `CreatedAt` (RFC 3339; omitted when empty).
     pub created_at: String,
+    /// `--vex`: an OpenVEX document whose `not_affected` / `fixed` statements hide findings.
+    pub vex: Option<super::vex::OpenVex>,
 }
 
 impl Default for ReportOptions {
@@ -40,6 +42,7 @@ impl Default for ReportOptions {
             version: concat!("kguard-", env!("CARGO_PKG_VERSION")).into(),
             report_id: String::new(),
             created_at: String::new(),
+            vex: None,
         }
     }
 }
@@ -224,6 +227,7 @@ pub fn trivy_json(targets: &[LangTarget], db: &Db, opts: &ReportOptions) -> Valu
         }
         let vulns: Vec<Value> = detect_target(db, &target, &opts.severity_sources)
             .iter()
+            .filter(|(p, d)| !opts.vex.as_ref().is_some_and(|v| v.suppresses(&target, p, &d.vulnerability_id)))
             .map(|(p, d)| vuln_json(target.kind, &target.path, p, d))
             .collect();
         if !vulns.is_empty() {
