@@ -2,6 +2,7 @@
 
 pub mod apk;
 pub mod deb;
+pub mod goversion;
 pub mod npm;
 pub mod pep440;
 pub mod rpm;
