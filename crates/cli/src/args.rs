@@ -97,6 +97,8 @@ pub enum Command {
     Fs(crate::vuln::FsArgs),
     /// Scan a container image (`docker save` archive or OCI layout) for vulnerable OS packages, or write its SBOM (as `trivy image --input`).
     Image(Box<crate::vuln::ImageArgs>),
+    /// Scan a directory's lockfiles (npm, yarn, pnpm, pip, poetry, uv, Go, Maven, Gradle, NuGet, Cargo, Composer, …) for vulnerable packages (as `trivy repo`).
+    Repo(crate::vuln::RepoArgs),
     /// Scan the packages an SBOM lists (CycloneDX or SPDX JSON) against OSV data (as `trivy sbom`).
     Sbom(crate::vuln::SbomArgs),
     /// OSV vulnerability data: what a directory or zip holds.

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         Command::Fs(args) => vuln::run_fs(&args),
         Command::Image(args) => vuln::run_image(&args),
         Command::Sbom(args) => vuln::run_sbom(&args),
+        Command::Repo(args) => vuln::run_repo(&args),
         Command::Db { command } => vuln::run_db(&command),
         Command::Mesh { command } => mesh::run(&command),
         Command::Serve(args) => serve(&args),

@@ -58,19 +58,56 @@ pub struct FsArgs {
 /// `kguard image` arguments.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ImageArgs {
-    /// A `docker save` archive (tar or tar.gz) or an OCI image layout (directory or tar), as
-    /// `--input`. Pulling IMAGE from a registry is not supported: save it first.
+    /// The image: a reference pulled from its registry (`alpine:3.19`,
+    /// `ghcr.io/org/app@sha256:…`, `localhost:5000/team/app:1`), or a saved archive or layout on
+    /// disk (as `--input`).
     #[arg(value_name = "IMAGE", required_unless_present = "input", conflicts_with = "input")]
-    pub image: Option<PathBuf>,
-    /// The archive or layout to scan (Trivy's `--input`).
+    pub image: Option<String>,
+    /// A `docker save` archive (tar or tar.gz) or an OCI image layout (directory or tar) to scan
+    /// (Trivy's `--input`).
     #[arg(long, short = 'i', value_name = "PATH")]
     pub input: Option<PathBuf>,
     /// The image to take from a multi-platform index: `os/arch[/variant]` (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
-    /// Most bytes the layers may expand to, all together (suffixes K, M, G, Ki, Mi, Gi).
+    /// Most bytes the layers may take, downloaded and expanded (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "SIZE", default_value = "32Gi", value_parser = parse_size)]
     pub max_image_size: u64,
+    /// Registry user name (with `--password-stdin`); also `KGUARD_REGISTRY_USERNAME` and
+    /// `KGUARD_REGISTRY_PASSWORD`, else `~/.docker/config.json` (`$DOCKER_CONFIG`).
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the registry password from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Talk plain HTTP to the registry (loopback registries always are).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust the CA certificates of this PEM file for the registry instead of Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: ScanFlags,
+}
+
+/// `kguard repo` arguments.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RepoArgs {
+    /// The directory to scan for lockfiles (a checked-out repository), as `trivy repo` /
+    /// `trivy fs` do.
+    pub dir: PathBuf,
+    /// Files to leave out: glob patterns (`*`, `?`, `**`) relative to DIR; repeatable.
+    #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+    pub skip_files: Vec<String>,
+    /// Directories to leave out: glob patterns relative to DIR; repeatable.
+    #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+    pub skip_dirs: Vec<String>,
+    /// Report development dependencies too (npm, yarn, pnpm, poetry, uv, composer …).
+    #[arg(long)]
+    pub include_dev_deps: bool,
+    /// An OpenVEX document: findings it states `not_affected` or `fixed` for are left out.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Option<PathBuf>,
     #[command(flatten)]
     pub flags: ScanFlags,
 }
@@ -175,24 +212,7 @@ fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
         }
     };
     let written = match a.output {
-        Format::Json => {
-            let mut v = result.to_trivy_json();
-            if a.list_all_pkgs
-                && let Some(r) =
-                    v.get_mut("Results").and_then(|r| r.get_mut(0)).and_then(serde_json::Value::as_object_mut)
-            {
-                let pkgs: serde_json::Value = result
-                    .packages
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({"Name": p.name, "Version": p.version, "Arch": p.arch,
-                            "SrcName": p.src_name, "SrcVersion": p.src_version})
-                    })
-                    .collect();
-                r.insert("Packages".into(), pkgs);
-            }
-            output::structured(&mut *out, Format::Json, &v)
-        }
+        Format::Json => output::structured(&mut *out, Format::Json, &result.to_trivy_json(a.list_all_pkgs)),
         Format::Cyclonedx => {
             output::structured(&mut *out, Format::Json, &kguard_vuln::sbom::cyclonedx(result, &doc_meta()))
         }
@@ -202,7 +222,7 @@ fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
     if let Err(e) = written.and_then(|()| out.flush()) {
         return output::write_failed(&e, "the report");
     }
-    if result.findings.is_empty() { exit::CLEAN } else { a.exit_code }
+    if result.total_findings() == 0 { exit::CLEAN } else { a.exit_code }
 }
 
 /// `kguard fs`.
@@ -225,20 +245,74 @@ pub fn run_fs(a: &FsArgs) -> u8 {
     render(&result, &a.flags, &a.root)
 }
 
+/// The registry credentials: `--username` with `--password-stdin`, the environment, or the
+/// Docker client configuration.
+fn registry_credentials(a: &ImageArgs, registry: &str) -> Result<Option<kguard_server::registry::Credentials>, String> {
+    use kguard_server::registry::Credentials;
+    if let Some(user) = &a.username {
+        let mut password = String::new();
+        if a.password_stdin {
+            std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin().lock(), 64 << 10), &mut password)
+                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        } else if let Ok(p) = std::env::var("KGUARD_REGISTRY_PASSWORD") {
+            password = p;
+        } else {
+            return Err("--username needs --password-stdin (or KGUARD_REGISTRY_PASSWORD)".into());
+        }
+        return Ok(Some(Credentials {
+            username: user.clone(),
+            password: password.trim_end_matches(['\r', '\n']).to_owned(),
+        }));
+    }
+    if let (Ok(u), Ok(p)) = (std::env::var("KGUARD_REGISTRY_USERNAME"), std::env::var("KGUARD_REGISTRY_PASSWORD")) {
+        return Ok(Some(Credentials { username: u, password: p }));
+    }
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+    let Some(path) = dir.map(|d| d.join("config.json")) else { return Ok(None) };
+    let Ok(bytes) = read_capped(&path) else { return Ok(None) };
+    let config: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+    Ok(kguard_server::registry::docker_config_credentials(&config, registry))
+}
+
+/// Pulls `reference` into a temporary OCI layout and reads it.
+fn pull(
+    a: &ImageArgs,
+    reference: &str,
+    opts: &kguard_vuln::image::Options<'_>,
+) -> Result<kguard_vuln::image::Image, String> {
+    let parsed = kguard_server::registry::Reference::parse(reference)?;
+    let credentials = registry_credentials(a, &parsed.registry)?;
+    let pull_opts = kguard_server::registry::PullOptions {
+        credentials,
+        insecure: a.insecure,
+        ca_file: a.registry_ca.clone(),
+        max_bytes: a.max_image_size,
+    };
+    let dir =
+        tempfile::Builder::new().prefix("kguard-pull-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let mut client = kguard_server::registry::Client::new(parsed, &pull_opts).map_err(|e| e.to_string())?;
+    let platform = a.platform.clone();
+    let choose = move |list: &[serde_json::Value]| kguard_vuln::image::choose_platform(list, platform.as_deref());
+    let pulled = client.pull(dir.path(), &choose).map_err(|e| e.to_string())?;
+    let mut image = kguard_vuln::image::open(dir.path(), opts).map_err(|e| e.to_string())?;
+    image.name = reference.to_owned();
+    image.repo_digests = vec![pulled.repo_digest];
+    Ok(image)
+}
+
+/// Whether IMAGE names a file rather than a registry reference: a relative or absolute path,
+/// or an archive's extension.
+fn looks_like_path(s: &str) -> bool {
+    s.starts_with(['.', '/', '~'])
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst", ".oci"].iter().any(|e| s.ends_with(e))
+        || s.contains(['\\'])
+}
+
 /// `kguard image`.
 pub fn run_image(a: &ImageArgs) -> u8 {
-    let Some(input) = a.input.as_ref().or(a.image.as_ref()) else {
-        eprintln!("error: name the image archive or layout to scan (--input PATH)");
-        return exit::ERROR;
-    };
-    if std::fs::symlink_metadata(input).is_err() {
-        eprintln!(
-            "error: {}: no such file or directory (kguard reads images saved with `docker save`, \
-             `podman save`, `skopeo copy ... oci:DIR` or `crane pull`; pulling from a registry is not supported)",
-            input.display()
-        );
-        return exit::ERROR;
-    }
     let (filters, db) = match prepare(&a.flags) {
         Ok(x) => x,
         Err(code) => return code,
@@ -248,7 +322,20 @@ pub fn run_image(a: &ImageArgs) -> u8 {
         max_uncompressed: a.max_image_size,
         platform: a.platform.clone(),
     };
-    let image = match kguard_vuln::image::open(input, &opts) {
+    let on_disk = a
+        .input
+        .clone()
+        .or_else(|| a.image.as_deref().map(PathBuf::from).filter(|p| std::fs::symlink_metadata(p).is_ok()));
+    let image = match (&on_disk, &a.image) {
+        (Some(path), _) => kguard_vuln::image::open(path, &opts).map_err(|e| e.to_string()),
+        (None, Some(reference)) if looks_like_path(reference) => Err(format!(
+            "{reference}: no such file or directory (an image saved with `docker save`, `podman save` or \
+             `skopeo copy ... oci:DIR`; or name an image reference to pull it from its registry)"
+        )),
+        (None, Some(reference)) => pull(a, reference, &opts),
+        (None, None) => Err("name the image to scan (IMAGE or --input PATH)".to_owned()),
+    };
+    let image = match image {
         Ok(i) => i,
         Err(e) => {
             eprintln!("error: {e}");
@@ -265,7 +352,74 @@ pub fn run_image(a: &ImageArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    render(&result, &a.flags, input)
+    render(&result, &a.flags, std::path::Path::new(&image.name))
+}
+
+/// `kguard repo`.
+pub fn run_repo(a: &RepoArgs) -> u8 {
+    let (filters, db) = match prepare(&a.flags) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !a.dir.is_dir() {
+        eprintln!("error: {}: not a directory", a.dir.display());
+        return exit::ERROR;
+    }
+    let vex = match &a.vex {
+        None => None,
+        Some(path) => {
+            let parsed = read_capped(path).map_err(|e| e.to_string()).and_then(|b| {
+                kguard_vuln::lang::vex::OpenVex::parse(&String::from_utf8_lossy(&b)).map_err(|e| e.to_string())
+            });
+            match parsed {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", path.display());
+                    return exit::ERROR;
+                }
+            }
+        }
+    };
+    let opts = kguard_vuln::lang::LangOptions {
+        mode: kguard_vuln::lang::Mode::Repo,
+        skip_files: a.skip_files.clone(),
+        skip_dirs: a.skip_dirs.clone(),
+        root_label: a.dir.display().to_string(),
+    };
+    let mut targets = match kguard_vuln::lang::find(&a.dir, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    if !a.include_dev_deps {
+        for t in &mut targets {
+            kguard_vuln::lang::exclude_dev(&mut t.packages);
+        }
+    }
+    let mut lang = kguard_vuln::scan::match_lang(&db, targets, &filters);
+    if let Some(v) = &vex {
+        for l in &mut lang {
+            let target = l.target.clone();
+            l.findings.retain(|f| {
+                let pkg = target.packages.iter().find(|p| p.name == f.pkg && p.version == f.installed);
+                !pkg.is_some_and(|p| {
+                    v.suppresses(&target, p, &f.id) || f.aliases.iter().any(|x| v.suppresses(&target, p, x))
+                })
+            });
+        }
+    }
+    let result = ScanResult {
+        target: a.dir.display().to_string(),
+        os: None,
+        packages: Vec::new(),
+        findings: Vec::new(),
+        image: None,
+        lang,
+        artifact_type: "repository",
+    };
+    render(&result, &a.flags, &a.dir)
 }
 
 /// `kguard sbom`.
@@ -289,11 +443,19 @@ pub fn run_sbom(a: &SbomArgs) -> u8 {
         }
     };
     if inv.other > 0 {
-        eprintln!("note: {} components are not OS packages (deb, apk, rpm) and are not matched", inv.other);
+        eprintln!("note: {} components have package URLs of types kguard does not match; left out", inv.other);
     }
     let findings = kguard_vuln::scan::match_packages(&db, inv.os.as_ref(), &inv.packages, &filters);
-    let result =
-        ScanResult { target: a.sbom.display().to_string(), os: inv.os, packages: inv.packages, findings, image: None };
+    let lang = kguard_vuln::scan::match_lang(&db, inv.lang, &filters);
+    let result = ScanResult {
+        target: a.sbom.display().to_string(),
+        os: inv.os,
+        packages: inv.packages,
+        findings,
+        image: None,
+        lang,
+        artifact_type: inv.format,
+    };
     render(&result, &a.flags, &a.sbom)
 }
 

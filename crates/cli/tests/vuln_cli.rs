@@ -76,12 +76,80 @@ fn sbom_round_trip_keeps_the_findings() {
     }
 }
 
+const REPO: &str = "tests/fixtures/vuln/repo";
+const DB_LANG: &str = "tests/fixtures/vuln/osv-lang";
+
+fn lang_ids(json: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = json["Results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Vulnerabilities"].as_array().cloned().unwrap_or_default())
+        .map(|x| {
+            format!(
+                "{}@{} {}",
+                x["PkgName"].as_str().unwrap(),
+                x["InstalledVersion"].as_str().unwrap(),
+                x["VulnerabilityID"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn repo_lockfiles_dev_dependencies_skips_and_sbom_round_trip() {
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--exit-code", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ArtifactType"], "repository");
+    let targets: Vec<&str> = v["Results"].as_array().unwrap().iter().map(|r| r["Target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["tool/Cargo.lock", "web/package-lock.json"]);
+    assert_eq!(lang_ids(&v), ["lodash@4.17.20 GHSA-35jh-r3h4-6jhm", "time@0.1.45 RUSTSEC-2020-0071"]);
+
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--include-dev-deps"]);
+    let with_dev = lang_ids(&serde_json::from_slice(&o.stdout).unwrap());
+    assert!(with_dev.contains(&"minimist@1.2.0 GHSA-xvch-5gv4-984h".to_owned()), "{with_dev:?}");
+
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--skip-dirs", "tool", "--skip-files", "**/nothing"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["Results"].as_array().unwrap().len(), 1, "{v}");
+
+    // By alias, from the ignore file.
+    let t = TempDir::new("vuln-cli-repo");
+    let ignore = t.path().join("ignore");
+    std::fs::write(&ignore, "CVE-2021-23337\n").unwrap();
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--ignorefile", ignore.to_str().unwrap()]);
+    assert_eq!(lang_ids(&serde_json::from_slice(&o.stdout).unwrap()), ["time@0.1.45 RUSTSEC-2020-0071"]);
+
+    // The lockfile packages survive an SBOM round trip with their findings.
+    for fmt in ["cyclonedx", "spdx-json"] {
+        let doc = t.path().join(format!("repo.{fmt}.json"));
+        let o = kguard(&["repo", REPO, "-o", fmt, "--include-dev-deps", "--output-file", doc.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let o = kguard(&["sbom", doc.to_str().unwrap(), "--db", DB_LANG, "-o", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        assert_eq!(lang_ids(&serde_json::from_slice(&o.stdout).unwrap()), with_dev, "{fmt}");
+    }
+
+    let bad = t.path().join("badrepo");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("package-lock.json"), "{\n  \"packages\": [\n").unwrap();
+    let o = kguard(&["repo", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("package-lock.json"), "{}", err(&o));
+}
+
 #[test]
 fn bad_input_exits_2_naming_the_file() {
     let t = TempDir::new("vuln-cli-bad");
     let o = kguard(&["image", "no/such/image.tar"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("no/such/image.tar") && err(&o).contains("registry is not supported"), "{}", err(&o));
+    assert!(err(&o).contains("no/such/image.tar: no such file or directory"), "{}", err(&o));
+    let o = kguard(&["image", "Not A Reference"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("not an image reference"), "{}", err(&o));
 
     let o = kguard(&["image", "tests/fixtures/vuln/osv"]);
     assert_eq!(o.status.code(), Some(2));
@@ -115,4 +183,152 @@ fn bad_input_exits_2_naming_the_file() {
     let o = kguard(&["sbom", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("neither CycloneDX"), "{}", err(&o));
+}
+
+/// A `docker-registry` (distribution 2.8, Debian) serving on a free loopback port until dropped.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn registry(htpasswd: Option<&str>) -> Registry {
+    let dir = TempDir::new("registry");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut config = format!(
+        "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}}}\n",
+        dir.path().join("data").display()
+    );
+    if let Some(line) = htpasswd {
+        std::fs::write(dir.path().join("htpasswd"), line).unwrap();
+        config.push_str(&format!(
+            "auth: {{htpasswd: {{realm: kguard-test, path: {}}}}}\n",
+            dir.path().join("htpasswd").display()
+        ));
+    }
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker-registry starts");
+    // Dropped (killed and waited for) on every path from here.
+    let r = Registry { child, addr, _dir: dir };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&r.addr).is_ok() {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("docker-registry did not listen on {}", r.addr);
+}
+
+fn push(archive: &str, dest: &str, creds: Option<&str>, oci: bool) {
+    let mut c = Command::new("skopeo");
+    c.current_dir(repo_root()).args(["copy", "-q", "--dest-tls-verify=false"]);
+    if let Some(cr) = creds {
+        c.args(["--dest-creds", cr]);
+    }
+    if oci {
+        c.args(["--format", "oci"]);
+    }
+    let o = c.arg(format!("docker-archive:{archive}")).arg(format!("docker://{dest}")).output().unwrap();
+    assert!(o.status.success(), "skopeo copy: {}", err(&o));
+}
+
+/// Pulls from a real registry (Debian's docker-registry, the CNCF distribution) on loopback,
+/// the images pushed there by skopeo (Docker schema 2 and OCI manifests, gzip layers), and
+/// checks the findings equal those of the saved archive; basic authentication with htpasswd;
+/// pinning by digest; the registry's errors reach the user.
+#[test]
+fn pulls_from_a_real_registry() {
+    let test = "pulls_from_a_real_registry";
+    if !kguard_testkit::tool("docker-registry", test) || !kguard_testkit::tool("skopeo", test) {
+        return;
+    }
+    // htpasswd (apache2-utils) has no --version: try the command the test runs.
+    let h = Command::new("htpasswd").args(["-Bbn", "alice", "s3cret"]).output();
+    let Some(h) = h.ok().filter(|o| o.status.success()) else {
+        assert!(
+            !kguard_testkit::strict(),
+            "KGUARD_REQUIRE_SHARED is set (CI) but `htpasswd` (apache2-utils) is not installed"
+        );
+        kguard_testkit::skip(test, "`htpasswd` (apache2-utils) is not installed");
+        return;
+    };
+    let archive = kguard(&["image", IMAGE, "--db", DB, "-o", "json"]);
+    let want = ids(&serde_json::from_slice(&archive.stdout).unwrap());
+
+    let open = registry(None);
+    for (tag, oci) in [("12", false), ("oci", true)] {
+        let r = format!("{}/example/debian:{tag}", open.addr);
+        push(IMAGE, &r, None, oci);
+        let o = kguard(&["image", &r, "--db", DB, "-o", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(ids(&v), want, "{r}");
+        assert_eq!(v["ArtifactName"], r);
+        let digest = v["Metadata"]["RepoDigests"][0].as_str().unwrap().to_owned();
+        assert!(digest.starts_with(&format!("{}/example/debian@sha256:", open.addr)), "{digest}");
+        // Pinned by digest: the same image.
+        let o = kguard(&["image", &digest, "--db", DB, "-o", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        assert_eq!(ids(&serde_json::from_slice(&o.stdout).unwrap()), want);
+    }
+    let o = kguard(&["image", &format!("{}/example/debian:nope", open.addr)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("404") && err(&o).contains("MANIFEST_UNKNOWN"), "{}", err(&o));
+    let wrong = format!("{}/example/debian@sha256:{}", open.addr, "0".repeat(64));
+    let o = kguard(&["image", &wrong]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+
+    let private = registry(Some(&String::from_utf8_lossy(&h.stdout)));
+    let r = format!("{}/private/debian:12", private.addr);
+    push(IMAGE, &r, Some("alice:s3cret"), false);
+    let o = kguard(&["image", &r]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("401") && err(&o).contains("--password-stdin"), "{}", err(&o));
+    let with_password = |password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kguard"))
+            .current_dir(repo_root())
+            .args(["image", &r, "--db", DB, "-o", "json", "--username", "alice", "--password-stdin"])
+            .env_remove("KGUARD_REGISTRY_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = with_password("s3cret");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(ids(&serde_json::from_slice(&o.stdout).unwrap()), want);
+    let o = with_password("wrong");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("401"), "{}", err(&o));
+    // Credentials from a Docker client configuration.
+    let home = TempDir::new("docker-config");
+    std::fs::write(
+        home.path().join("config.json"),
+        format!(r#"{{"auths": {{"{}": {{"auth": "YWxpY2U6czNjcmV0"}}}}}}"#, private.addr),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .current_dir(repo_root())
+        .args(["image", &r, "--db", DB, "-o", "json"])
+        .env("DOCKER_CONFIG", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
 }

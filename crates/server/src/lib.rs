@@ -36,6 +36,7 @@ mod health;
 mod listen;
 mod log;
 mod metrics;
+pub mod registry;
 mod reload;
 mod routes;
 pub mod seccomp;

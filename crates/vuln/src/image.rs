@@ -85,6 +85,8 @@ pub struct Image {
     pub diff_ids: Vec<String>,
     /// Tags recorded in the archive.
     pub repo_tags: Vec<String>,
+    /// `repository@digest` when the image came from a registry (set by the caller).
+    pub repo_digests: Vec<String>,
     /// The image config.
     pub config: Value,
     /// The wanted files of the merged layers.
@@ -479,7 +481,7 @@ pub fn open(path: &Path, opts: &Options<'_>) -> Result<Image, ImageError> {
             return Err(ImageError::Digest { what, expected: expected.clone(), actual: raw_digest });
         }
     }
-    Ok(Image { name: shown, format, image_id, diff_ids, repo_tags, config, files, warnings })
+    Ok(Image { name: shown, format, image_id, diff_ids, repo_tags, repo_digests: Vec::new(), config, files, warnings })
 }
 
 /// Applies one layer stream (a tar, plain, gzip or zstd) to an empty tree: the wanted files it
@@ -547,6 +549,32 @@ fn platform_of(d: &Value) -> Option<String> {
     })
 }
 
+/// Chooses one image of an index's `manifests`: the one for `platform` (`os/arch[/variant]`),
+/// else the only one, else this machine's; attestation manifests (`unknown/unknown`) are not
+/// images. The error lists the platforms the index holds.
+pub fn choose_platform(list: &[Value], platform: Option<&str>) -> Result<usize, String> {
+    let matches =
+        |d: &Value, want: &str| platform_of(d).is_some_and(|p| p == want || p.starts_with(&format!("{want}/")));
+    let images: Vec<(usize, &Value)> =
+        list.iter().enumerate().filter(|(_, d)| platform_of(d).is_none_or(|p| !p.starts_with("unknown/"))).collect();
+    let chosen = match platform {
+        Some(want) => images.iter().find(|(_, d)| matches(d, want)),
+        None if images.len() == 1 => images.first(),
+        None => {
+            let host = host_platform();
+            images.iter().find(|(_, d)| matches(d, &host))
+        }
+    };
+    chosen.map(|(i, _)| *i).ok_or_else(|| {
+        let have: Vec<String> = images.iter().map(|(_, d)| platform_of(d).unwrap_or_else(|| "?".into())).collect();
+        format!(
+            "no image for platform {} (have: {}); choose one with --platform",
+            platform.map_or_else(host_platform, str::to_owned),
+            have.join(", ")
+        )
+    })
+}
+
 /// `index.json` of an OCI layout, down to one image manifest.
 fn oci_manifest(store: &Store, shown: &str, platform: Option<&str>) -> Result<Manifest, ImageError> {
     let layout = parse_json(&store.read_small("oci-layout", shown)?, &format!("{shown}: oci-layout"))?;
@@ -559,31 +587,9 @@ fn oci_manifest(store: &Store, shown: &str, platform: Option<&str>) -> Result<Ma
     for _ in 0..MAX_INDEX_DEPTH {
         let what = format!("{shown}: {doc_name}");
         if let Some(list) = doc.get("manifests").and_then(Value::as_array) {
-            // An index: choose one image. Attestations (unknown/unknown) are not images.
-            let images: Vec<&Value> =
-                list.iter().filter(|d| platform_of(d).is_none_or(|p| !p.starts_with("unknown/"))).collect();
-            let chosen = match platform {
-                Some(want) => images
-                    .iter()
-                    .find(|d| platform_of(d).is_some_and(|p| p == want || p.starts_with(&format!("{want}/")))),
-                None if images.len() == 1 => images.first(),
-                None => {
-                    let host = host_platform();
-                    images
-                        .iter()
-                        .find(|d| platform_of(d).is_some_and(|p| p == host || p.starts_with(&format!("{host}/"))))
-                }
-            };
-            let Some(d) = chosen else {
-                let have: Vec<String> = images.iter().map(|d| platform_of(d).unwrap_or_else(|| "?".into())).collect();
-                return Err(ImageError::Format(
-                    what,
-                    format!(
-                        "no image for platform {} (have: {}); choose one with --platform",
-                        platform.map_or_else(host_platform, str::to_owned),
-                        have.join(", ")
-                    ),
-                ));
+            let i = choose_platform(list, platform).map_err(|e| ImageError::Format(what.clone(), e))?;
+            let Some(d) = list.get(i) else {
+                return Err(ImageError::Format(what, "no image chosen".into()));
             };
             for key in ["org.opencontainers.image.ref.name", "io.containerd.image.name"] {
                 if let Some(t) = d.pointer(&format!("/annotations/{}", key.replace('/', "~1"))).and_then(Value::as_str)

@@ -204,15 +204,41 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
         components.push(json!({"bom-ref": purl, "type": "library", "name": p.name, "version": version, "purl": purl, "properties": props}));
         pkg_refs.push(purl);
     }
+    let mut root_deps: Vec<String> = Vec::new();
     if let Some(os) = &r.os {
         let oref = os_ref(os);
         components
             .insert(0, json!({"bom-ref": oref, "type": "operating-system", "name": os.family, "version": os.name}));
-        deps.push(json!({"ref": root_ref, "dependsOn": [oref]}));
+        root_deps.push(oref.clone());
         deps.push(json!({"ref": oref, "dependsOn": pkg_refs}));
     } else {
-        deps.push(json!({"ref": root_ref, "dependsOn": pkg_refs}));
+        root_deps.extend(pkg_refs);
     }
+    // Each lockfile is an application component holding its packages (as Trivy writes them);
+    // a package's bom-ref names its file, since two lockfiles may hold the same package.
+    for l in &r.lang {
+        let tref = format!("file:{}", l.target.path);
+        components.push(json!({"bom-ref": tref, "type": "application", "name": l.target.path,
+            "properties": [prop("kguard:Type", l.target.kind.as_str()), prop("aquasecurity:trivy:Type", l.target.kind.as_str())]}));
+        let mut refs = Vec::new();
+        for p in &l.target.packages {
+            let purl = crate::lang::purl(l.target.kind, &p.name, &p.version);
+            let bref = format!("{purl}#{}", l.target.path);
+            let mut props =
+                vec![prop("kguard:PkgType", l.target.kind.as_str()), prop("kguard:FilePath", &l.target.path)];
+            if !p.id.is_empty() {
+                props.push(prop("aquasecurity:trivy:PkgID", &p.id));
+            }
+            if p.dev {
+                props.push(prop("kguard:Dev", "true"));
+            }
+            components.push(json!({"bom-ref": bref, "type": "library", "name": p.name, "version": p.version, "purl": purl, "properties": props}));
+            refs.push(bref);
+        }
+        deps.push(json!({"ref": tref, "dependsOn": refs}));
+        root_deps.push(tref);
+    }
+    deps.insert(0, json!({"ref": root_ref, "dependsOn": root_deps}));
     let mut doc = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -227,17 +253,13 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
         "components": components,
         "dependencies": deps,
     });
-    if !r.findings.is_empty() {
+    if r.total_findings() > 0 {
         let vulns: Vec<Value> = r
             .findings
             .iter()
+            .chain(r.lang.iter().flat_map(|l| &l.findings))
             .map(|f| {
-                let affected: Vec<String> = r
-                    .packages
-                    .iter()
-                    .filter(|p| p.name == f.pkg && p.version == f.installed)
-                    .map(|p| purl(r.os.as_ref(), p))
-                    .collect();
+                let affected = affected_refs(r, f);
                 let mut v = json!({
                     "id": f.id,
                     "ratings": [{"severity": f.severity.to_ascii_lowercase()}],
@@ -262,6 +284,23 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
         set(&mut doc, "vulnerabilities", json!(vulns));
     }
     doc
+}
+
+/// The bom-refs of the packages a finding is about (OS packages and lockfile packages).
+fn affected_refs(r: &ScanResult, f: &crate::scan::Finding) -> Vec<String> {
+    let mut out: Vec<String> = r
+        .packages
+        .iter()
+        .filter(|p| p.name == f.pkg && p.version == f.installed)
+        .map(|p| purl(r.os.as_ref(), p))
+        .collect();
+    for l in &r.lang {
+        if l.findings.iter().any(|x| std::ptr::eq(x, f)) {
+            let purl = crate::lang::purl(l.target.kind, &f.pkg, &f.installed);
+            out.push(format!("{purl}#{}", l.target.path));
+        }
+    }
+    out
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -314,6 +353,25 @@ pub fn spdx(r: &ScanResult, m: &DocMeta) -> Value {
         packages.push(pkg);
         rels.push(json!({"spdxElementId": parent, "relatedSpdxElement": id, "relationshipType": "CONTAINS"}));
     }
+    for l in &r.lang {
+        let tid = spdx_id("Application", &l.target.path);
+        packages.push(json!({"SPDXID": tid, "name": l.target.path, "downloadLocation": "NONE", "filesAnalyzed": false,
+            "primaryPackagePurpose": "APPLICATION", "comment": format!("{} lockfile", l.target.kind.as_str())}));
+        rels.push(json!({"spdxElementId": root_id, "relatedSpdxElement": tid, "relationshipType": "CONTAINS"}));
+        for p in &l.target.packages {
+            let purl = crate::lang::purl(l.target.kind, &p.name, &p.version);
+            let mut id = spdx_id("Package", &format!("{}-{}-{}", l.target.kind.as_str(), p.name, p.version));
+            while !seen.insert(id.clone()) {
+                id.push_str("-dup");
+            }
+            packages.push(json!({
+                "SPDXID": id, "name": p.name, "versionInfo": p.version, "downloadLocation": "NONE", "filesAnalyzed": false,
+                "primaryPackagePurpose": "LIBRARY",
+                "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}],
+            }));
+            rels.push(json!({"spdxElementId": tid, "relatedSpdxElement": id, "relationshipType": "CONTAINS"}));
+        }
+    }
     json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -333,8 +391,51 @@ pub struct Inventory {
     pub os: Option<Os>,
     /// OS packages (deb, apk, rpm purls).
     pub packages: Vec<InstalledPackage>,
-    /// Components of other purl types, not matched against OS advisories (counted).
+    /// Language packages (npm, PyPI, Maven, … purls), one target per purl type.
+    pub lang: Vec<crate::lang::LangTarget>,
+    /// Components whose purl type kguard does not match (counted).
     pub other: usize,
+    /// `cyclonedx` or `spdx` (Trivy's `ArtifactType` for an SBOM).
+    pub format: &'static str,
+}
+
+/// The language type of a purl type, and the package name as the lockfile writes it.
+fn lang_of_purl(p: &Purl) -> Option<(crate::lang::LangType, String)> {
+    use crate::lang::LangType;
+    let kind = match p.ty.as_str() {
+        "npm" => LangType::Npm,
+        "pypi" => LangType::Pip,
+        "golang" => LangType::GoModule,
+        "maven" => LangType::Pom,
+        "nuget" => LangType::NuGet,
+        "composer" => LangType::Composer,
+        "cargo" => LangType::Cargo,
+        "pub" => LangType::Pub,
+        "hex" => LangType::Hex,
+        "swift" => LangType::Swift,
+        "cocoapods" => LangType::Cocoapods,
+        "conan" => LangType::Conan,
+        _ => return None,
+    };
+    let name = match (&p.namespace, kind) {
+        (Some(ns), LangType::Pom) => format!("{ns}:{}", p.name),
+        (Some(ns), _) => format!("{ns}/{}", p.name),
+        (None, _) => p.name.clone(),
+    };
+    Some((kind, name))
+}
+
+/// Adds a language package read from an SBOM to its type's target.
+fn push_lang(inv: &mut Inventory, p: &Purl) -> bool {
+    let (Some((kind, name)), Some(version)) = (lang_of_purl(p), p.version.clone()) else { return false };
+    let pkg = crate::lang::Package { name, version, ..crate::lang::Package::default() };
+    match inv.lang.iter_mut().find(|t| t.kind == kind) {
+        Some(t) => t.packages.push(pkg),
+        None => {
+            inv.lang.push(crate::lang::LangTarget { path: format!("{} packages", p.ty), kind, packages: vec![pkg] })
+        }
+    }
+    true
 }
 
 /// Why an SBOM could not be read.
@@ -393,10 +494,10 @@ pub fn read(bytes: &[u8]) -> Result<Inventory, SbomError> {
         msg: e.to_string(),
     })?;
     if v.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
-        return Ok(read_cyclonedx(&v));
+        return Ok(Inventory { format: "cyclonedx", ..read_cyclonedx(&v) });
     }
     if v.get("spdxVersion").and_then(Value::as_str).is_some_and(|s| s.starts_with("SPDX-2")) {
-        return Ok(read_spdx(&v));
+        return Ok(Inventory { format: "spdx", ..read_spdx(&v) });
     }
     Err(SbomError::Format(
         "neither CycloneDX JSON (\"bomFormat\": \"CycloneDX\") nor SPDX 2 JSON (\"spdxVersion\": \"SPDX-2.x\")".into(),
@@ -458,7 +559,11 @@ fn read_cyclonedx(v: &Value) -> Inventory {
                 }
                 inv.packages.push(pkg);
             }
-            None => inv.other += 1,
+            None => {
+                if !push_lang(&mut inv, &p) {
+                    inv.other += 1;
+                }
+            }
         }
     }
     inv.packages.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
@@ -499,7 +604,11 @@ fn read_spdx(v: &Value) -> Inventory {
                 }
                 inv.packages.push(pkg);
             }
-            None => inv.other += 1,
+            None => {
+                if !push_lang(&mut inv, &purl) {
+                    inv.other += 1;
+                }
+            }
         }
     }
     inv.packages.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
@@ -552,6 +661,8 @@ mod tests {
             packages: vec![ssl, deb("zlib1g", "1:1.2.13.dfsg-1")],
             findings: vec![],
             image: None,
+            lang: vec![],
+            artifact_type: "filesystem",
         };
         let m = DocMeta { tool_version: "0".into(), timestamp: "2026-01-01T00:00:00Z".into(), uuid: new_uuid() };
         for doc in [cyclonedx(&r, &m), spdx(&r, &m)] {

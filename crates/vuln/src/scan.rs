@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::files::Files;
 use crate::image::{Image, ImageError};
+use crate::lang::{LangTarget, LangType};
 use crate::osv::{self, Db};
 use crate::pkgdb::{self, InstalledPackage, Kind, Os, PkgDbError};
 
@@ -61,6 +62,86 @@ pub struct ScanResult {
     pub findings: Vec<Finding>,
     /// The image, when an image was scanned.
     pub image: Option<ImageMeta>,
+    /// Language packages (lockfiles) and their findings.
+    pub lang: Vec<LangResult>,
+    /// Trivy's `ArtifactType`: `filesystem`, `container_image`, `repository`, `cyclonedx`, `spdx`.
+    pub artifact_type: &'static str,
+}
+
+/// One lockfile's packages and findings.
+#[derive(Debug, Clone)]
+pub struct LangResult {
+    /// The lockfile and its packages.
+    pub target: LangTarget,
+    /// Findings after filters, sorted by package then id.
+    pub findings: Vec<Finding>,
+}
+
+/// The OSV ecosystem of a language type (`npm`, `PyPI`, `crates.io`, `Go`, `Maven`, …).
+#[must_use]
+pub fn lang_ecosystem(kind: LangType) -> Option<&'static str> {
+    Some(match kind.ecosystem() {
+        "npm" => "npm",
+        "pip" => "PyPI",
+        "go" => "Go",
+        "maven" => "Maven",
+        "nuget" => "NuGet",
+        "composer" => "Packagist",
+        "cargo" => "crates.io",
+        "pub" => "Pub",
+        "erlang" => "Hex",
+        "swift" => "SwiftURL",
+        "conan" => "ConanCenter",
+        _ => return None,
+    })
+}
+
+/// Matches lockfile packages against OSV advisories of their ecosystem.
+#[must_use]
+pub fn match_lang(db: &Db, targets: Vec<LangTarget>, f: &Filters) -> Vec<LangResult> {
+    targets
+        .into_iter()
+        .map(|target| {
+            let mut findings = Vec::new();
+            if let Some(eco) = lang_ecosystem(target.kind) {
+                for p in &target.packages {
+                    for hit in db.matches(eco, &p.name, &p.version) {
+                        if let Some(x) = finding(hit, &p.name, &p.version, f) {
+                            findings.push(x);
+                        }
+                    }
+                }
+            }
+            findings.sort_by(|a, b| a.pkg.cmp(&b.pkg).then(a.installed.cmp(&b.installed)).then(a.id.cmp(&b.id)));
+            findings.dedup_by(|a, b| a.pkg == b.pkg && a.installed == b.installed && a.id == b.id);
+            LangResult { target, findings }
+        })
+        .collect()
+}
+
+/// A hit as a finding, unless the filters drop it.
+fn finding(hit: osv::Hit<'_>, pkg: &str, installed: &str, f: &Filters) -> Option<Finding> {
+    let severity = osv::severity(hit.record);
+    if !f.severities.is_empty() && !f.severities.contains(severity) {
+        return None;
+    }
+    if f.ignore_unfixed && hit.fixed.is_none() {
+        return None;
+    }
+    let aliases: Vec<String> = hit.record.aliases.iter().chain(&hit.record.upstream).cloned().collect();
+    if f.ignore.ignores(&hit.record.id, &aliases, f.now) {
+        return None;
+    }
+    Some(Finding {
+        id: hit.record.id.clone(),
+        aliases,
+        pkg: pkg.to_owned(),
+        installed: installed.to_owned(),
+        fixed: hit.fixed.clone(),
+        severity,
+        title: hit.record.summary.clone().unwrap_or_default(),
+        references: hit.record.references.iter().map(|r| r.url.clone()).collect(),
+    })
 }
 
 /// What a report says about a scanned image (Trivy's `Metadata`).
@@ -72,6 +153,8 @@ pub struct ImageMeta {
     pub diff_ids: Vec<String>,
     /// Tags recorded in the archive.
     pub repo_tags: Vec<String>,
+    /// `repository@digest` of an image pulled from a registry.
+    pub repo_digests: Vec<String>,
     /// The image config.
     pub config: Value,
 }
@@ -117,27 +200,10 @@ pub fn match_packages(db: &Db, os: Option<&Os>, packages: &[InstalledPackage], f
             Kind::Rpm => (&p.name, &p.version),
         };
         for hit in db.matches(&eco, name, version) {
-            let severity = osv::severity(hit.record);
-            if !f.severities.is_empty() && !f.severities.contains(severity) {
-                continue;
+            if let Some(mut x) = finding(hit, &p.name, &p.version, f) {
+                x.pkg.clone_from(&p.name);
+                out.push(x);
             }
-            if f.ignore_unfixed && hit.fixed.is_none() {
-                continue;
-            }
-            let aliases: Vec<String> = hit.record.aliases.iter().chain(&hit.record.upstream).cloned().collect();
-            if f.ignore.ignores(&hit.record.id, &aliases, f.now) {
-                continue;
-            }
-            out.push(Finding {
-                id: hit.record.id.clone(),
-                aliases,
-                pkg: p.name.clone(),
-                installed: p.version.clone(),
-                fixed: hit.fixed.clone(),
-                severity,
-                title: hit.record.summary.clone().unwrap_or_default(),
-                references: hit.record.references.iter().map(|r| r.url.clone()).collect(),
-            });
         }
     }
     out.sort_by(|a, b| a.pkg.cmp(&b.pkg).then(a.id.cmp(&b.id)));
@@ -154,60 +220,173 @@ pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Re
     let os = pkgdb::detect_os_in(files)?;
     let packages = pkgdb::installed_in(files)?;
     let findings = match_packages(db, os.as_ref(), &packages, f);
-    Ok(ScanResult { target, os, packages, findings, image: None })
+    Ok(ScanResult { target, os, packages, findings, image: None, lang: Vec::new(), artifact_type: "filesystem" })
 }
 
 /// Scans a read image (see [`crate::image::open`]).
 pub fn scan_image(image: &Image, db: &Db, f: &Filters) -> Result<ScanResult, ScanError> {
     let mut r = scan_files(&image.files, image.name.clone(), db, f)?;
+    r.artifact_type = "container_image";
     r.image = Some(ImageMeta {
         image_id: image.image_id.clone(),
         diff_ids: image.diff_ids.clone(),
         repo_tags: image.repo_tags.clone(),
+        repo_digests: image.repo_digests.clone(),
         config: image.config.clone(),
     });
     Ok(r)
 }
 
-impl ScanResult {
-    /// Trivy's JSON report (SchemaVersion 2), `ArtifactType: filesystem`.
-    #[must_use]
-    pub fn to_trivy_json(&self) -> Value {
-        let ty = self.os.as_ref().map_or("unknown", |o| o.family.as_str());
-        let target = match &self.os {
-            Some(o) => format!("{} ({} {})", self.target, o.family, o.name),
-            None => self.target.clone(),
-        };
-        let vulns: Vec<Value> = self
-            .findings
-            .iter()
-            .map(|v| {
-                let mut o = serde_json::Map::new();
-                o.insert("VulnerabilityID".into(), json!(v.id));
-                o.insert("PkgName".into(), json!(v.pkg));
-                o.insert("InstalledVersion".into(), json!(v.installed));
-                if let Some(fx) = &v.fixed {
-                    o.insert("FixedVersion".into(), json!(fx));
-                }
-                o.insert("Status".into(), json!(if v.fixed.is_some() { "fixed" } else { "affected" }));
-                o.insert("Severity".into(), json!(v.severity));
-                if !v.title.is_empty() {
-                    o.insert("Title".into(), json!(v.title));
-                }
-                if !v.references.is_empty() {
-                    o.insert("References".into(), json!(v.references));
-                }
-                Value::Object(o)
-            })
-            .collect();
-        let mut result = serde_json::Map::new();
-        result.insert("Target".into(), json!(target));
-        result.insert("Class".into(), json!("os-pkgs"));
-        result.insert("Type".into(), json!(ty));
-        if !vulns.is_empty() {
-            result.insert("Vulnerabilities".into(), json!(vulns));
+fn vuln_json(v: &Finding) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("VulnerabilityID".into(), json!(v.id));
+    o.insert("PkgName".into(), json!(v.pkg));
+    o.insert("InstalledVersion".into(), json!(v.installed));
+    if let Some(fx) = &v.fixed {
+        o.insert("FixedVersion".into(), json!(fx));
+    }
+    o.insert("Status".into(), json!(if v.fixed.is_some() { "fixed" } else { "affected" }));
+    o.insert("Severity".into(), json!(v.severity));
+    if !v.title.is_empty() {
+        o.insert("Title".into(), json!(v.title));
+    }
+    if !v.references.is_empty() {
+        o.insert("References".into(), json!(v.references));
+    }
+    Value::Object(o)
+}
+
+/// `Total: N (UNKNOWN: a, …)` and the table of findings, Trivy's columns.
+fn table_section(s: &mut String, heading: &str, findings: &[Finding]) {
+    s.push_str(heading);
+    s.push('\n');
+    let mut counts = [0usize; 5];
+    for f in findings {
+        if let Some(c) = SEVERITIES.iter().position(|x| *x == f.severity).and_then(|i| counts.get_mut(i)) {
+            *c += 1;
         }
-        let result = Value::Object(result);
+    }
+    let parts: Vec<String> = SEVERITIES.iter().zip(counts).map(|(n, c)| format!("{n}: {c}")).collect();
+    s.push_str(&format!("Total: {} ({})\n", findings.len(), parts.join(", ")));
+    if findings.is_empty() {
+        return;
+    }
+    let rows: Vec<[String; 5]> = findings
+        .iter()
+        .map(|f| {
+            [
+                f.pkg.clone(),
+                f.id.clone(),
+                f.severity.to_owned(),
+                f.installed.clone(),
+                f.fixed.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let head = ["Library", "Vulnerability", "Severity", "Installed Version", "Fixed Version"];
+    let mut w = head.map(str::len);
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.len());
+            }
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        let v: Vec<String> = cells.iter().zip(w).map(|(c, n)| format!("{c:<n$}")).collect();
+        format!("{}\n", v.join("  ").trim_end())
+    };
+    s.push('\n');
+    s.push_str(&line(&head.map(str::to_owned)));
+    for r in &rows {
+        s.push_str(&line(r));
+    }
+}
+
+impl ScanResult {
+    /// Every finding, OS packages' and lockfiles'.
+    #[must_use]
+    pub fn total_findings(&self) -> usize {
+        self.findings.len() + self.lang.iter().map(|l| l.findings.len()).sum::<usize>()
+    }
+
+    /// Whether the OS part is reported (an OS or OS packages were found, or nothing else was).
+    fn has_os_part(&self) -> bool {
+        self.os.is_some() || !self.packages.is_empty() || self.lang.is_empty()
+    }
+
+    /// Trivy's JSON report (SchemaVersion 2); `list_all_pkgs` adds each result's `Packages`.
+    #[must_use]
+    pub fn to_trivy_json(&self, list_all_pkgs: bool) -> Value {
+        let mut results = Vec::new();
+        if self.os.is_some() || !self.packages.is_empty() {
+            let ty = self.os.as_ref().map_or("unknown", |o| o.family.as_str());
+            let target = match &self.os {
+                Some(o) => format!("{} ({} {})", self.target, o.family, o.name),
+                None => self.target.clone(),
+            };
+            let mut result = serde_json::Map::new();
+            result.insert("Target".into(), json!(target));
+            result.insert("Class".into(), json!("os-pkgs"));
+            result.insert("Type".into(), json!(ty));
+            if list_all_pkgs {
+                let pkgs: Vec<Value> = self
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        json!({"Name": p.name, "Version": p.version, "Arch": p.arch,
+                            "SrcName": p.src_name, "SrcVersion": p.src_version})
+                    })
+                    .collect();
+                result.insert("Packages".into(), json!(pkgs));
+            }
+            if !self.findings.is_empty() {
+                result.insert("Vulnerabilities".into(), json!(self.findings.iter().map(vuln_json).collect::<Vec<_>>()));
+            }
+            results.push(Value::Object(result));
+        }
+        for l in &self.lang {
+            let mut result = serde_json::Map::new();
+            result.insert("Target".into(), json!(l.target.path));
+            result.insert("Class".into(), json!("lang-pkgs"));
+            result.insert("Type".into(), json!(l.target.kind.as_str()));
+            if list_all_pkgs {
+                let pkgs: Vec<Value> = l
+                    .target
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        let mut o = serde_json::Map::new();
+                        if !p.id.is_empty() {
+                            o.insert("ID".into(), json!(p.id));
+                        }
+                        o.insert("Name".into(), json!(p.name));
+                        o.insert("Version".into(), json!(p.version));
+                        o.insert(
+                            "Identifier".into(),
+                            json!({"PURL": crate::lang::purl(l.target.kind, &p.name, &p.version)}),
+                        );
+                        if let Some(r) = p.relationship.as_str() {
+                            o.insert("Relationship".into(), json!(r));
+                        }
+                        if !p.locations.is_empty() {
+                            let locs: Vec<Value> = p
+                                .locations
+                                .iter()
+                                .map(|x| json!({"StartLine": x.start_line, "EndLine": x.end_line}))
+                                .collect();
+                            o.insert("Locations".into(), json!(locs));
+                        }
+                        Value::Object(o)
+                    })
+                    .collect();
+                result.insert("Packages".into(), json!(pkgs));
+            }
+            if !l.findings.is_empty() {
+                result.insert("Vulnerabilities".into(), json!(l.findings.iter().map(vuln_json).collect::<Vec<_>>()));
+            }
+            results.push(Value::Object(result));
+        }
         let mut meta = serde_json::Map::new();
         if let Some(o) = &self.os {
             meta.insert("OS".into(), json!({"Family": o.family, "Name": o.name}));
@@ -218,65 +397,35 @@ impl ScanResult {
             if !i.repo_tags.is_empty() {
                 meta.insert("RepoTags".into(), json!(i.repo_tags));
             }
+            if !i.repo_digests.is_empty() {
+                meta.insert("RepoDigests".into(), json!(i.repo_digests));
+            }
             meta.insert("ImageConfig".into(), i.config.clone());
         }
-        let meta = Value::Object(meta);
         json!({
             "SchemaVersion": 2,
             "ArtifactName": self.target,
-            "ArtifactType": if self.image.is_some() { "container_image" } else { "filesystem" },
-            "Metadata": meta,
-            "Results": if self.os.is_some() || !self.packages.is_empty() { json!([result]) } else { json!([]) },
+            "ArtifactType": self.artifact_type,
+            "Metadata": Value::Object(meta),
+            "Results": results,
         })
     }
 
-    /// A plain-text table, Trivy's columns.
+    /// A plain-text table per target, Trivy's columns.
     #[must_use]
     pub fn to_table(&self) -> String {
         let mut s = String::new();
-        let os = self.os.as_ref().map_or_else(|| "unknown OS".to_owned(), |o| format!("{} {}", o.family, o.name));
-        s.push_str(&format!("{} ({os}): {} packages\n", self.target, self.packages.len()));
-        let mut counts = [0usize; 5];
-        for f in &self.findings {
-            if let Some(c) = SEVERITIES.iter().position(|x| *x == f.severity).and_then(|i| counts.get_mut(i)) {
-                *c += 1;
+        if self.has_os_part() {
+            let os = self.os.as_ref().map_or_else(|| "unknown OS".to_owned(), |o| format!("{} {}", o.family, o.name));
+            table_section(&mut s, &format!("{} ({os}): {} packages", self.target, self.packages.len()), &self.findings);
+        }
+        for l in &self.lang {
+            if !s.is_empty() {
+                s.push('\n');
             }
-        }
-        let parts: Vec<String> = SEVERITIES.iter().zip(counts).map(|(n, c)| format!("{n}: {c}")).collect();
-        s.push_str(&format!("Total: {} ({})\n", self.findings.len(), parts.join(", ")));
-        if self.findings.is_empty() {
-            return s;
-        }
-        let rows: Vec<[String; 5]> = self
-            .findings
-            .iter()
-            .map(|f| {
-                [
-                    f.pkg.clone(),
-                    f.id.clone(),
-                    f.severity.to_owned(),
-                    f.installed.clone(),
-                    f.fixed.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        let head = ["Library", "Vulnerability", "Severity", "Installed Version", "Fixed Version"];
-        let mut w = head.map(str::len);
-        for r in &rows {
-            for (i, c) in r.iter().enumerate() {
-                if let Some(x) = w.get_mut(i) {
-                    *x = (*x).max(c.len());
-                }
-            }
-        }
-        let line = |cells: &[String]| -> String {
-            let v: Vec<String> = cells.iter().zip(w).map(|(c, n)| format!("{c:<n$}")).collect();
-            format!("{}\n", v.join("  ").trim_end())
-        };
-        s.push('\n');
-        s.push_str(&line(&head.map(str::to_owned)));
-        for r in &rows {
-            s.push_str(&line(r));
+            let heading =
+                format!("{} ({}): {} packages", l.target.path, l.target.kind.as_str(), l.target.packages.len());
+            table_section(&mut s, &heading, &l.findings);
         }
         s
     }

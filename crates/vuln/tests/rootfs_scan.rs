@@ -26,7 +26,7 @@ fn debian_root_matches_by_source_package() {
             ("zlib1g".to_owned(), "DEBIAN-CVE-2023-45853".to_owned()),
         ]
     );
-    let json = r.to_trivy_json();
+    let json = r.to_trivy_json(false);
     assert_eq!(json["SchemaVersion"], 2);
     assert_eq!(json["Results"][0]["Class"], "os-pkgs");
     assert_eq!(json["Results"][0]["Vulnerabilities"][0]["FixedVersion"], "3.0.13-1~deb12u1");
