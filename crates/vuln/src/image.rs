@@ -223,29 +223,79 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes what passes through it (or only counts it, when no digest is needed).
 struct Hashing<R> {
     inner: R,
-    ctx: aws_lc_rs::digest::Context,
+    ctx: Option<aws_lc_rs::digest::Context>,
     n: u64,
 }
 
 impl<R> Hashing<R> {
     fn new(inner: R) -> Self {
-        Self { inner, ctx: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256), n: 0 }
+        Self { inner, ctx: Some(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256)), n: 0 }
     }
+    fn counting(inner: R) -> Self {
+        Self { inner, ctx: None, n: 0 }
+    }
+    /// `sha256:HEX` (empty when only counting) and the bytes read.
     fn finish(self) -> (String, u64) {
-        (format!("sha256:{}", hex(self.ctx.finish().as_ref())), self.n)
+        (self.ctx.map(|c| format!("sha256:{}", hex(c.finish().as_ref()))).unwrap_or_default(), self.n)
     }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(b) = buf.get(..n) {
-            self.ctx.update(b);
+        if let (Some(ctx), Some(b)) = (self.ctx.as_mut(), buf.get(..n)) {
+            ctx.update(b);
         }
         self.n += n as u64;
+        Ok(n)
+    }
+}
+
+/// A reader that hashes what passes through it on another thread: each read is copied to a
+/// hashing thread over a bounded channel, so that digesting a layer overlaps with reading it.
+/// Reads should be large (a `BufReader` of at least 256 KiB above it).
+struct ThreadHashing<R> {
+    inner: R,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<String>>,
+}
+
+impl<R> ThreadHashing<R> {
+    fn new(inner: R) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let worker = std::thread::Builder::new()
+            .name("kguard-layer-sha256".into())
+            .spawn(move || {
+                let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+                for chunk in rx {
+                    ctx.update(&chunk);
+                }
+                format!("sha256:{}", hex(ctx.finish().as_ref()))
+            })
+            .ok();
+        // Without a thread (spawn failed), hash nothing here: `finish` then reports no digest
+        // and the caller hashes inline instead.
+        Self { inner, tx: worker.as_ref().map(|_| tx), worker }
+    }
+
+    /// The digest of everything read, or `None` when no thread could be started.
+    fn finish(mut self) -> Option<String> {
+        drop(self.tx.take());
+        self.worker.take().and_then(|w| w.join().ok())
+    }
+}
+
+impl<R: Read> Read for ThreadHashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let (Some(tx), Some(b)) = (&self.tx, buf.get(..n))
+            && n > 0
+        {
+            tx.send(b.to_vec()).map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        }
         Ok(n)
     }
 }
@@ -473,7 +523,10 @@ pub fn open(path: &Path, opts: &Options<'_>) -> Result<Image, ImageError> {
     let mut budget = opts.max_uncompressed;
     for (i, ((name, blob_digest), diff_id)) in layers.iter().zip(&diff_ids).enumerate() {
         let what = format!("{shown}: layer {} ({name})", i + 1);
-        let raw = Hashing::new(store.open(name, &shown)?);
+        // The stored blob is hashed only when it is named by a digest (OCI blobs, Docker 25+);
+        // the uncompressed stream always is, against the config's diff_id.
+        let blob = store.open(name, &shown)?;
+        let raw = if blob_digest.is_some() { Hashing::new(blob) } else { Hashing::counting(blob) };
         let (raw_digest, _) = apply_layer(&mut files, raw, &what, opts, &mut budget, &mut warnings, Some(diff_id))?;
         if let Some(expected) = blob_digest
             && *expected != raw_digest
@@ -642,7 +695,7 @@ fn apply_layer<R: Read>(
     diff_id: Option<&str>,
 ) -> Result<(String, u64), ImageError> {
     let io = |e| ImageError::Io(what.to_owned(), e);
-    let mut buffered = BufReader::new(raw);
+    let mut buffered = BufReader::with_capacity(256 << 10, raw);
     let head = buffered.fill_buf().map_err(io)?;
     let (gzip, zstd) = (head.starts_with(&[0x1f, 0x8b]), head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]));
     let decoder: Box<dyn Read + '_> = if gzip {
@@ -657,12 +710,16 @@ fn apply_layer<R: Read>(
     };
     let mut new: BTreeMap<String, Node> = BTreeMap::new();
     let (actual_diff, drained, hit, left) = {
-        let mut plain = Hashing::new(Capped { inner: decoder, left: *budget, hit: false });
+        // Uncompressed bytes: capped, hashed on another thread in 1 MiB reads, then parsed.
+        let hashed = ThreadHashing::new(Capped { inner: decoder, left: *budget, hit: false });
+        let mut plain = BufReader::with_capacity(1 << 20, hashed);
         let result = read_entries(&mut plain, files, &mut new, what, opts, warnings);
         // The rest of the stream (the tar's end blocks and padding) counts for the digests.
         let drained = result.and_then(|()| io::copy(&mut plain, &mut io::sink()).map(|_| ()));
-        let (hit, left) = (plain.inner.hit, plain.inner.left);
-        (plain.finish().0, drained, hit, left)
+        let hashed = plain.into_inner();
+        let (hit, left) = (hashed.inner.hit, hashed.inner.left);
+        let digest = hashed.finish();
+        (digest, drained, hit, left)
     };
     if let Err(e) = drained {
         if hit {
@@ -671,10 +728,16 @@ fn apply_layer<R: Read>(
         return Err(ImageError::Format(what.to_owned(), format!("not a readable layer: {e}")));
     }
     *budget = left;
-    if let Some(expected) = diff_id
-        && actual_diff != expected
-    {
-        return Err(ImageError::Digest { what: what.to_owned(), expected: expected.to_owned(), actual: actual_diff });
+    if let Some(expected) = diff_id {
+        let Some(actual) = actual_diff else {
+            return Err(ImageError::Format(
+                what.to_owned(),
+                "could not start the thread that verifies the layer digest".into(),
+            ));
+        };
+        if actual != expected {
+            return Err(ImageError::Digest { what: what.to_owned(), expected: expected.to_owned(), actual });
+        }
     }
     let mut raw = buffered.into_inner();
     io::copy(&mut raw, &mut io::sink()).map_err(io)?;
