@@ -35,11 +35,12 @@ pub struct ScanFlags {
     /// distribution's advisory is about). Default: `.trivyignore` when it exists.
     #[arg(long, value_name = "FILE")]
     pub ignorefile: Option<PathBuf>,
-    /// Output format: `table`, `json` (Trivy's report, SchemaVersion 2), `cyclonedx` (CycloneDX
-    /// 1.6 JSON) or `spdx-json` (SPDX 2.3 JSON). An SBOM lists the packages, and the
-    /// vulnerabilities too (CycloneDX) when `--db` is given.
+    /// Output format: `table`, `json` (Trivy's report, SchemaVersion 2), `sarif` (SARIF 2.1.0,
+    /// one result per vulnerable package), `cyclonedx` (CycloneDX 1.6 JSON) or `spdx-json`
+    /// (SPDX 2.3 JSON). An SBOM lists the packages, and the vulnerabilities too (CycloneDX) when
+    /// `--db` is given.
     #[arg(short = 'o', long = "output", default_value = "table",
-          value_parser = output::parser(&[Format::Table, Format::Json, Format::Cyclonedx, Format::SpdxJson]))]
+          value_parser = output::parser(&[Format::Table, Format::Json, Format::Sarif, Format::Cyclonedx, Format::SpdxJson]))]
     pub output: Format,
     /// Write the report to FILE instead of stdout.
     #[arg(long = "output-file", value_name = "FILE")]
@@ -213,6 +214,9 @@ fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
     };
     let written = match a.output {
         Format::Json => output::structured(&mut *out, Format::Json, &result.to_trivy_json(a.list_all_pkgs)),
+        Format::Sarif => {
+            kguard_report::sarif::render(&sarif_report(result), &mut *out, &kguard_report::RenderOptions::default())
+        }
         Format::Cyclonedx => {
             output::structured(&mut *out, Format::Json, &kguard_vuln::sbom::cyclonedx(result, &doc_meta()))
         }
@@ -223,6 +227,73 @@ fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
         return output::write_failed(&e, "the report");
     }
     if result.total_findings() == 0 { exit::CLEAN } else { a.exit_code }
+}
+
+/// A vulnerability scan as a findings report, for SARIF: one finding per vulnerable package,
+/// its rule the advisory id. Lockfile packages point at their lockfile and line; OS packages at
+/// the scanned target.
+fn sarif_report(result: &ScanResult) -> kguard_report::Report {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use kguard_report::{Finding, Severity};
+    let severity = |s: &str| match s {
+        "CRITICAL" => Severity::Critical,
+        "HIGH" => Severity::High,
+        "MEDIUM" => Severity::Medium,
+        "LOW" => Severity::Low,
+        _ => Severity::Info,
+    };
+    let make = |f: &kguard_vuln::scan::Finding, location: kguard_model::Location| {
+        let fixed = f.fixed.as_deref().map_or_else(|| "no fixed version yet".to_owned(), |v| format!("fixed in {v}"));
+        let mut message = format!("Package {} {} is affected by {} ({fixed})", f.pkg, f.installed, f.id);
+        if !f.title.is_empty() {
+            message.push_str(&format!(": {}", f.title));
+        }
+        if let Some(u) = f.references.first() {
+            message.push_str(&format!(" — {u}"));
+        }
+        Finding {
+            rule_id: f.id.clone(),
+            severity: severity(f.severity),
+            title: Cow::Owned(if f.title.is_empty() { f.id.clone() } else { f.title.clone() }),
+            message,
+            object: None,
+            container: None,
+            pointer: None,
+            location: Some(location),
+            remediation: f.fixed.as_ref().map(|v| Cow::Owned(format!("Upgrade {} to {v} or later.", f.pkg))),
+            references: &[],
+            merged: Vec::new(),
+        }
+    };
+    let mut findings = Vec::new();
+    let target: Arc<str> = Arc::from(result.target.as_str());
+    for f in &result.findings {
+        findings.push(make(f, kguard_model::Location::file(target.clone())));
+    }
+    for l in &result.lang {
+        let file: Arc<str> = if result.artifact_type == "repository" {
+            Arc::from(format!("{}/{}", result.target.trim_end_matches('/'), l.target.path).as_str())
+        } else {
+            Arc::from(l.target.path.as_str())
+        };
+        for f in &l.findings {
+            let line = l
+                .target
+                .packages
+                .iter()
+                .find(|p| p.name == f.pkg && p.version == f.installed)
+                .and_then(|p| p.locations.first())
+                .and_then(|x| u32::try_from(x.start_line).ok());
+            let location = match line {
+                Some(line) => kguard_model::Location::at(file.clone(), kguard_model::Pos { line, column: 1 }),
+                None => kguard_model::Location::file(file.clone()),
+            };
+            findings.push(make(f, location));
+        }
+    }
+    kguard_report::Report { findings, ..kguard_report::Report::default() }
 }
 
 /// `kguard fs`.

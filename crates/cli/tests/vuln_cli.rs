@@ -133,6 +133,33 @@ fn repo_lockfiles_dev_dependencies_skips_and_sbom_round_trip() {
         assert_eq!(lang_ids(&serde_json::from_slice(&o.stdout).unwrap()), with_dev, "{fmt}");
     }
 
+    // SARIF: one result per vulnerable package, at its lockfile line; valid by the OASIS schema.
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "sarif"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("crates/report/tests/data/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let at: Vec<(String, u64)> = results
+        .iter()
+        .map(|r| {
+            let p = &r["locations"][0]["physicalLocation"];
+            (p["artifactLocation"]["uri"].as_str().unwrap().to_owned(), p["region"]["startLine"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        at,
+        [
+            ("tests/fixtures/vuln/repo/tool/Cargo.lock".to_owned(), 11),
+            ("tests/fixtures/vuln/repo/web/package-lock.json".to_owned(), 17)
+        ]
+    );
+
     let bad = t.path().join("badrepo");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("package-lock.json"), "{\n  \"packages\": [\n").unwrap();
