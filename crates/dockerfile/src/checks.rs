@@ -262,7 +262,7 @@ fn run_checks(cmd: &Command, first: Option<&str>, joined: &str, out: &mut Out) {
     if let Some(&last_install) = installs.last() {
         let clean_all: Vec<usize> =
             (0..cmds.len()).filter(|&i| cmds.get(i).is_some_and(|w| has_word(w, "all"))).collect();
-        if !clean_all.last().is_some_and(|&c| last_install < c) {
+        if clean_all.last().is_none_or(|&c| last_install >= c) {
             out.hit(&c::DF015, Some(cmd), format!("RUN {joined}: yum install without yum clean all after"));
         }
     }
@@ -566,7 +566,7 @@ fn secrets(df: &Dockerfile, out: &mut Out) {
 
 fn names_and_defaults(cmd: &Command) -> Vec<(String, String)> {
     if cmd.cmd == "env" {
-        if cmd.value.len() % 3 != 0 {
+        if !cmd.value.len().is_multiple_of(3) {
             return Vec::new();
         }
         return cmd.value.chunks(3).filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone()))).collect();

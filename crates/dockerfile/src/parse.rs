@@ -325,16 +325,8 @@ fn node_from_line(line: &str, escape: char) -> Result<Node, String> {
         "label" => node.value = name_val(args, "LABEL", escape)?,
         "expose" | "from" => node.value = whitespace_delimited(args),
         "healthcheck" => (node.value, node.json) = health(args)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            if !args.is_empty() {
-                node.value = vec![args.to_owned()];
-            }
-        }
-        "onbuild" => {
-            if !args.is_empty() {
-                node.sub = Some(Box::new(node_from_line(args, escape)?));
-            }
-        }
+        "maintainer" | "stopsignal" | "user" | "workdir" if !args.is_empty() => node.value = vec![args.to_owned()],
+        "onbuild" if !args.is_empty() => node.sub = Some(Box::new(node_from_line(args, escape)?)),
         _ => {}
     }
     Ok(node)
@@ -521,12 +513,9 @@ pub fn words(rest: &str, escape: char) -> Vec<String> {
             continue;
         }
         if ch == escape {
-            match chars.next() {
-                Some(c) => {
-                    word.push(ch);
-                    word.push(c);
-                }
-                None => {}
+            if let Some(c) = chars.next() {
+                word.push(ch);
+                word.push(c);
             }
             continue;
         }
@@ -725,10 +714,9 @@ fn validate(node: &Node) -> Result<(), String> {
     }
     let n = node.value.len();
     match cmd {
-        "add" | "copy" => {
-            if n < 2 && !(n == 1 && !node.heredocs.is_empty()) {
-                return Err(format!("{upper} needs at least two arguments: sources and a destination"));
-            }
+        // With a here-document, the source is the here-document.
+        "add" | "copy" if n < 2 && (n == 0 || node.heredocs.is_empty()) => {
+            return Err(format!("{upper} needs at least two arguments: sources and a destination"));
         }
         "from" => {
             if n != 1 && n != 3 {

@@ -24,14 +24,13 @@ const RESERVED: &[&str] = &["if", "then", "else", "elif", "fi", "do", "done", "w
 
 struct Reader<'a> {
     chars: std::iter::Peekable<std::str::CharIndices<'a>>,
-    src: &'a str,
 }
 
 fn read(line: &str, out: &mut Vec<Vec<String>>, depth: usize) -> Option<()> {
     if depth > 32 {
         return None;
     }
-    let mut r = Reader { chars: line.char_indices().peekable(), src: line };
+    let mut r = Reader { chars: line.char_indices().peekable() };
     let mut words: Vec<String> = Vec::new();
     let mut nested: Vec<String> = Vec::new();
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();
@@ -41,7 +40,7 @@ fn read(line: &str, out: &mut Vec<Vec<String>>, depth: usize) -> Option<()> {
         while r.chars.peek().is_some_and(|(_, c)| *c == ' ' || *c == '\t') {
             r.chars.next();
         }
-        let Some(&(start, ch)) = r.chars.peek() else { break };
+        let Some(&(_, ch)) = r.chars.peek() else { break };
         match ch {
             '\n' | ';' | '&' | '|' | '(' | ')' => {
                 r.chars.next();
@@ -84,7 +83,6 @@ fn read(line: &str, out: &mut Vec<Vec<String>>, depth: usize) -> Option<()> {
         if word.bytes().all(|b| b.is_ascii_digit()) && r.chars.peek().is_some_and(|(_, c)| *c == '>' || *c == '<') {
             continue;
         }
-        let _ = start;
         if std::mem::take(&mut redirect_target) {
             continue;
         }
@@ -94,7 +92,6 @@ fn read(line: &str, out: &mut Vec<Vec<String>>, depth: usize) -> Option<()> {
         words.push(word);
     }
     end_command(&mut words, &mut nested, out, depth)?;
-    let _ = r.src;
     Some(())
 }
 
@@ -119,7 +116,7 @@ fn skip_heredocs(r: &mut Reader<'_>, pending: &mut Vec<(String, bool)>) {
         loop {
             let mut line = String::new();
             let mut any = false;
-            while let Some((_, c)) = r.chars.next() {
+            for (_, c) in r.chars.by_ref() {
                 any = true;
                 if c == '\n' {
                     break;
