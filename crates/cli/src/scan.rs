@@ -284,9 +284,11 @@ pub fn run(args: &ScanArgs) -> u8 {
     }
     diagnostics.sort_by(|a, b| (&a.location, a.level).cmp(&(&b.location, b.level)));
 
+    // The Dockerfile rules are listed (SARIF `rules`, JUnit) only when Dockerfiles were read.
+    let read_dockerfiles = summary.dockerfiles > 0;
     let rules_meta = rules::all()
         .filter(|r| {
-            (kguard_scan::produces(r)
+            (kguard_scan::produces(r) && (read_dockerfiles || r.family != kguard_scan::DOCKERFILE_FAMILY)
                 || (args.seccomp_root.is_some() && kguard_seccomp::kubelet::RULES.iter().any(|k| k.id == r.id))
                 || (args.apparmor_profiles.is_some() && kguard_apparmor::node::RULES.iter().any(|k| k.id == r.id)))
                 && config.selection.enabled(r)

@@ -207,6 +207,9 @@ pub fn apparmor_findings(
     kguard_apparmor::node::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
 }
 
+/// The family of the Dockerfile rules.
+pub const DOCKERFILE_FAMILY: &str = kguard_dockerfile::FAMILY;
+
 /// `kguard scan` on a Dockerfile (`file` names it, `text` is its content): the Dockerfile rules
 /// ([`kguard_dockerfile`], `DF001`–`DF031`) the selection enables, at the instruction's line and
 /// column or about the whole file, or the error that makes the file unreadable.
