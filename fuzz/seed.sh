@@ -26,6 +26,7 @@ seed_text() {
     cat >"corpus/$1/seed-$2"
 }
 
+seed dockerfile "$root"/tests/fixtures/rules/DF*/*.Dockerfile "$root"/Dockerfile
 seed load "$root"/examples/*.yaml "$root"/tests/fixtures/bad/* "$root"/crates/discovery/tests/strict/*.yaml
 seed webhook_requests "$root"/crates/server/benches/pod-review.json "$root"/deploy/kubernetes/configmap.yaml
 seed vuln_parsers "$root"/tests/fixtures/vuln/osv/*.json "$root"/tests/fixtures/vuln/debian-rootfs/var/lib/dpkg/status

@@ -53,11 +53,19 @@ fn write_explanation(out: &mut dyn Write, rule: &RuleMeta) -> std::io::Result<()
         }
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "Suppress it on one object with the annotation `kguard.io/ignore: \"{}\"`, or for a run with `--ignore {}`.",
-        rule.id, rule.id
-    )?;
+    if rule.family == "dockerfile" {
+        writeln!(
+            out,
+            "Suppress it for a run with `--ignore {}`, or for some paths with `perPathIgnores` in `.kguard.yaml`.",
+            rule.id
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Suppress it on one object with the annotation `kguard.io/ignore: \"{}\"`, or for a run with `--ignore {}`.",
+            rule.id, rule.id
+        )?;
+    }
     Ok(())
 }
 

@@ -164,11 +164,25 @@ pub fn run(args: &ScanArgs) -> u8 {
         ..Summary::default()
     };
     let mut objects = Vec::new();
+    let mut dockerfiles = Vec::new();
     for p in parsed {
         summary.documents += p.documents;
         summary.not_kubernetes += usize::from(p.not_kubernetes);
         diagnostics.extend(p.diagnostics);
         objects.extend(p.objects);
+        dockerfiles.extend(p.dockerfile);
+    }
+    summary.dockerfiles = dockerfiles.len();
+    // Dockerfiles: findings at file:line, no object (so no annotation suppresses them).
+    let checked: Vec<_> = dockerfiles
+        .par_iter()
+        .map(|(file, text)| kguard_scan::dockerfile_findings(file, text, &config.selection))
+        .collect();
+    drop(dockerfiles);
+    let mut dockerfile_findings = Vec::new();
+    for (findings, problems) in checked {
+        dockerfile_findings.extend(findings);
+        diagnostics.extend(problems);
     }
     summary.objects = objects.len();
     if args.output == Output::Kubesec {
@@ -205,6 +219,7 @@ pub fn run(args: &ScanArgs) -> u8 {
     let mut findings = outcome.findings;
     findings.extend(seccomp);
     findings.extend(apparmor);
+    findings.extend(dockerfile_findings);
     // In-source suppressions carry the annotation and the reason it gives (Checkov's `ID=reason`).
     let mut suppressed: Vec<Suppressed> = outcome.suppressed;
     if let Some(f) = &file {
@@ -269,9 +284,11 @@ pub fn run(args: &ScanArgs) -> u8 {
     }
     diagnostics.sort_by(|a, b| (&a.location, a.level).cmp(&(&b.location, b.level)));
 
+    // The Dockerfile rules are listed (SARIF `rules`, JUnit) only when Dockerfiles were read.
+    let read_dockerfiles = summary.dockerfiles > 0;
     let rules_meta = rules::all()
         .filter(|r| {
-            (kguard_scan::produces(r)
+            (kguard_scan::produces(r) && (read_dockerfiles || r.family != kguard_scan::DOCKERFILE_FAMILY)
                 || (args.seccomp_root.is_some() && kguard_seccomp::kubelet::RULES.iter().any(|k| k.id == r.id))
                 || (args.apparmor_profiles.is_some() && kguard_apparmor::node::RULES.iter().any(|k| k.id == r.id)))
                 && config.selection.enabled(r)

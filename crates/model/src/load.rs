@@ -48,6 +48,23 @@ pub fn is_manifest_path(path: &Path) -> bool {
     })
 }
 
+/// Whether a file is a Dockerfile by its name, as Trivy's config scanner decides: the name
+/// without its last extension is `Dockerfile` or `Containerfile` (`Dockerfile`,
+/// `Dockerfile.prod`, `Containerfile`), or the extension is `.dockerfile` or `.containerfile` in
+/// any case (`api.Dockerfile`). A manifest extension wins (`Dockerfile.yaml` is a manifest).
+#[must_use]
+pub fn is_dockerfile_path(path: &Path) -> bool {
+    if is_manifest_path(path) {
+        return false;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) => (name.get(..i).unwrap_or(""), name.get(i + 1..).unwrap_or("")),
+        None => (name, ""),
+    };
+    ["Dockerfile", "Containerfile"].iter().any(|d| stem == *d || (name.contains('.') && ext.eq_ignore_ascii_case(d)))
+}
+
 /// Expands command-line paths: files as given, directories recursively (manifest extensions only,
 /// hidden entries skipped, sorted by name, `.kguardignore` files applied, Helm charts' templates
 /// skipped), `-` as stdin. Missing paths become diagnostics. [`expand`] also takes excludes and
@@ -214,6 +231,9 @@ pub struct Parsed {
     /// one object, or one document with `kind`, `apiVersion`, `metadata` or `spec`, is read as
     /// manifests and each document that is not an object is warned about.
     pub not_kubernetes: bool,
+    /// A Dockerfile ([`is_dockerfile_path`]): its name and text, for the Dockerfile checks
+    /// (no objects, no documents).
+    pub dockerfile: Option<(Arc<str>, String)>,
 }
 
 /// Parses the text of one file into objects, turning every problem into a diagnostic.
@@ -339,6 +359,9 @@ fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: YamlNo
 #[must_use]
 pub fn load_input(input: &Input) -> Parsed {
     match read_input(input) {
+        Ok(text) if matches!(input, Input::File(p) if is_dockerfile_path(p)) => {
+            Parsed { dockerfile: Some((input.display_name().into(), text)), ..Parsed::default() }
+        }
         Ok(text) => parse_text(&input.display_name().into(), &text),
         Err(d) => Parsed { diagnostics: vec![d], ..Parsed::default() },
     }

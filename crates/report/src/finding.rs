@@ -225,6 +225,8 @@ pub struct Summary {
     pub chart_files: usize,
     /// Findings suppressed (by annotation, configuration or baseline).
     pub suppressed: usize,
+    /// Dockerfiles read and checked (counted in `files` too).
+    pub dockerfiles: usize,
 }
 
 /// Everything a renderer shows.

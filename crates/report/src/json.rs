@@ -76,6 +76,9 @@ struct JsonSummary {
     not_kubernetes: usize,
     excluded: usize,
     chart_files: usize,
+    /// Only when Dockerfiles were read (reports of manifests alone keep their shape).
+    #[serde(skip_serializing_if = "is_zero")]
+    dockerfiles: usize,
     findings: usize,
     suppressed: usize,
     by_severity: BySeverity,
@@ -146,6 +149,7 @@ impl<'a> JsonReport<'a> {
             not_kubernetes: s.not_kubernetes,
             excluded: s.excluded,
             chart_files: s.chart_files,
+            dockerfiles: s.dockerfiles,
             findings: report.findings.len(),
             suppressed: s.suppressed,
             by_severity: BySeverity {
@@ -226,4 +230,9 @@ impl<'a> JsonDiagnostic<'a> {
     fn new(d: &'a Diagnostic) -> Self {
         Self { level: d.level.as_str(), code: d.code, message: &d.message, location: JsonLocation::new(&d.location) }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+const fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

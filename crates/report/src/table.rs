@@ -92,8 +92,14 @@ pub fn summary(report: &Report, opts: &RenderOptions) -> String {
 
 fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> String {
     let s = &report.summary;
-    let mut line =
-        format!("Scanned {} in {}", plural(s.scanned, "object", "objects"), plural(s.files, "file", "files"));
+    let what = if s.dockerfiles > 0 && s.scanned == 0 && s.objects == 0 {
+        plural(s.dockerfiles, "Dockerfile", "Dockerfiles")
+    } else if s.dockerfiles > 0 {
+        format!("{} and {}", plural(s.scanned, "object", "objects"), plural(s.dockerfiles, "Dockerfile", "Dockerfiles"))
+    } else {
+        plural(s.scanned, "object", "objects")
+    };
+    let mut line = format!("Scanned {what} in {}", plural(s.files, "file", "files"));
     let files: Vec<String> = [
         (s.not_kubernetes, "not Kubernetes"),
         (s.excluded, "excluded"),

@@ -13,6 +13,9 @@
 //!   mode, AuthorizationPolicy identities on plaintext ports) and, when the input holds RBAC
 //!   objects, RBAC risks and escalation paths ([`kguard_authz::risks`]).
 //!
+//! Dockerfiles found among the inputs are checked apart ([`dockerfile_findings`]): their findings
+//! are about a file and a line, not an object, and no annotation suppresses them.
+//!
 //! Every object of a built-in API group is also checked as `kubectl --validate=strict` would
 //! ([`kguard_discovery::check_object`]): an unknown kind or version, unknown or misplaced fields
 //! become warnings (diagnostics), not findings.
@@ -202,6 +205,26 @@ pub fn apparmor_findings(
         template_ignores: HashMap::new(),
     };
     kguard_apparmor::node::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
+}
+
+/// The family of the Dockerfile rules.
+pub const DOCKERFILE_FAMILY: &str = kguard_dockerfile::FAMILY;
+
+/// `kguard scan` on a Dockerfile (`file` names it, `text` is its content): the Dockerfile rules
+/// ([`kguard_dockerfile`], `DF001`–`DF031`) the selection enables, at the instruction's line and
+/// column or about the whole file, or the error that makes the file unreadable.
+#[must_use]
+pub fn dockerfile_findings(
+    file: &std::sync::Arc<str>,
+    text: &str,
+    selection: &Selection,
+) -> (Vec<Finding>, Vec<Diagnostic>) {
+    if !kguard_dockerfile::RULES.iter().any(|r| selection.enabled(r)) {
+        return (Vec::new(), Vec::new());
+    }
+    let (mut findings, diagnostics) = kguard_dockerfile::check(file, text);
+    findings.retain(|f| rules::find(&f.rule_id).is_none_or(|r| selection.enabled(r)));
+    (findings, diagnostics)
 }
 
 /// Scans objects.

@@ -5,7 +5,7 @@ use kguard_report::RuleMeta;
 use kguard_report::select::{Selection, matches};
 
 /// Every rule family's definitions, in display order.
-fn families() -> [&'static [RuleMeta]; 11] {
+fn families() -> [&'static [RuleMeta]; 12] {
     [
         kguard_podsec::RULES,
         kguard_hardening::RULES,
@@ -18,6 +18,7 @@ fn families() -> [&'static [RuleMeta]; 11] {
         kguard_apparmor::RULES,
         kguard_node::RULES,
         kguard_mesh::RULES,
+        kguard_dockerfile::RULES,
     ]
 }
 

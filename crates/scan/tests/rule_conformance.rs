@@ -4,7 +4,9 @@
 //! each a stream of Kubernetes objects scanned together by the whole scan engine
 //! ([`kguard_scan::scan`]) with only that rule selected and Pod Security `restricted`
 //! `latest` as the default policy. Cross-object rules (NetworkPolicy isolation, RBAC risks,
-//! ServiceAccount lookups) put every object they need in the same file.
+//! ServiceAccount lookups) put every object they need in the same file. The Dockerfile rules
+//! (family `dockerfile`) have `fires.Dockerfile` and `passes.Dockerfile` instead, checked by
+//! [`kguard_scan::dockerfile_findings`]; their findings name a file and line, not an object.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -30,6 +32,17 @@ fn fixtures_dir() -> PathBuf {
 fn scan_fixture(path: &Path, id: &str) -> Result<Vec<Finding>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: Arc<str> = Arc::from(path.display().to_string());
+    if kguard_model::load::is_dockerfile_path(path) {
+        let selection = Selection { select: vec![id.to_owned()], ignore: vec![] };
+        let (findings, diagnostics) = kguard_scan::dockerfile_findings(&file, &text, &selection);
+        if !diagnostics.is_empty() {
+            return Err(format!("{}: {diagnostics:#?}", path.display()));
+        }
+        if let Some(f) = findings.iter().find(|f| f.rule_id != id) {
+            return Err(format!("{}: selection leaked other rules {f:#?}", path.display()));
+        }
+        return Ok(findings);
+    }
     let parsed = kguard_model::load::parse_text(&file, &text);
     let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).collect();
     if !errors.is_empty() || parsed.objects.is_empty() {
@@ -69,8 +82,10 @@ fn every_scan_rule_has_docs_and_a_fixture_pair() {
         if rules::find(id).map(|r| r.id) != Some(id) {
             failures.push(format!("{id}: `kguard explain {id}` would not find it"));
         }
-        let fires = dir.join(id).join("fires.yaml");
-        let passes = dir.join(id).join("passes.yaml");
+        let dockerfile = rule.family == kguard_dockerfile::FAMILY;
+        let ext = if dockerfile { "Dockerfile" } else { "yaml" };
+        let fires = dir.join(id).join(format!("fires.{ext}"));
+        let passes = dir.join(id).join(format!("passes.{ext}"));
         if let Some((_, why)) = NO_FIXTURE.iter().find(|(n, _)| *n == id) {
             if fires.exists() || passes.exists() {
                 failures.push(format!("{id}: has fixtures but is listed in NO_FIXTURE ({why})"));
@@ -86,9 +101,13 @@ fn every_scan_rule_has_docs_and_a_fixture_pair() {
             Ok(found) if found.is_empty() => failures.push(format!("{id}: does not fire on {}", fires.display())),
             Ok(found) => {
                 for f in found {
-                    let ok = f.pointer.as_deref().is_some_and(|p| p.is_empty() || p.starts_with('/'))
+                    let placed = if dockerfile {
+                        f.pointer.is_none() && f.object.is_none()
+                    } else {
+                        f.pointer.as_deref().is_some_and(|p| p.is_empty() || p.starts_with('/')) && f.object.is_some()
+                    };
+                    let ok = placed
                         && f.location.is_some()
-                        && f.object.is_some()
                         && f.remediation.as_deref() == Some(rule.fix)
                         && !f.references.is_empty()
                         && !f.message.is_empty()

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use super::{Input, io_reason, is_manifest_path, not_a_file};
+use super::{Input, io_reason, is_dockerfile_path, is_manifest_path, not_a_file};
 use crate::diag::Diagnostic;
 use crate::source::{Location, Pos};
 
@@ -311,7 +311,7 @@ impl Walker {
                         self.walk(start, &path, depth + 1);
                     }
                 }
-                Ok(_) if !is_manifest_path(&path) => {}
+                Ok(_) if !is_manifest_path(&path) && !is_dockerfile_path(&path) => {}
                 Ok(_) if self.excludes.excludes(&path, false, start) => self.out.excluded += 1,
                 Ok(_) if chart && is_chart_metadata(file_name) => self.out.chart_files += 1,
                 Ok(m) if m.is_file() => self.out.inputs.push(Input::File(path)),
@@ -464,6 +464,43 @@ mod tests {
         assert!(warnings[0].message.ends_with(&format!("helm template {}/web | kguard scan -", root.display())));
         // Chart.yaml, values.yaml, values-prod.yaml, 2 templates; db's Chart.yaml and 1 template.
         assert_eq!(e.chart_files, 7);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn dockerfiles_are_found_by_name_as_trivy_finds_them() {
+        let root = tree(
+            "dockerfiles",
+            &[
+                ("Dockerfile", "FROM a\n"),
+                ("Dockerfile.prod", ""),
+                ("api.Dockerfile", ""),
+                ("web.dockerfile", ""),
+                ("Containerfile", ""),
+                ("dockerfile", ""),
+                ("Dockerfile.a.b", ""),
+                ("myDockerfile", ""),
+                ("Dockerfile.yaml", ""),
+                ("sub/Containerfile.dev", ""),
+            ],
+        );
+        let e = expand(std::slice::from_ref(&root), Excludes::new());
+        assert_eq!(
+            names(&e, &root),
+            [
+                "Containerfile",
+                "Dockerfile",
+                "Dockerfile.prod",
+                "Dockerfile.yaml",
+                "api.Dockerfile",
+                "sub/Containerfile.dev",
+                "web.dockerfile"
+            ]
+        );
+        assert!(!is_dockerfile_path(&root.join("Dockerfile.yaml")));
+        let p = super::super::load_input(&Input::File(root.join("Dockerfile")));
+        assert_eq!(p.dockerfile.map(|(_, t)| t).as_deref(), Some("FROM a\n"));
+        assert_eq!((p.documents, p.objects.len()), (0, 0));
         let _ = std::fs::remove_dir_all(&root);
     }
 
