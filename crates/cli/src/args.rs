@@ -247,6 +247,20 @@ pub struct ScanArgs {
     /// Localhost profile is not loaded (AA009) or not enforced (AA010).
     #[arg(long, value_name = "FILE|DIR")]
     pub apparmor_profiles: Option<PathBuf>,
+    /// List the container images the workloads run (with where each is written) instead of
+    /// checking the manifests; with `--db`, also their vulnerabilities.
+    #[arg(long)]
+    pub images: bool,
+    /// With `--images`: OSV data to match the images' OS packages against (as `kguard image --db`).
+    #[arg(long, value_name = "OSV", requires = "images")]
+    pub db: Option<PathBuf>,
+    /// With `--images`: a file mapping image references to saved archives or OCI layouts on disk,
+    /// one `IMAGE: PATH` a line (or a JSON object); paths relative to the file.
+    #[arg(long, value_name = "FILE", requires = "images")]
+    pub image_map: Option<PathBuf>,
+    /// With `--images --db`: pull images the map does not name from their registries.
+    #[arg(long, requires = "images")]
+    pub pull: bool,
 }
 
 /// `kguard explain`.

@@ -22,6 +22,7 @@ mod output;
 mod pki;
 mod psp;
 mod scan;
+mod scan_images;
 mod seccomp;
 mod vuln;
 

@@ -188,6 +188,12 @@ pub fn run(args: &ScanArgs) -> u8 {
     if args.output == Output::Kubesec {
         return kubesec_mode(args, &objects, &diagnostics);
     }
+    if args.images {
+        for d in diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error) {
+            eprintln!("{d}");
+        }
+        return crate::scan_images::run(args, &objects);
+    }
     // The node's seccomp profiles against the pods that name them (before the trees go).
     let mut seccomp = Vec::new();
     if let Some(dir) = &args.seccomp_root {

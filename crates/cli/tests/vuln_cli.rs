@@ -76,6 +76,70 @@ fn sbom_round_trip_keeps_the_findings() {
     }
 }
 
+#[test]
+fn scan_images_lists_workload_images_and_scans_the_mapped_ones() {
+    let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--images", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let images = v["images"].as_array().unwrap();
+    let names: Vec<&str> = images.iter().map(|i| i["image"].as_str().unwrap()).collect();
+    assert_eq!(names, ["example/debian:12", "nginx:1.25"]);
+    let debian_users: Vec<String> = images[0]["usedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {} {}",
+                u["workload"].as_str().unwrap(),
+                u["container"].as_str().unwrap(),
+                u["location"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        debian_users,
+        [
+            "Deployment/shop/api migrate tests/fixtures/vuln/workloads.yaml:15:11",
+            "Deployment/shop/api api tests/fixtures/vuln/workloads.yaml:18:11"
+        ]
+    );
+
+    let args = [
+        "scan",
+        "tests/fixtures/vuln/workloads.yaml",
+        "--images",
+        "--db",
+        DB,
+        "--image-map",
+        "tests/fixtures/vuln/image-map.txt",
+        "-o",
+        "json",
+    ];
+    let o = kguard(&args);
+    assert_eq!(o.status.code(), Some(1), "vulnerabilities fail the run: {}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let debian = &v["images"][0];
+    assert_eq!(debian["source"], "tests/fixtures/vuln/debian-image.tar");
+    assert_eq!(ids(&debian["report"]).len(), 3);
+    assert!(v["images"][1]["report"].is_null(), "nginx is not mapped and not pulled");
+    let mut never = args.to_vec();
+    never.extend(["--fail-on", "never"]);
+    assert_eq!(kguard(&never).status.code(), Some(0));
+    let mut critical_only = args.to_vec();
+    critical_only.extend(["--fail-on", "critical"]);
+    assert_eq!(kguard(&critical_only).status.code(), Some(1), "zlib1g's is critical");
+
+    let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--db", DB]);
+    assert_eq!(o.status.code(), Some(2), "--db needs --images");
+    let t = TempDir::new("vuln-cli-map");
+    let map = t.path().join("map");
+    std::fs::write(&map, "example/debian:12 debian-image.tar\n").unwrap();
+    let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--images", "--image-map", map.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains(":1: expected `IMAGE: PATH`"), "{}", err(&o));
+}
+
 const REPO: &str = "tests/fixtures/vuln/repo";
 const DB_LANG: &str = "tests/fixtures/vuln/osv-lang";
 
@@ -344,6 +408,21 @@ fn pulls_from_a_real_registry() {
     let o = with_password("wrong");
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("401"), "{}", err(&o));
+    // `scan --images --pull`: a workload's image pulled from the registry and scanned.
+    let manifests = TempDir::new("pull-workload");
+    let pod = manifests.path().join("pod.yaml");
+    std::fs::write(
+        &pod,
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {}/example/debian:12\n", open.addr),
+    )
+    .unwrap();
+    let o =
+        kguard(&["scan", pod.to_str().unwrap(), "--images", "--pull", "--db", DB, "-o", "json", "--fail-on", "never"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"][0]["source"], "registry");
+    assert_eq!(ids(&v["images"][0]["report"]), want);
+
     // Credentials from a Docker client configuration.
     let home = TempDir::new("docker-config");
     std::fs::write(
