@@ -32,7 +32,8 @@ pub struct ScanFlags {
     pub list_all_pkgs: bool,
     /// Vulnerability ids to accept, one per line, `#` comments, `ID exp:YYYY-MM-DD` to stop
     /// accepting at that date (Trivy's `.trivyignore`; an id also matches the CVE a
-    /// distribution's advisory is about). Default: `.trivyignore` when it exists.
+    /// distribution's advisory is about), or Trivy's YAML format (`.yaml`/`.yml`: ids with
+    /// `expired_at`, `purls`, `paths`). Default: `.trivyignore` when it exists.
     #[arg(long, value_name = "FILE")]
     pub ignorefile: Option<PathBuf>,
     /// Output format: `table`, `json` (Trivy's report, SchemaVersion 2), `sarif` (SARIF 2.1.0,
@@ -179,15 +180,14 @@ fn read_ignorefile(named: Option<&std::path::Path>) -> Result<kguard_vuln::ignor
         None if default.is_file() => default,
         None => return Ok(kguard_vuln::ignore::IgnoreFile::default()),
     };
-    if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-        return Err(format!(
-            "{}: the YAML ignore file (.trivyignore.yaml) is not supported; use the text format (one id per line)",
-            path.display()
-        ));
-    }
     let text = read_capped(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    kguard_vuln::ignore::IgnoreFile::parse(&String::from_utf8_lossy(&text))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let text = String::from_utf8_lossy(&text);
+    let parsed = if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        kguard_vuln::ignore::IgnoreFile::parse_yaml(&text)
+    } else {
+        kguard_vuln::ignore::IgnoreFile::parse(&text)
+    };
+    parsed.map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The time an SBOM records: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.

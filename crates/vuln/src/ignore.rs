@@ -1,7 +1,11 @@
-//! Trivy's ignore file (`.trivyignore`, `--ignorefile`): one vulnerability id per line, `#`
-//! comments, and an optional `exp:YYYY-MM-DD` after the id, after which the line no longer
-//! applies (Trivy: the rule stops at 00:00 UTC of that date). An id matches a finding's id or
-//! any of its aliases (an OSV `DEBIAN-CVE-2023-5678` is ignored by `CVE-2023-5678`).
+//! Trivy's ignore files (`--ignorefile`). The text format (`.trivyignore`): one vulnerability id
+//! per line, `#` comments, and an optional `exp:YYYY-MM-DD` after the id, after which the line no
+//! longer applies (Trivy: the rule stops at 00:00 UTC of that date). The YAML format
+//! (`.trivyignore.yaml`): `vulnerabilities:` entries with `id`, and optionally `expired_at`
+//! (a date), `purls` (package URLs; without a version or qualifiers they match every version)
+//! and `paths` (globs of the lockfile a finding is in), `statement`; the `misconfigurations`,
+//! `secrets` and `licenses` lists are read and not used. An id matches a finding's id or any of
+//! its aliases (an OSV `DEBIAN-CVE-2023-5678` is ignored by `CVE-2023-5678`).
 
 /// One line of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +16,19 @@ pub struct Rule {
     pub expires: Option<i64>,
     /// 1-based line in the file.
     pub line: usize,
+    /// Package URLs the rule is limited to (YAML `purls`); empty: every package.
+    pub purls: Vec<String>,
+    /// Lockfile path globs the rule is limited to (YAML `paths`); empty: everywhere.
+    pub paths: Vec<String>,
+}
+
+/// What a finding is about, for rules limited to packages or paths.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    /// The package URL of the package.
+    pub purl: Option<&'a str>,
+    /// The lockfile path (relative to the scanned directory), for language packages.
+    pub path: Option<&'a str>,
 }
 
 /// An error in the file: the line and what was expected.
@@ -92,7 +109,52 @@ impl IgnoreFile {
                     }
                 }
             }
-            rules.push(Rule { id: id.to_owned(), expires, line });
+            rules.push(Rule { id: id.to_owned(), expires, line, purls: Vec::new(), paths: Vec::new() });
+        }
+        Ok(Self { rules })
+    }
+
+    /// Parses the YAML format (`.trivyignore.yaml`).
+    pub fn parse_yaml(text: &str) -> Result<Self, IgnoreError> {
+        let root = crate::lang::tree::parse_yaml(text).map_err(|e| IgnoreError { line: e.line, msg: e.message })?;
+        if !root.is_obj() && !matches!(root.val, crate::lang::tree::Val::Null) {
+            return Err(IgnoreError { line: root.line, msg: "expected a mapping with `vulnerabilities:`".into() });
+        }
+        for (key, node) in root.entries() {
+            if !matches!(key.as_str(), "vulnerabilities" | "misconfigurations" | "secrets" | "licenses") {
+                return Err(IgnoreError {
+                    line: node.line,
+                    msg: format!(
+                        "unknown key {key:?} (expected vulnerabilities, misconfigurations, secrets, licenses)"
+                    ),
+                });
+            }
+        }
+        let mut rules = Vec::new();
+        if let Some(list) = root.get("vulnerabilities") {
+            for item in list.items() {
+                let line = item.line;
+                let id = item.str_of("id").trim();
+                if id.is_empty() {
+                    return Err(IgnoreError { line, msg: "an entry without `id`".into() });
+                }
+                let expires = match item.get("expired_at").and_then(crate::lang::tree::Node::as_str) {
+                    None => None,
+                    Some(d) => {
+                        let day = d.trim().get(..10).unwrap_or(d.trim());
+                        Some(parse_date(day).ok_or_else(|| IgnoreError {
+                            line: item.get("expired_at").map_or(line, |n| n.line),
+                            msg: format!("expired_at: {d:?}: expected a date as YYYY-MM-DD"),
+                        })?)
+                    }
+                };
+                let strings = |key: &str| -> Vec<String> {
+                    item.get(key).map_or_else(Vec::new, |n| {
+                        n.items().iter().filter_map(|x| x.as_str()).map(str::to_owned).collect()
+                    })
+                };
+                rules.push(Rule { id: id.to_owned(), expires, line, purls: strings("purls"), paths: strings("paths") });
+            }
         }
         Ok(Self { rules })
     }
@@ -100,8 +162,32 @@ impl IgnoreFile {
     /// Whether a finding with `id` and `aliases` is ignored at `now` (unix seconds).
     #[must_use]
     pub fn ignores(&self, id: &str, aliases: &[String], now: i64) -> bool {
-        self.rules.iter().any(|r| r.expires.is_none_or(|e| now <= e) && (r.id == id || aliases.contains(&r.id)))
+        self.ignores_for(id, aliases, now, Subject::default())
     }
+
+    /// As [`Self::ignores`], for a finding about `subject` (rules with `purls` or `paths` apply
+    /// only where these match).
+    #[must_use]
+    pub fn ignores_for(&self, id: &str, aliases: &[String], now: i64, subject: Subject<'_>) -> bool {
+        self.rules.iter().any(|r| {
+            r.expires.is_none_or(|e| now <= e)
+                && (r.id == id || aliases.contains(&r.id))
+                && (r.purls.is_empty() || subject.purl.is_some_and(|p| r.purls.iter().any(|x| purl_matches(x, p))))
+                && (r.paths.is_empty()
+                    || subject.path.is_some_and(|p| r.paths.iter().any(|g| crate::lang::glob_match(g, p))))
+        })
+    }
+}
+
+/// Whether the package URL `pattern` covers `purl`: same type, namespace and name; and when the
+/// pattern has a version or qualifiers, those too.
+fn purl_matches(pattern: &str, purl: &str) -> bool {
+    let (Ok(a), Ok(b)) = (crate::sbom::parse_purl(pattern), crate::sbom::parse_purl(purl)) else { return false };
+    a.ty == b.ty
+        && a.namespace == b.namespace
+        && a.name == b.name
+        && a.version.as_ref().is_none_or(|v| b.version.as_ref() == Some(v))
+        && a.qualifiers.iter().all(|(k, v)| b.qualifiers.get(k) == Some(v))
 }
 
 #[cfg(test)]
@@ -130,5 +216,27 @@ mod tests {
         assert_eq!(e.line, 2);
         assert!(e.to_string().contains("exp:YYYY-MM-DD"));
         assert!(IgnoreFile::parse("CVE-1 because\n").unwrap_err().to_string().contains("unexpected"));
+    }
+
+    #[test]
+    fn yaml_format_with_purls_paths_and_expiry() {
+        let f = IgnoreFile::parse_yaml(
+            "vulnerabilities:\n  - id: CVE-2023-5678\n    purls:\n      - pkg:deb/debian/libssl3\n    statement: accepted\n  - id: GHSA-1\n    paths: [\"web/**\"]\n    expired_at: 2023-01-01\nmisconfigurations: []\n",
+        )
+        .unwrap();
+        assert_eq!(f.rules.len(), 2);
+        let ssl = Subject { purl: Some("pkg:deb/debian/libssl3@3.0.11-1?arch=amd64&distro=debian-12"), path: None };
+        let ssh = Subject { purl: Some("pkg:deb/debian/openssl@3.0.11-1?arch=amd64"), path: None };
+        assert!(f.ignores_for("DEBIAN-CVE-2023-5678", &["CVE-2023-5678".to_owned()], 0, ssl));
+        assert!(!f.ignores_for("DEBIAN-CVE-2023-5678", &["CVE-2023-5678".to_owned()], 0, ssh), "another package");
+        let web = Subject { purl: None, path: Some("web/package-lock.json") };
+        let api = Subject { purl: None, path: Some("api/package-lock.json") };
+        assert!(f.ignores_for("GHSA-1", &[], 0, web));
+        assert!(!f.ignores_for("GHSA-1", &[], 0, api));
+        assert!(!f.ignores_for("GHSA-1", &[], 1_700_000_000, web), "expired");
+        let e = IgnoreFile::parse_yaml("vulnerabilities:\n  - id: X\n    expired_at: soon\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(IgnoreFile::parse_yaml("vulnerabilites: []\n").unwrap_err().to_string().contains("unknown key"));
+        assert!(IgnoreFile::parse_yaml("vulnerabilities:\n  - statement: no id\n").is_err());
     }
 }

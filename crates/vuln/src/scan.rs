@@ -105,8 +105,10 @@ pub fn match_lang(db: &Db, targets: Vec<LangTarget>, f: &Filters) -> Vec<LangRes
             let mut findings = Vec::new();
             if let Some(eco) = lang_ecosystem(target.kind) {
                 for p in &target.packages {
+                    let purl = crate::lang::purl(target.kind, &p.name, &p.version);
+                    let subject = crate::ignore::Subject { purl: Some(&purl), path: Some(&target.path) };
                     for hit in db.matches(eco, &p.name, &p.version) {
-                        if let Some(x) = finding(hit, &p.name, &p.version, f) {
+                        if let Some(x) = finding(hit, &p.name, &p.version, f, subject) {
                             findings.push(x);
                         }
                     }
@@ -120,7 +122,13 @@ pub fn match_lang(db: &Db, targets: Vec<LangTarget>, f: &Filters) -> Vec<LangRes
 }
 
 /// A hit as a finding, unless the filters drop it.
-fn finding(hit: osv::Hit<'_>, pkg: &str, installed: &str, f: &Filters) -> Option<Finding> {
+fn finding(
+    hit: osv::Hit<'_>,
+    pkg: &str,
+    installed: &str,
+    f: &Filters,
+    subject: crate::ignore::Subject<'_>,
+) -> Option<Finding> {
     let severity = osv::severity(hit.record);
     if !f.severities.is_empty() && !f.severities.contains(severity) {
         return None;
@@ -129,7 +137,7 @@ fn finding(hit: osv::Hit<'_>, pkg: &str, installed: &str, f: &Filters) -> Option
         return None;
     }
     let aliases: Vec<String> = hit.record.aliases.iter().chain(&hit.record.upstream).cloned().collect();
-    if f.ignore.ignores(&hit.record.id, &aliases, f.now) {
+    if f.ignore.ignores_for(&hit.record.id, &aliases, f.now, subject) {
         return None;
     }
     Some(Finding {
@@ -199,8 +207,10 @@ pub fn match_packages(db: &Db, os: Option<&Os>, packages: &[InstalledPackage], f
             Kind::Dpkg | Kind::Apk => (&p.src_name, &p.src_version),
             Kind::Rpm => (&p.name, &p.version),
         };
+        let purl = crate::sbom::purl(os, p);
+        let subject = crate::ignore::Subject { purl: Some(&purl), path: None };
         for hit in db.matches(&eco, name, version) {
-            if let Some(mut x) = finding(hit, &p.name, &p.version, f) {
+            if let Some(mut x) = finding(hit, &p.name, &p.version, f, subject) {
                 x.pkg.clone_from(&p.name);
                 out.push(x);
             }
