@@ -30,6 +30,11 @@ pub struct ScanFlags {
     /// List every installed package in the JSON report (`Packages`).
     #[arg(long)]
     pub list_all_pkgs: bool,
+    /// Package types to report: `os` (dpkg, apk, rpm), `library` (lockfiles), or both
+    /// (the default), as Trivy's `--pkg-types`.
+    #[arg(long, value_delimiter = ',', value_name = "TYPES", default_value = "os,library",
+          value_parser = ["os", "library"])]
+    pub pkg_types: Vec<String>,
     /// Vulnerability ids to accept, one per line, `#` comments, `ID exp:YYYY-MM-DD` to stop
     /// accepting at that date (Trivy's `.trivyignore`; an id also matches the CVE a
     /// distribution's advisory is about), or Trivy's YAML format (`.yaml`/`.yml`: ids with
@@ -205,6 +210,22 @@ fn doc_meta() -> DocMeta {
 
 /// Writes a result as the flags ask; the exit code.
 fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
+    let (os, library) = (a.pkg_types.iter().any(|t| t == "os"), a.pkg_types.iter().any(|t| t == "library"));
+    if !(os && library) {
+        let mut kept = result.clone();
+        if !os {
+            kept.packages.clear();
+            kept.findings.clear();
+        }
+        if !library {
+            kept.lang.clear();
+        }
+        return render_kept(&kept, a, what);
+    }
+    render_kept(result, a, what)
+}
+
+fn render_kept(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
     let mut out = match output::sink(a.output_file.as_deref()) {
         Ok(o) => o,
         Err(e) => {

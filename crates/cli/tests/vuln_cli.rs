@@ -176,6 +176,14 @@ fn repo_lockfiles_dev_dependencies_skips_and_sbom_round_trip() {
     let with_dev = lang_ids(&serde_json::from_slice(&o.stdout).unwrap());
     assert!(with_dev.contains(&"minimist@1.2.0 GHSA-xvch-5gv4-984h".to_owned()), "{with_dev:?}");
 
+    let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--pkg-types", "os"]);
+    assert_eq!(o.status.code(), Some(0), "no library findings kept: {}", err(&o));
+    assert!(lang_ids(&serde_json::from_slice(&o.stdout).unwrap()).is_empty());
+    let o = kguard(&["image", IMAGE, "--db", DB, "-o", "json", "--pkg-types", "library"]);
+    assert!(ids(&serde_json::from_slice(&o.stdout).unwrap()).is_empty(), "no OS findings kept");
+    let o = kguard(&["repo", REPO, "--pkg-types", "binaries"]);
+    assert_eq!(o.status.code(), Some(2));
+
     let o = kguard(&["repo", REPO, "--db", DB_LANG, "-o", "json", "--skip-dirs", "tool", "--skip-files", "**/nothing"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["Results"].as_array().unwrap().len(), 1, "{v}");
