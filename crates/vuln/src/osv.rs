@@ -236,6 +236,12 @@ impl Db {
         self.records.push(r);
     }
 
+    /// Every record loaded.
+    #[must_use]
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
     /// Number of records.
     #[must_use]
     pub fn len(&self) -> usize {
