@@ -1,7 +1,8 @@
 //! Fuzzes the image reader (`kguard_vuln::image`) and the SBOM reader: the input as one layer
 //! stream (tar, gzip or zstd: the tar walker with whiteouts, links and names that climb out), as a
 //! whole image file (`docker save` or OCI layout tar: the archive index, manifest, config,
-//! digests), and as a CycloneDX/SPDX document. Layers may expand to 16 MiB at most. Any panic,
+//! digests), as an OSV index (`kguard db import`'s gzip JSON lines) and as a CycloneDX/SPDX
+//! document. Layers may expand to 16 MiB at most. Any panic,
 //! hang, unbounded allocation or a file written outside the temporary directory is a bug.
 #![no_main]
 
@@ -21,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("kguard-fuzz-image-{}", std::process::id()));
     if std::fs::write(&path, data).is_ok() {
         let _ = open(&path, &opts);
+        // The same bytes as a `kguard db import` index (or any OSV input `--db` takes).
+        let _ = kguard_vuln::osv::load(&path);
     }
     let _ = kguard_vuln::sbom::read(data);
     if let Ok(text) = std::str::from_utf8(data) {

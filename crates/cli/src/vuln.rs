@@ -570,6 +570,16 @@ fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// `kguard db` subcommands.
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum DbCommand {
+    /// Import OSV data (directories of records, osv.dev zips, records) into one compact index
+    /// file that `--db` reads (gzip-compressed JSON lines; offline, nothing is downloaded).
+    Import {
+        /// The OSV data to import (each a directory, zip or record).
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// The index file to write (replaced atomically).
+        #[arg(long = "output-file", value_name = "FILE", required = true)]
+        output_file: PathBuf,
+    },
     /// Load OSV data (directory, zip or record) and print what it holds: records per ecosystem.
     Info {
         /// The OSV data.
@@ -581,9 +591,53 @@ pub enum DbCommand {
     },
 }
 
+/// `kguard db import`.
+fn import(sources: &[PathBuf], output_file: &std::path::Path) -> u8 {
+    let mut db = kguard_vuln::osv::Db::default();
+    for src in sources {
+        match kguard_vuln::osv::load(src) {
+            Ok(one) => {
+                for r in one.records() {
+                    db.add(r.clone());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        }
+    }
+    // Written beside the target, synced, then renamed over it: a reader never sees half a file.
+    let dir = output_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let written = tempfile::Builder::new().prefix(".kguard-osv-").tempfile_in(dir).and_then(|mut tmp| {
+        let n = kguard_vuln::osv::write_index(&db, &mut std::io::BufWriter::new(tmp.as_file_mut()))?;
+        // Advisory data is public: readable by others, as a file written with the umask would be.
+        tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(output_file).map_err(|e| e.error)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(n)
+    });
+    match written {
+        Ok(n) => {
+            let size = std::fs::metadata(output_file).map(|m| m.len()).unwrap_or(0);
+            let ecos = db.ecosystems();
+            println!("{}: {n} records, {} ecosystems, {size} bytes", output_file.display(), ecos.len());
+            exit::CLEAN
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", output_file.display());
+            exit::ERROR
+        }
+    }
+}
+
 /// `kguard db`.
 pub fn run_db(c: &DbCommand) -> u8 {
     match c {
+        DbCommand::Import { sources, output_file } => import(sources, output_file),
         DbCommand::Info { path, output: fmt } => {
             let db = match kguard_vuln::osv::load(path) {
                 Ok(db) => db,

@@ -77,6 +77,42 @@ fn sbom_round_trip_keeps_the_findings() {
 }
 
 #[test]
+fn db_import_writes_an_index_that_db_reads() {
+    let t = TempDir::new("vuln-cli-db");
+    let idx = t.path().join("osv.idx");
+    let o = kguard(&["db", "import", DB, DB_LANG, "--output-file", idx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("6 records"), "{}", String::from_utf8_lossy(&o.stdout));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&idx).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o644);
+    // The same findings from the index as from the records.
+    for (args, db) in [(vec!["image", IMAGE], DB), (vec!["repo", REPO], DB_LANG)] {
+        let mut from_records = args.clone();
+        from_records.extend(["--db", db, "-o", "json"]);
+        let mut from_index = args.clone();
+        from_index.extend(["--db", idx.to_str().unwrap(), "-o", "json"]);
+        let a = serde_json::from_slice::<serde_json::Value>(&kguard(&from_records).stdout).unwrap();
+        let b = serde_json::from_slice::<serde_json::Value>(&kguard(&from_index).stdout).unwrap();
+        assert_eq!(a["Results"], b["Results"], "{args:?}");
+    }
+    // A gzip file that is not an index, and a truncated index: errors naming the file.
+    let bad = t.path().join("bad.idx");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"{\"hello\": 1}\n").unwrap();
+    std::fs::write(&bad, gz.finish().unwrap()).unwrap();
+    let o = kguard(&["db", "info", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("bad.idx: line 1: not a kguard OSV index"), "{}", err(&o));
+    let bytes = std::fs::read(&idx).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let o = kguard(&["db", "info", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = kguard(&["db", "import", "no/such/dir", "--output-file", idx.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&idx).unwrap(), bytes, "a failed import leaves the old index");
+}
+
+#[test]
 fn scan_images_lists_workload_images_and_scans_the_mapped_ones() {
     let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--images", "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));

@@ -10,38 +10,48 @@ use serde::Deserialize;
 use crate::version::Scheme;
 
 /// One OSV record (the fields matching and reports read).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Record {
     /// `GHSA-…`, `PYSEC-…`, `CVE-…`.
     pub id: String,
     /// Other ids of the same vulnerability.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     /// Ids of the upstream vulnerability this record is about (schema 1.7: Debian's and
     /// Ubuntu's records name the CVE here).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<String>,
     /// Withdrawn records match nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
     /// One-line summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Longer text.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
     /// Severity entries (`CVSS_V3` vectors …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub severity: Vec<SeverityEntry>,
     /// Affected packages.
     pub affected: Vec<Affected>,
     /// References.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<Reference>,
     /// `published` timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
     /// `modified` timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub modified: Option<String>,
     /// `database_specific` (GHSA puts `severity: HIGH` here).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_specific: Option<serde_json::Value>,
 }
 
 /// `severity[]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct SeverityEntry {
     /// `CVSS_V2`, `CVSS_V3`, `CVSS_V4`, `Ubuntu`.
@@ -52,7 +62,7 @@ pub struct SeverityEntry {
 }
 
 /// `references[]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Reference {
     /// `WEB`, `ADVISORY`, …
@@ -63,7 +73,7 @@ pub struct Reference {
 }
 
 /// `affected[]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Affected {
     /// The package.
@@ -71,11 +81,12 @@ pub struct Affected {
     /// Ranges.
     pub ranges: Vec<Range>,
     /// Explicit versions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
 }
 
 /// `affected[].package`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Package {
     /// `PyPI`, `Debian:12`, …
@@ -85,7 +96,7 @@ pub struct Package {
 }
 
 /// `affected[].ranges[]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Range {
     /// `SEMVER`, `ECOSYSTEM` or `GIT`.
@@ -96,16 +107,20 @@ pub struct Range {
 }
 
 /// One event (exactly one field set).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 pub struct Event {
     /// `introduced`
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub introduced: Option<String>,
     /// `fixed`
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
     /// `last_affected`
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
     /// `limit`
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
 }
 
@@ -351,10 +366,108 @@ pub fn load_zip(path: &Path, db: &mut Db) -> Result<usize, DbError> {
     Ok(n)
 }
 
+/// The first line of an index written by [`write_index`].
+pub const INDEX_MAGIC: &str = "kguard-osv-index";
+
+/// Writes `db` as kguard's compact index (`kguard db import`): gzip-compressed JSON lines, a
+/// header (`{"format":"kguard-osv-index","version":1,"records":N,"ecosystems":{…}}`) then one
+/// record a line, sorted by id (each id once: a database keeps the first record loaded with an
+/// id, and no withdrawn one), `details` and all of `database_specific` but its `severity` left
+/// out.
+///
+/// # Errors
+/// Whatever writing to `out` returns.
+pub fn write_index(db: &Db, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    let mut newest: std::collections::BTreeMap<&str, &Record> = std::collections::BTreeMap::new();
+    for r in &db.records {
+        match newest.get(r.id.as_str()) {
+            Some(old) if old.modified >= r.modified => {}
+            _ => {
+                newest.insert(&r.id, r);
+            }
+        }
+    }
+    let mut ecosystems: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in newest.values() {
+        for a in &r.affected {
+            *ecosystems.entry(a.package.ecosystem.as_str()).or_default() += 1;
+        }
+    }
+    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+    let header =
+        serde_json::json!({"format": INDEX_MAGIC, "version": 1, "records": newest.len(), "ecosystems": ecosystems});
+    std::io::Write::write_all(&mut gz, format!("{header}\n").as_bytes())?;
+    for r in newest.values() {
+        let mut slim = (*r).clone();
+        slim.details = None;
+        slim.database_specific =
+            r.database_specific.as_ref().and_then(|d| d.get("severity")).map(|s| serde_json::json!({"severity": s}));
+        let line = serde_json::to_string(&slim).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut gz, line.as_bytes())?;
+        std::io::Write::write_all(&mut gz, b"\n")?;
+    }
+    gz.finish()?;
+    Ok(newest.len())
+}
+
+/// Reads an index written by [`write_index`] into `db`; the records read.
+fn load_index(path: &Path, db: &mut Db) -> Result<usize, DbError> {
+    use std::io::BufRead as _;
+    let name = path.display().to_string();
+    let bad = |m: String| DbError::Io(name.clone(), std::io::Error::new(std::io::ErrorKind::InvalidData, m));
+    let file = std::fs::File::open(path).map_err(|e| DbError::Io(name.clone(), e))?;
+    let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    let mut reader = std::io::BufReader::new(std::io::Read::take(gz, MAX_ZIP_TOTAL));
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    let mut lineno = 0usize;
+    loop {
+        line.clear();
+        let got = std::io::Read::take(&mut reader, MAX_RECORD + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| DbError::Io(name.clone(), e))?;
+        if got == 0 {
+            break;
+        }
+        lineno += 1;
+        if line.last() != Some(&b'\n') && got as u64 > MAX_RECORD {
+            return Err(bad(format!("line {lineno}: longer than {MAX_RECORD} bytes")));
+        }
+        if lineno == 1 {
+            let h: serde_json::Value = serde_json::from_slice(&line)
+                .map_err(|e| bad(format!("line 1: not a kguard OSV index header: {e}")))?;
+            if h.get("format").and_then(serde_json::Value::as_str) != Some(INDEX_MAGIC) {
+                return Err(bad(format!("line 1: not a kguard OSV index (expected \"format\": \"{INDEX_MAGIC}\")")));
+            }
+            if h.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
+                return Err(bad("line 1: unsupported index version (this kguard reads version 1)".into()));
+            }
+            continue;
+        }
+        let r: Record = serde_json::from_slice(&line).map_err(|e| DbError::Json(format!("{name}:{lineno}"), e))?;
+        db.add(r);
+        n += 1;
+    }
+    if lineno == 0 {
+        return Err(bad("empty index".into()));
+    }
+    Ok(n)
+}
+
+fn is_gzip(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && magic == [0x1f, 0x8b]
+}
+
 /// Loads an OSV database from a path: a directory of `*.json` (recursively) and `*.zip` files,
-/// or one zip, or one JSON record.
+/// one zip, one JSON record, or an index written by `kguard db import` ([`write_index`]).
 pub fn load(path: &Path) -> Result<Db, DbError> {
     let mut db = Db::default();
+    if path.is_file() && is_gzip(path) {
+        load_index(path, &mut db)?;
+        return Ok(db);
+    }
     if path.is_dir() {
         let mut zips = Vec::new();
         collect(path, "zip", &mut zips)?;
