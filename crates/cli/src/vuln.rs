@@ -1,5 +1,8 @@
-//! `kguard fs`, `kguard image`, `kguard sbom` and `kguard db`: vulnerability scanning of a root
-//! filesystem, an image or an SBOM against OSV data, and SBOMs written (docs/vuln.md). The engines are `kguard_vuln`'s; this module parses flags and prints.
+//! `kguard fs`, `kguard image`, `kguard repo`, `kguard sbom` and `kguard db`: vulnerability
+//! scanning of a root filesystem, an image (saved or pulled), a repository's lockfiles or an SBOM
+//! against OSV data, SBOMs written, and OSV data imported (docs/vuln.md). The engines are
+//! `kguard_vuln`'s and the registry client `kguard_server::registry`; this module parses flags
+//! and prints.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -11,11 +14,12 @@ use kguard_vuln::scan::{Filters, SEVERITIES, ScanResult};
 use crate::exit;
 use crate::output::{self, Format};
 
-/// Flags shared by `kguard fs`, `kguard image` and `kguard sbom`.
+/// Flags shared by `kguard fs`, `kguard image`, `kguard repo` and `kguard sbom`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ScanFlags {
-    /// OSV data: a directory of `*.json` records and/or per-ecosystem `*.zip` files, one zip, or
-    /// one record. Without it only the package inventory is reported.
+    /// OSV data: a directory of `*.json` records and/or per-ecosystem `*.zip` files, one zip, one
+    /// record, or an index written by `kguard db import`. Without it only the package inventory
+    /// is reported.
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// Severities to report, a set (not a threshold): UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL.
