@@ -132,7 +132,7 @@ fn trivy_lockfile_goldens() {
             failures.push(format!("{name}:\n  {}", d.join("\n  ")));
         }
     }
-    eprintln!("trivy lockfile goldens: {agree} agree of {}", cases.len());
+    eprintln!("trivy lockfile goldens oracle: {agree} agree of {} cases", cases.len());
     for f in &failures {
         eprintln!("DISAGREES {f}");
     }
