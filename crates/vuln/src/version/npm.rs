@@ -27,6 +27,16 @@ pub enum Ident {
     Str(String),
 }
 
+impl Ident {
+    /// A pre-release identifier as node-semver stores it: digits below 2^53 - 1 are a number.
+    fn parse(id: &str) -> Self {
+        match id.parse::<u64>() {
+            Ok(n) if n < MAX_SAFE && id.bytes().all(|b| b.is_ascii_digit()) => Ident::Num(n),
+            _ => Ident::Str(id.to_owned()),
+        }
+    }
+}
+
 impl Ord for Ident {
     fn cmp(&self, o: &Self) -> Ordering {
         match (self, o) {
@@ -66,12 +76,14 @@ pub struct SemVer {
     pub build: Vec<String>,
 }
 
-const NUM: &str = r"0|[1-9]\d*";
-const NUML: &str = r"\d+";
-const NONNUM: &str = r"\d*[a-zA-Z-][a-zA-Z0-9-]*";
+// `[0-9]`, not `\d`: JavaScript's `\d` is ASCII, the regex crate's is Unicode.
+const NUM: &str = r"0|[1-9][0-9]*";
+const NUML: &str = r"[0-9]+";
+const NONNUM: &str = r"[0-9]*[a-zA-Z-][a-zA-Z0-9-]*";
 
 fn pre(loose: bool) -> String {
-    let id = if loose { format!("(?:{NUML}|{NONNUM})") } else { format!("(?:{NONNUM}|{NUM})") };
+    // Non-numeric first, as in node-semver: it matters where the match is not anchored.
+    let id = if loose { format!("(?:{NONNUM}|{NUML})") } else { format!("(?:{NONNUM}|{NUM})") };
     if loose { format!(r"(?:-?({id}(?:\.{id})*))") } else { format!(r"(?:-({id}(?:\.{id})*))") }
 }
 const BUILD: &str = r"(?:\+([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*))";
@@ -146,16 +158,7 @@ impl SemVer {
         let major = num(g(1)).ok_or_else(err)?;
         let minor = num(g(2)).ok_or_else(err)?;
         let patch = num(g(3)).ok_or_else(err)?;
-        let pre = if g(4).is_empty() {
-            Vec::new()
-        } else {
-            g(4).split('.')
-                .map(|id| match num(id) {
-                    Some(n) if id.bytes().all(|b| b.is_ascii_digit()) => Ident::Num(n),
-                    _ => Ident::Str(id.to_owned()),
-                })
-                .collect()
-        };
+        let pre = if g(4).is_empty() { Vec::new() } else { g(4).split('.').map(Ident::parse).collect() };
         let build = if g(5).is_empty() { Vec::new() } else { g(5).split('.').map(str::to_owned).collect() };
         Ok(SemVer { major, minor, patch, pre, build })
     }
