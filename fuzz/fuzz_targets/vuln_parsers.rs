@@ -1,7 +1,7 @@
 //! Fuzzes the vulnerability scanner's parsers (`kguard_vuln`): dpkg status stanzas, apk
 //! `installed`, rpm header blobs, OSV records and their range evaluation, and every version
-//! scheme (dpkg, apk, rpm, PEP 440 versions and specifiers, npm versions and ranges). Any
-//! panic or hang is a bug.
+//! scheme (dpkg, apk, rpm, PEP 440 versions and specifiers, npm versions, ranges, inc, truncate,
+//! gtr/ltr and intersects). Any panic or hang is a bug.
 #![no_main]
 
 use kguard_vuln::version::{apk, deb, npm, pep440, rpm, Scheme};
@@ -40,7 +40,22 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(r) = npm::Range::parse(a, o) {
             let _ = r.to_string();
             let _ = npm::Range::satisfies(b, a, o);
+            if let Ok(v) = npm::SemVer::parse(b, o) {
+                let _ = (r.outside(&v, npm::Side::Above), r.outside(&v, npm::Side::Below));
+            }
+            if let Ok(r2) = npm::Range::parse(b, o) {
+                let _ = r.intersects(&r2, o);
+            }
         }
+        if let (Ok(c1), Ok(c2)) = (npm::Comparator::new(a, o), npm::Comparator::new(b, o)) {
+            let _ = c1.intersects(&c2, o);
+        }
+        // The second line as `release identifier`, the version on the first.
+        let (release, id) = b.split_once(' ').unwrap_or((b, ""));
+        for base in [npm::PreBase::Zero, npm::PreBase::One, npm::PreBase::Omit] {
+            let _ = npm::inc(a, release, o, id, base);
+        }
+        let _ = npm::truncate(a, release, o);
     }
     for s in [Scheme::Deb, Scheme::Apk, Scheme::Rpm, Scheme::Pep440, Scheme::Semver, Scheme::Generic] {
         let _ = s.compare(a, b);

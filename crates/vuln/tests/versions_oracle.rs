@@ -261,11 +261,80 @@ fn npm_semver_fixtures() {
         });
         check(got.as_deref() == r[1].as_str(), format!("range-parse {r} got {got:?}"));
     }
+    // test/ranges/intersects.js: each pair both ways, strict and loose, as Comparator objects
+    // (parsed strictly) and as range strings; the 4th element is includePrerelease.
+    for r in rows("comparator-intersection") {
+        let (c0, c1, want) = (r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_bool().unwrap());
+        let include_prerelease = r.get(3).and_then(Value::as_bool).unwrap_or(false);
+        let (a, b) =
+            (npm::Comparator::new(c0, npm::Options::default()), npm::Comparator::new(c1, npm::Options::default()));
+        let ok = [false, true].into_iter().all(|loose| {
+            let o = npm::Options { loose, include_prerelease };
+            matches!((&a, &b), (Ok(a), Ok(b)) if a.intersects(b, o) == want && b.intersects(a, o) == want)
+                && npm::intersects(c0, c1, o) == Ok(want)
+                && npm::intersects(c1, c0, o) == Ok(want)
+        });
+        check(ok, format!("comparator-intersection {r}"));
+    }
+    // Ranges both ways, with no options and loose (`true`).
+    for r in rows("range-intersection") {
+        let (r0, r1, want) = (r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_bool().unwrap());
+        let ok = [false, true].into_iter().all(|loose| {
+            let o = npm::Options { loose, include_prerelease: false };
+            npm::intersects(r0, r1, o) == Ok(want) && npm::intersects(r1, r0, o) == Ok(want)
+        });
+        check(ok, format!("range-intersection {r}"));
+    }
+    // test/functions/inc.js: [version, release, result, options, identifier, identifierBase] for
+    // inc(version, release, options, identifier, identifierBase); a string in the options slot is
+    // the identifier (and the identifier slot the base), as inc.js shifts them; null = invalid.
+    for r in rows("increments") {
+        let (o, id, base) = match r.get(3) {
+            Some(Value::String(id)) => (npm::Options::default(), id.as_str(), r.get(4)),
+            o => (opts(o), r.get(4).and_then(Value::as_str).unwrap_or(""), r.get(5)),
+        };
+        let got = npm::inc(r[0].as_str().unwrap(), r[1].as_str().unwrap(), o, id, pre_base(base));
+        check(got.as_deref() == r[2].as_str(), format!("increments {r} got {got:?}"));
+    }
+    // test/functions/truncate.js: [version, release type, result]; null = invalid.
+    for r in rows("truncations") {
+        let got = npm::truncate(r[0].as_str().unwrap(), r[1].as_str().unwrap(), npm::Options::default());
+        check(got.as_deref() == r[2].as_str(), format!("truncations {r} got {got:?}"));
+    }
+    // test/ranges/gtr.js, ltr.js, outside.js: [range, version, options]; a throw fails the row.
+    let sides = [
+        ("version-gt-range", npm::Side::Above, true),
+        ("version-not-gt-range", npm::Side::Above, false),
+        ("version-lt-range", npm::Side::Below, true),
+        ("version-not-lt-range", npm::Side::Below, false),
+    ];
+    for (k, side, want) in sides {
+        for r in rows(k) {
+            let (range, v, o) = (r[0].as_str().unwrap(), r[1].as_str().unwrap(), opts(r.get(2)));
+            let got = npm::outside(v, range, side, o);
+            let named = if side == npm::Side::Above { npm::gtr(v, range, o) } else { npm::ltr(v, range, o) };
+            check(got == Ok(want) && named == got, format!("{k} {r} got {got:?}"));
+        }
+    }
     eprintln!(
-        "npm semver: {}/{total} fixture rows agree (comparisons, equality, valid, invalid, range include/exclude/parse)",
+        "npm semver: {}/{total} fixture rows agree (comparisons, equality, valid, invalid, range include/exclude/parse, \
+         comparator/range intersection, increments, truncations, version gt/lt/not-gt/not-lt range)",
         total - bad.len()
     );
+    assert_eq!(total, 982, "all 15 fixture arrays");
     assert!(bad.is_empty(), "{} of {total} fail: {bad:#?}", bad.len());
+}
+
+/// `identifierBase` as inc.js reads it: `false` = no number, else `Number(x) ? 1 : 0`.
+fn pre_base(v: Option<&Value>) -> npm::PreBase {
+    let one = match v {
+        Some(Value::Bool(false)) => return npm::PreBase::Omit,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(Value::String(s)) => s.trim().parse::<f64>().is_ok_and(|f| f != 0.0 && !f.is_nan()),
+        Some(Value::Bool(true)) => true,
+        _ => false,
+    };
+    if one { npm::PreBase::One } else { npm::PreBase::Zero }
 }
 
 /// A small deterministic generator of dpkg/rpm-ish version strings.

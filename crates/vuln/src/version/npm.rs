@@ -27,6 +27,36 @@ pub enum Ident {
     Str(String),
 }
 
+impl Ident {
+    /// A pre-release identifier as node-semver stores it: digits below 2^53 - 1 are a number.
+    fn parse(id: &str) -> Self {
+        match id.parse::<u64>() {
+            Ok(n) if n < MAX_SAFE && id.bytes().all(|b| b.is_ascii_digit()) => Ident::Num(n),
+            _ => Ident::Str(id.to_owned()),
+        }
+    }
+
+    /// node-semver's `compareIdentifiers(this, id) === 0`: digit strings compare as numbers.
+    fn same(&self, id: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        match self {
+            Ident::Num(n) => digits(id) && id.parse::<u64>().is_ok_and(|m| m == *n),
+            Ident::Str(s) => {
+                s == id || (digits(s) && digits(id) && s.trim_start_matches('0') == id.trim_start_matches('0'))
+            }
+        }
+    }
+
+    /// Whether JavaScript's `isNaN` is false for it: numbers, and strings `Number()` reads as one
+    /// (`0x10`, `1e5`, `-1`, `Infinity`; the characters an identifier may hold).
+    fn is_number_like(&self) -> bool {
+        match self {
+            Ident::Num(_) => true,
+            Ident::Str(s) => JS_NUMBER.is_match(s),
+        }
+    }
+}
+
 impl Ord for Ident {
     fn cmp(&self, o: &Self) -> Ordering {
         match (self, o) {
@@ -66,12 +96,14 @@ pub struct SemVer {
     pub build: Vec<String>,
 }
 
-const NUM: &str = r"0|[1-9]\d*";
-const NUML: &str = r"\d+";
-const NONNUM: &str = r"\d*[a-zA-Z-][a-zA-Z0-9-]*";
+// `[0-9]`, not `\d`: JavaScript's `\d` is ASCII, the regex crate's is Unicode.
+const NUM: &str = r"0|[1-9][0-9]*";
+const NUML: &str = r"[0-9]+";
+const NONNUM: &str = r"[0-9]*[a-zA-Z-][a-zA-Z0-9-]*";
 
 fn pre(loose: bool) -> String {
-    let id = if loose { format!("(?:{NUML}|{NONNUM})") } else { format!("(?:{NONNUM}|{NUM})") };
+    // Non-numeric first, as in node-semver: it matters where the match is not anchored (`inc`).
+    let id = if loose { format!("(?:{NONNUM}|{NUML})") } else { format!("(?:{NONNUM}|{NUM})") };
     if loose { format!(r"(?:-?({id}(?:\.{id})*))") } else { format!(r"(?:-({id}(?:\.{id})*))") }
 }
 const BUILD: &str = r"(?:\+([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*))";
@@ -100,6 +132,8 @@ struct Res {
     caret: Regex,
     hyphen: Regex,
     comparator_trim: Regex,
+    /// `-` and dot-separated identifiers, not anchored (node-semver's `PRERELEASE`).
+    prerelease: Regex,
 }
 
 fn build(loose: bool) -> Res {
@@ -112,6 +146,7 @@ fn build(loose: bool) -> Res {
         caret: re(&format!(r"^(?:\^){}$", xplain(loose))),
         hyphen: re(&format!(r"^\s*({})\s+-\s+({})\s*$", xplain(loose), xplain(loose))),
         comparator_trim: re(&format!(r"(\s*){gtlt}\s*({}|{})", plain(true), xplain(false))),
+        prerelease: re(&pre(loose)),
     }
 }
 
@@ -120,6 +155,9 @@ static LOOSE: LazyLock<Res> = LazyLock::new(|| build(true));
 static TILDE_TRIM: LazyLock<Regex> = LazyLock::new(|| re(r"(\s*)(?:~>?)\s+"));
 static CARET_TRIM: LazyLock<Regex> = LazyLock::new(|| re(r"(\s*)(?:\^)\s+"));
 static STAR: LazyLock<Regex> = LazyLock::new(|| re(r"(<|>)?=?\s*\*"));
+/// What JavaScript's `Number()` reads as a number, among strings of `[a-zA-Z0-9-]`.
+static JS_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:-?(?:Infinity|[0-9]+(?:[eE]-?[0-9]+)?)|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+)?$"));
 
 fn res(o: Options) -> &'static Res {
     if o.loose { &LOOSE } else { &STRICT }
@@ -146,16 +184,7 @@ impl SemVer {
         let major = num(g(1)).ok_or_else(err)?;
         let minor = num(g(2)).ok_or_else(err)?;
         let patch = num(g(3)).ok_or_else(err)?;
-        let pre = if g(4).is_empty() {
-            Vec::new()
-        } else {
-            g(4).split('.')
-                .map(|id| match num(id) {
-                    Some(n) if id.bytes().all(|b| b.is_ascii_digit()) => Ident::Num(n),
-                    _ => Ident::Str(id.to_owned()),
-                })
-                .collect()
-        };
+        let pre = if g(4).is_empty() { Vec::new() } else { g(4).split('.').map(Ident::parse).collect() };
         let build = if g(5).is_empty() { Vec::new() } else { g(5).split('.').map(str::to_owned).collect() };
         Ok(SemVer { major, minor, patch, pre, build })
     }
@@ -163,6 +192,209 @@ impl SemVer {
     fn main(&self) -> (u64, u64, u64) {
         (self.major, self.minor, self.patch)
     }
+
+    /// The next version of the `release` kind (node-semver's `SemVer.inc`); `identifier` names
+    /// the pre-release (`beta` in `1.2.4-beta.0`, empty = none) and `base` its first number.
+    /// `o.loose` decides which identifiers are allowed.
+    ///
+    /// # Errors
+    /// `release` on a version that is no pre-release, an identifier that is no valid pre-release,
+    /// [`PreBase::Omit`] without an identifier or with the one the version already has.
+    pub fn inc(&self, release: Release, identifier: &str, base: PreBase, o: Options) -> Result<Self, Invalid> {
+        if release.is_pre() {
+            if identifier.is_empty() && base == PreBase::Omit {
+                return Err(Invalid("increment argument", "identifier is empty".to_owned()));
+            }
+            // The longest valid pre-release at the start of `-identifier` must be all of it.
+            let whole = identifier.is_empty()
+                || res(o)
+                    .prerelease
+                    .captures(&format!("-{identifier}"))
+                    .and_then(|c| c.get(1))
+                    .is_some_and(|m| m.as_str() == identifier);
+            if !whole {
+                return Err(Invalid("identifier", identifier.to_owned()));
+            }
+        }
+        let one = |n: u64| n.checked_add(1).ok_or_else(|| Invalid("Version", self.to_string()));
+        let mut v = self.clone();
+        match release {
+            Release::Major => {
+                if v.minor != 0 || v.patch != 0 || v.pre.is_empty() {
+                    v.major = one(v.major)?;
+                }
+                (v.minor, v.patch) = (0, 0);
+                v.pre.clear();
+            }
+            Release::Minor => {
+                if v.patch != 0 || v.pre.is_empty() {
+                    v.minor = one(v.minor)?;
+                }
+                v.patch = 0;
+                v.pre.clear();
+            }
+            Release::Patch => {
+                if v.pre.is_empty() {
+                    v.patch = one(v.patch)?;
+                }
+                v.pre.clear();
+            }
+            Release::PreMajor => {
+                (v.major, v.minor, v.patch) = (one(v.major)?, 0, 0);
+                v.pre.clear();
+                v.bump_pre(identifier, base)?;
+            }
+            Release::PreMinor => {
+                (v.minor, v.patch) = (one(v.minor)?, 0);
+                v.pre.clear();
+                v.bump_pre(identifier, base)?;
+            }
+            Release::PrePatch => {
+                v.patch = one(v.patch)?;
+                v.pre.clear();
+                v.bump_pre(identifier, base)?;
+            }
+            Release::PreRelease => {
+                if v.pre.is_empty() {
+                    v.patch = one(v.patch)?;
+                }
+                v.bump_pre(identifier, base)?;
+            }
+            Release::Release => {
+                if v.pre.is_empty() {
+                    return Err(Invalid("prerelease", self.to_string()));
+                }
+                v.pre.clear();
+            }
+            Release::Pre => v.bump_pre(identifier, base)?,
+        }
+        Ok(v)
+    }
+
+    /// node-semver's `inc('pre')`: bump the last number of the pre-release (or add one), then
+    /// switch to `identifier` unless the pre-release already starts with it and a number follows.
+    fn bump_pre(&mut self, identifier: &str, base: PreBase) -> Result<(), Invalid> {
+        let first = u64::from(base == PreBase::One);
+        if self.pre.is_empty() {
+            self.pre.push(Ident::Num(first));
+        } else if let Some(n) = self.pre.iter_mut().rev().find_map(|i| match i {
+            Ident::Num(n) => Some(n),
+            Ident::Str(_) => None,
+        }) {
+            *n = n.checked_add(1).ok_or_else(|| Invalid("prerelease", n.to_string()))?;
+        } else {
+            if base == PreBase::Omit && self.pre_string() == identifier {
+                return Err(Invalid("increment argument", "identifier already exists".to_owned()));
+            }
+            self.pre.push(Ident::Num(first));
+        }
+        if identifier.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = identifier.split('.').collect();
+        let prefixed = ids.len() <= self.pre.len() && self.pre.iter().zip(&ids).all(|(a, b)| a.same(b));
+        if !(prefixed && self.pre.get(ids.len()).is_some_and(Ident::is_number_like)) {
+            self.pre = ids.into_iter().map(Ident::parse).collect();
+            if base != PreBase::Omit {
+                self.pre.push(Ident::Num(first));
+            }
+        }
+        Ok(())
+    }
+
+    fn pre_string(&self) -> String {
+        self.pre.iter().map(Ident::to_string).collect::<Vec<_>>().join(".")
+    }
+
+    /// The version cut down to `release` (node-semver's `truncate`): `major` keeps the major
+    /// number, `minor` major and minor, `patch` all three; the `pre…` kinds keep the pre-release
+    /// too. Build metadata always goes. `None` for [`Release::Release`] and [`Release::Pre`].
+    #[must_use]
+    pub fn truncate(&self, release: Release) -> Option<Self> {
+        let mut v = SemVer { build: Vec::new(), ..self.clone() };
+        match release {
+            Release::PreMajor | Release::PreMinor | Release::PrePatch | Release::PreRelease => {}
+            Release::Major => (v.minor, v.patch, v.pre) = (0, 0, Vec::new()),
+            Release::Minor => (v.patch, v.pre) = (0, Vec::new()),
+            Release::Patch => v.pre.clear(),
+            Release::Release | Release::Pre => return None,
+        }
+        Some(v)
+    }
+}
+
+/// What [`SemVer::inc`] bumps: node-semver's release types, `release` and `pre`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// `major`: `1.2.3` → `2.0.0`, `2.0.0-1` → `2.0.0`.
+    Major,
+    /// `premajor`: `1.2.3` → `2.0.0-0`.
+    PreMajor,
+    /// `minor`: `1.2.3` → `1.3.0`, `1.3.0-1` → `1.3.0`.
+    Minor,
+    /// `preminor`: `1.2.3` → `1.3.0-0`.
+    PreMinor,
+    /// `patch`: `1.2.3` → `1.2.4`, `1.2.4-1` → `1.2.4`.
+    Patch,
+    /// `prepatch`: `1.2.3` → `1.2.4-0`.
+    PrePatch,
+    /// `prerelease`: `1.2.3-0` → `1.2.3-1`, `1.2.3` → `1.2.4-0`.
+    PreRelease,
+    /// `release`: `1.2.3-0` → `1.2.3` (an error without a pre-release).
+    Release,
+    /// `pre`: `1.2.3-0` → `1.2.3-1`, `1.2.3` → `1.2.3-0`.
+    Pre,
+}
+
+impl Release {
+    /// node-semver's name of it (`"premajor"`); `None` for anything else.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "major" => Release::Major,
+            "premajor" => Release::PreMajor,
+            "minor" => Release::Minor,
+            "preminor" => Release::PreMinor,
+            "patch" => Release::Patch,
+            "prepatch" => Release::PrePatch,
+            "prerelease" => Release::PreRelease,
+            "release" => Release::Release,
+            "pre" => Release::Pre,
+            _ => return None,
+        })
+    }
+
+    fn is_pre(self) -> bool {
+        matches!(self, Release::PreMajor | Release::PreMinor | Release::PrePatch | Release::PreRelease | Release::Pre)
+    }
+}
+
+/// The number a new pre-release counter starts at (node-semver's `identifierBase`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PreBase {
+    /// `0` (`beta.0`), also what any value JavaScript's `Number()` reads as 0 or NaN gives.
+    #[default]
+    Zero,
+    /// `1` (`beta.1`), what any non-zero number gives.
+    One,
+    /// No number (`beta`): node-semver's `false`.
+    Omit,
+}
+
+/// `semver.inc(version, release, options, identifier, identifierBase)`: the incremented
+/// version, `None` where the version, release or identifier is invalid.
+#[must_use]
+pub fn inc(version: &str, release: &str, o: Options, identifier: &str, base: PreBase) -> Option<String> {
+    let release = Release::parse(release)?;
+    SemVer::parse(version, o).ok()?.inc(release, identifier, base, o).ok().map(|v| v.to_string())
+}
+
+/// `semver.truncate(version, truncation, options)`: `None` where the version is invalid or
+/// `truncation` is no release type (`major` … `prerelease`).
+#[must_use]
+pub fn truncate(version: &str, truncation: &str, o: Options) -> Option<String> {
+    let release = Release::parse(truncation)?;
+    SemVer::parse(version, o).ok()?.truncate(release).map(|v| v.to_string())
 }
 
 impl Ord for SemVer {
@@ -229,6 +461,14 @@ pub struct Comparator {
 }
 
 impl Comparator {
+    /// Parses one comparator (`new Comparator(c, options)`): `>=1.2.3`, `1.2.3`, or empty for any.
+    ///
+    /// # Errors
+    /// Anything else, including x-ranges, `~` and `^` (those are ranges).
+    pub fn new(c: &str, o: Options) -> Result<Self, Invalid> {
+        Self::parse(&c.split_whitespace().collect::<Vec<_>>().join(" "), o)
+    }
+
     fn parse(c: &str, o: Options) -> Result<Self, Invalid> {
         let caps = res(o).comparator.captures(c).ok_or_else(|| Invalid("comparator", c.to_owned()))?;
         let op = match caps.get(1).map_or("", |m| m.as_str()) {
@@ -255,6 +495,38 @@ impl Comparator {
             CmpOp::Ge => c != Ordering::Less,
             CmpOp::Eq => c == Ordering::Equal,
         }
+    }
+
+    /// Whether some version satisfies both comparators (node-semver's `Comparator.intersects`).
+    #[must_use]
+    pub fn intersects(&self, other: &Comparator, o: Options) -> bool {
+        // An exact version: does the other side, read as a range, take it?
+        let within = |c: &Comparator, v: &SemVer| Range::parse(&c.to_string(), o).is_ok_and(|r| r.test(v));
+        let (a, b) = match (&self.version, &other.version) {
+            (None, _) => return true,
+            (Some(a), _) if self.op == CmpOp::Eq => return within(other, a),
+            (_, None) => return true,
+            (Some(_), Some(b)) if other.op == CmpOp::Eq => return within(self, b),
+            (Some(a), Some(b)) => (a, b),
+        };
+        // Nothing lies below 0.0.0-0 (below 0.0.0 without pre-releases).
+        let (this, that) = (self.to_string(), other.to_string());
+        if o.include_prerelease {
+            if this == "<0.0.0-0" || that == "<0.0.0-0" {
+                return false;
+            }
+        } else if this.starts_with("<0.0.0") || that.starts_with("<0.0.0") {
+            return false;
+        }
+        let up = |op| matches!(op, CmpOp::Gt | CmpOp::Ge);
+        let down = |op| matches!(op, CmpOp::Lt | CmpOp::Le);
+        let closed = |op| matches!(op, CmpOp::Ge | CmpOp::Le);
+        let (x, y) = (self.op, other.op);
+        (up(x) && up(y))
+            || (down(x) && down(y))
+            || (a.cmp(b) == Ordering::Equal && closed(x) && closed(y))
+            || (a < b && up(x) && down(y))
+            || (a > b && down(x) && up(y))
     }
 
     fn is_null_set(&self) -> bool {
@@ -289,7 +561,7 @@ fn is_x(s: &str) -> bool {
     s.is_empty() || s.eq_ignore_ascii_case("x") || s == "*"
 }
 
-fn inc(s: &str) -> String {
+fn succ(s: &str) -> String {
     // A number past u64 (node-semver would already refuse it beyond MAX_SAFE_INTEGER) is NaN too.
     s.parse::<u64>().ok().and_then(|n| n.checked_add(1)).map_or_else(|| "NaN".to_owned(), |n| n.to_string())
 }
@@ -314,13 +586,13 @@ fn hyphen_replace(caps: &regex::Captures<'_>, inc_pr: bool) -> String {
     let to = if is_x(tm) {
         String::new()
     } else if is_x(tmi) {
-        format!("<{}.0.0-0", inc(tm))
+        format!("<{}.0.0-0", succ(tm))
     } else if is_x(tp) {
-        format!("<{tm}.{}.0-0", inc(tmi))
+        format!("<{tm}.{}.0-0", succ(tmi))
     } else if !tpr.is_empty() {
         format!("<={tm}.{tmi}.{tp}-{tpr}")
     } else if inc_pr {
-        format!("<{tm}.{tmi}.{}-0", inc(tp))
+        format!("<{tm}.{tmi}.{}-0", succ(tp))
     } else {
         format!("<={}", g(7))
     };
@@ -335,13 +607,13 @@ fn replace_tilde(c: &str, o: Options) -> String {
     if is_x(m) {
         String::new()
     } else if is_x(mi) {
-        format!(">={m}.0.0{z} <{}.0.0-0", inc(m))
+        format!(">={m}.0.0{z} <{}.0.0-0", succ(m))
     } else if is_x(p) {
-        format!(">={m}.{mi}.0{z} <{m}.{}.0-0", inc(mi))
+        format!(">={m}.{mi}.0{z} <{m}.{}.0-0", succ(mi))
     } else if !pr.is_empty() {
-        format!(">={m}.{mi}.{p}-{pr} <{m}.{}.0-0", inc(mi))
+        format!(">={m}.{mi}.{p}-{pr} <{m}.{}.0-0", succ(mi))
     } else {
-        format!(">={m}.{mi}.{p} <{m}.{}.0-0", inc(mi))
+        format!(">={m}.{mi}.{p} <{m}.{}.0-0", succ(mi))
     }
 }
 
@@ -353,31 +625,31 @@ fn replace_caret(c: &str, o: Options) -> String {
     if is_x(m) {
         String::new()
     } else if is_x(mi) {
-        format!(">={m}.0.0{z} <{}.0.0-0", inc(m))
+        format!(">={m}.0.0{z} <{}.0.0-0", succ(m))
     } else if is_x(p) {
         if m == "0" {
-            format!(">={m}.{mi}.0{z} <{m}.{}.0-0", inc(mi))
+            format!(">={m}.{mi}.0{z} <{m}.{}.0-0", succ(mi))
         } else {
-            format!(">={m}.{mi}.0{z} <{}.0.0-0", inc(m))
+            format!(">={m}.{mi}.0{z} <{}.0.0-0", succ(m))
         }
     } else if !pr.is_empty() {
         if m == "0" {
             if mi == "0" {
-                format!(">={m}.{mi}.{p}-{pr} <{m}.{mi}.{}-0", inc(p))
+                format!(">={m}.{mi}.{p}-{pr} <{m}.{mi}.{}-0", succ(p))
             } else {
-                format!(">={m}.{mi}.{p}-{pr} <{m}.{}.0-0", inc(mi))
+                format!(">={m}.{mi}.{p}-{pr} <{m}.{}.0-0", succ(mi))
             }
         } else {
-            format!(">={m}.{mi}.{p}-{pr} <{}.0.0-0", inc(m))
+            format!(">={m}.{mi}.{p}-{pr} <{}.0.0-0", succ(m))
         }
     } else if m == "0" {
         if mi == "0" {
-            format!(">={m}.{mi}.{p} <{m}.{mi}.{}-0", inc(p))
+            format!(">={m}.{mi}.{p} <{m}.{mi}.{}-0", succ(p))
         } else {
-            format!(">={m}.{mi}.{p} <{m}.{}.0-0", inc(mi))
+            format!(">={m}.{mi}.{p} <{m}.{}.0-0", succ(mi))
         }
     } else {
-        format!(">={m}.{mi}.{p} <{}.0.0-0", inc(m))
+        format!(">={m}.{mi}.{p} <{}.0.0-0", succ(m))
     }
 }
 
@@ -403,18 +675,18 @@ fn replace_xrange(c: &str, o: Options) -> String {
         if gtlt == ">" {
             gtlt = ">=".to_owned();
             if xmi {
-                mm = inc(&mm);
+                mm = succ(&mm);
                 mmi = "0".to_owned();
             } else {
-                mmi = inc(&mmi);
+                mmi = succ(&mmi);
             }
             pp = "0".to_owned();
         } else if gtlt == "<=" {
             gtlt = "<".to_owned();
             if xmi {
-                mm = inc(&mm);
+                mm = succ(&mm);
             } else {
-                mmi = inc(&mmi);
+                mmi = succ(&mmi);
             }
         }
         if gtlt == "<" {
@@ -422,9 +694,9 @@ fn replace_xrange(c: &str, o: Options) -> String {
         }
         format!("{gtlt}{mm}.{mmi}.{pp}{pr}")
     } else if xmi {
-        format!(">={m}.0.0{pr} <{}.0.0-0", inc(m))
+        format!(">={m}.0.0{pr} <{}.0.0-0", succ(m))
     } else if xp {
-        format!(">={m}.{mi}.0{pr} <{m}.{}.0-0", inc(mi))
+        format!(">={m}.{mi}.0{pr} <{m}.{}.0-0", succ(mi))
     } else {
         c.to_owned()
     }
@@ -554,6 +826,111 @@ impl Range {
         let Ok(r) = Range::parse(range, o) else { return false };
         SemVer::parse(version, o).is_ok_and(|v| r.test(&v))
     }
+
+    /// Whether some comparator set of each range can hold together (node-semver's
+    /// `Range.intersects`): every comparator of one intersects every comparator of the other.
+    #[must_use]
+    pub fn intersects(&self, other: &Range, o: Options) -> bool {
+        self.set.iter().any(|mine| {
+            satisfiable(mine, o)
+                && other.set.iter().any(|theirs| {
+                    satisfiable(theirs, o) && mine.iter().all(|a| theirs.iter().all(|b| a.intersects(b, o)))
+                })
+        })
+    }
+
+    /// Whether `v` lies beyond every version the range allows, on `side` (node-semver's
+    /// `outside`, what `gtr` and `ltr` ask).
+    #[must_use]
+    pub fn outside(&self, v: &SemVer, side: Side) -> bool {
+        if self.test(v) {
+            return false;
+        }
+        // `comp`/`ecomp` in node-semver: the operators that leave the range open on `side`.
+        let (beyond, open, open_eq) = match side {
+            Side::Above => (Ordering::Greater, CmpOp::Gt, CmpOp::Ge),
+            Side::Below => (Ordering::Less, CmpOp::Lt, CmpOp::Le),
+        };
+        let zero = SemVer { major: 0, minor: 0, patch: 0, pre: Vec::new(), build: Vec::new() };
+        for set in &self.set {
+            // The any-comparator counts as `>=0.0.0`.
+            let mut comps = set.iter().map(|c| c.version.as_ref().map_or((CmpOp::Ge, &zero), |s| (c.op, s)));
+            let Some(first) = comps.next() else { continue };
+            // The comparator furthest towards `side` (the first of equals) and the one furthest back.
+            let (mut edge, mut back) = (first, first);
+            for c in comps {
+                if c.1.cmp(edge.1) == beyond {
+                    edge = c;
+                } else if c.1.cmp(back.1) == beyond.reverse() {
+                    back = c;
+                }
+            }
+            if edge.0 == open || edge.0 == open_eq {
+                return false;
+            }
+            let at = v.cmp(back.1);
+            if ((back.0 == CmpOp::Eq || back.0 == open) && at != beyond)
+                || (back.0 == open_eq && at == beyond.reverse())
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// node-semver's `isSatisfiable`: each comparator intersects every one before it.
+fn satisfiable(set: &[Comparator], o: Options) -> bool {
+    let mut rest = set;
+    while let Some((last, before)) = rest.split_last() {
+        if !before.iter().all(|c| last.intersects(c, o)) {
+            return false;
+        }
+        rest = before;
+    }
+    true
+}
+
+/// Which side of a range [`Range::outside`] looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Above every version of the range (`gtr`, hilo `>`).
+    Above,
+    /// Below every version of the range (`ltr`, hilo `<`).
+    Below,
+}
+
+/// `semver.outside(version, range, hilo, options)`.
+///
+/// # Errors
+/// An invalid version or range.
+pub fn outside(version: &str, range: &str, side: Side, o: Options) -> Result<bool, Invalid> {
+    let v = SemVer::parse(version, o)?;
+    Ok(Range::parse(range, o)?.outside(&v, side))
+}
+
+/// `semver.gtr(version, range, options)`: `version` is above every version of `range`.
+///
+/// # Errors
+/// An invalid version or range.
+pub fn gtr(version: &str, range: &str, o: Options) -> Result<bool, Invalid> {
+    outside(version, range, Side::Above, o)
+}
+
+/// `semver.ltr(version, range, options)`: `version` is below every version of `range`.
+///
+/// # Errors
+/// An invalid version or range.
+pub fn ltr(version: &str, range: &str, o: Options) -> Result<bool, Invalid> {
+    outside(version, range, Side::Below, o)
+}
+
+/// `semver.intersects(r1, r2, options)`: some version satisfies both ranges.
+///
+/// # Errors
+/// An invalid range.
+pub fn intersects(r1: &str, r2: &str, o: Options) -> Result<bool, Invalid> {
+    Ok(Range::parse(r1, o)?.intersects(&Range::parse(r2, o)?, o))
 }
 
 impl std::fmt::Display for Range {
@@ -569,12 +946,84 @@ impl std::fmt::Display for Range {
 
 #[cfg(test)]
 mod tests {
-    use super::inc;
+    use super::*;
 
     #[test]
-    fn inc_past_u64_is_nan_not_an_overflow() {
-        assert_eq!(inc("41"), "42");
-        assert_eq!(inc("18446744073709551615"), "NaN");
-        assert_eq!(inc("x"), "NaN");
+    fn succ_past_u64_is_nan_not_an_overflow() {
+        assert_eq!(succ("41"), "42");
+        assert_eq!(succ("18446744073709551615"), "NaN");
+        assert_eq!(succ("x"), "NaN");
+    }
+
+    // Expected values below are what node-semver 7.8.5 gives.
+
+    fn inc_str(v: &str, release: &str, id: &str, base: PreBase) -> Option<String> {
+        inc(v, release, Options::default(), id, base)
+    }
+
+    #[test]
+    fn inc_keeps_a_following_identifier_javascript_reads_as_a_number() {
+        // isNaN("0x10"), isNaN("1e5"), isNaN("-1"), isNaN("Infinity") are all false.
+        for tail in ["0x10", "1e5", "-1", "Infinity"] {
+            let want = format!("1.2.3-dev.{tail}.0");
+            assert_eq!(inc_str(&format!("1.2.3-dev.{tail}"), "prerelease", "dev", PreBase::Zero), Some(want));
+        }
+        assert_eq!(inc_str("1.2.3-a.01x", "prerelease", "a", PreBase::Zero).as_deref(), Some("1.2.3-a.0"));
+    }
+
+    #[test]
+    fn inc_prerelease_numbers_stop_being_numbers_at_2_pow_53_minus_1() {
+        let v = inc_str("1.2.3-beta.9007199254740990", "prerelease", "", PreBase::Zero);
+        assert_eq!(v.as_deref(), Some("1.2.3-beta.9007199254740991"));
+        // Now a string identifier: a new counter is appended.
+        let v = inc_str("1.2.3-beta.9007199254740991", "prerelease", "", PreBase::Zero);
+        assert_eq!(v.as_deref(), Some("1.2.3-beta.9007199254740991.0"));
+    }
+
+    #[test]
+    fn inc_pre_and_identifier_checks() {
+        assert_eq!(inc_str("1.2.3", "pre", "", PreBase::Zero).as_deref(), Some("1.2.3-0"));
+        assert_eq!(inc_str("1.2.3", "pre", "alpha", PreBase::One).as_deref(), Some("1.2.3-alpha.1"));
+        assert_eq!(inc_str("1.2.3-alpha", "pre", "alpha", PreBase::Omit), None, "identifier already exists");
+        assert_eq!(inc_str("1.2.3-a.b", "prerelease", "a.b.c", PreBase::Zero).as_deref(), Some("1.2.3-a.b.c.0"));
+        assert_eq!(inc_str("1.2.3", "prerelease", "01", PreBase::Zero), None, "leading zero");
+        assert_eq!(inc_str("1.2.3", "prerelease", "1a", PreBase::Zero).as_deref(), Some("1.2.4-1a.0"));
+        let loose = Options { loose: true, include_prerelease: false };
+        assert_eq!(inc("1.2.3beta", "prerelease", loose, "1a", PreBase::Zero).as_deref(), Some("1.2.3-1a.0"));
+        // Past u64 is an error, not an overflow.
+        let max = SemVer { major: u64::MAX, minor: 0, patch: 0, pre: Vec::new(), build: Vec::new() };
+        assert!(max.inc(Release::Major, "", PreBase::Zero, Options::default()).is_err());
+    }
+
+    #[test]
+    fn unicode_digits_are_no_digits() {
+        assert!(SemVer::parse("1.2.3-\u{661}a", Options::default()).is_err());
+        assert!(SemVer::parse("1.2.3-\u{661}a", Options { loose: true, include_prerelease: false }).is_err());
+    }
+
+    #[test]
+    fn truncate_only_release_types() {
+        assert_eq!(truncate("1.2.3-x+b", "release", Options::default()), None);
+        assert_eq!(truncate("1.2.3", "pre", Options::default()), None);
+        assert_eq!(truncate("v1.2.3", "minor", Options::default()).as_deref(), Some("1.2.0"));
+    }
+
+    #[test]
+    fn outside_and_intersects_edges() {
+        let o = Options::default();
+        assert_eq!(gtr("2.0.0", "*", o), Ok(false));
+        assert_eq!(ltr("0.0.0", "*", o), Ok(false));
+        assert_eq!(gtr("3.0.0", ">=1.0.0 <2.0.0 || <0.5.0", o), Ok(true));
+        assert_eq!(ltr("0.0.1", ">=1.0.0 <2.0.0 || 0.5.0", o), Ok(true));
+        assert!(gtr("x", "1.0.0", o).is_err());
+        // Pre-releases only meet a range that names their tuple (or with includePrerelease).
+        assert_eq!(intersects(">=1.0.0-beta", "1.0.0-alpha", o), Ok(false));
+        assert_eq!(intersects("1.0.0-rc.1", ">=0.9.0", o), Ok(false));
+        let ip = Options { loose: false, include_prerelease: true };
+        assert_eq!(intersects("1.0.0-rc.1", ">=0.9.0", ip), Ok(true));
+        // 1.0.1-0 is above 1.0.0 and below 1.0.1, but `>1.0.0` takes no pre-release of 1.0.1.
+        assert_eq!(intersects(">1.0.0 <1.0.1", "1.0.1-0", o), Ok(false));
+        let any = Comparator::new("", o);
+        assert!(any.is_ok_and(|a| a.intersects(&Comparator { op: CmpOp::Lt, version: None }, o)));
     }
 }
