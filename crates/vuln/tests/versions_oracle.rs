@@ -66,7 +66,7 @@ fn apk_785_lines() {
     }
     assert!(lines >= 785, "{lines} lines");
     assert_eq!(checked, 785, "785 data lines");
-    eprintln!("apk: {}/785 data lines hold", 785 - bad.len());
+    eprintln!("apk versions oracle: {}/785 data lines hold", 785 - bad.len());
     assert!(bad.is_empty(), "{} of {checked} fail: {bad:#?}", bad.len());
 }
 
@@ -89,7 +89,7 @@ fn rpm_91_active() {
     }
     assert_eq!(active, 91);
     assert!(bad.is_empty(), "{} of {active} fail: {bad:#?}", bad.len());
-    eprintln!("rpm: 91/91 active; {oddities}/12 commented-out rows agree with rpm 4.18");
+    eprintln!("rpm versions oracle: 91/91 active; {oddities}/12 commented-out rows agree with rpm 4.18");
 }
 
 fn cases<'a>(d: &'a Value, file: &str, test: &str) -> Vec<&'a Value> {
@@ -185,7 +185,7 @@ fn pep440_packaging_tables() {
         let got = pep440::SpecifierSet::parse(c[1].as_str().unwrap()).map(|s| s.contains(c[0].as_str().unwrap()));
         check(got == Ok(c[2].as_bool().unwrap()), format!("ignores local {c}"));
     }
-    eprintln!("pep440: {}/{total} rows agree", total - bad.len());
+    eprintln!("pep440 versions oracle: {}/{total} rows agree", total - bad.len());
     assert!(bad.is_empty(), "{} of {total} fail: {bad:#?}", bad.len());
 }
 
@@ -317,7 +317,7 @@ fn npm_semver_fixtures() {
         }
     }
     eprintln!(
-        "npm semver: {}/{total} fixture rows agree (comparisons, equality, valid, invalid, range include/exclude/parse, \
+        "npm semver versions oracle: {}/{total} fixture rows agree (comparisons, equality, valid, invalid, range include/exclude/parse, \
          comparator/range intersection, increments, truncations, version gt/lt/not-gt/not-lt range)",
         total - bad.len()
     );
@@ -384,7 +384,7 @@ fn dpkg_differential_random() {
         assert!(st.success(), "dpkg disagrees: {a} {op} {b} is false");
         n += 1;
     }
-    eprintln!("dpkg differential: {n}/{n} random pairs agree");
+    eprintln!("dpkg differential oracle: {n}/{n} random pairs agree");
 }
 
 #[test]
@@ -405,5 +405,5 @@ fn rpm_differential_random() {
         // rpm.vercmp compares full EVR strings.
         assert_eq!(sign(rpm::compare(a, b)), *want, "{a} vs {b}");
     }
-    eprintln!("rpm differential: {}/{} random pairs agree", got.len(), got.len());
+    eprintln!("rpm differential oracle: {}/{} random pairs agree", got.len(), got.len());
 }
