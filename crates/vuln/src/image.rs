@@ -115,20 +115,15 @@ impl Layered {
         self.entries.iter().filter(|(_, n)| matches!(n, Node::File(_))).map(|(k, _)| k.as_str())
     }
 
+    /// Removes `path` and everything below it.
     fn remove_tree(&mut self, path: &str) {
         self.entries.remove(path);
-        let prefix = format!("{path}/");
-        let doomed: Vec<String> = self
-            .entries
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in doomed {
-            self.entries.remove(&k);
+        if !path.is_empty() {
+            self.remove_children(path);
         }
     }
 
+    /// Removes everything below directory `dir` (the whole tree for the root).
     fn remove_children(&mut self, dir: &str) {
         if dir.is_empty() {
             self.entries.clear();

@@ -42,18 +42,7 @@ pub fn new_uuid() -> String {
     s
 }
 
-/// Percent-encodes a purl component: everything but `A-Za-z0-9.-_~` (and `/` where allowed).
-fn enc(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') || (keep_slash && b == b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::lang::purl_escape as enc;
 
 fn dec(s: &str) -> String {
     let bytes = s.as_bytes();

@@ -488,7 +488,10 @@ pub fn package_id(kind: LangType, name: &str, version: &str) -> String {
     }
 }
 
-fn purl_escape(s: &str, keep_slash: bool) -> String {
+/// Percent-encodes a package-URL component: everything but `A-Za-z0-9.-_~` (and `/` where
+/// allowed).
+#[must_use]
+pub fn purl_escape(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') || (keep_slash && b == b'/') {
