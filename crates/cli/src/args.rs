@@ -258,7 +258,9 @@ pub struct ScanArgs {
     /// one `IMAGE: PATH` a line (or a JSON object); paths relative to the file.
     #[arg(long, value_name = "FILE", requires = "images")]
     pub image_map: Option<PathBuf>,
-    /// With `--images --db`: pull images the map does not name from their registries.
+    /// With `--images --db`: pull images the map does not name from their registries
+    /// (credentials from `KGUARD_REGISTRY_USERNAME`/`KGUARD_REGISTRY_PASSWORD` or
+    /// `~/.docker/config.json`, else anonymous).
     #[arg(long, requires = "images")]
     pub pull: bool,
 }

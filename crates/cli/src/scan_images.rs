@@ -259,9 +259,11 @@ fn fails(r: &kguard_vuln::scan::ScanResult, fail_on: Option<crate::args::FailOn>
 
 fn pull(image: &str, opts: &kguard_vuln::image::Options<'_>) -> Result<kguard_vuln::image::Image, String> {
     let reference = kguard_server::registry::Reference::parse(image)?;
+    let credentials = crate::vuln::ambient_credentials(None, false, &reference.registry)?;
     let dir =
         tempfile::Builder::new().prefix("kguard-pull-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let pull_opts = kguard_server::registry::PullOptions {
+        credentials,
         max_bytes: kguard_vuln::image::DEFAULT_MAX_UNCOMPRESSED,
         ..kguard_server::registry::PullOptions::default()
     };

@@ -344,10 +344,21 @@ pub fn run_fs(a: &FsArgs) -> u8 {
 /// The registry credentials: `--username` with `--password-stdin`, the environment, or the
 /// Docker client configuration.
 fn registry_credentials(a: &ImageArgs, registry: &str) -> Result<Option<kguard_server::registry::Credentials>, String> {
+    ambient_credentials(a.username.as_deref(), a.password_stdin, registry)
+}
+
+/// Registry credentials for `registry`: a user name with the password from stdin (or
+/// `KGUARD_REGISTRY_PASSWORD`), else `KGUARD_REGISTRY_USERNAME`/`KGUARD_REGISTRY_PASSWORD`, else
+/// the Docker client's `config.json`; `None` when there are none (anonymous).
+pub(crate) fn ambient_credentials(
+    username: Option<&str>,
+    password_stdin: bool,
+    registry: &str,
+) -> Result<Option<kguard_server::registry::Credentials>, String> {
     use kguard_server::registry::Credentials;
-    if let Some(user) = &a.username {
+    if let Some(user) = username {
         let mut password = String::new();
-        if a.password_stdin {
+        if password_stdin {
             std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin().lock(), 64 << 10), &mut password)
                 .map_err(|e| format!("reading the password from stdin: {e}"))?;
         } else if let Ok(p) = std::env::var("KGUARD_REGISTRY_PASSWORD") {
@@ -356,7 +367,7 @@ fn registry_credentials(a: &ImageArgs, registry: &str) -> Result<Option<kguard_s
             return Err("--username needs --password-stdin (or KGUARD_REGISTRY_PASSWORD)".into());
         }
         return Ok(Some(Credentials {
-            username: user.clone(),
+            username: user.to_owned(),
             password: password.trim_end_matches(['\r', '\n']).to_owned(),
         }));
     }

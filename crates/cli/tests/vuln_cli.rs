@@ -481,4 +481,21 @@ fn pulls_from_a_real_registry() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    // `scan --images --pull` finds the same credentials.
+    std::fs::write(
+        &pod,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: {r}\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_kguard"))
+        .current_dir(repo_root())
+        .args(["scan", pod.to_str().unwrap(), "--images", "--pull", "--db", DB, "-o", "json", "--fail-on", "never"])
+        .env("DOCKER_CONFIG", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ids(&v["images"][0]["report"]), want);
 }
