@@ -162,12 +162,28 @@ fn kubectl_says_what_the_recordings_say() {
 fn an_invalid_audit_policy_is_refused_with_kguards_messages() {
     let policy = kguard_testkit::repo_root().join("crates/audit/tests/audit/kube/invalid.yaml");
     let p = policy.to_string_lossy().into_owned();
-    let Some((out, log)) = KubeApiserver::start_failing("audit_invalid", &[], &[("KGUARD_KUBE_AUDIT_POLICY", &p)])
-    else {
-        return;
-    };
+    // The harness picks free ports at random; a start that fails for another reason (a port
+    // another test took between the pick and the bind) is tried again, up to three times.
+    let mut attempt = None;
+    for _ in 0..3 {
+        let Some((out, log)) = KubeApiserver::start_failing("audit_invalid", &[], &[("KGUARD_KUBE_AUDIT_POLICY", &p)])
+        else {
+            return;
+        };
+        let refused = log.contains("loading audit policy file");
+        attempt = Some((out, log));
+        if refused {
+            break;
+        }
+    }
+    let Some((out, log)) = attempt else { return };
     assert!(!out.status.success(), "the apiserver started with an invalid policy");
-    let line = log.lines().find(|l| l.contains("loading audit policy file")).expect("the apiserver's refusal");
+    let line = log.lines().find(|l| l.contains("loading audit policy file")).unwrap_or_else(|| {
+        panic!(
+            "the apiserver's refusal is not in its log:\n{log}\n--- harness stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let text = std::fs::read_to_string(&policy).unwrap();
     let doc = kguard_model::yaml::parse_documents(&text).into_iter().next().unwrap().root.unwrap().unwrap();
     let check = kguard_audit::check_policy(&doc);
