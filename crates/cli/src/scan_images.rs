@@ -83,6 +83,10 @@ fn uses(objects: &[Object]) -> BTreeMap<String, Vec<Use>> {
 
 /// `kguard scan --images`.
 pub fn run(args: &ScanArgs, objects: &[Object]) -> u8 {
+    if !matches!(args.output, Output::Table | Output::Json | Output::Yaml) {
+        eprintln!("error: scan --images writes table, json or yaml, not {}", args.output.name());
+        return exit::ERROR;
+    }
     let map = match &args.image_map {
         Some(p) => match read_map(p) {
             Ok(m) => m,
@@ -178,9 +182,12 @@ pub fn run(args: &ScanArgs, objects: &[Object]) -> u8 {
             })
             .collect();
         let v = json!({"apiVersion": "kguard.io/v1", "kind": "ImageList", "images": list});
-        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-        s.push('\n');
-        s
+        let mut buf = Vec::new();
+        if let Err(e) = crate::output::structured(&mut buf, args.output, &v) {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+        String::from_utf8_lossy(&buf).into_owned()
     } else {
         let mut s = String::new();
         for (image, users, source, report, error) in &entries {

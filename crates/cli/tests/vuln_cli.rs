@@ -168,6 +168,12 @@ fn scan_images_lists_workload_images_and_scans_the_mapped_ones() {
 
     let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--db", DB]);
     assert_eq!(o.status.code(), Some(2), "--db needs --images");
+    let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--images", "-o", "yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("kind: ImageList"), "YAML, not JSON");
+    let o = kguard(&["scan", "tests/fixtures/vuln/workloads.yaml", "--images", "-o", "sarif"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("table, json or yaml"), "{}", err(&o));
     let t = TempDir::new("vuln-cli-map");
     let map = t.path().join("map");
     std::fs::write(&map, "example/debian:12 debian-image.tar\n").unwrap();
