@@ -34,7 +34,9 @@ enum Source {
 /// Reads `--image-map`: a JSON or YAML-like `IMAGE: PATH` mapping, one per line (`#` comments);
 /// relative paths are taken from the map file's directory.
 fn read_map(path: &Path) -> Result<BTreeMap<String, PathBuf>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A regular file, read with a size cap (never a FIFO or a device).
+    let bytes = crate::vuln::read_capped(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = BTreeMap::new();
     if text.trim_start().starts_with('{') {

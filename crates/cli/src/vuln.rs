@@ -569,7 +569,7 @@ pub fn run_sbom(a: &SbomArgs) -> u8 {
 /// Most bytes of an SBOM read.
 const MAX_SBOM: u64 = 512 << 20;
 
-fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
