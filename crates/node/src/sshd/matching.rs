@@ -6,15 +6,33 @@ use std::net::IpAddr;
 /// `match_pattern`: `*` and `?` wildcards, case-sensitive.
 #[must_use]
 pub fn match_pattern(s: &str, pattern: &str) -> bool {
-    fn go(s: &[u8], p: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) => (0..=s.len()).any(|i| s.get(i..).is_some_and(|t| go(t, rest))),
-            Some((b'?', rest)) => s.split_first().is_some_and(|(_, t)| go(t, rest)),
-            Some((c, rest)) => s.split_first().is_some_and(|(d, t)| d == c && go(t, rest)),
+    // Iterative matching with one remembered star: on a mismatch, the last `*` absorbs one more
+    // byte. Worst case O(len(s) * len(pattern)), where naive recursion is exponential in the
+    // number of stars (a fuzzer found `***…-` against a long name).
+    let (s, p) = (s.as_bytes(), pattern.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match p.get(j) {
+            Some(b'*') => {
+                star = Some((j, i));
+                j += 1;
+            }
+            Some(&c) if c == b'?' || c == s[i] => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((sj, si)) => {
+                    star = Some((sj, si + 1));
+                    i = si + 1;
+                    j = sj + 1;
+                }
+                None => return false,
+            },
         }
     }
-    go(s.as_bytes(), pattern.as_bytes())
+    p[j..].iter().all(|&c| c == b'*')
 }
 
 /// `match_pattern_list`: 1 when a positive subpattern matches and no negated one does, -1 when a
@@ -157,5 +175,43 @@ mod tests {
         assert_eq!(addr_match_list(Some("2000::1"), "1.1.1.1,::1,!::3,2000::/16"), 1);
         assert_eq!(match_pattern_list("root", "*,!root", false), -1);
         assert_eq!(match_hostname("Client.Example.com", "*.example.com"), 1);
+    }
+
+    /// The recursive definition, as OpenSSH's `match_pattern` reads.
+    fn reference(s: &[u8], p: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(&s[i..], rest)),
+            Some((b'?', rest)) => s.split_first().is_some_and(|(_, t)| reference(t, rest)),
+            Some((c, rest)) => s.split_first().is_some_and(|(d, t)| d == c && reference(t, rest)),
+        }
+    }
+
+    #[test]
+    fn wildcards_agree_with_the_recursive_definition() {
+        let alphabet = [b'a', b'b', b'*', b'?'];
+        let mut checked = 0;
+        for plen in 0..=5u32 {
+            for pn in 0..4usize.pow(plen) {
+                let pat: Vec<u8> = (0..plen).map(|k| alphabet[pn / 4usize.pow(k) % 4]).collect();
+                for slen in 0..=5u32 {
+                    for sn in 0..2usize.pow(slen) {
+                        let s: Vec<u8> = (0..slen).map(|k| alphabet[sn >> k & 1]).collect();
+                        let (ss, ps) = (String::from_utf8(s.clone()).unwrap(), String::from_utf8(pat.clone()).unwrap());
+                        assert_eq!(match_pattern(&ss, &ps), reference(&s, &pat), "{ss:?} against {ps:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 1365 * 63);
+    }
+
+    #[test]
+    fn many_stars_take_linear_time() {
+        // The fuzzer's input: a long run of stars that ends in a byte the name lacks.
+        let pat = format!("{}-", "*".repeat(80));
+        assert!(!match_pattern(&"x".repeat(200), &pat));
+        assert!(match_pattern("ssh-ed25519", &format!("{}-{}", "*".repeat(80), "*".repeat(80))));
     }
 }
