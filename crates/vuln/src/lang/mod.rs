@@ -567,21 +567,27 @@ pub fn exclude_dev(pkgs: &mut Vec<Package>) {
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty() && *s != ".").collect();
     let s: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    seg_match(&p, &s, 0)
+    seg_match(&p, &s)
 }
 
-fn seg_match(p: &[&str], s: &[&str], depth: usize) -> bool {
-    if depth > 64 {
-        return false;
+/// Segment matching by dynamic programming over (pattern index, path index), so that many `**`
+/// cost O(len(pattern) * len(path)) wildcard checks rather than exponential backtracking.
+fn seg_match(p: &[&str], s: &[&str]) -> bool {
+    // ok[i][j]: p[i..] matches s[j..]
+    let width = s.len() + 1;
+    let mut ok = vec![false; (p.len() + 1) * width];
+    ok[p.len() * width + s.len()] = true;
+    for i in (0..p.len()).rev() {
+        for j in (0..=s.len()).rev() {
+            ok[i * width + j] = if p[i] == "**" {
+                // `**` matches nothing (go on with p[i+1..]) or one more segment
+                ok[(i + 1) * width + j] || (j < s.len() && ok[i * width + j + 1])
+            } else {
+                j < s.len() && ok[(i + 1) * width + j + 1] && wild_match(p[i].as_bytes(), s[j].as_bytes())
+            };
+        }
     }
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((&"**", rest)) => (0..=s.len()).any(|i| s.get(i..).is_some_and(|tail| seg_match(rest, tail, depth + 1))),
-        Some((first, rest)) => match s.split_first() {
-            Some((seg, srest)) => wild_match(first.as_bytes(), seg.as_bytes()) && seg_match(rest, srest, depth + 1),
-            None => false,
-        },
-    }
+    ok[0]
 }
 
 fn wild_match(p: &[u8], s: &[u8]) -> bool {
@@ -749,6 +755,14 @@ mod tests {
         assert!(glob_match("*.lock", "yarn.lock"));
         assert!(!glob_match("*.lock", "a/yarn.lock"));
         assert!(glob_match("a/**", "a/b/c"));
+        assert!(glob_match("**", ""));
+        assert!(glob_match("a/**/b/**/c", "a/b/c"));
+        assert!(glob_match("a/**/b/**/c", "a/x/b/y/z/c"));
+        assert!(!glob_match("a/**/b/**/c", "a/x/y/z/c"));
+        assert!(!glob_match("a/?", "a/bc"));
+        // Forty `**` against a forty-segment path that does not match: quadratic, not exponential.
+        let many = format!("{}/nope", vec!["**"; 40].join("/"));
+        assert!(!glob_match(&many, &vec!["d"; 40].join("/")));
         assert_eq!(normalize_pattern(Path::new("testdata/x"), "testdata/x/sub/go.mod"), "sub/go.mod");
         assert_eq!(go_join("./a/b/", "c/../pom.xml"), "a/b/pom.xml");
         assert_eq!(go_join("/r", "pom.xml"), "/r/pom.xml");
