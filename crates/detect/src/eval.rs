@@ -12,6 +12,7 @@ use regex::Regex;
 
 use super::k8saudit::{self, ArgKind, AuditEvent, FieldInfo};
 use super::parser::{CmpOp, Expr, JoinItem, Modifier, Operand, Rhs, Transformer};
+use super::source::{Event, FieldDef, FieldKind, FieldSource};
 
 /// A compiled condition.
 #[derive(Clone, Debug)]
@@ -41,13 +42,69 @@ pub struct Cmp {
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A field with its argument, and its slot in the per-event cache ([`NO_SLOT`]: none).
-    Field(FieldInfo, Option<String>, usize),
+    Field(FieldRef, Option<String>, usize),
     /// A transformed value.
     Transform(Transformer, Box<Value>),
     /// `join(sep, items)`.
     Join(String, Vec<JoinPart>),
     /// A list value seen as the JSON text of its array (legacy k8s_audit engine semantics).
     JsonList(Box<Value>),
+}
+
+/// A resolved field: of the built-in `k8s_audit` source, or of a registered source.
+#[derive(Clone, Debug)]
+pub enum FieldRef {
+    /// A `k8s_audit` field.
+    Audit(FieldInfo),
+    /// A field of another source.
+    Ext(FieldDef),
+}
+
+impl FieldRef {
+    fn is_list(&self) -> bool {
+        match self {
+            Self::Audit(f) => f.is_list,
+            Self::Ext(f) => f.is_list,
+        }
+    }
+    fn kind(&self) -> FieldKind {
+        match self {
+            Self::Audit(f) if f.numeric => FieldKind::Number,
+            Self::Audit(_) => FieldKind::Text,
+            Self::Ext(f) => f.kind,
+        }
+    }
+    fn slot_key(&self) -> (bool, &'static str) {
+        match self {
+            Self::Audit(f) => (false, f.name),
+            Self::Ext(f) => (true, f.name),
+        }
+    }
+}
+
+/// Which source's fields a condition is compiled against.
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    /// `k8s_audit`.
+    Audit,
+    /// A registered source.
+    Ext(&'a dyn FieldSource),
+}
+
+/// The event a context evaluates.
+#[derive(Clone, Copy)]
+enum Ev<'e> {
+    Audit(&'e AuditEvent),
+    Ext(&'e dyn Event),
+}
+
+impl std::fmt::Debug for Ev<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Audit(e) => e.fmt(f),
+            Self::Ext(e) => write!(f, "event at {}", e.time_ns()),
+        }
+    }
 }
 
 /// A compiled `join` item.
@@ -90,21 +147,36 @@ pub const NO_SLOT: usize = usize::MAX;
 /// given slots by [`Filter::assign_slots`] / [`Value::assign_slots`]).
 #[derive(Debug)]
 pub struct EvalCtx<'e> {
-    ev: &'e AuditEvent,
+    ev: Ev<'e>,
     cache: Vec<OnceCell<Option<Vec<String>>>>,
 }
 
 impl<'e> EvalCtx<'e> {
-    /// A context for `ev` with `slots` cache slots.
+    /// A context for the audit event `ev` with `slots` cache slots.
     #[must_use]
     pub fn new(ev: &'e AuditEvent, slots: usize) -> Self {
-        Self { ev, cache: std::iter::repeat_with(OnceCell::new).take(slots).collect() }
+        Self { ev: Ev::Audit(ev), cache: std::iter::repeat_with(OnceCell::new).take(slots).collect() }
+    }
+
+    /// A context for an event of a registered source.
+    #[must_use]
+    pub fn new_ext(ev: &'e dyn Event, slots: usize) -> Self {
+        Self { ev: Ev::Ext(ev), cache: std::iter::repeat_with(OnceCell::new).take(slots).collect() }
+    }
+
+    /// The event's time (ns since the epoch).
+    #[must_use]
+    pub fn time_ns(&self) -> i64 {
+        match self.ev {
+            Ev::Audit(e) => e.time_ns,
+            Ev::Ext(e) => e.time_ns(),
+        }
     }
 }
 
 /// Distinct (field, argument) pairs and their slots.
 #[derive(Debug, Default)]
-pub struct Slots(Vec<(&'static str, Option<String>)>);
+pub struct Slots(Vec<((bool, &'static str), Option<String>)>);
 
 impl Slots {
     /// The number of slots given.
@@ -112,7 +184,7 @@ impl Slots {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    fn slot(&mut self, name: &'static str, arg: Option<&String>) -> usize {
+    fn slot(&mut self, name: (bool, &'static str), arg: Option<&String>) -> usize {
         if let Some(i) = self.0.iter().position(|(n, a)| *n == name && a.as_ref() == arg) {
             return i;
         }
@@ -146,43 +218,57 @@ pub trait Resolver {
 /// A compile error (message in upstream's words where it has one).
 pub type CompileError = String;
 
-/// Compiles a parsed condition for the `k8s_audit` source.
+/// Compiles a parsed condition against the fields of one source.
 ///
 /// # Errors
 /// Undefined macros, unknown fields, unsupported operators for a field, invalid regexes.
-pub fn compile(expr: &Expr, r: &dyn Resolver) -> Result<Filter, CompileError> {
+pub fn compile(expr: &Expr, r: &dyn Resolver, fields: Fields<'_>) -> Result<Filter, CompileError> {
     let mut stack = Vec::new();
-    compile_inner(expr, r, &mut stack)
+    compile_inner(expr, r, fields, &mut stack)
 }
 
-fn compile_inner(expr: &Expr, r: &dyn Resolver, stack: &mut Vec<String>) -> Result<Filter, CompileError> {
+fn compile_inner(
+    expr: &Expr,
+    r: &dyn Resolver,
+    fields: Fields<'_>,
+    stack: &mut Vec<String>,
+) -> Result<Filter, CompileError> {
     Ok(match expr {
-        Expr::And(v) => Filter::And(v.iter().map(|e| compile_inner(e, r, stack)).collect::<Result<_, _>>()?),
-        Expr::Or(v) => Filter::Or(v.iter().map(|e| compile_inner(e, r, stack)).collect::<Result<_, _>>()?),
-        Expr::Not(e) => Filter::Not(Box::new(compile_inner(e, r, stack)?)),
+        Expr::And(v) => Filter::And(v.iter().map(|e| compile_inner(e, r, fields, stack)).collect::<Result<_, _>>()?),
+        Expr::Or(v) => Filter::Or(v.iter().map(|e| compile_inner(e, r, fields, stack)).collect::<Result<_, _>>()?),
+        Expr::Not(e) => Filter::Not(Box::new(compile_inner(e, r, fields, stack)?)),
         Expr::Ident(name) => {
             if stack.iter().any(|s| s == name) {
                 return Err(format!("Macro '{name}' is defined recursively"));
             }
             let Some(m) = r.macro_expr(name) else { return Err(format!("Undefined macro '{name}' used in filter.")) };
             stack.push(name.clone());
-            let f = compile_inner(m, r, stack);
+            let f = compile_inner(m, r, fields, stack);
             stack.pop();
             f?
         }
-        Expr::Exists(op) => Filter::Exists(compile_operand(op)?),
+        Expr::Exists(op) => Filter::Exists(compile_operand(op, fields)?),
         Expr::Compare { lhs, op, modifier, rhs } => {
-            let lhs = compile_operand(lhs)?;
+            let lhs = compile_operand(lhs, fields)?;
             // libsinsp rejects other operators on list fields ("List filter … only supports
             // operators 'exists', 'in' and 'intersects'"). Rules written for the legacy built-in
             // k8s_audit engine (engine version <= 4) still use them, on the JSON text of the
             // array; we keep that meaning so those rules files load.
-            let lhs = if value_is_list(&lhs) && !matches!(op, CmpOp::In | CmpOp::Intersects) {
+            let lhs = if value_is_list(&lhs)
+                && !matches!(op, CmpOp::In | CmpOp::Intersects)
+                && matches!(fields, Fields::Audit)
+            {
                 Value::JsonList(Box::new(lhs))
             } else {
                 lhs
             };
-            let rhs = compile_rhs(*op, *modifier, rhs, r)?;
+            if value_is_list(&lhs) && !matches!(op, CmpOp::In | CmpOp::Intersects) {
+                return Err(format!(
+                    "List filter '{}' only supports operators 'exists', 'in' and 'intersects'",
+                    value_name(&lhs)
+                ));
+            }
+            let rhs = compile_rhs(*op, *modifier, rhs, r, fields)?;
             Filter::Cmp(Box::new(Cmp { lhs, op: *op, rhs, modifier: *modifier }))
         }
     })
@@ -190,9 +276,17 @@ fn compile_inner(expr: &Expr, r: &dyn Resolver, stack: &mut Vec<String>) -> Resu
 
 fn value_is_list(v: &Value) -> bool {
     match v {
-        Value::Field(f, ..) => f.is_list,
+        Value::Field(f, ..) => f.is_list(),
         Value::Transform(Transformer::Len, _) | Value::Join(..) | Value::JsonList(_) => false,
         Value::Transform(_, inner) => value_is_list(inner),
+    }
+}
+
+fn value_name(v: &Value) -> &'static str {
+    match v {
+        Value::Field(f, ..) => f.slot_key().1,
+        Value::Transform(_, inner) | Value::JsonList(inner) => value_name(inner),
+        Value::Join(..) => "join",
     }
 }
 
@@ -209,20 +303,35 @@ pub fn resolve_field(name: &str, arg: Option<&str>) -> Result<FieldInfo, Compile
     }
 }
 
-/// Compiles an operand (field, transformer, join).
+/// Whether `name` is a field of the source (for output tokens).
+#[must_use]
+pub fn knows_field(name: &str, fields: Fields<'_>) -> bool {
+    match fields {
+        Fields::Audit => k8saudit::field(name).is_some(),
+        Fields::Ext(src) => src.knows(name),
+    }
+}
+
+/// Compiles an operand (field, transformer, join) against a source's fields.
 ///
 /// # Errors
 /// As [`resolve_field`].
-pub fn compile_operand(op: &Operand) -> Result<Value, CompileError> {
+pub fn compile_operand(op: &Operand, fields: Fields<'_>) -> Result<Value, CompileError> {
     Ok(match op {
-        Operand::Field { name, arg } => Value::Field(resolve_field(name, arg.as_deref())?, arg.clone(), NO_SLOT),
-        Operand::Transform(t, inner) => Value::Transform(*t, Box::new(compile_operand(inner)?)),
+        Operand::Field { name, arg } => match fields {
+            Fields::Audit => Value::Field(FieldRef::Audit(resolve_field(name, arg.as_deref())?), arg.clone(), NO_SLOT),
+            Fields::Ext(src) => {
+                let (def, arg) = src.resolve(name, arg.as_deref())?;
+                Value::Field(FieldRef::Ext(def), arg, NO_SLOT)
+            }
+        },
+        Operand::Transform(t, inner) => Value::Transform(*t, Box::new(compile_operand(inner, fields)?)),
         Operand::Join(sep, items) => Value::Join(
             sep.clone(),
             items
                 .iter()
                 .map(|i| match i {
-                    JoinItem::Operand(o) => compile_operand(o).map(JoinPart::Value),
+                    JoinItem::Operand(o) => compile_operand(o, fields).map(JoinPart::Value),
                     JoinItem::Literal(l) => Ok(JoinPart::Literal(l.clone())),
                 })
                 .collect::<Result<_, _>>()?,
@@ -241,9 +350,15 @@ fn expand_items(items: &[String], r: &dyn Resolver) -> Vec<String> {
     out
 }
 
-fn compile_rhs(op: CmpOp, modifier: Option<Modifier>, rhs: &Rhs, r: &dyn Resolver) -> Result<CRhs, CompileError> {
+fn compile_rhs(
+    op: CmpOp,
+    modifier: Option<Modifier>,
+    rhs: &Rhs,
+    r: &dyn Resolver,
+    fields: Fields<'_>,
+) -> Result<CRhs, CompileError> {
     let items = match rhs {
-        Rhs::Operand(o) => return Ok(CRhs::Operand(compile_operand(o)?)),
+        Rhs::Operand(o) => return Ok(CRhs::Operand(compile_operand(o, fields)?)),
         Rhs::Value(v) if modifier.is_none() && !op.is_list_op() => {
             return single_rhs(op, v);
         }
@@ -345,7 +460,11 @@ impl Value {
         match self {
             Self::Field(info, arg, slot) => {
                 let extract = || {
-                    let v = k8saudit::extract(info, arg.as_deref(), cx.ev)?;
+                    let v = match (info, cx.ev) {
+                        (FieldRef::Audit(f), Ev::Audit(ev)) => k8saudit::extract(f, arg.as_deref(), ev)?,
+                        (FieldRef::Ext(f), Ev::Ext(ev)) => ev.extract(f, arg.as_deref())?,
+                        _ => return None,
+                    };
                     // An empty list is reported as "no value", like libsinsp does for plugin fields.
                     if v.is_empty() { None } else { Some(v) }
                 };
@@ -384,7 +503,7 @@ impl Value {
     /// Gives every field of the value a cache slot.
     pub fn assign_slots(&mut self, slots: &mut Slots) {
         match self {
-            Self::Field(info, arg, slot) => *slot = slots.slot(info.name, arg.as_ref()),
+            Self::Field(info, arg, slot) => *slot = slots.slot(info.slot_key(), arg.as_ref()),
             Self::Transform(_, inner) | Self::JsonList(inner) => inner.assign_slots(slots),
             Self::Join(_, parts) => {
                 for p in parts {
@@ -481,6 +600,14 @@ impl Cmp {
             };
         }
         let Some(l) = lhs.first() else { return false };
+        if matches!(self.lhs_kind(), FieldKind::IpAddr | FieldKind::IpNet) {
+            match (self.op, rhs) {
+                (CmpOp::Eq, CRhs::Str(s)) => return ip_match(l, s),
+                (CmpOp::Ne, CRhs::Str(s)) => return !ip_match(l, s),
+                (CmpOp::In | CmpOp::Intersects, CRhs::Set(set)) => return set.iter().any(|s| ip_match(l, s)),
+                _ => {}
+            }
+        }
         match rhs {
             CRhs::Str(s) => cmp_str(self.op, l, s, self.lhs_numeric()),
             CRhs::Num(n, s) => match parse_num(l) {
@@ -503,12 +630,40 @@ impl Cmp {
         }
     }
 
-    fn lhs_numeric(&self) -> bool {
+    fn lhs_kind(&self) -> FieldKind {
         match &self.lhs {
-            Value::Field(f, ..) => f.numeric,
-            Value::Transform(Transformer::Len, _) => true,
-            _ => false,
+            Value::Field(f, ..) => f.kind(),
+            Value::Transform(Transformer::Len, _) => FieldKind::Number,
+            _ => FieldKind::Text,
         }
+    }
+
+    fn lhs_numeric(&self) -> bool {
+        self.lhs_kind() == FieldKind::Number
+    }
+}
+
+/// libsinsp's address comparison: the pattern is an address (equal) or a network `addr/len`
+/// (contains); text that is neither compares as text.
+fn ip_match(value: &str, pattern: &str) -> bool {
+    use std::net::IpAddr;
+    let Ok(v) = value.parse::<IpAddr>() else { return value == pattern };
+    match pattern.split_once('/') {
+        Some((net, len)) => {
+            let (Ok(net), Ok(len)) = (net.parse::<IpAddr>(), len.parse::<u32>()) else { return false };
+            match (v, net) {
+                (IpAddr::V4(a), IpAddr::V4(n)) if len <= 32 => {
+                    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                    u32::from(a) & mask == u32::from(n) & mask
+                }
+                (IpAddr::V6(a), IpAddr::V6(n)) if len <= 128 => {
+                    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                    u128::from(a) & mask == u128::from(n) & mask
+                }
+                _ => false,
+            }
+        }
+        None => pattern.parse::<IpAddr>().is_ok_and(|p| p == v),
     }
 }
 

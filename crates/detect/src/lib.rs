@@ -15,15 +15,17 @@ pub mod k8saudit;
 pub mod limits;
 pub mod parser;
 pub mod rules;
+pub mod source;
 
 use std::collections::HashMap;
 
 use kguard_model::yaml::{Value as YValue, YamlNode};
 
-use self::eval::{EvalCtx, Filter, Resolver, Slots, Value};
+use self::eval::{EvalCtx, Fields, Filter, Resolver, Slots, Value};
 use self::k8saudit::AuditEvent;
 use self::parser::{CmpOp, Expr, Operand, Rhs};
 use self::rules::{ExceptionDef, ExceptionFields, Level, LoadMessage, Loader, Priority, RuleDef, RuleSet};
+use self::source::{Event, FieldSource};
 
 /// How many rules may fire per event (`rule_matching` in falco.yaml).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +49,7 @@ enum OutPart {
 pub struct Rule {
     /// The loaded definition.
     pub def: RuleDef,
-    /// The compiled condition (`None` for rules of other sources).
+    /// The compiled condition (`None` for rules of sources not registered).
     filter: Option<Filter>,
     output: Vec<OutPart>,
 }
@@ -56,6 +58,12 @@ impl Rule {
     /// Whether this rule can fire on audit events.
     #[must_use]
     pub fn is_k8s_audit(&self) -> bool {
+        self.filter.is_some() && self.def.source == k8saudit::SOURCE
+    }
+
+    /// Whether this rule was compiled (its source is `k8s_audit` or a registered one).
+    #[must_use]
+    pub fn is_compiled(&self) -> bool {
         self.filter.is_some()
     }
 }
@@ -138,6 +146,17 @@ impl Resolver for Names<'_> {
 /// # Errors
 /// Every error (and warning) found, when any error was found.
 pub fn load(files: &[(&str, &str)]) -> Result<(Engine, Vec<LoadMessage>), Vec<LoadMessage>> {
+    load_with(files, &[])
+}
+
+/// Loads rules files as [`load`] does, compiling the rules of the registered `sources` too.
+///
+/// # Errors
+/// Every error (and warning) found, when any error was found.
+pub fn load_with(
+    files: &[(&str, &str)],
+    sources: &[&dyn FieldSource],
+) -> Result<(Engine, Vec<LoadMessage>), Vec<LoadMessage>> {
     let mut loader = Loader::new();
     for (name, text) in files {
         loader.add_file(name, text);
@@ -146,7 +165,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<(Engine, Vec<LoadMessage>), Vec<Lo
     if messages.iter().any(|m| m.level == Level::Error) {
         return Err(messages);
     }
-    let (engine, more) = Engine::compile(&set);
+    let (engine, more) = Engine::compile_with(&set, sources);
     messages.extend(more);
     match engine {
         Some(e) => Ok((e, messages)),
@@ -198,6 +217,12 @@ impl Engine {
     /// (conditions, exceptions, outputs). Returns `None` with the messages when any error.
     #[must_use]
     pub fn compile(set: &RuleSet) -> (Option<Self>, Vec<LoadMessage>) {
+        Self::compile_with(set, &[])
+    }
+
+    /// Compiles as [`Engine::compile`] does, the rules of the registered `sources` too.
+    #[must_use]
+    pub fn compile_with(set: &RuleSet, sources: &[&dyn FieldSource]) -> (Option<Self>, Vec<LoadMessage>) {
         let mut messages = Vec::new();
         // Lists: items naming an earlier list are expanded, within the limits.
         let mut lists: HashMap<&str, Vec<String>> = HashMap::new();
@@ -257,11 +282,15 @@ impl Engine {
                     continue;
                 }
             };
-            if r.source != k8saudit::SOURCE {
+            let fields = if r.source == k8saudit::SOURCE {
+                Fields::Audit
+            } else if let Some(src) = sources.iter().find(|s| s.name() == r.source) {
+                Fields::Ext(*src)
+            } else {
                 rules.push(Rule { def: r.clone(), filter: None, output: Vec::new() });
                 continue;
-            }
-            let expr = match with_exceptions(expr, &r.exceptions) {
+            };
+            let expr = match with_exceptions(expr, &r.exceptions, fields) {
                 Ok(e) => e,
                 Err(m) => {
                     messages.push(msg_at(Level::Error, &r.origin, item, m));
@@ -283,7 +312,7 @@ impl Engine {
                     continue;
                 }
             }
-            let filter = match eval::compile(&expr, &names) {
+            let filter = match eval::compile(&expr, &names, fields) {
                 Ok(f) => f,
                 Err(m) => {
                     messages.push(msg_at(
@@ -295,7 +324,7 @@ impl Engine {
                     continue;
                 }
             };
-            let output = match compile_output(&r.output) {
+            let output = match compile_output(&r.output, fields) {
                 Ok(o) => o,
                 Err(m) => {
                     messages.push(msg_at(Level::Error, &r.origin, item, format!("invalid output format: {m}")));
@@ -331,15 +360,25 @@ impl Engine {
     /// Evaluates one event: the alerts of the matching enabled `k8s_audit` rules.
     #[must_use]
     pub fn process(&self, ev: &AuditEvent) -> Vec<Alert> {
+        self.run(k8saudit::SOURCE, &EvalCtx::new(ev, self.slots))
+    }
+
+    /// Evaluates one event of the registered source `source`: the alerts of its matching
+    /// enabled rules.
+    #[must_use]
+    pub fn process_event(&self, source: &str, ev: &dyn Event) -> Vec<Alert> {
+        self.run(source, &EvalCtx::new_ext(ev, self.slots))
+    }
+
+    fn run(&self, source: &str, cx: &EvalCtx<'_>) -> Vec<Alert> {
         let mut out = Vec::new();
-        let cx = EvalCtx::new(ev, self.slots);
         for r in &self.rules {
-            if !r.def.enabled || self.min_priority.is_some_and(|p| r.def.priority > p) {
+            if !r.def.enabled || self.min_priority.is_some_and(|p| r.def.priority > p) || r.def.source != source {
                 continue;
             }
             let Some(f) = &r.filter else { continue };
-            if f.matches_in(&cx) {
-                out.push(make_alert(r, &cx, ev));
+            if f.matches_in(cx) {
+                out.push(make_alert(r, cx));
                 if self.rule_matching == RuleMatching::First {
                     break;
                 }
@@ -349,7 +388,7 @@ impl Engine {
     }
 }
 
-fn make_alert(r: &Rule, cx: &EvalCtx<'_>, ev: &AuditEvent) -> Alert {
+fn make_alert(r: &Rule, cx: &EvalCtx<'_>) -> Alert {
     let mut message = String::new();
     let mut output_fields: Vec<(String, Option<String>)> = Vec::new();
     for p in &r.output {
@@ -367,7 +406,7 @@ fn make_alert(r: &Rule, cx: &EvalCtx<'_>, ev: &AuditEvent) -> Alert {
         }
     }
     Alert {
-        time_ns: ev.time_ns,
+        time_ns: cx.time_ns(),
         rule: r.def.name.clone(),
         priority: r.def.priority,
         source: r.def.source.clone(),
@@ -378,7 +417,7 @@ fn make_alert(r: &Rule, cx: &EvalCtx<'_>, ev: &AuditEvent) -> Alert {
 }
 
 /// Compiles an output format: `%field`, `%field[arg]`, `%transformer(field)`; `%%` is `%`.
-fn compile_output(fmt: &str) -> Result<Vec<OutPart>, String> {
+fn compile_output(fmt: &str, fields: Fields<'_>) -> Result<Vec<OutPart>, String> {
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut rest = fmt;
@@ -390,11 +429,11 @@ fn compile_output(fmt: &str) -> Result<Vec<OutPart>, String> {
             rest = r;
             continue;
         }
-        let (name, operand, consumed) = output_token(after)?;
+        let (name, operand, consumed) = output_token(after, fields)?;
         if !text.is_empty() {
             parts.push(OutPart::Text(std::mem::take(&mut text)));
         }
-        parts.push(OutPart::Field(name, eval::compile_operand(&operand)?));
+        parts.push(OutPart::Field(name, eval::compile_operand(&operand, fields)?));
         rest = after.get(consumed..).unwrap_or("");
     }
     text.push_str(rest);
@@ -405,7 +444,7 @@ fn compile_output(fmt: &str) -> Result<Vec<OutPart>, String> {
 }
 
 /// Reads one output token after `%`: (display name, operand, bytes consumed).
-fn output_token(s: &str) -> Result<(String, Operand, usize), String> {
+fn output_token(s: &str, fields: Fields<'_>) -> Result<(String, Operand, usize), String> {
     let b = s.as_bytes();
     let word = b.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'.').count();
     if b.get(word) == Some(&b'(') {
@@ -429,7 +468,7 @@ fn output_token(s: &str) -> Result<(String, Operand, usize), String> {
         if name.is_empty() {
             return Err(format!("invalid formatting token '%{}'", s.get(..word).unwrap_or("")));
         }
-        if k8saudit::field(name).is_some() {
+        if eval::knows_field(name, fields) {
             break name;
         }
         match name.rfind('.') {
@@ -476,7 +515,7 @@ fn compare(lhs: Operand, op: CmpOp, v: &YamlNode) -> Expr {
 }
 
 /// `(<cond>) and not (<exception> or …)` for the exceptions that have values.
-fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef]) -> Result<Expr, String> {
+fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef], src: Fields<'_>) -> Result<Expr, String> {
     let mut alts = Vec::new();
     for ex in exceptions {
         let Some(fields) = &ex.fields else {
@@ -498,7 +537,7 @@ fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef]) -> Result<Expr, Stri
                     ));
                 }
                 let lhs = exception_field(f)?;
-                eval::compile_operand(&lhs).map_err(|e| format!("exception '{}': {e}", ex.name))?;
+                eval::compile_operand(&lhs, src).map_err(|e| format!("exception '{}': {e}", ex.name))?;
                 let items: Vec<String> = ex.values.iter().flat_map(node_to_items).collect();
                 if !items.is_empty() {
                     alts.push(Expr::Compare { lhs, op: comp, modifier: None, rhs: Rhs::List(items) });
@@ -517,7 +556,7 @@ fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef]) -> Result<Expr, Stri
                 }
                 let lhss: Vec<Operand> = fs.iter().map(|f| exception_field(f)).collect::<Result<_, _>>()?;
                 for l in &lhss {
-                    eval::compile_operand(l).map_err(|e| format!("exception '{}': {e}", ex.name))?;
+                    eval::compile_operand(l, src).map_err(|e| format!("exception '{}': {e}", ex.name))?;
                 }
                 for tuple in &ex.values {
                     let Some(vals) = tuple.as_seq() else {
