@@ -1,6 +1,6 @@
 //! A source registered with the engine: its rules compile against its fields, fire on its events
 //! only, and compare numbers, addresses and networks as libsinsp does.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use kguard_detect::source::{ArgKind, Event, FieldDef, FieldKind, FieldSource};
 
@@ -109,18 +109,18 @@ fn rules_of_a_registered_source_fire_on_its_events() {
 #[test]
 fn unknown_fields_and_list_operators_are_load_errors() {
     let bad = "- rule: r\n  desc: d\n  condition: proc.nobody = x\n  output: o\n  priority: INFO\n  source: toy\n";
-    let msgs = kguard_detect::load_with(&[("r.yaml", bad)], &[&Toy]).err().expect("refused");
+    let msgs = kguard_detect::load_with(&[("r.yaml", bad)], &[&Toy]).expect_err("refused");
     assert!(
         msgs.iter().any(|m| m.message.contains("filter_check called with nonexistent field proc.nobody")),
         "{msgs:?}"
     );
     let list = "- rule: r\n  desc: d\n  condition: fd.types = f\n  output: o\n  priority: INFO\n  source: toy\n";
-    let msgs = kguard_detect::load_with(&[("r.yaml", list)], &[&Toy]).err().expect("refused");
+    let msgs = kguard_detect::load_with(&[("r.yaml", list)], &[&Toy]).expect_err("refused");
     assert!(
         msgs.iter().any(|m| m.message.contains("only supports operators 'exists', 'in' and 'intersects'")),
         "{msgs:?}"
     );
     // without the source registered, the same rules load and never fire
     let (e, _) = kguard_detect::load(&[("r.yaml", bad)]).expect("loads");
-    assert!(!e.rules()[0].is_compiled());
+    assert!(!e.rules().first().unwrap().is_compiled());
 }
