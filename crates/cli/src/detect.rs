@@ -48,6 +48,15 @@ pub struct DetectArgs {
     /// Lowest priority that fires (emergency … debug).
     #[arg(long, value_name = "PRIORITY")]
     pub min_priority: Option<String>,
+    /// Disable every rule whose name contains TEXT (Falco's `-D`; repeatable).
+    #[arg(short = 'D', long = "disable-rules", value_name = "TEXT")]
+    pub disable_rules: Vec<String>,
+    /// Disable the rules carrying TAG (Falco's `-T`; repeatable).
+    #[arg(short = 'T', long = "disable-tag", value_name = "TAG")]
+    pub disable_tags: Vec<String>,
+    /// Run only the rules carrying one of these tags (Falco's `-t`; repeatable; not with -D/-T).
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
     /// Also append each alert to FILE as a JSON line (Falco's JSON alert; synced to disk at the end).
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
@@ -341,6 +350,15 @@ pub fn run(args: &DetectArgs) -> u8 {
     };
     if args.all {
         engine.rule_matching = RuleMatching::All;
+    }
+    let selection = kguard_detect::Selection {
+        disable_substrings: args.disable_rules.clone(),
+        disable_tags: args.disable_tags.clone(),
+        only_tags: args.tags.clone(),
+    };
+    if let Err(e) = engine.select(&selection) {
+        eprintln!("error: {e}");
+        return crate::exit::ERROR;
     }
     if let Some(p) = &args.min_priority {
         match kguard_detect::rules::Priority::parse(p) {

@@ -387,3 +387,30 @@ fn a_symlink_loop_in_an_events_directory_ends() {
     assert_eq!(code(&o), 1, "{}", err(&o));
     assert_eq!(out(&o).matches("created once").count(), 1, "{}", out(&o));
 }
+
+#[test]
+fn rule_selection_flags_follow_falco() {
+    let Some(ev) = trace(PRIVILEGED) else { return };
+    let ev = ev.to_str().unwrap();
+    // the bundled rules fire on a privileged pod
+    let o = kguard(&["detect", ev]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(out(&o).contains("Privileged"), "{}", out(&o));
+    // -D: a substring of the name disables the rule
+    let o = kguard(&["detect", "-D", "Privileged Container", ev]);
+    assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
+    // -T: a tag it carries disables it; another tag does not
+    let o = kguard(&["detect", "-T", "privilege", ev]);
+    assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
+    let o = kguard(&["detect", "-T", "rbac", ev]);
+    assert_eq!(code(&o), 1, "{}{}", out(&o), err(&o));
+    // -t: only rules with the tag run
+    let o = kguard(&["detect", "-t", "rbac", ev]);
+    assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
+    let o = kguard(&["detect", "-t", "privilege", ev]);
+    assert_eq!(code(&o), 1, "{}{}", out(&o), err(&o));
+    // -t with -D or -T is refused, in Falco's words
+    let o = kguard(&["detect", "-t", "privilege", "-T", "rbac", ev]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("You can not specify both disabled (-D/-T) and enabled (-t) rules"), "{}", err(&o));
+}

@@ -44,6 +44,17 @@ enum OutPart {
     Field(String, Value),
 }
 
+/// Falco's command-line rule selection (`-D`, `-T`, `-t`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `-D`: disable rules whose name contains one of these.
+    pub disable_substrings: Vec<String>,
+    /// `-T`: disable rules carrying one of these tags.
+    pub disable_tags: Vec<String>,
+    /// `-t`: run only rules carrying one of these tags.
+    pub only_tags: Vec<String>,
+}
+
 /// A compiled rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
@@ -349,6 +360,30 @@ impl Engine {
             }
         }
         (Some(Self { rules, rule_matching: RuleMatching::First, min_priority: None, slots: slots.len() }), messages)
+    }
+
+    /// Applies Falco's command-line rule selection: `-D` (disable every rule whose name contains
+    /// the text), `-T` (disable rules carrying the tag) and `-t` (only rules carrying one of the
+    /// tags run; they run even when their file says `enabled: false`, as in Falco, which first
+    /// disables every rule and then enables the tagged ones).
+    ///
+    /// # Errors
+    /// Falco's refusal when `-t` is combined with `-D` or `-T`.
+    pub fn select(&mut self, sel: &Selection) -> Result<(), String> {
+        if !sel.only_tags.is_empty() && (!sel.disable_substrings.is_empty() || !sel.disable_tags.is_empty()) {
+            return Err("You can not specify both disabled (-D/-T) and enabled (-t) rules".to_owned());
+        }
+        for r in &mut self.rules {
+            if sel.disable_substrings.iter().any(|s| r.def.name.contains(s.as_str()))
+                || r.def.tags.iter().any(|t| sel.disable_tags.contains(t))
+            {
+                r.def.enabled = false;
+            }
+            if !sel.only_tags.is_empty() {
+                r.def.enabled = r.def.tags.iter().any(|t| sel.only_tags.contains(t));
+            }
+        }
+        Ok(())
     }
 
     /// All rules, in definition order (including disabled ones and those of other sources).
