@@ -18,7 +18,7 @@ pub fn match_pattern(s: &str, pattern: &str) -> bool {
                 star = Some((j, i));
                 j += 1;
             }
-            Some(&c) if c == b'?' || c == s[i] => {
+            Some(&c) if c == b'?' || Some(&c) == s.get(i) => {
                 i += 1;
                 j += 1;
             }
@@ -32,7 +32,7 @@ pub fn match_pattern(s: &str, pattern: &str) -> bool {
             },
         }
     }
-    p[j..].iter().all(|&c| c == b'*')
+    p.get(j..).unwrap_or_default().iter().all(|&c| c == b'*')
 }
 
 /// `match_pattern_list`: 1 when a positive subpattern matches and no negated one does, -1 when a
