@@ -310,6 +310,13 @@ pub fn container_id(t: &Thread) -> String {
 }
 
 impl EventView<'_> {
+    /// Whether the event is internal to the libraries (process info, container metadata), not
+    /// shown by sysdig and never matched by Falco's syscall rules.
+    #[must_use]
+    pub fn is_internal(&self) -> bool {
+        self.current.info.category & (ec::INTERNAL | ec::METAEVENT) != 0 || matches!(self.current.info.name, "procinfo" | "container")
+    }
+
     fn tid(&self) -> i64 {
         i64::from_le_bytes(self.current.raw.tid.to_le_bytes())
     }
@@ -330,7 +337,8 @@ impl EventView<'_> {
     }
 
     fn fd_event(&self) -> bool {
-        self.current.info.flags & (ef::CREATES_FD | ef::USES_FD | ef::DESTROYS_FD) != 0 && self.thread().is_some()
+        // sysdig 0.29's table did not mark mmap as using an fd
+        !matches!(self.current.info.name, "mmap" | "mmap2") && self.current.info.flags & (ef::CREATES_FD | ef::USES_FD | ef::DESTROYS_FD) != 0 && self.thread().is_some()
     }
 
     fn ancestor(&self, t: &Thread, n: i64) -> Option<Thread> {
@@ -558,7 +566,8 @@ impl EventView<'_> {
             "evt.type" => {
                 if cur.info.name == "syscall" {
                     let id = raw.params.first().and_then(|p| event::le_u16(p))?;
-                    return one(event::syscall_name(id).unwrap_or(""));
+                    // sysdig 0.29's syscall table names code 0 `<unknown>`
+                    return one(if id == 0 { "<unknown>" } else { event::syscall_name(id).unwrap_or("") });
                 }
                 return one(cur.info.name);
             }
@@ -712,16 +721,9 @@ impl EventView<'_> {
             "group.gid" => one(th.gid.to_string()),
             "group.name" => ins.group(th.gid).map(|g| vec![g.to_owned()]),
             "container.id" => one(container_id(th)),
-            "container.name" | "container.image" | "container.image.repository" | "container.type" => {
+            "container.name" => {
                 if container_id(th) == "host" {
-                    one(if name == "container.type" { "host" } else { "host" })
-                } else {
-                    None
-                }
-            }
-            "container.privileged" => {
-                if container_id(th) == "host" {
-                    None
+                    one("host")
                 } else {
                     None
                 }

@@ -437,9 +437,6 @@ impl<R: Read> Reader<R> {
             s.done = true;
             err(at, Some(ty), m)
         };
-        if ty == SHB.swap_bytes() {
-            return Err(fail(self, "byte-swapped section header: a big-endian capture is not supported".into()));
-        }
         if total < 12 {
             return Err(fail(self, format!("block length {total}, expected at least 12")));
         }

@@ -600,7 +600,7 @@ impl Inspector {
 
     fn parse_exit(&mut self, tid: i64, cur: &mut Current) {
         let name = cur.info.name;
-        let res = pnamed(cur, "res").and_then(|v| ival(&v));
+        let res = pnamed(cur, "res").or_else(|| pnamed(cur, "fd")).and_then(|v| ival(&v));
         match name {
             "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => self.parse_open(tid, cur),
             "socket" => {
@@ -630,8 +630,9 @@ impl Inspector {
                     set_tuple(f, &tuple, false);
                     f.connected = true;
                     f.role_client = true;
-                    f.name_changed = true;
-                    cur.fd = Some(f.clone());
+                    let mut snap = f.clone();
+                    snap.name_changed = true;
+                    cur.fd = Some(snap);
                 }
             }
             "accept" | "accept4" => {
@@ -744,8 +745,11 @@ impl Inspector {
         }
     }
 
-    fn add_fd(&mut self, tid: i64, fd: i64, f: FdInfo, cur: &mut Current) {
-        cur.fd = Some(f.clone());
+    fn add_fd(&mut self, tid: i64, fd: i64, mut f: FdInfo, cur: &mut Current) {
+        f.name_changed = false;
+        let mut snap = f.clone();
+        snap.name_changed = true;
+        cur.fd = Some(snap);
         if let Some(t) = self.threads.get_mut(&tid) {
             t.lastevent_fd = fd;
         }
@@ -875,6 +879,8 @@ impl Inspector {
         let filename = enter_named(cur, "filename");
         let uid = get("uid").and_then(|v| ival(&v));
         let gid = get("gid").and_then(|v| ival(&v));
+        let pid = get("pid").and_then(|v| ival(&v));
+        let ptid = get("ptid").and_then(|v| ival(&v));
         let base_cwd = self.cwd(tid).unwrap_or("").to_owned();
         let Some(t) = self.threads.get_mut(&tid) else { return };
         if let Some(Value::Str(e)) | Some(Value::Bytes(e)) = exe {
@@ -888,8 +894,13 @@ impl Inspector {
         } else if !t.exe.is_empty() {
             t.comm = t.exe.rsplit('/').next().unwrap_or("").to_owned();
         }
-        if let Some(Value::Str(c)) | Some(Value::Bytes(c)) = cwd {
-            t.cwd = with_slash(lossy(event::cstr(&c)));
+        // libsinsp (0.29) keeps the thread's cwd on execve; the parameter is not read.
+        let _ = cwd;
+        if let Some(v) = pid {
+            t.pid = v;
+        }
+        if let Some(v) = ptid {
+            t.ptid = v;
         }
         if let Some(Value::Bytes(c)) = cg {
             t.cgroups = cgroups_of(&c);
