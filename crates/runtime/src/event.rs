@@ -159,7 +159,7 @@ pub fn info(etype: u16) -> Option<&'static EventInfo> {
 /// Whether an event type is an enter event (even codes are enter events, odd ones exit).
 #[must_use]
 pub fn is_enter(etype: u16) -> bool {
-    etype % 2 == 0
+    etype.is_multiple_of(2)
 }
 
 /// The name of a `PPM_SC_*` syscall code (`madvise`), as generic events show it.
@@ -172,12 +172,7 @@ pub fn syscall_name(code: u16) -> Option<&'static str> {
 /// version first.
 #[must_use]
 pub fn codes_named(name: &str) -> Vec<u16> {
-    EVENTS
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.name == name)
-        .filter_map(|(i, _)| u16::try_from(i).ok())
-        .collect()
+    EVENTS.iter().enumerate().filter(|(_, e)| e.name == name).filter_map(|(i, _)| u16::try_from(i).ok()).collect()
 }
 
 /// A flag table: `(name, value)` pairs in table order.
@@ -426,7 +421,9 @@ fn decode_typed(ptype: u8, info: ParamInfoRef, b: &[u8]) -> Value {
         pt::DYN => {
             let (Some(&idx), ParamInfoRef::Dyn(t)) = (b.first(), info) else { return inv() };
             match DYN_TABLES.get(t).and_then(|(_, d)| d.get(usize::from(idx))) {
-                Some(&(ty, _)) => Value::Dyn(idx, Box::new(decode_typed(ty, ParamInfoRef::None, b.get(1..).unwrap_or(&[])))),
+                Some(&(ty, _)) => {
+                    Value::Dyn(idx, Box::new(decode_typed(ty, ParamInfoRef::None, b.get(1..).unwrap_or(&[]))))
+                }
                 None => inv(),
             }
         }

@@ -184,7 +184,9 @@ impl FieldSource for SyscallFields {
         let i = find(name).ok_or_else(unknown)?;
         let d = def(i).ok_or_else(unknown)?;
         match (d.arg, arg) {
-            (ArgKind::Key, None) if name.starts_with("evt.") => Err(format!("filter_check called with nonexistent field {name}")),
+            (ArgKind::Key, None) if name.starts_with("evt.") => {
+                Err(format!("filter_check called with nonexistent field {name}"))
+            }
             (ArgKind::Key, None) => Err(format!("field {name} requires an argument")),
             (ArgKind::None, Some(a)) => Err(format!("field {name} does not take an argument (given [{a}])")),
             (ArgKind::Index, Some(a)) if a.parse::<i64>().is_err() && name != "fd.types" => {
@@ -195,17 +197,53 @@ impl FieldSource for SyscallFields {
     }
 
     fn knows(&self, name: &str) -> bool {
-        find(name).is_some() || ["evt.arg.", "evt.rawarg."].iter().any(|p| name.strip_prefix(p).is_some_and(|r| !r.is_empty()))
+        find(name).is_some()
+            || ["evt.arg.", "evt.rawarg."].iter().any(|p| name.strip_prefix(p).is_some_and(|r| !r.is_empty()))
     }
 }
 
 const CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 fn caps(v: u64) -> String {
@@ -244,7 +282,11 @@ fn ts(ns: u64) -> Ts {
     let secs = i64::try_from(ns / 1_000_000_000).unwrap_or(0);
     let (y, m, d) = civil(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    Ts { date: format!("{y:04}-{m:02}-{d:02}"), time: format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60), ns: ns % 1_000_000_000 }
+    Ts {
+        date: format!("{y:04}-{m:02}-{d:02}"),
+        time: format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60),
+        ns: ns % 1_000_000_000,
+    }
 }
 
 fn category_name(view: &EventView<'_>) -> &'static str {
@@ -314,7 +356,8 @@ impl EventView<'_> {
     /// shown by sysdig and never matched by Falco's syscall rules.
     #[must_use]
     pub fn is_internal(&self) -> bool {
-        self.current.info.category & (ec::INTERNAL | ec::METAEVENT) != 0 || matches!(self.current.info.name, "procinfo" | "container")
+        self.current.info.category & (ec::INTERNAL | ec::METAEVENT) != 0
+            || matches!(self.current.info.name, "procinfo" | "container")
     }
 
     fn tid(&self) -> i64 {
@@ -338,7 +381,9 @@ impl EventView<'_> {
 
     fn fd_event(&self) -> bool {
         // sysdig 0.29's table did not mark mmap as using an fd
-        !matches!(self.current.info.name, "mmap" | "mmap2") && self.current.info.flags & (ef::CREATES_FD | ef::USES_FD | ef::DESTROYS_FD) != 0 && self.thread().is_some()
+        !matches!(self.current.info.name, "mmap" | "mmap2")
+            && self.current.info.flags & (ef::CREATES_FD | ef::USES_FD | ef::DESTROYS_FD) != 0
+            && self.thread().is_some()
     }
 
     fn ancestor(&self, t: &Thread, n: i64) -> Option<Thread> {
@@ -367,7 +412,11 @@ impl EventView<'_> {
     }
 
     fn arg(&self, key: &str, raw: bool) -> Option<String> {
-        let idx = if let Some(n) = key.strip_prefix('[').and_then(|k| k.strip_suffix(']')) { n.parse::<usize>().ok() } else { key.parse::<usize>().ok() };
+        let idx = if let Some(n) = key.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
+            n.parse::<usize>().ok()
+        } else {
+            key.parse::<usize>().ok()
+        };
         let i = match idx {
             Some(i) => {
                 if i >= self.current.info.params.len() {
@@ -402,9 +451,13 @@ impl EventView<'_> {
             "openat" | "openat2" => {
                 let path = pnamed(self.current, "name").or_else(|| enter_named(self.current, "name"))?;
                 let path = String::from_utf8_lossy(path.as_bytes()?).into_owned();
-                let dirfd = pnamed(self.current, "dirfd").or_else(|| enter_named(self.current, "dirfd")).and_then(|v| v.as_i64());
+                let dirfd = pnamed(self.current, "dirfd")
+                    .or_else(|| enter_named(self.current, "dirfd"))
+                    .and_then(|v| v.as_i64());
                 let base = match dirfd {
-                    Some(d) if d != -100 => self.inspector.fd(self.tid(), d).map(|f| format!("{}/", f.name)).unwrap_or_default(),
+                    Some(d) if d != -100 => {
+                        self.inspector.fd(self.tid(), d).map(|f| format!("{}/", f.name)).unwrap_or_default()
+                    }
                     _ => self.inspector.cwd(self.tid()).unwrap_or("").to_owned(),
                 };
                 Some(render::concat_path(&base, &path))
@@ -421,7 +474,8 @@ impl EventView<'_> {
             return one(self.current.lastevent_fd.to_string());
         }
         let f = self.fdinfo();
-        let connect_failed = self.current.info.name == "connect" && !self.is_enter() && self.res().is_some_and(|r| r < 0);
+        let connect_failed =
+            self.current.info.name == "connect" && !self.is_enter() && self.res().is_some_and(|r| r < 0);
         let null_fd = f.is_none() || (connect_failed && matches!(name, "fd.name"));
         if null_fd {
             return match name {
@@ -455,8 +509,12 @@ impl EventView<'_> {
         let f = f?;
         let ip_of = |a: &SockInfo, server: bool| -> Option<(IpAddr, u16)> {
             match a {
-                SockInfo::V4 { sip, sport, dip, dport } => Some(if server { (IpAddr::V4(*dip), *dport) } else { (IpAddr::V4(*sip), *sport) }),
-                SockInfo::V6 { sip, sport, dip, dport } => Some(if server { (IpAddr::V6(*dip), *dport) } else { (IpAddr::V6(*sip), *sport) }),
+                SockInfo::V4 { sip, sport, dip, dport } => {
+                    Some(if server { (IpAddr::V4(*dip), *dport) } else { (IpAddr::V4(*sip), *sport) })
+                }
+                SockInfo::V6 { sip, sport, dip, dport } => {
+                    Some(if server { (IpAddr::V6(*dip), *dport) } else { (IpAddr::V6(*sip), *sport) })
+                }
                 SockInfo::V4Server { ip, port } if server => Some((IpAddr::V4(*ip), *port)),
                 SockInfo::V6Server { ip, port } if server => Some((IpAddr::V6(*ip), *port)),
                 _ => None,
@@ -579,7 +637,11 @@ impl EventView<'_> {
             "evt.rawarg" => return self.arg(arg?, true).map(|s| vec![s]),
             "evt.res" => {
                 let r = self.res()?;
-                return one(if r >= 0 { "SUCCESS".to_owned() } else { render::errno_name(r).map_or_else(|| r.to_string(), str::to_owned) });
+                return one(if r >= 0 {
+                    "SUCCESS".to_owned()
+                } else {
+                    render::errno_name(r).map_or_else(|| r.to_string(), str::to_owned)
+                });
             }
             "evt.rawres" => return one(self.res()?.to_string()),
             "evt.failed" => return b(self.res().is_some_and(|r| r < 0)),
@@ -590,7 +652,10 @@ impl EventView<'_> {
                     "evt.is_open_read" => flags & 1 != 0,
                     "evt.is_open_write" => flags & 2 != 0,
                     _ => {
-                        let creat = event::flag_table_named("file_flags").iter().find(|(n, _)| *n == "O_CREAT").map_or(0, |(_, v)| i64::from(*v));
+                        let creat = event::flag_table_named("file_flags")
+                            .iter()
+                            .find(|(n, _)| *n == "O_CREAT")
+                            .map_or(0, |(_, v)| i64::from(*v));
                         let mode = pnamed(cur, "mode").and_then(|v| v.as_i64()).unwrap_or(0);
                         open && (flags & creat != 0 || cur.info.name == "creat") && mode & 0o111 != 0
                     }

@@ -19,7 +19,8 @@ pub const SHB_MAGIC: u32 = 0x1A2B_3C4D;
 /// Machine info.
 pub const MI: u32 = 0x201;
 /// Process list versions 1..9 (and the legacy ids of V1..V3).
-pub const PL: [u32; 12] = [0x202, 0x207, 0x209, 0x210, 0x211, 0x212, 0x213, 0x214, 0x215, 0x8000_ABCD, 0x8013_ABCD, 0x8014_ABCD];
+pub const PL: [u32; 12] =
+    [0x202, 0x207, 0x209, 0x210, 0x211, 0x212, 0x213, 0x214, 0x215, 0x8000_ABCD, 0x8013_ABCD, 0x8014_ABCD];
 /// Fd list (V1, legacy, V2).
 pub const FDL: [u32; 3] = [0x203, 0x8001_ABCD, 0x218];
 /// Event blocks: EV, legacy EV, EV_V2, EV_V2_LARGE, EVF, EVF_V2, EVF_V2_LARGE.
@@ -54,7 +55,9 @@ pub struct Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.block_type {
-            Some(t) => write!(f, "scap block at offset {} (type {:#x}, {}): {}", self.offset, t, block_name(t), self.message),
+            Some(t) => {
+                write!(f, "scap block at offset {} (type {:#x}, {}): {}", self.offset, t, block_name(t), self.message)
+            }
             None => write!(f, "scap stream at offset {}: {}", self.offset, self.message),
         }
     }
@@ -365,7 +368,8 @@ impl<R: Read> Reader<R> {
         let prefix = head.get(..n).unwrap_or(&[]).to_vec();
         let gz = prefix == [0x1f, 0x8b];
         let chained = io::Cursor::new(prefix).chain(inner);
-        let src = if gz { Source::Gz(Box::new(flate2::read::MultiGzDecoder::new(chained))) } else { Source::Plain(chained) };
+        let src =
+            if gz { Source::Gz(Box::new(flate2::read::MultiGzDecoder::new(chained))) } else { Source::Plain(chained) };
         let mut r = Reader { src, offset: 0, events: 0, version: (0, 0), done: false };
         match r.read_block()? {
             Some((SHB, body)) => {
@@ -394,14 +398,18 @@ impl<R: Read> Reader<R> {
 
     fn section(&self, body: &[u8], at: u64) -> Result<(u16, u16)> {
         let e = |m: String| err(at, Some(SHB), m);
-        let magic = event::le_u32(body).ok_or_else(|| e(format!("body of {} bytes, expected at least 16", body.len())))?;
+        let magic =
+            event::le_u32(body).ok_or_else(|| e(format!("body of {} bytes, expected at least 16", body.len())))?;
         if magic == SHB_MAGIC.swap_bytes() {
-            return Err(e("byte-swapped magic 0x4d3c2b1a: a capture written on a big-endian host is not supported".into()));
+            return Err(e(
+                "byte-swapped magic 0x4d3c2b1a: a capture written on a big-endian host is not supported".into()
+            ));
         }
         if magic != SHB_MAGIC {
             return Err(e(format!("magic {magic:#010x}, expected {SHB_MAGIC:#010x}")));
         }
-        let (Some(major), Some(minor)) = (body.get(4..).and_then(event::le_u16), body.get(6..).and_then(event::le_u16)) else {
+        let (Some(major), Some(minor)) = (body.get(4..).and_then(event::le_u16), body.get(6..).and_then(event::le_u16))
+        else {
             return Err(e(format!("body of {} bytes, expected at least 16", body.len())));
         };
         if body.len() < 16 {
@@ -437,6 +445,9 @@ impl<R: Read> Reader<R> {
             s.done = true;
             err(at, Some(ty), m)
         };
+        if at == 0 && ty != SHB {
+            return Err(fail(self, format!("not a scap capture: expected a section header block ({SHB:#x}) first")));
+        }
         if total < 12 {
             return Err(fail(self, format!("block length {total}, expected at least 12")));
         }
@@ -446,7 +457,10 @@ impl<R: Read> Reader<R> {
             MAX_META_BLOCK
         };
         if total > cap {
-            return Err(fail(self, format!("block length {total} exceeds the limit of {cap} bytes for this block type")));
+            return Err(fail(
+                self,
+                format!("block length {total} exceeds the limit of {cap} bytes for this block type"),
+            ));
         }
         let body_len = (total - 12) as usize;
         let mut body = Vec::new();
@@ -557,10 +571,15 @@ impl<R: Read> Reader<R> {
             let mut lens = Vec::with_capacity(n);
             for i in 0..n {
                 let at = hdr + i * lsz;
-                let l = if lsz == 4 { ev.get(at..).and_then(event::le_u32) } else { ev.get(at..).and_then(event::le_u16).map(u32::from) };
+                let l = if lsz == 4 {
+                    ev.get(at..).and_then(event::le_u32)
+                } else {
+                    ev.get(at..).and_then(event::le_u16).map(u32::from)
+                };
                 lens.push(l.unwrap_or(0) as usize);
             }
-            split_params(ev, hdr + n * lsz, &lens).ok_or_else(|| c.err(format!("parameter lengths {lens:?} exceed event length {len}")))?
+            split_params(ev, hdr + n * lsz, &lens)
+                .ok_or_else(|| c.err(format!("parameter lengths {lens:?} exceed event length {len}")))?
         } else {
             // V1: no parameter count; start from the table's and lower it until the lengths fit.
             let mut found = None;
@@ -569,17 +588,22 @@ impl<R: Read> Reader<R> {
                 if vstart > len {
                     continue;
                 }
-                let lens: Vec<usize> = (0..n).map(|i| ev.get(hdr + 2 * i..).and_then(event::le_u16).map_or(0, usize::from)).collect();
+                let lens: Vec<usize> =
+                    (0..n).map(|i| ev.get(hdr + 2 * i..).and_then(event::le_u16).map_or(0, usize::from)).collect();
                 let end = vstart + lens.iter().sum::<usize>();
                 if end < len {
-                    return Err(c.err(format!("cannot compute the parameter count: {n} parameters end at {end}, before the event length {len}")));
+                    return Err(c.err(format!(
+                        "cannot compute the parameter count: {n} parameters end at {end}, before the event length {len}"
+                    )));
                 }
                 if end == len {
                     found = split_params(ev, vstart, &lens);
                     break;
                 }
             }
-            found.ok_or_else(|| c.err(format!("cannot compute the parameter count of event type {etype} (length {len})")))?
+            found.ok_or_else(|| {
+                c.err(format!("cannot compute the parameter count of event type {etype} (length {len})"))
+            })?
         };
         Ok(Block::Event(RawEvent { num, offset: c.at, cpu, flags, ts, tid, etype, params }))
     }
@@ -677,7 +701,15 @@ fn read_proclist(c: &mut Cur<'_>, ver: u8) -> Result<Vec<ThreadInfo>> {
     while c.left() >= 4 {
         let start = c.pos;
         let sub_len = if ver == 9 { c.u32("thread record length")? as usize } else { 0 };
-        let mut t = ThreadInfo { sid: -1, vpgid: -1, vtid: -1, vpid: -1, loginuid: u32::MAX, pgid: -1, ..ThreadInfo::default() };
+        let mut t = ThreadInfo {
+            sid: -1,
+            vpgid: -1,
+            vtid: -1,
+            vpid: -1,
+            loginuid: u32::MAX,
+            pgid: -1,
+            ..ThreadInfo::default()
+        };
         t.tid = c.u64("tid")?;
         t.pid = c.u64("pid")?;
         t.ptid = c.u64("ptid")?;
@@ -789,7 +821,9 @@ fn read_fd(c: &mut Cur<'_>, v2: bool) -> Result<FdEntry> {
             dport: c.u16("dport")?,
             l4proto: c.u8("l4proto")?,
         },
-        fdt::IPV4_SERVSOCK => FdDetail::Ipv4Server { ip: c.arr4("ip")?, port: c.u16("port")?, l4proto: c.u8("l4proto")? },
+        fdt::IPV4_SERVSOCK => {
+            FdDetail::Ipv4Server { ip: c.arr4("ip")?, port: c.u16("port")?, l4proto: c.u8("l4proto")? }
+        }
         fdt::IPV6_SOCK => FdDetail::Ipv6 {
             sip: c.arr16("sip")?,
             dip: c.arr16("dip")?,
@@ -797,16 +831,33 @@ fn read_fd(c: &mut Cur<'_>, v2: bool) -> Result<FdEntry> {
             dport: c.u16("dport")?,
             l4proto: c.u8("l4proto")?,
         },
-        fdt::IPV6_SERVSOCK => FdDetail::Ipv6Server { ip: c.arr16("ip")?, port: c.u16("port")?, l4proto: c.u8("l4proto")? },
-        fdt::UNIX_SOCK => FdDetail::Unix { source: c.u64("source")?, dest: c.u64("destination")?, name: trim_nul(c.str16("name")?) },
+        fdt::IPV6_SERVSOCK => {
+            FdDetail::Ipv6Server { ip: c.arr16("ip")?, port: c.u16("port")?, l4proto: c.u8("l4proto")? }
+        }
+        fdt::UNIX_SOCK => {
+            FdDetail::Unix { source: c.u64("source")?, dest: c.u64("destination")?, name: trim_nul(c.str16("name")?) }
+        }
         fdt::FILE_V2 => {
             let open_flags = c.u32("open flags")?;
             let name = trim_nul(c.str16("name")?);
             let dev = if sub_len != 0 && sub_len >= c.pos - start + 4 { c.u32("dev")? } else { 0 };
             FdDetail::File { open_flags, name, dev }
         }
-        fdt::FIFO | fdt::FILE | fdt::DIRECTORY | fdt::UNSUPPORTED | fdt::EVENT | fdt::SIGNALFD | fdt::EVENTPOLL | fdt::INOTIFY | fdt::TIMERFD
-        | fdt::NETLINK | fdt::BPF | fdt::USERFAULTFD | fdt::IOURING | fdt::MEMFD | fdt::PIDFD => FdDetail::Named(trim_nul(c.str16("name")?)),
+        fdt::FIFO
+        | fdt::FILE
+        | fdt::DIRECTORY
+        | fdt::UNSUPPORTED
+        | fdt::EVENT
+        | fdt::SIGNALFD
+        | fdt::EVENTPOLL
+        | fdt::INOTIFY
+        | fdt::TIMERFD
+        | fdt::NETLINK
+        | fdt::BPF
+        | fdt::USERFAULTFD
+        | fdt::IOURING
+        | fdt::MEMFD
+        | fdt::PIDFD => FdDetail::Named(trim_nul(c.str16("name")?)),
         fdt::UNKNOWN => return Err(c.err(format!("fd {fd}: type 0 (unknown)"))),
         _ => {
             fd_type = fdt::UNSUPPORTED;

@@ -148,12 +148,14 @@ impl FdInfo {
         f.ino = e.ino;
         match &e.detail {
             FdDetail::Ipv4 { sip, dip, sport, dport, l4proto } => {
-                f.sock = SockInfo::V4 { sip: Ipv4Addr::from(*sip), sport: *sport, dip: Ipv4Addr::from(*dip), dport: *dport };
+                f.sock =
+                    SockInfo::V4 { sip: Ipv4Addr::from(*sip), sport: *sport, dip: Ipv4Addr::from(*dip), dport: *dport };
                 f.l4proto = *l4proto;
                 f.name = render::tuple_v4(Ipv4Addr::from(*sip), *sport, Ipv4Addr::from(*dip), *dport);
             }
             FdDetail::Ipv6 { sip, dip, sport, dport, l4proto } => {
-                f.sock = SockInfo::V6 { sip: Ipv6Addr::from(*sip), sport: *sport, dip: Ipv6Addr::from(*dip), dport: *dport };
+                f.sock =
+                    SockInfo::V6 { sip: Ipv6Addr::from(*sip), sport: *sport, dip: Ipv6Addr::from(*dip), dport: *dport };
                 f.l4proto = *l4proto;
                 f.name = render::tuple_v6(Ipv6Addr::from(*sip), *sport, Ipv6Addr::from(*dip), *dport);
             }
@@ -270,10 +272,7 @@ fn split_nul(b: &[u8]) -> Vec<String> {
 }
 
 fn cgroups_of(b: &[u8]) -> Vec<(String, String)> {
-    split_nul(b)
-        .into_iter()
-        .filter_map(|s| s.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())))
-        .collect()
+    split_nul(b).into_iter().filter_map(|s| s.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned()))).collect()
 }
 
 fn with_slash(mut s: String) -> String {
@@ -400,7 +399,7 @@ impl<R: Read> Capture<R> {
     ///
     /// # Errors
     /// As [`scap::Reader::next_block`].
-    pub fn next(&mut self) -> scap::Result<Option<EventView<'_>>> {
+    pub fn next_event(&mut self) -> scap::Result<Option<EventView<'_>>> {
         loop {
             let Some(b) = self.reader.next_block()? else { return Ok(None) };
             if self.inspector.feed(b) {
@@ -598,6 +597,7 @@ impl Inspector {
         self.current = Some(cur);
     }
 
+    #[allow(clippy::collapsible_match)] // one arm per syscall reads better than guards
     fn parse_exit(&mut self, tid: i64, cur: &mut Current) {
         let name = cur.info.name;
         let res = pnamed(cur, "res").or_else(|| pnamed(cur, "fd")).and_then(|v| ival(&v));
@@ -679,7 +679,9 @@ impl Inspector {
                 for n in ["fd1", "fd2"] {
                     if let Some(fd) = pnamed(cur, n).and_then(|v| ival(&v)) {
                         let mut f = FdInfo::new(fdt::FIFO, String::new());
-                        f.ino = pnamed(cur, "ino").and_then(|v| ival(&v)).map_or(0, |i| u64::from_le_bytes(i.to_le_bytes()));
+                        f.ino = pnamed(cur, "ino")
+                            .and_then(|v| ival(&v))
+                            .map_or(0, |i| u64::from_le_bytes(i.to_le_bytes()));
                         self.add_fd(tid, fd, f, cur);
                     }
                 }
@@ -733,9 +735,6 @@ impl Inspector {
             "procexit" => self.pending_thread = Some(tid),
             _ => {}
         }
-        if name == "procexit" {
-            return;
-        }
         // Every other exit event leaves `cur.fd` as the enter event's fd.
     }
 
@@ -772,7 +771,10 @@ impl Inspector {
     }
 
     fn parse_open(&mut self, tid: i64, cur: &mut Current) {
-        let Some(fd) = pnamed(cur, "fd").or_else(|| pnamed(cur, "res")).and_then(|v| ival(&v)).filter(|f| *f >= 0) else { return };
+        let Some(fd) = pnamed(cur, "fd").or_else(|| pnamed(cur, "res")).and_then(|v| ival(&v)).filter(|f| *f >= 0)
+        else {
+            return;
+        };
         let path = match pnamed(cur, "name").or_else(|| enter_named(cur, "name")).or_else(|| pnamed(cur, "pathname")) {
             Some(Value::Str(p)) => lossy(&p),
             _ => return,
@@ -780,7 +782,9 @@ impl Inspector {
         let flags = pnamed(cur, "flags").or_else(|| enter_named(cur, "flags")).and_then(|v| ival(&v)).unwrap_or(0);
         let dirfd = pnamed(cur, "dirfd").or_else(|| enter_named(cur, "dirfd")).and_then(|v| ival(&v));
         let base = match dirfd {
-            Some(d) if d != -100 && !path.starts_with('/') => self.fd(tid, d).map(|f| with_slash(f.name.clone())).unwrap_or_default(),
+            Some(d) if d != -100 && !path.starts_with('/') => {
+                self.fd(tid, d).map(|f| with_slash(f.name.clone())).unwrap_or_default()
+            }
             _ => self.cwd(tid).unwrap_or("").to_owned(),
         };
         let full = render::concat_path(&base, &path);

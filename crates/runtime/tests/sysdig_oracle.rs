@@ -91,79 +91,79 @@ const ALLOWED: &[(&str, &str, &str)] = &[
 
 /// sysdig's field list, printed with `-p '*%evt.num %<field>'` (the marker lets the script find it).
 const FIELDS: &[&str] = &[
-    "evt.num", // oracle-field
-    "evt.time", // oracle-field
-    "evt.datetime", // oracle-field
-    "evt.rawtime", // oracle-field
-    "evt.time.iso8601", // oracle-field
-    "evt.type", // oracle-field
-    "evt.dir", // oracle-field
-    "evt.cpu", // oracle-field
-    "evt.category", // oracle-field
-    "evt.args", // oracle-field
-    "evt.res", // oracle-field
-    "evt.rawres", // oracle-field
-    "evt.failed", // oracle-field
-    "evt.is_open_read", // oracle-field
+    "evt.num",           // oracle-field
+    "evt.time",          // oracle-field
+    "evt.datetime",      // oracle-field
+    "evt.rawtime",       // oracle-field
+    "evt.time.iso8601",  // oracle-field
+    "evt.type",          // oracle-field
+    "evt.dir",           // oracle-field
+    "evt.cpu",           // oracle-field
+    "evt.category",      // oracle-field
+    "evt.args",          // oracle-field
+    "evt.res",           // oracle-field
+    "evt.rawres",        // oracle-field
+    "evt.failed",        // oracle-field
+    "evt.is_open_read",  // oracle-field
     "evt.is_open_write", // oracle-field
-    "evt.is_open_exec", // oracle-field
-    "evt.buflen", // oracle-field
-    "evt.arg[0]", // oracle-field
-    "evt.arg[1]", // oracle-field
-    "evt.arg[2]", // oracle-field
-    "evt.arg.fd", // oracle-field
-    "evt.arg.name", // oracle-field
-    "evt.arg.flags", // oracle-field
-    "evt.arg.res", // oracle-field
-    "proc.pid", // oracle-field
-    "proc.name", // oracle-field
-    "proc.exe", // oracle-field
-    "proc.exepath", // oracle-field
-    "proc.cmdline", // oracle-field
-    "proc.args", // oracle-field
-    "proc.cwd", // oracle-field
-    "proc.ppid", // oracle-field
-    "proc.pname", // oracle-field
-    "proc.pcmdline", // oracle-field
-    "proc.aname[2]", // oracle-field
-    "proc.sid", // oracle-field
-    "proc.sname", // oracle-field
-    "proc.vpid", // oracle-field
-    "proc.tty", // oracle-field
+    "evt.is_open_exec",  // oracle-field
+    "evt.buflen",        // oracle-field
+    "evt.arg[0]",        // oracle-field
+    "evt.arg[1]",        // oracle-field
+    "evt.arg[2]",        // oracle-field
+    "evt.arg.fd",        // oracle-field
+    "evt.arg.name",      // oracle-field
+    "evt.arg.flags",     // oracle-field
+    "evt.arg.res",       // oracle-field
+    "proc.pid",          // oracle-field
+    "proc.name",         // oracle-field
+    "proc.exe",          // oracle-field
+    "proc.exepath",      // oracle-field
+    "proc.cmdline",      // oracle-field
+    "proc.args",         // oracle-field
+    "proc.cwd",          // oracle-field
+    "proc.ppid",         // oracle-field
+    "proc.pname",        // oracle-field
+    "proc.pcmdline",     // oracle-field
+    "proc.aname[2]",     // oracle-field
+    "proc.sid",          // oracle-field
+    "proc.sname",        // oracle-field
+    "proc.vpid",         // oracle-field
+    "proc.tty",          // oracle-field
     "proc.loginshellid", // oracle-field
-    "thread.tid", // oracle-field
-    "thread.vtid", // oracle-field
-    "thread.ismain", // oracle-field
-    "user.uid", // oracle-field
-    "user.name", // oracle-field
-    "user.loginuid", // oracle-field
-    "user.loginname", // oracle-field
-    "group.gid", // oracle-field
-    "group.name", // oracle-field
-    "fd.num", // oracle-field
-    "fd.type", // oracle-field
-    "fd.typechar", // oracle-field
-    "fd.name", // oracle-field
-    "fd.directory", // oracle-field
-    "fd.filename", // oracle-field
-    "fd.sip", // oracle-field
-    "fd.cip", // oracle-field
-    "fd.lip", // oracle-field
-    "fd.rip", // oracle-field
-    "fd.sport", // oracle-field
-    "fd.cport", // oracle-field
-    "fd.lport", // oracle-field
-    "fd.rport", // oracle-field
-    "fd.l4proto", // oracle-field
-    "fd.sockfamily", // oracle-field
-    "fd.is_server", // oracle-field
-    "fd.connected", // oracle-field
-    "fd.name_changed", // oracle-field
-    "container.id", // oracle-field
-    "container.name", // oracle-field
-    "container.image", // oracle-field
-    "k8s.ns.name", // oracle-field
-    "k8s.pod.name", // oracle-field
+    "thread.tid",        // oracle-field
+    "thread.vtid",       // oracle-field
+    "thread.ismain",     // oracle-field
+    "user.uid",          // oracle-field
+    "user.name",         // oracle-field
+    "user.loginuid",     // oracle-field
+    "user.loginname",    // oracle-field
+    "group.gid",         // oracle-field
+    "group.name",        // oracle-field
+    "fd.num",            // oracle-field
+    "fd.type",           // oracle-field
+    "fd.typechar",       // oracle-field
+    "fd.name",           // oracle-field
+    "fd.directory",      // oracle-field
+    "fd.filename",       // oracle-field
+    "fd.sip",            // oracle-field
+    "fd.cip",            // oracle-field
+    "fd.lip",            // oracle-field
+    "fd.rip",            // oracle-field
+    "fd.sport",          // oracle-field
+    "fd.cport",          // oracle-field
+    "fd.lport",          // oracle-field
+    "fd.rport",          // oracle-field
+    "fd.l4proto",        // oracle-field
+    "fd.sockfamily",     // oracle-field
+    "fd.is_server",      // oracle-field
+    "fd.connected",      // oracle-field
+    "fd.name_changed",   // oracle-field
+    "container.id",      // oracle-field
+    "container.name",    // oracle-field
+    "container.image",   // oracle-field
+    "k8s.ns.name",       // oracle-field
+    "k8s.pod.name",      // oracle-field
 ];
 
 fn fixture(stem: &str) -> BTreeMap<String, BTreeMap<u64, String>> {
@@ -201,7 +201,7 @@ fn ours(path: &Path) -> HashMap<u64, HashMap<&'static str, String>> {
     let mut cap = Capture::new(&bytes[..]).unwrap();
     cap.inspector.max_buf_len = 80;
     let mut out = HashMap::new();
-    while let Some(ev) = cap.next().unwrap() {
+    while let Some(ev) = cap.next_event().unwrap() {
         if ev.is_internal() {
             continue;
         }
