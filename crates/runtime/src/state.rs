@@ -1,0 +1,998 @@
+//! The inspector: a thread table and an fd table, seeded from the capture's process and fd
+//! lists and updated by each event, as libsinsp's parsers do for the fields rules read.
+//!
+//! Semantics follow libsinsp as Falco 0.35 / sysdig 0.29 used it (the 2023 regression suite):
+//! enter and exit events are both delivered and read as they are; an exit event finds the fd of
+//! its enter event; removals (a closed fd, an exited thread) take effect at the next event, so
+//! the closing event still shows what it closed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::event::{self, EventInfo, SockTuple, Value, ef};
+use crate::scap::{self, Block, FdDetail, FdEntry, RawEvent, ThreadInfo, fdt};
+
+/// `SCAP_L4_*` protocols.
+#[allow(missing_docs)]
+pub mod l4 {
+    pub const UNKNOWN: u8 = 0;
+    pub const NA: u8 = 1;
+    pub const TCP: u8 = 2;
+    pub const UDP: u8 = 3;
+    pub const ICMP: u8 = 4;
+    pub const RAW: u8 = 5;
+}
+
+/// An IP endpoint pair of a socket (addresses as `std::net` values).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SockInfo {
+    /// Not an IP socket, or nothing known yet.
+    None,
+    /// An IPv4 connection (source = client side as libsinsp stores it).
+    V4 { sip: Ipv4Addr, sport: u16, dip: Ipv4Addr, dport: u16 },
+    /// An IPv6 connection.
+    V6 { sip: Ipv6Addr, sport: u16, dip: Ipv6Addr, dport: u16 },
+    /// An IPv4 listening socket.
+    V4Server { ip: Ipv4Addr, port: u16 },
+    /// An IPv6 listening socket.
+    V6Server { ip: Ipv6Addr, port: u16 },
+    /// A unix socket.
+    Unix { source: u64, dest: u64 },
+}
+
+/// What libsinsp knows about one fd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdInfo {
+    /// `SCAP_FD_*` type.
+    pub fd_type: u8,
+    /// Name (path, tuple text, …).
+    pub name: String,
+    /// The name as the syscall gave it (before resolution).
+    pub nameraw: String,
+    /// Open flags (`PPM_O_*`).
+    pub open_flags: u32,
+    /// `SCAP_L4_*`.
+    pub l4proto: u8,
+    /// Endpoints.
+    pub sock: SockInfo,
+    /// Role: server side of the connection.
+    pub role_server: bool,
+    /// Role: client side.
+    pub role_client: bool,
+    /// A connect() completed.
+    pub connected: bool,
+    /// The name changed with this event.
+    pub name_changed: bool,
+    /// Device and inode.
+    pub dev: u32,
+    /// See `dev`.
+    pub ino: u64,
+}
+
+impl FdInfo {
+    fn new(fd_type: u8, name: String) -> Self {
+        FdInfo {
+            fd_type,
+            nameraw: name.clone(),
+            name,
+            open_flags: 0,
+            l4proto: l4::NA,
+            sock: SockInfo::None,
+            role_server: false,
+            role_client: false,
+            connected: false,
+            name_changed: false,
+            dev: 0,
+            ino: 0,
+        }
+    }
+
+    /// libsinsp's type character (`f`, `d`, `4`, `6`, `u`, `p`, …).
+    #[must_use]
+    pub fn typechar(&self) -> char {
+        match self.fd_type {
+            fdt::FILE | fdt::FILE_V2 => 'f',
+            fdt::IPV4_SOCK | fdt::IPV4_SERVSOCK => '4',
+            fdt::IPV6_SOCK | fdt::IPV6_SERVSOCK => '6',
+            fdt::DIRECTORY => 'd',
+            fdt::FIFO => 'p',
+            fdt::UNIX_SOCK => 'u',
+            fdt::EVENT => 'e',
+            fdt::UNKNOWN => 'o',
+            fdt::UNSUPPORTED => 'X',
+            fdt::SIGNALFD => 's',
+            fdt::EVENTPOLL => 'l',
+            fdt::INOTIFY => 'i',
+            fdt::TIMERFD => 't',
+            fdt::NETLINK => 'n',
+            _ => '?',
+        }
+    }
+
+    /// libsinsp's type string (`file`, `ipv4`, …), `None` for `<NA>`.
+    #[must_use]
+    pub fn typestring(&self) -> Option<&'static str> {
+        Some(match self.fd_type {
+            fdt::FILE | fdt::FILE_V2 => "file",
+            fdt::DIRECTORY => "directory",
+            fdt::IPV4_SOCK | fdt::IPV4_SERVSOCK => "ipv4",
+            fdt::IPV6_SOCK | fdt::IPV6_SERVSOCK => "ipv6",
+            fdt::UNIX_SOCK => "unix",
+            fdt::FIFO => "pipe",
+            fdt::EVENT => "event",
+            fdt::SIGNALFD => "signalfd",
+            fdt::EVENTPOLL => "eventpoll",
+            fdt::INOTIFY => "inotify",
+            fdt::TIMERFD => "timerfd",
+            fdt::NETLINK => "netlink",
+            _ => return None,
+        })
+    }
+
+    /// Whether this is a regular file.
+    #[must_use]
+    pub fn is_file(&self) -> bool {
+        matches!(self.fd_type, fdt::FILE | fdt::FILE_V2)
+    }
+
+    /// Whether this is an IP socket.
+    #[must_use]
+    pub fn is_ip(&self) -> bool {
+        matches!(self.fd_type, fdt::IPV4_SOCK | fdt::IPV6_SOCK | fdt::IPV4_SERVSOCK | fdt::IPV6_SERVSOCK)
+    }
+
+    fn from_entry(e: &FdEntry) -> Self {
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mut f = FdInfo::new(e.fd_type, String::new());
+        f.ino = e.ino;
+        match &e.detail {
+            FdDetail::Ipv4 { sip, dip, sport, dport, l4proto } => {
+                f.sock =
+                    SockInfo::V4 { sip: Ipv4Addr::from(*sip), sport: *sport, dip: Ipv4Addr::from(*dip), dport: *dport };
+                f.l4proto = *l4proto;
+                f.name = render::tuple_v4(Ipv4Addr::from(*sip), *sport, Ipv4Addr::from(*dip), *dport);
+            }
+            FdDetail::Ipv6 { sip, dip, sport, dport, l4proto } => {
+                f.sock =
+                    SockInfo::V6 { sip: Ipv6Addr::from(*sip), sport: *sport, dip: Ipv6Addr::from(*dip), dport: *dport };
+                f.l4proto = *l4proto;
+                f.name = render::tuple_v6(Ipv6Addr::from(*sip), *sport, Ipv6Addr::from(*dip), *dport);
+            }
+            FdDetail::Ipv4Server { ip, port, l4proto } => {
+                f.sock = SockInfo::V4Server { ip: Ipv4Addr::from(*ip), port: *port };
+                f.l4proto = *l4proto;
+                f.name = format!("{}:{}", Ipv4Addr::from(*ip), port);
+                f.role_server = true;
+            }
+            FdDetail::Ipv6Server { ip, port, l4proto } => {
+                f.sock = SockInfo::V6Server { ip: Ipv6Addr::from(*ip), port: *port };
+                f.l4proto = *l4proto;
+                f.name = format!("{}:{}", Ipv6Addr::from(*ip), port);
+                f.role_server = true;
+            }
+            FdDetail::Unix { source, dest, name } => {
+                f.sock = SockInfo::Unix { source: *source, dest: *dest };
+                f.name = s(name);
+            }
+            FdDetail::File { open_flags, name, dev } => {
+                f.open_flags = *open_flags;
+                f.dev = *dev;
+                f.name = s(name);
+            }
+            FdDetail::Named(n) => f.name = s(n),
+            FdDetail::Unsupported => {}
+        }
+        f.nameraw = f.name.clone();
+        f
+    }
+}
+
+use crate::render;
+
+/// A thread as libsinsp keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Thread {
+    /// Thread id.
+    pub tid: i64,
+    /// Process id.
+    pub pid: i64,
+    /// Parent thread id.
+    pub ptid: i64,
+    /// Session id.
+    pub sid: i64,
+    /// Process group id in its namespace.
+    pub vpgid: i64,
+    /// Thread id in its pid namespace (-1 = unknown).
+    pub vtid: i64,
+    /// Process id in its pid namespace.
+    pub vpid: i64,
+    /// `comm`.
+    pub comm: String,
+    /// `argv[0]`.
+    pub exe: String,
+    /// The executable's path.
+    pub exepath: String,
+    /// Arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Environment.
+    pub env: Vec<String>,
+    /// Working directory, with a trailing `/` (empty when unknown).
+    pub cwd: String,
+    /// uid.
+    pub uid: u32,
+    /// gid.
+    pub gid: u32,
+    /// Login uid (`u32::MAX` = none).
+    pub loginuid: u32,
+    /// Controlling terminal.
+    pub tty: u32,
+    /// Capabilities.
+    pub cap_permitted: u64,
+    /// See `cap_permitted`.
+    pub cap_effective: u64,
+    /// See `cap_permitted`.
+    pub cap_inheritable: u64,
+    /// `PPM_CL_*` flags.
+    pub flags: u32,
+    /// Fd limit.
+    pub fdlimit: i64,
+    /// cgroups (`subsys`, `path`).
+    pub cgroups: Vec<(String, String)>,
+    /// Root directory.
+    pub root: String,
+    /// Executable flags.
+    pub exe_writable: bool,
+    /// See `exe_writable`.
+    pub exe_upper_layer: bool,
+    /// See `exe_writable`.
+    pub exe_from_memfd: bool,
+    /// Creation time (0 = before the capture).
+    pub clone_ts: u64,
+    /// Open fds (only the main thread's table is used for threads that share it).
+    pub fds: BTreeMap<i64, FdInfo>,
+    /// The fd of the last enter event (-1 = none).
+    pub lastevent_fd: i64,
+    /// The type of the last event.
+    pub lastevent_type: Option<u16>,
+    /// The parameters of the last enter event.
+    pub enter_params: Vec<Vec<u8>>,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn split_nul(b: &[u8]) -> Vec<String> {
+    if b.is_empty() {
+        return Vec::new();
+    }
+    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    b.split(|&c| c == 0).map(lossy).collect()
+}
+
+fn cgroups_of(b: &[u8]) -> Vec<(String, String)> {
+    split_nul(b).into_iter().filter_map(|s| s.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned()))).collect()
+}
+
+fn with_slash(mut s: String) -> String {
+    if !s.is_empty() && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+impl Thread {
+    fn from_info(t: &ThreadInfo) -> Self {
+        let i = |v: u64| i64::from_le_bytes(v.to_le_bytes());
+        Thread {
+            tid: i(t.tid),
+            pid: i(t.pid),
+            ptid: i(t.ptid),
+            sid: t.sid,
+            vpgid: t.vpgid,
+            vtid: t.vtid,
+            vpid: t.vpid,
+            comm: lossy(&t.comm),
+            exe: lossy(&t.exe),
+            exepath: lossy(&t.exepath),
+            args: split_nul(&t.args),
+            env: split_nul(&t.env),
+            cwd: with_slash(lossy(&t.cwd)),
+            uid: t.uid,
+            gid: t.gid,
+            loginuid: t.loginuid,
+            tty: t.tty,
+            cap_permitted: t.cap_permitted,
+            cap_effective: t.cap_effective,
+            cap_inheritable: t.cap_inheritable,
+            flags: t.flags,
+            fdlimit: i(t.fdlimit),
+            cgroups: cgroups_of(&t.cgroups),
+            root: lossy(&t.root),
+            exe_writable: t.exe_writable,
+            exe_upper_layer: t.exe_upper_layer,
+            exe_from_memfd: t.exe_from_memfd,
+            clone_ts: 0,
+            fds: BTreeMap::new(),
+            lastevent_fd: -1,
+            lastevent_type: None,
+            enter_params: Vec::new(),
+        }
+    }
+
+    /// A thread first seen in an event, not in the process list (libsinsp fills `<NA>`).
+    fn unknown(tid: i64) -> Self {
+        Thread {
+            tid,
+            pid: tid,
+            ptid: -1,
+            sid: -1,
+            vpgid: -1,
+            vtid: -1,
+            vpid: -1,
+            comm: "<NA>".into(),
+            exe: "<NA>".into(),
+            uid: u32::MAX,
+            gid: u32::MAX,
+            loginuid: u32::MAX,
+            lastevent_fd: -1,
+            ..Thread::default()
+        }
+    }
+
+    /// Whether this is its process's main thread.
+    #[must_use]
+    pub fn is_main(&self) -> bool {
+        self.tid == self.pid
+    }
+}
+
+/// The event being looked at, after the inspector applied it.
+#[derive(Clone, Debug)]
+pub struct Current {
+    /// The event as read.
+    pub raw: RawEvent,
+    /// Its table entry.
+    pub info: &'static EventInfo,
+    /// The fd the event refers to (libsinsp's `evt->m_fdinfo`), as it was after the event.
+    pub fd: Option<FdInfo>,
+    /// The thread's last-event fd (`fd.num`).
+    pub lastevent_fd: i64,
+    /// The enter event's parameters, for an exit event that matched its enter event.
+    pub enter_params: Option<Vec<Vec<u8>>>,
+}
+
+/// The inspector: state and the current event.
+#[derive(Debug, Default)]
+pub struct Inspector {
+    threads: HashMap<i64, Thread>,
+    users: HashMap<u32, scap::User>,
+    groups: HashMap<u32, String>,
+    current: Option<Current>,
+    pending_fd: Option<(i64, i64)>,
+    pending_thread: Option<i64>,
+    /// The longest rendering of a byte buffer in `evt.args`/`evt.arg` (0 = unlimited, as Falco;
+    /// sysdig prints 80).
+    pub max_buf_len: usize,
+}
+
+/// Hands a capture's events out one at a time: a [`scap::Reader`] feeding an [`Inspector`].
+#[derive(Debug)]
+pub struct Capture<R: Read> {
+    /// The reader.
+    pub reader: scap::Reader<R>,
+    /// The state.
+    pub inspector: Inspector,
+}
+
+impl<R: Read> Capture<R> {
+    /// Opens a capture.
+    ///
+    /// # Errors
+    /// As [`scap::Reader::new`].
+    pub fn new(r: R) -> scap::Result<Self> {
+        Ok(Capture { reader: scap::Reader::new(r)?, inspector: Inspector::new() })
+    }
+
+    /// The next event, applied to the state.
+    ///
+    /// # Errors
+    /// As [`scap::Reader::next_block`].
+    pub fn next_event(&mut self) -> scap::Result<Option<EventView<'_>>> {
+        loop {
+            let Some(b) = self.reader.next_block()? else { return Ok(None) };
+            if self.inspector.feed(b) {
+                return Ok(self.inspector.view());
+            }
+        }
+    }
+}
+
+/// The current event of an inspector, as the engine sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct EventView<'a> {
+    /// The state after the event.
+    pub inspector: &'a Inspector,
+    /// The event.
+    pub current: &'a Current,
+}
+
+impl EventView<'_> {
+    /// The event's thread.
+    #[must_use]
+    pub fn thread(&self) -> Option<&Thread> {
+        self.inspector.thread(i64::from_le_bytes(self.current.raw.tid.to_le_bytes()))
+    }
+}
+
+fn ival(v: &Value) -> Option<i64> {
+    v.as_i64()
+}
+
+impl Inspector {
+    /// An empty inspector.
+    #[must_use]
+    pub fn new() -> Self {
+        Inspector::default()
+    }
+
+    /// A thread by id.
+    #[must_use]
+    pub fn thread(&self, tid: i64) -> Option<&Thread> {
+        self.threads.get(&tid)
+    }
+
+    /// The thread whose fd table `tid` uses (its main thread when that is known).
+    fn fd_owner(&self, tid: i64) -> i64 {
+        match self.threads.get(&tid) {
+            Some(t) if t.pid != t.tid && self.threads.contains_key(&t.pid) => t.pid,
+            _ => tid,
+        }
+    }
+
+    /// The fds `tid` sees.
+    #[must_use]
+    pub fn fds(&self, tid: i64) -> Option<&BTreeMap<i64, FdInfo>> {
+        self.threads.get(&self.fd_owner(tid)).map(|t| &t.fds)
+    }
+
+    /// An fd of a thread.
+    #[must_use]
+    pub fn fd(&self, tid: i64, fd: i64) -> Option<&FdInfo> {
+        self.fds(tid).and_then(|m| m.get(&fd))
+    }
+
+    fn fds_mut(&mut self, tid: i64) -> Option<&mut BTreeMap<i64, FdInfo>> {
+        let o = self.fd_owner(tid);
+        self.threads.get_mut(&o).map(|t| &mut t.fds)
+    }
+
+    /// The working directory `tid` sees (its main thread's).
+    #[must_use]
+    pub fn cwd(&self, tid: i64) -> Option<&str> {
+        let t = self.threads.get(&tid)?;
+        if t.pid != t.tid
+            && let Some(m) = self.threads.get(&t.pid)
+        {
+            return Some(&m.cwd);
+        }
+        Some(&t.cwd)
+    }
+
+    /// A user's name by uid.
+    #[must_use]
+    pub fn user(&self, uid: u32) -> Option<&scap::User> {
+        self.users.get(&uid)
+    }
+
+    /// A group's name by gid.
+    #[must_use]
+    pub fn group(&self, gid: u32) -> Option<&str> {
+        self.groups.get(&gid).map(String::as_str)
+    }
+
+    /// The parent of a thread (by its `ptid`).
+    #[must_use]
+    pub fn parent(&self, t: &Thread) -> Option<&Thread> {
+        self.threads.get(&t.ptid)
+    }
+
+    /// The main thread of a thread's process (itself when it is one or the main is unknown).
+    #[must_use]
+    pub fn main_thread<'a>(&'a self, t: &'a Thread) -> &'a Thread {
+        if t.is_main() { t } else { self.threads.get(&t.pid).unwrap_or(t) }
+    }
+
+    /// The current event, if the last block fed was an event.
+    #[must_use]
+    pub fn view(&self) -> Option<EventView<'_>> {
+        self.current.as_ref().map(|current| EventView { inspector: self, current })
+    }
+
+    /// Applies one block. Returns whether it was an event (then [`Inspector::view`] shows it).
+    pub fn feed(&mut self, block: Block) -> bool {
+        match block {
+            Block::Threads(ts) => {
+                for t in &ts {
+                    let th = Thread::from_info(t);
+                    self.threads.insert(th.tid, th);
+                }
+                false
+            }
+            Block::Fds { tid, fds } => {
+                let tid = i64::from_le_bytes(tid.to_le_bytes());
+                let t = self.threads.entry(tid).or_insert_with(|| Thread::unknown(tid));
+                for e in &fds {
+                    t.fds.insert(e.fd, FdInfo::from_entry(e));
+                }
+                false
+            }
+            Block::Users(us, gs) => {
+                for u in us {
+                    self.users.insert(u.uid, u);
+                }
+                for g in gs {
+                    self.groups.insert(g.gid, lossy(&g.name));
+                }
+                false
+            }
+            Block::Event(ev) => {
+                self.process(ev);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((tid, fd)) = self.pending_fd.take()
+            && let Some(m) = self.fds_mut(tid)
+        {
+            m.remove(&fd);
+        }
+        if let Some(tid) = self.pending_thread.take() {
+            self.threads.remove(&tid);
+        }
+    }
+
+    fn process(&mut self, raw: RawEvent) {
+        self.flush();
+        let Some(info) = event::info(raw.etype) else { return };
+        let tid = i64::from_le_bytes(raw.tid.to_le_bytes());
+        let is_internal = info.category & event::ec::INTERNAL != 0 || info.flags & ef::SKIPPARSERESET != 0;
+        if !is_internal {
+            self.threads.entry(tid).or_insert_with(|| Thread::unknown(tid));
+        }
+        let enter = event::is_enter(raw.etype);
+        let uses_fd = info.flags & (ef::USES_FD | ef::CREATES_FD | ef::DESTROYS_FD) != 0;
+        let mut cur = Current { raw, info, fd: None, lastevent_fd: -1, enter_params: None };
+        if !is_internal && let Some(t) = self.threads.get_mut(&tid) {
+            if enter {
+                t.lastevent_fd = -1;
+                if info.flags & ef::USES_FD != 0 {
+                    let loc = if info.name == "mmap" || info.name == "mmap2" { 4 } else { 0 };
+                    if let Some(v) = param(&cur, loc).and_then(|v| ival(&v)) {
+                        t.lastevent_fd = v;
+                    }
+                }
+                t.enter_params.clone_from(&cur.raw.params);
+            } else if t.lastevent_type == Some(cur.raw.etype.wrapping_sub(1)) {
+                cur.enter_params = Some(std::mem::take(&mut t.enter_params));
+            } else {
+                t.lastevent_fd = -1;
+            }
+            t.lastevent_type = Some(cur.raw.etype);
+            cur.lastevent_fd = t.lastevent_fd;
+        }
+        if uses_fd && cur.lastevent_fd >= 0 {
+            cur.fd = self.fd(tid, cur.lastevent_fd).cloned();
+        }
+        if !enter {
+            self.parse_exit(tid, &mut cur);
+        }
+        if let Some(t) = self.threads.get(&tid) {
+            cur.lastevent_fd = t.lastevent_fd;
+        }
+        self.current = Some(cur);
+    }
+
+    #[allow(clippy::collapsible_match)] // one arm per syscall reads better than guards
+    fn parse_exit(&mut self, tid: i64, cur: &mut Current) {
+        let name = cur.info.name;
+        let res = pnamed(cur, "res").or_else(|| pnamed(cur, "fd")).and_then(|v| ival(&v));
+        match name {
+            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" => self.parse_open(tid, cur),
+            "socket" => {
+                let Some(fd) = res.filter(|r| *r >= 0) else { return };
+                let domain = enter_named(cur, "domain").and_then(|v| ival(&v)).unwrap_or(-1);
+                let ty = enter_named(cur, "type").and_then(|v| ival(&v)).unwrap_or(0);
+                let proto = enter_named(cur, "proto").and_then(|v| ival(&v)).unwrap_or(0);
+                let (fd_type, l4p) = match u8::try_from(domain).unwrap_or(0) {
+                    event::af::INET => (fdt::IPV4_SOCK, l4_of(ty, proto)),
+                    event::af::INET6 => (fdt::IPV6_SOCK, l4_of(ty, proto)),
+                    event::af::UNIX => (fdt::UNIX_SOCK, l4::NA),
+                    event::af::NETLINK => (fdt::NETLINK, l4::NA),
+                    _ => (fdt::UNKNOWN, l4::NA),
+                };
+                let mut f = FdInfo::new(fd_type, String::new());
+                f.l4proto = l4p;
+                self.add_fd(tid, fd, f, cur);
+            }
+            "connect" => {
+                if res.is_some_and(|r| r < 0 && r != -115) {
+                    return;
+                }
+                let fdn = cur.lastevent_fd;
+                let Some(tuple) = pnamed(cur, "tuple") else { return };
+                let Value::SockTuple(Some(tuple)) = tuple else { return };
+                if let Some(f) = self.fds_mut(tid).and_then(|m| m.get_mut(&fdn)) {
+                    set_tuple(f, &tuple, false);
+                    f.connected = true;
+                    f.role_client = true;
+                    let mut snap = f.clone();
+                    snap.name_changed = true;
+                    cur.fd = Some(snap);
+                }
+            }
+            "accept" | "accept4" => {
+                let Some(fd) = pnamed(cur, "fd").and_then(|v| ival(&v)).or(res).filter(|r| *r >= 0) else { return };
+                let Some(Value::SockTuple(Some(tuple))) = pnamed(cur, "tuple") else { return };
+                let fd_type = match tuple {
+                    SockTuple::V4(..) => fdt::IPV4_SOCK,
+                    SockTuple::V6(..) => fdt::IPV6_SOCK,
+                    SockTuple::Unix(..) => fdt::UNIX_SOCK,
+                    SockTuple::Other(_) => fdt::UNKNOWN,
+                };
+                let mut f = FdInfo::new(fd_type, String::new());
+                f.l4proto = if matches!(fd_type, fdt::IPV4_SOCK | fdt::IPV6_SOCK) { l4::TCP } else { l4::NA };
+                set_tuple(&mut f, &tuple, true);
+                f.role_server = true;
+                f.connected = true;
+                self.add_fd(tid, fd, f, cur);
+            }
+            "close" => {
+                if res.is_some_and(|r| r >= 0) && cur.lastevent_fd >= 0 {
+                    self.pending_fd = Some((tid, cur.lastevent_fd));
+                }
+            }
+            "dup" | "dup2" | "dup3" => {
+                let Some(newfd) = res.filter(|r| *r >= 0) else { return };
+                let old = pnamed(cur, "oldfd").and_then(|v| ival(&v)).unwrap_or(cur.lastevent_fd);
+                if let Some(f) = self.fd(tid, old).cloned() {
+                    self.add_fd(tid, newfd, f, cur);
+                }
+            }
+            "fcntl" => {
+                let cmd = enter_named(cur, "cmd").and_then(|v| ival(&v)).unwrap_or(-1);
+                // PPM_FCNTL_F_DUPFD = 1, F_DUPFD_CLOEXEC = 23
+                if let Some(newfd) = res.filter(|r| *r >= 0 && (cmd == 1 || cmd == 23))
+                    && let Some(f) = self.fd(tid, cur.lastevent_fd).cloned()
+                {
+                    self.add_fd(tid, newfd, f, cur);
+                }
+            }
+            "pipe" | "pipe2" => {
+                if res.is_some_and(|r| r < 0) {
+                    return;
+                }
+                for n in ["fd1", "fd2"] {
+                    if let Some(fd) = pnamed(cur, n).and_then(|v| ival(&v)) {
+                        let mut f = FdInfo::new(fdt::FIFO, String::new());
+                        f.ino = pnamed(cur, "ino")
+                            .and_then(|v| ival(&v))
+                            .map_or(0, |i| u64::from_le_bytes(i.to_le_bytes()));
+                        self.add_fd(tid, fd, f, cur);
+                    }
+                }
+            }
+            "eventfd" | "eventfd2" => self.add_res_fd(tid, res, fdt::EVENT, cur),
+            "signalfd" | "signalfd4" => self.add_res_fd(tid, res, fdt::SIGNALFD, cur),
+            "timerfd_create" => self.add_res_fd(tid, res, fdt::TIMERFD, cur),
+            "inotify_init" | "inotify_init1" => self.add_res_fd(tid, res, fdt::INOTIFY, cur),
+            "epoll_create" | "epoll_create1" => self.add_res_fd(tid, res, fdt::EVENTPOLL, cur),
+            "chdir" => {
+                if res == Some(0)
+                    && let Some(Value::Str(p)) = pnamed(cur, "path").or_else(|| enter_named(cur, "path"))
+                {
+                    let base = self.cwd(tid).unwrap_or("").to_owned();
+                    let new = with_slash(render::concat_path(&base, &lossy(&p)));
+                    self.set_cwd(tid, new);
+                }
+            }
+            "fchdir" => {
+                if res == Some(0)
+                    && let Some(f) = self.fd(tid, cur.lastevent_fd)
+                {
+                    let new = with_slash(f.name.clone());
+                    self.set_cwd(tid, new);
+                }
+            }
+            "setuid" | "setresuid" | "setreuid" => {
+                if res == Some(0) {
+                    let u = enter_named(cur, if name == "setuid" { "uid" } else { "euid" }).and_then(|v| ival(&v));
+                    if let (Some(u), Some(t)) = (u, self.threads.get_mut(&tid))
+                        && let Ok(u) = u32::try_from(u)
+                        && u != u32::MAX
+                    {
+                        t.uid = u;
+                    }
+                }
+            }
+            "setgid" | "setresgid" | "setregid" => {
+                if res == Some(0) {
+                    let g = enter_named(cur, if name == "setgid" { "gid" } else { "egid" }).and_then(|v| ival(&v));
+                    if let (Some(g), Some(t)) = (g, self.threads.get_mut(&tid))
+                        && let Ok(g) = u32::try_from(g)
+                        && g != u32::MAX
+                    {
+                        t.gid = g;
+                    }
+                }
+            }
+            "clone" | "fork" | "vfork" | "clone3" => self.parse_clone(tid, cur, res),
+            "execve" | "execveat" => self.parse_execve(tid, cur, res),
+            "procexit" => self.pending_thread = Some(tid),
+            _ => {}
+        }
+        // Every other exit event leaves `cur.fd` as the enter event's fd.
+    }
+
+    fn add_res_fd(&mut self, tid: i64, res: Option<i64>, ty: u8, cur: &mut Current) {
+        if let Some(fd) = res.filter(|r| *r >= 0) {
+            self.add_fd(tid, fd, FdInfo::new(ty, String::new()), cur);
+        }
+    }
+
+    fn add_fd(&mut self, tid: i64, fd: i64, mut f: FdInfo, cur: &mut Current) {
+        f.name_changed = false;
+        let mut snap = f.clone();
+        snap.name_changed = true;
+        cur.fd = Some(snap);
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.lastevent_fd = fd;
+        }
+        if let Some(m) = self.fds_mut(tid) {
+            m.insert(fd, f);
+        }
+        if self.pending_fd == Some((tid, fd)) {
+            self.pending_fd = None;
+        }
+    }
+
+    fn set_cwd(&mut self, tid: i64, cwd: String) {
+        let owner = match self.threads.get(&tid) {
+            Some(t) if t.pid != t.tid && self.threads.contains_key(&t.pid) => t.pid,
+            _ => tid,
+        };
+        if let Some(t) = self.threads.get_mut(&owner) {
+            t.cwd = cwd;
+        }
+    }
+
+    fn parse_open(&mut self, tid: i64, cur: &mut Current) {
+        let Some(fd) = pnamed(cur, "fd").or_else(|| pnamed(cur, "res")).and_then(|v| ival(&v)).filter(|f| *f >= 0)
+        else {
+            return;
+        };
+        let path = match pnamed(cur, "name").or_else(|| enter_named(cur, "name")).or_else(|| pnamed(cur, "pathname")) {
+            Some(Value::Str(p)) => lossy(&p),
+            _ => return,
+        };
+        let flags = pnamed(cur, "flags").or_else(|| enter_named(cur, "flags")).and_then(|v| ival(&v)).unwrap_or(0);
+        let dirfd = pnamed(cur, "dirfd").or_else(|| enter_named(cur, "dirfd")).and_then(|v| ival(&v));
+        let base = match dirfd {
+            Some(d) if d != -100 && !path.starts_with('/') => {
+                self.fd(tid, d).map(|f| with_slash(f.name.clone())).unwrap_or_default()
+            }
+            _ => self.cwd(tid).unwrap_or("").to_owned(),
+        };
+        let full = render::concat_path(&base, &path);
+        // PPM_O_DIRECTORY
+        let fd_type = if flags & (1 << 15) != 0 { fdt::DIRECTORY } else { fdt::FILE };
+        let mut f = FdInfo::new(fd_type, full);
+        f.nameraw = path;
+        f.open_flags = u32::try_from(flags).unwrap_or(0);
+        f.dev = pnamed(cur, "dev").and_then(|v| ival(&v)).and_then(|d| u32::try_from(d).ok()).unwrap_or(0);
+        self.add_fd(tid, fd, f, cur);
+    }
+
+    fn parse_clone(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {
+        let Some(res) = res else { return };
+        if res < 0 {
+            return;
+        }
+        let child = if res == 0 { tid } else { res };
+        if res == 0 && self.threads.get(&tid).is_some_and(|t| t.comm != "<NA>") {
+            return;
+        }
+        let get = |n: &str| pnamed(cur, n);
+        let geti = |n: &str| get(n).and_then(|v| ival(&v));
+        let parent_tid = if res == 0 { geti("ptid").unwrap_or(-1) } else { tid };
+        let parent = self.threads.get(&parent_tid).cloned().or_else(|| self.threads.get(&tid).cloned());
+        let mut t = Thread::unknown(child);
+        if let Some(Value::Str(e)) | Some(Value::Bytes(e)) = get("exe") {
+            t.exe = lossy(event::cstr(&e));
+        }
+        if let Some(Value::Bytes(a)) = get("args") {
+            t.args = split_nul(&a);
+        }
+        t.pid = geti("pid").unwrap_or(child);
+        if res > 0 {
+            // the parent's view: the child's pid is the returned tid for a new process
+            let flags = geti("flags").unwrap_or(0);
+            // PPM_CL_CLONE_THREAD = 1 << 16
+            t.pid = if flags & (1 << 16) != 0 { geti("pid").unwrap_or(tid) } else { child };
+            t.ptid = tid;
+        } else {
+            t.ptid = geti("ptid").unwrap_or(-1);
+        }
+        if let Some(Value::Str(c)) | Some(Value::Bytes(c)) = get("cwd") {
+            t.cwd = with_slash(lossy(event::cstr(&c)));
+        }
+        t.fdlimit = geti("fdlimit").unwrap_or(0);
+        if let Some(Value::Str(c)) | Some(Value::Bytes(c)) = get("comm") {
+            t.comm = lossy(event::cstr(&c));
+        } else if let Some(p) = &parent {
+            t.comm.clone_from(&p.comm);
+        }
+        if let Some(Value::Bytes(c)) = get("cgroups") {
+            t.cgroups = cgroups_of(&c);
+        }
+        t.flags = geti("flags").and_then(|f| u32::try_from(f).ok()).unwrap_or(0);
+        t.uid = geti("uid").and_then(|u| u32::try_from(u).ok()).unwrap_or(u32::MAX);
+        t.gid = geti("gid").and_then(|u| u32::try_from(u).ok()).unwrap_or(u32::MAX);
+        t.vtid = geti("vtid").unwrap_or(-1);
+        t.vpid = geti("vpid").unwrap_or(-1);
+        t.clone_ts = cur.raw.ts;
+        if let Some(p) = &parent {
+            t.sid = p.sid;
+            t.vpgid = p.vpgid;
+            t.loginuid = p.loginuid;
+            t.tty = p.tty;
+            t.exepath.clone_from(&p.exepath);
+            t.env.clone_from(&p.env);
+            t.cap_effective = p.cap_effective;
+            t.cap_permitted = p.cap_permitted;
+            t.cap_inheritable = p.cap_inheritable;
+            if t.cwd.is_empty() {
+                t.cwd.clone_from(&p.cwd);
+            }
+            // a new process gets a copy of the fds (unless CLONE_FILES shares them; we copy too)
+            if t.pid == t.tid {
+                t.fds = self.fds(p.tid).cloned().unwrap_or_default();
+            }
+        }
+        self.threads.insert(child, t);
+    }
+
+    fn parse_execve(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {
+        if res != Some(0) {
+            return;
+        }
+        let get = |n: &str| pnamed(cur, n);
+        let exe = get("exe");
+        let args = get("args");
+        let comm = get("comm");
+        let cwd = get("cwd");
+        let cg = get("cgroups");
+        let env = get("env");
+        let tty = get("tty").and_then(|v| ival(&v));
+        let login = get("loginuid").and_then(|v| ival(&v));
+        let exepath = get("trusted_exepath");
+        let filename = enter_named(cur, "filename");
+        let uid = get("uid").and_then(|v| ival(&v));
+        let gid = get("gid").and_then(|v| ival(&v));
+        let pid = get("pid").and_then(|v| ival(&v));
+        let ptid = get("ptid").and_then(|v| ival(&v));
+        let base_cwd = self.cwd(tid).unwrap_or("").to_owned();
+        let Some(t) = self.threads.get_mut(&tid) else { return };
+        if let Some(Value::Str(e)) | Some(Value::Bytes(e)) = exe {
+            t.exe = lossy(event::cstr(&e));
+        }
+        if let Some(Value::Bytes(a)) = args {
+            t.args = split_nul(&a);
+        }
+        if let Some(Value::Str(c)) | Some(Value::Bytes(c)) = comm {
+            t.comm = lossy(event::cstr(&c));
+        } else if !t.exe.is_empty() {
+            t.comm = t.exe.rsplit('/').next().unwrap_or("").to_owned();
+        }
+        // libsinsp (0.29) keeps the thread's cwd on execve; the parameter is not read.
+        let _ = cwd;
+        if let Some(v) = pid {
+            t.pid = v;
+        }
+        if let Some(v) = ptid {
+            t.ptid = v;
+        }
+        if let Some(Value::Bytes(c)) = cg {
+            t.cgroups = cgroups_of(&c);
+        }
+        if let Some(Value::Bytes(e)) = env {
+            t.env = split_nul(&e);
+        }
+        if let Some(v) = tty.and_then(|v| u32::try_from(v).ok()) {
+            t.tty = v;
+        }
+        if let Some(v) = login {
+            t.loginuid = u32::try_from(v & 0xffff_ffff).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = uid.and_then(|v| u32::try_from(v).ok()) {
+            t.uid = v;
+        }
+        if let Some(v) = gid.and_then(|v| u32::try_from(v).ok()) {
+            t.gid = v;
+        }
+        match (exepath, filename) {
+            (Some(Value::Str(p)), _) => t.exepath = lossy(&p),
+            (_, Some(Value::Str(f))) => t.exepath = render::concat_path(&base_cwd, &lossy(&f)),
+            _ => {}
+        }
+        t.pid = if t.pid < 0 { tid } else { t.pid };
+    }
+}
+
+fn l4_of(ty: i64, proto: i64) -> u8 {
+    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3; IPPROTO_ICMP 1, ICMPv6 58
+    match (ty & 0xf, proto) {
+        (_, 1 | 58) => l4::ICMP,
+        (1, 0 | 6) => l4::TCP,
+        (2, 0 | 17) => l4::UDP,
+        (3, _) => l4::RAW,
+        _ => l4::UNKNOWN,
+    }
+}
+
+fn set_tuple(f: &mut FdInfo, t: &SockTuple, server: bool) {
+    match t {
+        SockTuple::V4(s, sp, d, dp) => {
+            let (s, d) = (Ipv4Addr::from(*s), Ipv4Addr::from(*d));
+            f.sock = SockInfo::V4 { sip: s, sport: *sp, dip: d, dport: *dp };
+            f.name = render::tuple_v4(s, *sp, d, *dp);
+            if f.fd_type == fdt::IPV6_SOCK {
+                f.fd_type = fdt::IPV4_SOCK;
+            }
+        }
+        SockTuple::V6(s, sp, d, dp) => {
+            let (s6, d6) = (Ipv6Addr::from(*s), Ipv6Addr::from(*d));
+            if let (Some(s4), Some(d4)) = (s6.to_ipv4_mapped(), d6.to_ipv4_mapped()) {
+                f.sock = SockInfo::V4 { sip: s4, sport: *sp, dip: d4, dport: *dp };
+                f.name = render::tuple_v4(s4, *sp, d4, *dp);
+                f.fd_type = fdt::IPV4_SOCK;
+            } else {
+                f.sock = SockInfo::V6 { sip: s6, sport: *sp, dip: d6, dport: *dp };
+                f.name = render::tuple_v6(s6, *sp, d6, *dp);
+            }
+        }
+        SockTuple::Unix(a, b, p) => {
+            f.sock = SockInfo::Unix { source: *a, dest: *b };
+            f.name = lossy(p);
+        }
+        SockTuple::Other(_) => {}
+    }
+    let _ = server;
+}
+
+/// A parameter of the current event, decoded.
+#[must_use]
+pub fn param(cur: &Current, i: usize) -> Option<Value> {
+    let p = cur.info.params.get(i)?;
+    Some(event::decode(p, cur.raw.params.get(i)?))
+}
+
+/// A parameter of the current event by name.
+#[must_use]
+pub fn pnamed(cur: &Current, name: &str) -> Option<Value> {
+    let i = cur.info.params.iter().take(cur.raw.params.len()).position(|p| p.name == name)?;
+    param(cur, i)
+}
+
+/// A parameter of the matching enter event by name.
+#[must_use]
+pub fn enter_named(cur: &Current, name: &str) -> Option<Value> {
+    let ps = cur.enter_params.as_ref()?;
+    let info = event::info(cur.raw.etype.wrapping_sub(1))?;
+    let i = info.params.iter().take(ps.len()).position(|p| p.name == name)?;
+    Some(event::decode(info.params.get(i)?, ps.get(i)?))
+}
