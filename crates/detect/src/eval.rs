@@ -360,6 +360,13 @@ fn compile_rhs(
     let items = match rhs {
         Rhs::Operand(o) => return Ok(CRhs::Operand(compile_operand(o, fields)?)),
         Rhs::Value(v) if modifier.is_none() && !op.is_list_op() => {
+            // A value that names a list of one item stands for that item (Falco substitutes list
+            // names wherever they appear as a whole word: `proc.name=cat_binaries`).
+            if let Some(items) = r.list_items(v)
+                && let [only] = items.as_slice()
+            {
+                return single_rhs(op, only);
+            }
             return single_rhs(op, v);
         }
         Rhs::Value(v) => expand_items(std::slice::from_ref(v), r),

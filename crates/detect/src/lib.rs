@@ -325,6 +325,16 @@ impl Engine {
             }
             let filter = match eval::compile(&expr, &names, fields) {
                 Ok(f) => f,
+                Err(m) if r.skip_if_unknown_filter && m.starts_with("filter_check called with nonexistent field") => {
+                    messages.push(msg_at(
+                        Level::Warning,
+                        &r.origin,
+                        item,
+                        format!("{m}; rule skipped (skip-if-unknown-filter)"),
+                    ));
+                    rules.push(Rule { def: r.clone(), filter: None, output: Vec::new() });
+                    continue;
+                }
                 Err(m) => {
                     messages.push(msg_at(
                         Level::Error,
@@ -524,8 +534,31 @@ fn output_token(s: &str, fields: Fields<'_>) -> Result<(String, Operand, usize),
 
 fn node_to_items(n: &YamlNode) -> Vec<String> {
     match &n.value {
-        YValue::Seq(items) => items.iter().filter_map(rules::scalar_text).collect(),
-        _ => rules::scalar_text(n).into_iter().collect(),
+        YValue::Seq(items) => items.iter().filter_map(rules::scalar_text).map(|s| unquote(&s)).collect(),
+        _ => match rules::scalar_text(n) {
+            // `(a, b)` or `(list_name)`: Falco pastes it into the condition as a list
+            Some(s) if s.starts_with('(') && s.ends_with(')') && s.len() >= 2 => s
+                .get(1..s.len() - 1)
+                .unwrap_or("")
+                .split(',')
+                .map(|i| unquote(i.trim()))
+                .filter(|i| !i.is_empty())
+                .collect(),
+            Some(s) => vec![unquote(&s)],
+            None => Vec::new(),
+        },
+    }
+}
+
+/// A value written with its own quotes (`'"cat /dev/null"'`) is pasted into the condition as
+/// it is, so the quotes delimit it and are not part of it.
+fn unquote(s: &str) -> String {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&q @ (b'"' | b'\'')), Some(&e)) if b.len() >= 2 && q == e => {
+            s.get(1..s.len() - 1).unwrap_or("").to_owned()
+        }
+        _ => s.to_owned(),
     }
 }
 
@@ -544,7 +577,7 @@ fn compare(lhs: Operand, op: CmpOp, v: &YamlNode) -> Expr {
     let rhs = if op.is_list_op() {
         Rhs::List(node_to_items(v))
     } else {
-        Rhs::Value(rules::scalar_text(v).unwrap_or_default())
+        Rhs::Value(unquote(&rules::scalar_text(v).unwrap_or_default()))
     };
     Expr::Compare { lhs, op, modifier: None, rhs }
 }

@@ -9,11 +9,15 @@ use std::sync::Arc;
 use kguard_model::Pos;
 use kguard_model::yaml::{self, Value, YamlNode};
 
-/// The engine version we implement (Falco's `FALCO_ENGINE_VERSION`).
-pub const ENGINE_VERSION: (u64, u64, u64) = (0, 43, 0);
+/// The engine version we implement (Falco's `FALCO_ENGINE_VERSION`): the condition language
+/// (operators, transformers, field-to-field comparisons) and the fields that the current stable
+/// rules (`falco-rules-5.1.0`, which requires 0.57.0) use; every one of its rules compiles.
+pub const ENGINE_VERSION: (u64, u64, u64) = (0, 57, 0);
 
-/// Plugins whose fields we provide, with the version we are compatible with.
-pub const PROVIDED_PLUGINS: &[(&str, &str)] = &[("k8saudit", "0.18.0"), ("json", "0.7.0")];
+/// Plugins whose fields we provide, with the version we are compatible with. `container`: the
+/// `container.*` fields come with the syscall source (`kguard-runtime`), as the container plugin
+/// adds them to Falco's.
+pub const PROVIDED_PLUGINS: &[(&str, &str)] = &[("k8saudit", "0.18.0"), ("json", "0.7.0"), ("container", "0.4.0")];
 
 /// How bad a load message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -190,6 +194,9 @@ pub struct RuleDef {
     pub enabled: bool,
     /// Exceptions.
     pub exceptions: Vec<ExceptionDef>,
+    /// `skip-if-unknown-filter`: a condition naming a field this engine lacks skips the rule
+    /// with a warning instead of failing the load.
+    pub skip_if_unknown_filter: bool,
     /// Where.
     pub origin: Origin,
 }
@@ -833,6 +840,11 @@ impl Loader {
             if let Some(p) = priority.filter(|_| is_rep("priority")) {
                 r.priority = p;
             }
+            if let Some(b) = item.get("skip-if-unknown-filter").and_then(YamlNode::as_bool)
+                && (append || is_rep("skip-if-unknown-filter"))
+            {
+                r.skip_if_unknown_filter = b;
+            }
             if let Some(e) = enabled.filter(|_| is_rep("enabled") || append) {
                 r.enabled = e;
             }
@@ -907,6 +919,7 @@ impl Loader {
             tags: tags.unwrap_or_default(),
             enabled: enabled.unwrap_or(true),
             exceptions: exceptions.unwrap_or_default(),
+            skip_if_unknown_filter: item.get("skip-if-unknown-filter").and_then(YamlNode::as_bool).unwrap_or(false),
             origin: Origin { file: file.clone(), pos: item.pos },
         };
         match existing.and_then(|i| self.set.rules.get_mut(i)) {

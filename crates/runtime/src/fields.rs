@@ -26,6 +26,7 @@ const FIELDS: &[(&str, FieldKind, ArgKind, bool)] = &[
     ("evt.rawtime.s", Num, ArgKind::None, false),
     ("evt.rawtime.ns", Num, ArgKind::None, false),
     ("evt.type", Text, ArgKind::None, false),
+    ("syscall.type", Text, ArgKind::None, false),
     ("evt.dir", Text, ArgKind::None, false),
     ("evt.cpu", Num, ArgKind::None, false),
     ("evt.category", Text, ArgKind::None, false),
@@ -136,6 +137,7 @@ const FIELDS: &[(&str, FieldKind, ArgKind, bool)] = &[
     ("container.privileged", Bool, ArgKind::None, false),
     ("container.info", Text, ArgKind::None, false),
     ("container.start_ts", Num, ArgKind::None, false),
+    ("container.mounts", Text, ArgKind::None, false),
     ("container.mount.dest", Text, ArgKind::Key, false),
     ("container.mount.source", Text, ArgKind::Key, false),
     ("k8s.ns.name", Text, ArgKind::None, false),
@@ -626,6 +628,17 @@ impl EventView<'_> {
                     let id = raw.params.first().and_then(|p| event::le_u16(p))?;
                     // sysdig 0.29's syscall table names code 0 `<unknown>`
                     return one(if id == 0 { "<unknown>" } else { event::syscall_name(id).unwrap_or("") });
+                }
+                return one(cur.info.name);
+            }
+            "syscall.type" => {
+                // system call events only (not procexit, page faults, internal events)
+                if cur.info.category & event::ec::SYSCALL == 0 {
+                    return None;
+                }
+                if cur.info.name == "syscall" {
+                    let id = raw.params.first().and_then(|p| event::le_u16(p))?;
+                    return event::syscall_name(id).map(|n| vec![n.to_owned()]);
                 }
                 return one(cur.info.name);
             }
