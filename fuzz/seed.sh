@@ -61,3 +61,6 @@ seed kube_bench seeds/kube_bench/*
 # the repository), and a plaintext request
 seed mesh_client_hello "${KGUARD_SHARED:-$root/../shared}"/oracles/mtls/linkerd-tls/*.bin
 printf 'GET /TheProject.html HTTP/1.0\r\n\r\n' | seed_text mesh_client_hello http-1.0
+# the staged Falco captures (gzipped, under 32 KiB; read in place from the oracles folder, which
+# is never copied into the repository)
+seed runtime_scap "${KGUARD_SHARED:-$root/../shared}"/oracles/falco-syscall/test/trace_files/*.scap

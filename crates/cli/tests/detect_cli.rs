@@ -414,3 +414,60 @@ fn rule_selection_flags_follow_falco() {
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("You can not specify both disabled (-D/-T) and enabled (-t) rules"), "{}", err(&o));
 }
+
+fn syscall_oracle(rel: &str) -> Option<PathBuf> {
+    kguard_testkit::shared_path(&format!("oracles/falco-syscall/test/{rel}"))
+}
+
+#[test]
+fn capture_alerts_are_falcos_lines_in_order() {
+    let (Some(cap), Some(rules), Some(want)) = (
+        syscall_oracle("trace_files/cat_write.scap"),
+        syscall_oracle("rules/single_rule.yaml"),
+        syscall_oracle("output_files/single_rule_with_cat_write.txt"),
+    ) else {
+        return;
+    };
+    let (cap, rules) = (cap.to_str().unwrap(), rules.to_str().unwrap());
+    let o = kguard(&["detect", "-r", rules, "-e", cap]);
+    assert_eq!(code(&o), 1, "alerts → exit 1\n{}", err(&o));
+    // Falco's stdout_output_strict case: the expected lines, in order
+    let want = std::fs::read_to_string(want).unwrap();
+    assert_eq!(out(&o).trim_end(), want.trim_end());
+    assert!(err(&o).contains("Events detected: 8"), "{}", err(&o));
+
+    let o = kguard(&["detect", "-r", rules, "--capture", cap, "-o", "json"]);
+    let first: serde_json::Value = serde_json::from_str(out(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(first["rule"], "open_from_cat");
+    assert_eq!(first["source"], "syscall");
+    assert_eq!(first["output_fields"]["proc.cmdline"], "cat /dev/null");
+    assert_eq!(first["time"], "2016-08-04T16:17:57.881781397Z");
+}
+
+#[test]
+fn a_corrupt_capture_is_an_error_naming_it_and_rules_are_required() {
+    let (Some(cap), Some(rules)) =
+        (syscall_oracle("trace_files/cat_write.scap"), syscall_oracle("rules/single_rule.yaml"))
+    else {
+        return;
+    };
+    let d = tmp("corrupt-capture");
+    // the capture, decompressed and cut in the middle of a block
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(&cap).unwrap()), &mut raw)
+        .unwrap();
+    let cut = d.join("cut.scap");
+    std::fs::write(&cut, &raw[..raw.len() / 2 + 3]).unwrap();
+    let o = kguard(&["detect", "-r", rules.to_str().unwrap(), "-e", cut.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains(&format!("error: {}: ", cut.display())), "{}", err(&o));
+    // not a capture at all
+    let junk = d.join("junk.scap");
+    std::fs::write(&junk, b"not a capture").unwrap();
+    let o = kguard(&["detect", "-r", rules.to_str().unwrap(), "-e", junk.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    // captures need syscall rules
+    let o = kguard(&["detect", "-e", cap.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("--capture needs rules files"), "{}", err(&o));
+}

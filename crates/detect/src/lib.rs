@@ -99,10 +99,13 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// The text line: `<time>: <Priority> <message>`.
+    /// The text line: `<time>: <Priority> <message>`, the time as Falco prints it with
+    /// `time_format_iso_8601` (`2016-08-04T16:17:57.881781397+0000`).
     #[must_use]
     pub fn output(&self) -> String {
-        format!("{}: {} {}", kguard_model::time::format_rfc3339_nanos(self.time_ns), self.priority, self.message)
+        let t = kguard_model::time::format_rfc3339_nanos(self.time_ns);
+        let t = t.strip_suffix('Z').map_or_else(|| t.clone(), |s| format!("{s}+0000"));
+        format!("{t}: {} {}", self.priority, self.message)
     }
 
     /// Falco's JSON alert (`hostname`, `output`, `output_fields`, `priority`, `rule`, `source`,

@@ -363,9 +363,17 @@ pub struct Current {
     pub enter_params: Option<Vec<Vec<u8>>>,
 }
 
+/// The most threads the table holds (libsinsp's default thread table size); a capture or a live
+/// source creating more has the extra threads left out (counted in [`Inspector::dropped`]).
+pub const MAX_THREADS: usize = 262_144;
+/// The most fds one table holds, and the most users and groups; beyond, left out and counted.
+pub const MAX_FDS: usize = 65_536;
+
 /// The inspector: state and the current event.
 #[derive(Debug, Default)]
 pub struct Inspector {
+    /// Threads, fds, users or groups left out because a table was full.
+    pub dropped: u64,
     threads: HashMap<i64, Thread>,
     users: HashMap<u32, scap::User>,
     groups: HashMap<u32, String>,
@@ -516,24 +524,41 @@ impl Inspector {
             Block::Threads(ts) => {
                 for t in &ts {
                     let th = Thread::from_info(t);
-                    self.threads.insert(th.tid, th);
+                    if self.room_for_thread(th.tid) {
+                        self.threads.insert(th.tid, th);
+                    }
                 }
                 false
             }
             Block::Fds { tid, fds } => {
                 let tid = i64::from_le_bytes(tid.to_le_bytes());
+                if !self.room_for_thread(tid) {
+                    return false;
+                }
                 let t = self.threads.entry(tid).or_insert_with(|| Thread::unknown(tid));
                 for e in &fds {
-                    t.fds.insert(e.fd, FdInfo::from_entry(e));
+                    if t.fds.len() < MAX_FDS || t.fds.contains_key(&e.fd) {
+                        t.fds.insert(e.fd, FdInfo::from_entry(e));
+                    } else {
+                        self.dropped += 1;
+                    }
                 }
                 false
             }
             Block::Users(us, gs) => {
                 for u in us {
-                    self.users.insert(u.uid, u);
+                    if self.users.len() < MAX_FDS || self.users.contains_key(&u.uid) {
+                        self.users.insert(u.uid, u);
+                    } else {
+                        self.dropped += 1;
+                    }
                 }
                 for g in gs {
-                    self.groups.insert(g.gid, lossy(&g.name));
+                    if self.groups.len() < MAX_FDS || self.groups.contains_key(&g.gid) {
+                        self.groups.insert(g.gid, lossy(&g.name));
+                    } else {
+                        self.dropped += 1;
+                    }
                 }
                 false
             }
@@ -561,7 +586,7 @@ impl Inspector {
         let Some(info) = event::info(raw.etype) else { return };
         let tid = i64::from_le_bytes(raw.tid.to_le_bytes());
         let is_internal = info.category & event::ec::INTERNAL != 0 || info.flags & ef::SKIPPARSERESET != 0;
-        if !is_internal {
+        if !is_internal && self.room_for_thread(tid) {
             self.threads.entry(tid).or_insert_with(|| Thread::unknown(tid));
         }
         let enter = event::is_enter(raw.etype);
@@ -752,8 +777,16 @@ impl Inspector {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.lastevent_fd = fd;
         }
+        let mut full = false;
         if let Some(m) = self.fds_mut(tid) {
-            m.insert(fd, f);
+            if m.len() < MAX_FDS || m.contains_key(&fd) {
+                m.insert(fd, f);
+            } else {
+                full = true;
+            }
+        }
+        if full {
+            self.dropped += 1;
         }
         if self.pending_fd == Some((tid, fd)) {
             self.pending_fd = None;
@@ -863,7 +896,19 @@ impl Inspector {
                 t.fds = self.fds(p.tid).cloned().unwrap_or_default();
             }
         }
-        self.threads.insert(child, t);
+        if self.room_for_thread(child) {
+            self.threads.insert(child, t);
+        }
+    }
+
+    /// Whether `tid` is in the thread table or there is room for it (else it is counted as
+    /// dropped).
+    fn room_for_thread(&mut self, tid: i64) -> bool {
+        if self.threads.len() < MAX_THREADS || self.threads.contains_key(&tid) {
+            return true;
+        }
+        self.dropped += 1;
+        false
     }
 
     fn parse_execve(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {

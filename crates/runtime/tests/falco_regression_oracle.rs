@@ -49,8 +49,11 @@ fn rules_files(root: &Path, case: &YamlNode) -> Vec<PathBuf> {
     out
 }
 
+/// Alerts per rule and per priority.
+type Counts = (BTreeMap<String, usize>, BTreeMap<Priority, usize>);
+
 /// Alerts per rule and per priority for the capture.
-fn run_capture(engine: &Engine, path: &Path) -> Result<(BTreeMap<String, usize>, BTreeMap<Priority, usize>), String> {
+fn run_capture(engine: &Engine, path: &Path) -> Result<Counts, String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut levels: BTreeMap<Priority, usize> = BTreeMap::new();
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
