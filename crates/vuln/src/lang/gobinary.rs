@@ -132,11 +132,11 @@ impl Exe<'_, '_> {
         }
         let ptr_size = usize::from(*data.get(14)?);
         let flags = *data.get(15)?;
-        let (vers, modinfo) = if flags & 2 != 0 {
+        let (vers, modinfo): (Vec<u8>, Vec<u8>) = if flags & 2 != 0 {
             let rest = data.get(32..)?;
             let (v, rest) = decode_string(rest);
             let (m, _) = decode_string(rest);
-            (v, m)
+            (v.to_vec(), m.to_vec())
         } else {
             let big = flags & 1 != 0;
             if ptr_size != 4 && ptr_size != 8 {
@@ -146,29 +146,29 @@ impl Exe<'_, '_> {
             let mp = read_ptr(data.get(16 + ptr_size..16 + 2 * ptr_size)?, big)?;
             (self.read_string(ptr_size, big, vp), self.read_string(ptr_size, big, mp))
         };
-        let m = modinfo.as_bytes();
+        let m = modinfo.as_slice();
         let modinfo = if m.len() >= 33 && m.get(m.len() - 17) == Some(&b'\n') {
             String::from_utf8_lossy(m.get(16..m.len() - 16)?).into_owned()
         } else {
             String::new()
         };
-        Some((vers, modinfo))
+        Some((String::from_utf8_lossy(&vers).into_owned(), modinfo))
     }
 
-    fn read_string(&self, ptr_size: usize, big: bool, addr: u64) -> String {
-        let Some(hdr) = self.read_data(addr, 2 * ptr_size as u64) else { return String::new() };
+    fn read_string(&self, ptr_size: usize, big: bool, addr: u64) -> Vec<u8> {
+        let Some(hdr) = self.read_data(addr, 2 * ptr_size as u64) else { return Vec::new() };
         let (Some(d), Some(l)) = (
             hdr.get(..ptr_size).and_then(|b| read_ptr(b, big)),
             hdr.get(ptr_size..2 * ptr_size).and_then(|b| read_ptr(b, big)),
         ) else {
-            return String::new();
+            return Vec::new();
         };
         if l > MAX_STRING {
-            return String::new();
+            return Vec::new();
         }
         match self.read_data(d, l) {
-            Some(b) if b.len() as u64 == l => String::from_utf8_lossy(b).into_owned(),
-            _ => String::new(),
+            Some(b) if b.len() as u64 == l => b.to_vec(),
+            _ => Vec::new(),
         }
     }
 }
@@ -191,28 +191,25 @@ fn read_ptr(b: &[u8], big: bool) -> Option<u64> {
     })
 }
 
-/// A uvarint length and that many bytes; an empty string and no rest when malformed.
-fn decode_string(data: &[u8]) -> (String, &[u8]) {
+/// A uvarint length and that many bytes; nothing and no rest when malformed.
+fn decode_string(data: &[u8]) -> (&[u8], &[u8]) {
     let mut len: u64 = 0;
     let mut shift = 0u32;
     for (i, &b) in data.iter().enumerate() {
         if i >= 10 {
-            return (String::new(), &[]);
+            return (&[], &[]);
         }
         len |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             let rest = data.get(i + 1..).unwrap_or_default();
             return match usize::try_from(len).ok().filter(|&n| n <= rest.len()) {
-                Some(n) => (
-                    String::from_utf8_lossy(rest.get(..n).unwrap_or_default()).into_owned(),
-                    rest.get(n..).unwrap_or_default(),
-                ),
-                None => (String::new(), &[]),
+                Some(n) => (rest.get(..n).unwrap_or_default(), rest.get(n..).unwrap_or_default()),
+                None => (&[], &[]),
             };
         }
         shift += 7;
     }
-    (String::new(), &[])
+    (&[], &[])
 }
 
 /// Go's `strconv.Unquote` for the double-quoted build setting values (common escapes only).
@@ -541,8 +538,12 @@ mod tests {
         out.push(n as u8);
     }
 
-    pub(crate) fn wrap_mod(m: &str) -> String {
-        format!("{}{m}{}", "0123456789abcdef", "fedcba9876543210")
+    /// The module text between cmd/go's binary sentinels (not UTF-8).
+    pub(crate) fn wrap_mod(m: &str) -> Vec<u8> {
+        let mut out = b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6".to_vec();
+        out.extend_from_slice(m.as_bytes());
+        out.extend_from_slice(b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2");
+        out
     }
 
     /// The Go 1.18+ inline form.
@@ -555,7 +556,7 @@ mod tests {
         b.extend_from_slice(vers.as_bytes());
         let m = wrap_mod(modinfo);
         varint(m.len(), &mut b);
-        b.extend_from_slice(m.as_bytes());
+        b.extend_from_slice(&m);
         b
     }
 
@@ -587,7 +588,7 @@ mod tests {
                 ("golang.org/x/text".into(), "v0.3.7".into(), None),
             ]
         );
-        assert_eq!(pkgs[0].id, "example.com/app@1.4.2");
+        assert_eq!(pkgs[0].id, "example.com/app@v1.4.2");
         assert_eq!(pkgs[0].depends_on, vec!["github.com/new/dep@v1.2.0", "golang.org/x/text@v0.3.7", "stdlib@v1.22.1"]);
     }
 
@@ -612,7 +613,7 @@ mod tests {
         p.extend_from_slice(&(base + data + vers.len() as u64).to_le_bytes());
         p.extend_from_slice(&(m.len() as u64).to_le_bytes());
         p.extend_from_slice(vers);
-        p.extend_from_slice(m.as_bytes());
+        p.extend_from_slice(&m);
         let info = read_build_info(&elf_with(&p)).unwrap();
         assert_eq!(info.go_version, "go1.16.5");
         assert_eq!(info.main.version, "v1.0.0");

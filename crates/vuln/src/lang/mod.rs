@@ -544,7 +544,7 @@ pub fn package_id(kind: LangType, name: &str, version: &str) -> String {
     }
     match kind {
         LangType::Conan | LangType::DotNetCore => format!("{name}/{version}"),
-        LangType::GoModule => {
+        LangType::GoModule | LangType::GoBinary => {
             if version.starts_with('v') {
                 format!("{name}@{version}")
             } else {
