@@ -644,18 +644,24 @@ fn seg_match(p: &[&str], s: &[&str]) -> bool {
     // ok[i][j]: p[i..] matches s[j..]
     let width = s.len() + 1;
     let mut ok = vec![false; (p.len() + 1) * width];
-    ok[p.len() * width + s.len()] = true;
-    for i in (0..p.len()).rev() {
+    let at = |ok: &[bool], i: usize, j: usize| ok.get(i * width + j).copied().unwrap_or(false);
+    if let Some(end) = ok.get_mut(p.len() * width + s.len()) {
+        *end = true;
+    }
+    for (i, pi) in p.iter().enumerate().rev() {
         for j in (0..=s.len()).rev() {
-            ok[i * width + j] = if p[i] == "**" {
+            let v = if *pi == "**" {
                 // `**` matches nothing (go on with p[i+1..]) or one more segment
-                ok[(i + 1) * width + j] || (j < s.len() && ok[i * width + j + 1])
+                at(&ok, i + 1, j) || (j < s.len() && at(&ok, i, j + 1))
             } else {
-                j < s.len() && ok[(i + 1) * width + j + 1] && wild_match(p[i].as_bytes(), s[j].as_bytes())
+                s.get(j).is_some_and(|sj| at(&ok, i + 1, j + 1) && wild_match(pi.as_bytes(), sj.as_bytes()))
             };
+            if let Some(x) = ok.get_mut(i * width + j) {
+                *x = v;
+            }
         }
     }
-    ok[0]
+    at(&ok, 0, 0)
 }
 
 fn wild_match(p: &[u8], s: &[u8]) -> bool {
