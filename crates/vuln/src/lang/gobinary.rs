@@ -121,7 +121,7 @@ impl Exe<'_, '_> {
             if data.len() - i < 32 {
                 return None;
             }
-            if (base + i) % 16 == 0 {
+            if (base + i).is_multiple_of(16) {
                 data = data.get(i..)?;
                 break;
             }
