@@ -127,6 +127,7 @@ pub fn run(args: &ScanArgs, objects: &[Object]) -> u8 {
                 wanted: &kguard_vuln::pkgdb::wanted,
                 max_uncompressed: kguard_vuln::image::DEFAULT_MAX_UNCOMPRESSED,
                 platform: None,
+                lang_packages: true,
             };
             let read = match &source {
                 Source::Local(p) => kguard_vuln::image::open(p, &opts).map_err(|e| e.to_string()).map(Some),

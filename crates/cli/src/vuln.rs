@@ -214,6 +214,9 @@ fn doc_meta() -> DocMeta {
 
 /// Writes a result as the flags ask; the exit code.
 fn render(result: &ScanResult, a: &ScanFlags, what: &std::path::Path) -> u8 {
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
     let (os, library) = (a.pkg_types.iter().any(|t| t == "os"), a.pkg_types.iter().any(|t| t == "library"));
     if !(os && library) {
         let mut kept = result.clone();
@@ -428,6 +431,7 @@ pub fn run_image(a: &ImageArgs) -> u8 {
         wanted: &kguard_vuln::pkgdb::wanted,
         max_uncompressed: a.max_image_size,
         platform: a.platform.clone(),
+        lang_packages: true,
     };
     let on_disk = a
         .input
@@ -525,6 +529,7 @@ pub fn run_repo(a: &RepoArgs) -> u8 {
         image: None,
         lang,
         artifact_type: "repository",
+        warnings: Vec::new(),
     };
     render(&result, &a.flags, &a.dir)
 }
@@ -562,6 +567,7 @@ pub fn run_sbom(a: &SbomArgs) -> u8 {
         image: None,
         lang,
         artifact_type: inv.format,
+        warnings: Vec::new(),
     };
     render(&result, &a.flags, &a.sbom)
 }

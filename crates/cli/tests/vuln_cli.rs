@@ -505,3 +505,84 @@ fn pulls_from_a_real_registry() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(ids(&v["images"][0]["report"]), want);
 }
+
+/// `kguard image` on `lang-image.tar` (made by tests/fixtures/vuln/make-lang-image.py): the
+/// installed language packages in Trivy's shape: one target per language for installed
+/// packages (`Python`, `Node.js`, `Java`, `Ruby`) with each package's `FilePath`, one per Go
+/// binary; the whited-out Python package gone; the vulnerable lodash matched with its `PkgPath`.
+#[test]
+fn image_reports_installed_language_packages() {
+    let o = kguard(&[
+        "image",
+        "--input",
+        "tests/fixtures/vuln/lang-image.tar",
+        "--db",
+        "tests/fixtures/vuln/osv-lang",
+        "-o",
+        "json",
+        "--list-all-pkgs",
+        "--exit-code",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got = Vec::new();
+    for r in v["Results"].as_array().unwrap().iter().filter(|r| r["Class"] == "lang-pkgs") {
+        for p in r["Packages"].as_array().unwrap() {
+            got.push(format!(
+                "{} {} {} {}",
+                r["Target"].as_str().unwrap(),
+                r["Type"].as_str().unwrap(),
+                p["Identifier"]["PURL"].as_str().unwrap(),
+                p["FilePath"].as_str().unwrap_or("-")
+            ));
+        }
+    }
+    let site = "usr/local/lib/python3.11/site-packages";
+    assert_eq!(
+        got,
+        [
+            "Java jar pkg:maven/com.google/guava@31.1 opt/app/webapps/app.war/WEB-INF/lib/guava-31.1.jar".to_owned(),
+            "Java jar pkg:maven/org.springframework/spring-beans@5.3.15 opt/app/lib/spring-beans-5.3.15.jar".into(),
+            "Node.js node-pkg pkg:npm/%40types/node@20.1.0 app/node_modules/@types/node/package.json".into(),
+            "Node.js node-pkg pkg:npm/hello-app@1.0.0 app/package.json".into(),
+            "Node.js node-pkg pkg:npm/lodash@4.17.15 app/node_modules/lodash/package.json".into(),
+            format!("Python python-pkg pkg:pypi/requests@2.25.0 {site}/requests-2.25.0.dist-info/METADATA"),
+            format!("Python python-pkg pkg:pypi/six@1.16.0 {site}/six-1.16.0.egg-info/PKG-INFO"),
+            "Ruby gemspec pkg:gem/rake@13.0.6 usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec".into(),
+            "usr/local/bin/hello gobinary pkg:golang/example.com/hello@v1.2.3 -".into(),
+            "usr/local/bin/hello gobinary pkg:golang/stdlib@v1.21.4 -".into(),
+            "usr/local/bin/hello gobinary pkg:golang/golang.org/x/text@v0.3.7 -".into(),
+        ]
+    );
+    let node = v["Results"].as_array().unwrap().iter().find(|r| r["Target"] == "Node.js").unwrap();
+    assert_eq!(node["Vulnerabilities"][0]["VulnerabilityID"], "GHSA-35jh-r3h4-6jhm");
+    assert_eq!(node["Vulnerabilities"][0]["PkgPath"], "app/node_modules/lodash/package.json");
+    let go = v["Results"].as_array().unwrap().iter().find(|r| r["Type"] == "gobinary").unwrap();
+    assert_eq!(go["Packages"][0]["Relationship"], "root");
+    assert_eq!(go["Packages"][0]["ID"], "example.com/hello@v1.2.3");
+}
+
+/// `kguard fs` finds the same kinds of packages in a directory; a malformed package file is
+/// skipped with a warning naming it, and the scan goes on.
+#[test]
+fn fs_reports_installed_language_packages_and_warns_on_bad_files() {
+    let t = TempDir::new("langpkgs-fs");
+    let root = t.path();
+    let write = |rel: &str, data: &[u8]| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    write("usr/lib/python3/dist-packages/Flask-2.0.1.dist-info/METADATA", b"Name: Flask\nVersion: 2.0.1\n");
+    write("srv/node_modules/broken/package.json", b"{\"name\": ");
+    write("srv/node_modules/left-pad/package.json", br#"{"name":"left-pad","version":"1.3.0"}"#);
+    write("opt/bad.jar", b"not a zip");
+    let o = kguard(&["fs", root.to_str().unwrap(), "-o", "json", "--list-all-pkgs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let targets: Vec<&str> = v["Results"].as_array().unwrap().iter().map(|r| r["Target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["Node.js", "Python"]);
+    assert!(err(&o).contains("srv/node_modules/broken/package.json: not read as node-pkg"), "{}", err(&o));
+    assert!(err(&o).contains("opt/bad.jar: not read as jar"), "{}", err(&o));
+}

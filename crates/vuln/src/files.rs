@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lang::installed::{Analyzed, MAX_FILES};
 use crate::pkgdb::PkgDbError;
 
 /// Read access to a file tree.
@@ -21,6 +22,21 @@ pub trait Files {
     fn on_disk(&self, _rel: &str) -> Option<PathBuf> {
         None
     }
+    /// Every file of the tree that `keep` accepts, given its path and whether it is
+    /// executable, sorted by path, with that flag. At most
+    /// [`crate::lang::installed::MAX_FILES`]; `proc`, `sys`, `dev` at the root and `.git`
+    /// directories are not entered (Trivy's default skips).
+    fn walk(&self, keep: &dyn Fn(&str, bool) -> bool) -> Result<Vec<(String, bool)>, PkgDbError>;
+    /// What the archive or executable at `rel` holds (see
+    /// [`crate::lang::installed::analyze_bytes`]); `None` when it is neither.
+    fn analyze(&self, rel: &str) -> Result<Option<Analyzed>, PkgDbError> {
+        Ok(self.read(rel)?.and_then(|b| crate::lang::installed::analyze_bytes(rel, &b)))
+    }
+}
+
+/// Whether a walk from the root skips directory `rel`.
+pub(crate) fn skipped_dir(rel: &str) -> bool {
+    matches!(rel, "proc" | "sys" | "dev") || rel.rsplit('/').next() == Some(".git")
 }
 
 /// A root directory on disk.
@@ -85,4 +101,72 @@ impl Files for Dir<'_> {
         let p = self.join(rel);
         std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()).then_some(p)
     }
+
+    fn walk(&self, keep: &dyn Fn(&str, bool) -> bool) -> Result<Vec<(String, bool)>, PkgDbError> {
+        let mut out = Vec::new();
+        let mut stack = vec![String::new()];
+        let mut visited = 0usize;
+        while let Some(rel_dir) = stack.pop() {
+            let dir = self.join(&rel_dir);
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for entry in rd.flatten() {
+                visited += 1;
+                if visited > MAX_FILES * 4 || out.len() >= MAX_FILES {
+                    return Err(PkgDbError::Io(
+                        self.0.display().to_string(),
+                        std::io::Error::other(format!("more than {} entries; walk stopped", MAX_FILES * 4)),
+                    ));
+                }
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                let rel = if rel_dir.is_empty() { name } else { format!("{rel_dir}/{name}") };
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    if !skipped_dir(&rel) {
+                        stack.push(rel);
+                    }
+                } else if ft.is_file() {
+                    let exec = entry.metadata().is_ok_and(|m| is_executable(&m));
+                    if keep(&rel, exec) {
+                        out.push((rel, exec));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn analyze(&self, rel: &str) -> Result<Option<Analyzed>, PkgDbError> {
+        let path = self.join(rel);
+        let io = |e| PkgDbError::Io(path.display().to_string(), e);
+        let Ok(m) = std::fs::symlink_metadata(&path) else { return Ok(None) };
+        if !m.is_file() {
+            return Ok(None);
+        }
+        let archive = crate::lang::installed::is_archive(rel);
+        let mut f = std::fs::File::open(&path).map_err(io)?;
+        // Look at the first bytes before reading a whole executable.
+        let mut head = Vec::with_capacity(4);
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, 4), &mut head).map_err(io)?;
+        if !archive && !crate::lang::gobinary::is_elf(&head) {
+            return Ok(None);
+        }
+        if m.len() > crate::pkgdb::MAX_DB {
+            return Ok(Some(Analyzed::Failed(format!("larger than {} bytes; not read", crate::pkgdb::MAX_DB))));
+        }
+        let mut buf = head;
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::pkgdb::MAX_DB), &mut buf).map_err(io)?;
+        Ok(crate::lang::installed::analyze_bytes(rel, &buf))
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_m: &std::fs::Metadata) -> bool {
+    false
 }

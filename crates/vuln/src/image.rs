@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::files::Files;
+use crate::lang::installed::{self, Analyzed};
 use crate::pkgdb::{MAX_DB, PkgDbError};
 
 /// Most bytes of a manifest, index or config blob.
@@ -61,6 +62,10 @@ pub struct Options<'a> {
     pub max_uncompressed: u64,
     /// `os/arch[/variant]` to choose from an index with several images.
     pub platform: Option<String>,
+    /// Also keep what the installed-language-package scan needs
+    /// ([`crate::lang::installed`]): its small metadata files whole, and of each Java archive
+    /// and executable ELF file only the packages it holds, analyzed as the layer is read.
+    pub lang_packages: bool,
 }
 
 /// The input format.
@@ -98,6 +103,8 @@ pub struct Image {
 #[derive(Debug, Clone)]
 enum Node {
     File(Vec<u8>),
+    /// An archive or executable, kept as the packages it holds rather than its bytes.
+    Analyzed(Analyzed),
     /// Present but not readable as a regular file (symlink, device, too large).
     Other,
 }
@@ -169,6 +176,41 @@ impl Files for Layered {
 
     fn display(&self, rel: &str) -> String {
         format!("{}:/{rel}", self.name)
+    }
+
+    fn walk(&self, keep: &dyn Fn(&str, bool) -> bool) -> Result<Vec<(String, bool)>, PkgDbError> {
+        Ok(self
+            .entries
+            .iter()
+            .filter_map(|(k, n)| match n {
+                Node::File(_) => Some((k, false)),
+                Node::Analyzed(_) => Some((k, true)),
+                Node::Other => None,
+            })
+            .filter(|(k, exec)| {
+                let mut dirs = k.split('/');
+                dirs.next_back();
+                let mut at = String::new();
+                let skipped = dirs.any(|d| {
+                    if !at.is_empty() {
+                        at.push('/');
+                    }
+                    at.push_str(d);
+                    crate::files::skipped_dir(&at)
+                });
+                !skipped && keep(k, *exec)
+            })
+            .take(installed::MAX_FILES)
+            .map(|(k, exec)| (k.clone(), exec))
+            .collect())
+    }
+
+    fn analyze(&self, rel: &str) -> Result<Option<Analyzed>, PkgDbError> {
+        Ok(match self.entries.get(rel) {
+            Some(Node::Analyzed(a)) => Some(a.clone()),
+            Some(Node::File(b)) => installed::analyze_bytes(rel, b),
+            _ => None,
+        })
     }
 }
 
@@ -784,7 +826,19 @@ fn read_entries<R: Read>(
             continue;
         }
         lower.remove_tree(&path);
-        if !(opts.wanted)(&path) {
+        let wanted = (opts.wanted)(&path) || (opts.lang_packages && installed::wanted(&path));
+        if !wanted && opts.lang_packages && kind.is_file() {
+            let archive = installed::is_archive(&path);
+            let exec = e.header().mode().is_ok_and(|m| m & 0o111 != 0);
+            if archive || exec {
+                if let Some(node) = analyze_entry(&mut e, &path, archive, what, warnings)? {
+                    new.insert(path, node);
+                }
+                continue;
+            }
+        }
+        let linked_analysis = opts.lang_packages && kind.is_hard_link() && !wanted;
+        if !wanted && !linked_analysis {
             continue;
         }
         let node = if kind.is_file() {
@@ -799,6 +853,8 @@ fn read_entries<R: Read>(
         } else if kind.is_hard_link() {
             let target = e.link_name_bytes().and_then(|t| normalize(&t));
             match target.and_then(|t| new.get(&t).or_else(|| lower.entries.get(&t)).cloned()) {
+                Some(Node::Analyzed(a)) if linked_analysis => Node::Analyzed(a),
+                _ if linked_analysis => continue,
                 Some(n) => n,
                 None => Node::Other,
             }
@@ -808,4 +864,28 @@ fn read_entries<R: Read>(
         new.insert(path, node);
     }
     Ok(())
+}
+
+/// Reads an archive or executable entry and keeps only what it holds: `None` for an
+/// executable that is not ELF (only its first four bytes are read) or holds no Go build
+/// information.
+fn analyze_entry<R: Read>(
+    e: &mut tar::Entry<'_, R>,
+    path: &str,
+    archive: bool,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> io::Result<Option<Node>> {
+    let mut buf = Vec::with_capacity(4);
+    (&mut *e).take(4).read_to_end(&mut buf)?;
+    if !archive && !crate::lang::gobinary::is_elf(&buf) {
+        return Ok(None);
+    }
+    if e.size() > MAX_DB {
+        warnings.push(format!("{what}: {path}: {} bytes, more than the {MAX_DB} read; skipped", e.size()));
+        return Ok(None);
+    }
+    buf.reserve(usize::try_from(e.size()).unwrap_or(0));
+    (&mut *e).take(MAX_DB).read_to_end(&mut buf)?;
+    Ok(installed::analyze_bytes(path, &buf).map(Node::Analyzed))
 }

@@ -652,6 +652,7 @@ mod tests {
             image: None,
             lang: vec![],
             artifact_type: "filesystem",
+            warnings: Vec::new(),
         };
         let m = DocMeta { tool_version: "0".into(), timestamp: "2026-01-01T00:00:00Z".into(), uuid: new_uuid() };
         for doc in [cyclonedx(&r, &m), spdx(&r, &m)] {

@@ -41,6 +41,9 @@ pub struct Finding {
     pub installed: String,
     /// Fixed version, if any.
     pub fixed: Option<String>,
+    /// The file of an installed package gathered into a per-language target (Trivy's
+    /// `PkgPath`).
+    pub pkg_path: Option<String>,
     /// UNKNOWN … CRITICAL.
     pub severity: &'static str,
     /// Summary.
@@ -66,6 +69,8 @@ pub struct ScanResult {
     pub lang: Vec<LangResult>,
     /// Trivy's `ArtifactType`: `filesystem`, `container_image`, `repository`, `cyclonedx`, `spdx`.
     pub artifact_type: &'static str,
+    /// Files skipped while looking for installed language packages, one line each.
+    pub warnings: Vec<String>,
 }
 
 /// One lockfile's packages and findings.
@@ -85,6 +90,7 @@ pub fn lang_ecosystem(kind: LangType) -> Option<&'static str> {
         "pip" => "PyPI",
         "go" => "Go",
         "maven" => "Maven",
+        "rubygems" => "RubyGems",
         "nuget" => "NuGet",
         "composer" => "Packagist",
         "cargo" => "crates.io",
@@ -106,16 +112,26 @@ pub fn match_lang(db: &Db, targets: Vec<LangTarget>, f: &Filters) -> Vec<LangRes
             if let Some(eco) = lang_ecosystem(target.kind) {
                 for p in &target.packages {
                     let purl = crate::lang::purl(target.kind, &p.name, &p.version);
-                    let subject = crate::ignore::Subject { purl: Some(&purl), path: Some(&target.path) };
+                    let path = if p.file_path.is_empty() { &target.path } else { &p.file_path };
+                    let subject = crate::ignore::Subject { purl: Some(&purl), path: Some(path) };
                     for hit in db.matches(eco, &p.name, &p.version) {
-                        if let Some(x) = finding(hit, &p.name, &p.version, f, subject) {
+                        if let Some(mut x) = finding(hit, &p.name, &p.version, f, subject) {
+                            x.pkg_path = (!p.file_path.is_empty()).then(|| p.file_path.clone());
                             findings.push(x);
                         }
                     }
                 }
             }
-            findings.sort_by(|a, b| a.pkg.cmp(&b.pkg).then(a.installed.cmp(&b.installed)).then(a.id.cmp(&b.id)));
-            findings.dedup_by(|a, b| a.pkg == b.pkg && a.installed == b.installed && a.id == b.id);
+            findings.sort_by(|a, b| {
+                a.pkg
+                    .cmp(&b.pkg)
+                    .then(a.installed.cmp(&b.installed))
+                    .then(a.pkg_path.cmp(&b.pkg_path))
+                    .then(a.id.cmp(&b.id))
+            });
+            findings.dedup_by(|a, b| {
+                a.pkg == b.pkg && a.installed == b.installed && a.pkg_path == b.pkg_path && a.id == b.id
+            });
             LangResult { target, findings }
         })
         .collect()
@@ -146,6 +162,7 @@ fn finding(
         pkg: pkg.to_owned(),
         installed: installed.to_owned(),
         fixed: hit.fixed.clone(),
+        pkg_path: None,
         severity,
         title: hit.record.summary.clone().unwrap_or_default(),
         references: hit.record.references.iter().map(|r| r.url.clone()).collect(),
@@ -225,12 +242,31 @@ pub fn scan_rootfs(root: &Path, db: &Db, f: &Filters) -> Result<ScanResult, PkgD
     scan_files(&crate::files::Dir(root), root.display().to_string(), db, f)
 }
 
-/// Scans a file tree.
+/// Whether an image scan reads the file at `rel` whole: the OS package databases
+/// ([`pkgdb::wanted`]) and the metadata of installed language packages
+/// ([`crate::lang::installed::wanted`]).
+#[must_use]
+pub fn wanted(rel: &str) -> bool {
+    pkgdb::wanted(rel) || crate::lang::installed::wanted(rel)
+}
+
+/// Scans a file tree: OS packages and installed language packages.
 pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Result<ScanResult, PkgDbError> {
     let os = pkgdb::detect_os_in(files)?;
     let packages = pkgdb::installed_in(files)?;
     let findings = match_packages(db, os.as_ref(), &packages, f);
-    Ok(ScanResult { target, os, packages, findings, image: None, lang: Vec::new(), artifact_type: "filesystem" })
+    let found = crate::lang::installed::find_in(files)?;
+    let lang = match_lang(db, found.targets, f);
+    Ok(ScanResult {
+        target,
+        os,
+        packages,
+        findings,
+        image: None,
+        lang,
+        artifact_type: "filesystem",
+        warnings: found.warnings,
+    })
 }
 
 /// Scans a read image (see [`crate::image::open`]).
@@ -251,6 +287,9 @@ fn vuln_json(v: &Finding) -> Value {
     let mut o = serde_json::Map::new();
     o.insert("VulnerabilityID".into(), json!(v.id));
     o.insert("PkgName".into(), json!(v.pkg));
+    if let Some(p) = &v.pkg_path {
+        o.insert("PkgPath".into(), json!(p));
+    }
     o.insert("InstalledVersion".into(), json!(v.installed));
     if let Some(fx) = &v.fixed {
         o.insert("FixedVersion".into(), json!(fx));
@@ -378,6 +417,9 @@ impl ScanResult {
                         );
                         if let Some(r) = p.relationship.as_str() {
                             o.insert("Relationship".into(), json!(r));
+                        }
+                        if !p.file_path.is_empty() {
+                            o.insert("FilePath".into(), json!(p.file_path));
                         }
                         if !p.locations.is_empty() {
                             let locs: Vec<Value> = p

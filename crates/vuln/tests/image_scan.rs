@@ -146,7 +146,12 @@ fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) {
 }
 
 fn opts() -> Options<'static> {
-    Options { wanted: &pkgdb::wanted, max_uncompressed: image::DEFAULT_MAX_UNCOMPRESSED, platform: None }
+    Options {
+        wanted: &pkgdb::wanted,
+        max_uncompressed: image::DEFAULT_MAX_UNCOMPRESSED,
+        platform: None,
+        lang_packages: false,
+    }
 }
 
 const OS_RELEASE: &[u8] = b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
