@@ -12,7 +12,9 @@
 //! panics. [`parse`] runs one parser on bytes alone (no companion files), for tests and fuzzing.
 
 pub mod dotnet;
+pub mod gobinary;
 pub mod golang;
+pub mod installed;
 pub mod java;
 pub mod misc;
 pub mod node;
@@ -89,6 +91,10 @@ pub struct Package {
     pub depends_on: Vec<String>,
     /// Where in the lockfile it is written.
     pub locations: Vec<Location>,
+    /// The file it was read from, for installed packages gathered into one target per
+    /// language (Trivy's `FilePath`: `usr/lib/python3/site-packages/x-1.0.dist-info/METADATA`,
+    /// `app.war/WEB-INF/lib/y-2.0.jar`); empty for lockfile packages.
+    pub file_path: String,
 }
 
 /// Trivy's language `Type` of a target.
@@ -142,11 +148,21 @@ pub enum LangType {
     ComposerVendor,
     /// `Cargo.lock`.
     Cargo,
+    /// Installed Python packages (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO`).
+    PythonPkg,
+    /// Installed Node.js packages (`package.json`).
+    NodePkg,
+    /// Java archives (`*.jar`, `*.war`, `*.ear`, `*.par`).
+    Jar,
+    /// Go binaries' build information.
+    GoBinary,
+    /// Installed Ruby gems (`specifications/*.gemspec`).
+    GemSpec,
 }
 
 impl LangType {
     /// Every type.
-    pub const ALL: [LangType; 24] = [
+    pub const ALL: [LangType; 29] = [
         LangType::Npm,
         LangType::Yarn,
         LangType::Pnpm,
@@ -171,6 +187,11 @@ impl LangType {
         LangType::Composer,
         LangType::ComposerVendor,
         LangType::Cargo,
+        LangType::PythonPkg,
+        LangType::NodePkg,
+        LangType::Jar,
+        LangType::GoBinary,
+        LangType::GemSpec,
     ];
 
     /// Trivy's `Type` string.
@@ -201,6 +222,24 @@ impl LangType {
             LangType::Composer => "composer",
             LangType::ComposerVendor => "composer-vendor",
             LangType::Cargo => "cargo",
+            LangType::PythonPkg => "python-pkg",
+            LangType::NodePkg => "node-pkg",
+            LangType::Jar => "jar",
+            LangType::GoBinary => "gobinary",
+            LangType::GemSpec => "gemspec",
+        }
+    }
+
+    /// Trivy's `Target` for the installed packages of a type gathered into one result
+    /// (`Python`, `Node.js`, `Java`, `Ruby`); `None` for types reported per file.
+    #[must_use]
+    pub fn aggregate_target(self) -> Option<&'static str> {
+        match self {
+            LangType::PythonPkg => Some("Python"),
+            LangType::NodePkg => Some("Node.js"),
+            LangType::Jar => Some("Java"),
+            LangType::GemSpec => Some("Ruby"),
+            _ => None,
         }
     }
 
@@ -231,6 +270,11 @@ impl LangType {
             LangType::Hex => "hex",
             LangType::Composer | LangType::ComposerVendor => "composer",
             LangType::Cargo => "cargo",
+            LangType::PythonPkg => "pypi",
+            LangType::NodePkg => "npm",
+            LangType::Jar => "maven",
+            LangType::GoBinary => "golang",
+            LangType::GemSpec => "gem",
         }
     }
 
@@ -250,6 +294,11 @@ impl LangType {
             LangType::Hex => "erlang",
             LangType::Composer | LangType::ComposerVendor => "composer",
             LangType::Cargo => "cargo",
+            LangType::PythonPkg => "pip",
+            LangType::NodePkg => "npm",
+            LangType::Jar => "maven",
+            LangType::GoBinary => "go",
+            LangType::GemSpec => "rubygems",
         }
     }
 
@@ -263,13 +312,26 @@ impl LangType {
                 | LangType::NuGet
                 | LangType::DotNetCore
                 | LangType::PackagesProps
+                | LangType::PythonPkg
+                | LangType::NodePkg
+                | LangType::Jar
+                | LangType::GoBinary
+                | LangType::GemSpec
         )
     }
 
     /// An installed-package type (Trivy's `TypeIndividualPkgs`: off for `fs` and `repo`).
     #[must_use]
     pub fn is_individual(self) -> bool {
-        matches!(self, LangType::ComposerVendor)
+        matches!(
+            self,
+            LangType::ComposerVendor
+                | LangType::PythonPkg
+                | LangType::NodePkg
+                | LangType::Jar
+                | LangType::GoBinary
+                | LangType::GemSpec
+        )
     }
 
     /// The type of a file, chosen by its path (slash-separated, relative to the scan root)
@@ -465,6 +527,12 @@ pub fn parse(kind: LangType, file_name: &str, bytes: &[u8]) -> Result<Vec<Packag
         LangType::Hex => misc::parse_mix_lock(text),
         LangType::Composer | LangType::ComposerVendor => misc::parse_composer(text, kind),
         LangType::Cargo => misc::parse_cargo_lock(text),
+        LangType::PythonPkg => installed::parse_python_metadata(text).map(|p| vec![p]),
+        LangType::NodePkg => installed::parse_package_json(text).map(|p| p.into_iter().collect()),
+        LangType::GemSpec => installed::parse_gemspec(text).map(|p| vec![p]),
+        LangType::Jar | LangType::GoBinary => {
+            Err(ParseError::new(0, format!("{} is read from binary files (see lang::installed)", kind.as_str())))
+        }
     }
 }
 
@@ -476,7 +544,7 @@ pub fn package_id(kind: LangType, name: &str, version: &str) -> String {
     }
     match kind {
         LangType::Conan | LangType::DotNetCore => format!("{name}/{version}"),
-        LangType::GoModule => {
+        LangType::GoModule | LangType::GoBinary => {
             if version.starts_with('v') {
                 format!("{name}@{version}")
             } else {
@@ -573,23 +641,23 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
 /// Segment matching by dynamic programming over (pattern index, path index), so that many `**`
 /// cost O(len(pattern) * len(path)) wildcard checks rather than exponential backtracking.
 fn seg_match(p: &[&str], s: &[&str]) -> bool {
-    // ok[i * width + j]: p[i..] matches s[j..]
+    // ok[i][j]: p[i..] matches s[j..]
     let width = s.len() + 1;
     let mut ok = vec![false; (p.len() + 1) * width];
     let at = |ok: &[bool], i: usize, j: usize| ok.get(i * width + j).copied().unwrap_or(false);
-    if let Some(last) = ok.last_mut() {
-        *last = true;
+    if let Some(end) = ok.get_mut(p.len() * width + s.len()) {
+        *end = true;
     }
-    for (i, pat) in p.iter().enumerate().rev() {
+    for (i, pi) in p.iter().enumerate().rev() {
         for j in (0..=s.len()).rev() {
-            let v = if *pat == "**" {
+            let v = if *pi == "**" {
                 // `**` matches nothing (go on with p[i+1..]) or one more segment
                 at(&ok, i + 1, j) || (j < s.len() && at(&ok, i, j + 1))
             } else {
-                at(&ok, i + 1, j + 1) && s.get(j).is_some_and(|seg| wild_match(pat.as_bytes(), seg.as_bytes()))
+                s.get(j).is_some_and(|sj| at(&ok, i + 1, j + 1) && wild_match(pi.as_bytes(), sj.as_bytes()))
             };
-            if let Some(cell) = ok.get_mut(i * width + j) {
-                *cell = v;
+            if let Some(x) = ok.get_mut(i * width + j) {
+                *x = v;
             }
         }
     }
