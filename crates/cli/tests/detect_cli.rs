@@ -471,3 +471,32 @@ fn a_corrupt_capture_is_an_error_naming_it_and_rules_are_required() {
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("--capture needs rules files"), "{}", err(&o));
 }
+
+#[test]
+fn validate_reports_falcos_load_results_per_file() {
+    let (Some(base), Some(bad)) =
+        (syscall_oracle("rules/invalid_base_macro.yaml"), syscall_oracle("rules/invalid_append_macro.yaml"))
+    else {
+        return;
+    };
+    let o =
+        kguard(&["detect", "--validate", base.to_str().unwrap(), "--validate", bad.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_str(out(&o).trim()).unwrap();
+    let results = v["falco_load_results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    // the base file loads; appending to its macro breaks the second
+    assert_eq!(results[0]["successful"], true);
+    assert_eq!(results[0]["warnings"][0]["code"], "LOAD_UNUSED_MACRO");
+    assert_eq!(results[1]["successful"], false);
+    let e = &results[1]["errors"][0];
+    assert_eq!(e["code"], "LOAD_ERR_COMPILE_CONDITION");
+    assert_eq!(e["message"], "unexpected token after 'execve', expecting 'or', 'and'");
+    assert_eq!(e["context"]["locations"][0]["item_type"], "macro");
+    assert_eq!(e["context"]["locations"][0]["item_name"], "some macro");
+    // text: every message with file:line:column and its code
+    let o = kguard(&["detect", "--validate", base.to_str().unwrap(), "--validate", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("invalid_base_macro.yaml:1:3: error: unexpected token after 'execve'"), "{}", err(&o));
+    assert!(err(&o).contains("[LOAD_ERR_COMPILE_CONDITION]"), "{}", err(&o));
+}

@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 mod eval;
+mod evttypes;
 pub mod k8saudit;
 pub mod limits;
 pub mod parser;
@@ -187,13 +188,13 @@ pub fn load_with(
     }
 }
 
-fn msg_at(level: Level, origin: &rules::Origin, item: String, message: String) -> LoadMessage {
-    LoadMessage { level, file: origin.file.clone(), pos: Some(origin.pos), item: Some(item), message }
+fn msg_at(level: Level, origin: &rules::Origin, item: (&'static str, &str), message: String) -> LoadMessage {
+    LoadMessage::new(level, origin.file.clone(), Some(origin.pos), item.0, item.1, message)
 }
 
 /// The error for a rule whose condition expands too far: at the innermost macro over the node limit
 /// when there is one (naming the rule that uses it), else at the rule.
-fn too_large(set: &RuleSet, rule: &rules::Origin, item: String, e: &limits::TooLarge) -> LoadMessage {
+fn too_large(set: &RuleSet, rule: &rules::Origin, item: (&'static str, &str), e: &limits::TooLarge) -> LoadMessage {
     match e {
         limits::TooLarge::Nodes { macro_name } => {
             let limit = limits::MAX_CONDITION_NODES;
@@ -201,8 +202,11 @@ fn too_large(set: &RuleSet, rule: &rules::Origin, item: String, e: &limits::TooL
                 Some(m) => msg_at(
                     Level::Error,
                     &m.origin,
-                    format!("macro '{}'", m.name),
-                    format!("Macro expands to more than {limit} nodes (macros and lists expanded), used by {item}"),
+                    ("macro", &m.name),
+                    format!(
+                        "Macro expands to more than {limit} nodes (macros and lists expanded), used by {} '{}'",
+                        item.0, item.1
+                    ),
                 ),
                 None => msg_at(
                     Level::Error,
@@ -251,7 +255,7 @@ impl Engine {
                 None
             };
             if let Some(m) = over {
-                messages.push(msg_at(Level::Error, &l.origin, format!("list '{}'", l.name), m));
+                messages.push(msg_at(Level::Error, &l.origin, ("list", &l.name), m));
                 return (None, messages);
             }
             list_items += len;
@@ -270,29 +274,36 @@ impl Engine {
                 Ok(e) => {
                     macros.insert(m.name.as_str(), e);
                 }
-                Err(e) => messages.push(msg_at(
-                    Level::Error,
-                    &m.origin,
-                    format!("macro '{}'", m.name),
-                    format!("Compilation error when compiling \"{}\": {e}", m.condition.trim()),
-                )),
+                Err(e) => messages.push(
+                    msg_at(Level::Error, &m.origin, ("macro", &m.name), e.message.clone())
+                        .with_code("LOAD_ERR_COMPILE_CONDITION"),
+                ),
             }
         }
+        // Falco checks every macro on its own, used or not: macros it names must exist and must
+        // not lead back to it.
+        let mut checked = std::collections::HashSet::new();
+        for m in &set.macros {
+            if let Some(e) = macros.get(m.name.as_str())
+                && let Err(msg) = check_macro(&m.name, e, &macros, &mut Vec::new(), &mut checked)
+            {
+                messages.push(msg_at(Level::Error, &m.origin, ("macro", &m.name), msg).with_code("LOAD_ERR_VALIDATE"));
+            }
+        }
+        unused_warnings(set, &macros, &mut messages);
         let names = Names { macros, lists };
         let mut sizer = limits::Sizer::new(&names.macros, &names.lists);
         let mut total_nodes = 0usize;
         let mut rules = Vec::new();
         for r in &set.rules {
-            let item = format!("rule '{}'", r.name);
+            let item = ("rule", r.name.as_str());
             let expr = match parser::parse(&r.condition) {
                 Ok(e) => e,
                 Err(e) => {
-                    messages.push(msg_at(
-                        Level::Error,
-                        &r.origin,
-                        item,
-                        format!("Compilation error when compiling \"{}\": {e}", r.condition.trim()),
-                    ));
+                    messages.push(
+                        msg_at(Level::Error, &r.origin, item, e.message.clone())
+                            .with_code("LOAD_ERR_COMPILE_CONDITION"),
+                    );
                     continue;
                 }
             };
@@ -306,8 +317,10 @@ impl Engine {
             };
             let expr = match with_exceptions(expr, &r.exceptions, fields) {
                 Ok(e) => e,
-                Err(m) => {
-                    messages.push(msg_at(Level::Error, &r.origin, item, m));
+                Err((name, m)) => {
+                    let pos = r.exceptions.iter().find(|x| x.name == name).map_or(r.origin.pos, |x| x.pos);
+                    let at = rules::Origin { file: r.origin.file.clone(), pos };
+                    messages.push(msg_at(Level::Error, &at, ("exception", &name), m).with_code("LOAD_ERR_VALIDATE"));
                     continue;
                 }
             };
@@ -326,32 +339,48 @@ impl Engine {
                     continue;
                 }
             }
+            if let Fields::Ext(src) = fields {
+                let types = src.event_types();
+                if !types.is_empty() {
+                    match evttypes::codes(&expr, &names.macros, &names.lists, &types) {
+                        Err(m) => {
+                            messages
+                                .push(msg_at(Level::Error, &r.origin, item, m).with_code("LOAD_ERR_COMPILE_CONDITION"));
+                            continue;
+                        }
+                        Ok(n) if r.warn_evttypes && (n == 0 || n > 100) => messages.push(msg_at(
+                            Level::Warning,
+                            &r.origin,
+                            item,
+                            "Rule matches too many evt.type values. This has a significant performance penalty."
+                                .to_owned(),
+                        )),
+                        Ok(_) => {}
+                    }
+                }
+            }
             let filter = match eval::compile(&expr, &names, fields) {
                 Ok(f) => f,
                 Err(m) if r.skip_if_unknown_filter && m.starts_with("filter_check called with nonexistent field") => {
-                    messages.push(msg_at(
-                        Level::Warning,
-                        &r.origin,
-                        item,
-                        format!("{m}; rule skipped (skip-if-unknown-filter)"),
-                    ));
+                    // the rule is skipped, with Falco's warning
+                    messages.push(msg_at(Level::Warning, &r.origin, item, m).with_code("LOAD_UNKNOWN_FIELD"));
                     rules.push(Rule { def: r.clone(), filter: None, output: Vec::new() });
                     continue;
                 }
                 Err(m) => {
-                    messages.push(msg_at(
-                        Level::Error,
-                        &r.origin,
-                        item,
-                        format!("Compilation error when compiling \"{}\": {m}", r.condition.trim()),
-                    ));
+                    let code = if m.starts_with("Undefined macro") {
+                        "LOAD_ERR_VALIDATE"
+                    } else {
+                        "LOAD_ERR_COMPILE_CONDITION"
+                    };
+                    messages.push(msg_at(Level::Error, &r.origin, item, m).with_code(code));
                     continue;
                 }
             };
             let output = match compile_output(&r.output, fields) {
                 Ok(o) => o,
                 Err(m) => {
-                    messages.push(msg_at(Level::Error, &r.origin, item, format!("invalid output format: {m}")));
+                    messages.push(msg_at(Level::Error, &r.origin, item, m).with_code("LOAD_ERR_COMPILE_OUTPUT"));
                     continue;
                 }
             };
@@ -521,7 +550,7 @@ fn output_token(s: &str, fields: Fields<'_>) -> Result<(String, Operand, usize),
         }
         match name.rfind('.') {
             Some(k) => n = k,
-            None => return Err(format!("invalid formatting token '%{}': no such field", s.get(..word).unwrap_or(""))),
+            None => return Err(format!("invalid formatting token {}", s.get(..word).unwrap_or(""))),
         }
     };
     let mut consumed = candidate.len();
@@ -533,6 +562,113 @@ fn output_token(s: &str, fields: Fields<'_>) -> Result<(String, Operand, usize),
     }
     let display = s.get(..consumed).unwrap_or(candidate).to_owned();
     Ok((display, Operand::Field { name: candidate.to_owned(), arg }, consumed))
+}
+
+/// Follows the macros a macro names: an undefined one or a loop back is an error in Falco's words.
+fn check_macro<'a>(
+    name: &'a str,
+    e: &'a Expr,
+    macros: &'a HashMap<&str, Expr>,
+    stack: &mut Vec<&'a str>,
+    checked: &mut std::collections::HashSet<&'a str>,
+) -> Result<(), String> {
+    if checked.contains(name) {
+        return Ok(());
+    }
+    if stack.contains(&name) {
+        return Err(format!("reference loop in macro '{name}'"));
+    }
+    if stack.len() >= limits::MAX_EXPANSION_DEPTH {
+        return Err(format!(
+            "Macro nests deeper than {} levels (through '{}')",
+            limits::MAX_EXPANSION_DEPTH,
+            stack.first().copied().unwrap_or(name)
+        ));
+    }
+    stack.push(name);
+    let mut refs = Vec::new();
+    idents(e, &mut refs);
+    for r in refs {
+        let Some((k, inner)) = macros.get_key_value(r) else {
+            stack.pop();
+            return Err(format!("Undefined macro '{r}' used in filter."));
+        };
+        if let Err(m) = check_macro(k, inner, macros, stack, checked) {
+            stack.pop();
+            return Err(m);
+        }
+    }
+    stack.pop();
+    checked.insert(name);
+    Ok(())
+}
+
+/// The macro names a condition refers to.
+fn idents<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| idents(x, out)),
+        Expr::Not(x) => idents(x, out),
+        Expr::Ident(n) => out.push(n),
+        Expr::Exists(_) | Expr::Compare { .. } => {}
+    }
+}
+
+/// Falco's `LOAD_UNUSED_MACRO` and `LOAD_UNUSED_LIST` warnings: a macro no rule or macro names,
+/// a list whose name appears (as a whole word) in no condition, list or exception.
+fn unused_warnings(set: &RuleSet, macros: &HashMap<&str, Expr>, messages: &mut Vec<LoadMessage>) {
+    let mut used = std::collections::HashSet::new();
+    let mut refs = Vec::new();
+    for e in macros.values() {
+        idents(e, &mut refs);
+    }
+    let rule_exprs: Vec<Expr> = set.rules.iter().filter_map(|r| parser::parse(&r.condition).ok()).collect();
+    for e in &rule_exprs {
+        idents(e, &mut refs);
+    }
+    used.extend(refs);
+    for m in &set.macros {
+        if !used.contains(m.name.as_str()) {
+            messages.push(msg_at(
+                Level::Warning,
+                &m.origin,
+                ("macro", &m.name),
+                "Macro not referred to by any other rule/macro".to_owned(),
+            ));
+        }
+    }
+    let mut words = std::collections::HashSet::new();
+    let mut add = |t: &str| {
+        for w in t.split(|c: char| c.is_whitespace() || "(),=".contains(c)) {
+            if !w.is_empty() {
+                words.insert(w.to_owned());
+            }
+        }
+    };
+    set.macros.iter().for_each(|m| add(&m.condition));
+    set.rules.iter().for_each(|r| add(&r.condition));
+    for l in &set.lists {
+        l.items.iter().for_each(|i| add(i));
+    }
+    for r in &set.rules {
+        for ex in &r.exceptions {
+            for v in &ex.values {
+                node_to_items(v).iter().for_each(|i| add(i));
+                for n in v.as_seq().unwrap_or(&[]) {
+                    node_to_items(n).iter().for_each(|i| add(i));
+                }
+            }
+        }
+    }
+    for l in &set.lists {
+        if !words.contains(&l.name) {
+            messages.push(msg_at(
+                Level::Warning,
+                &l.origin,
+                ("list", &l.name),
+                "List not referred to by any other rule/macro".to_owned(),
+            ));
+        }
+    }
 }
 
 fn node_to_items(n: &YamlNode) -> Vec<String> {
@@ -573,7 +709,7 @@ fn exception_field(f: &str) -> Result<Operand, String> {
 }
 
 fn exception_op(c: &str) -> Result<CmpOp, String> {
-    CmpOp::from_name(c).ok_or_else(|| format!("invalid exception comparison operator '{c}'"))
+    CmpOp::from_name(c).ok_or_else(|| format!("'{c}' is not a supported comparison operator"))
 }
 
 fn compare(lhs: Operand, op: CmpOp, v: &YamlNode) -> Expr {
@@ -586,29 +722,33 @@ fn compare(lhs: Operand, op: CmpOp, v: &YamlNode) -> Expr {
 }
 
 /// `(<cond>) and not (<exception> or …)` for the exceptions that have values.
-fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef], src: Fields<'_>) -> Result<Expr, String> {
+fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef], src: Fields<'_>) -> Result<Expr, (String, String)> {
     let mut alts = Vec::new();
     for ex in exceptions {
+        let err = |m: String| (ex.name.clone(), m);
+        let field = |f: &str| -> Result<Operand, (String, String)> {
+            let op = exception_field(f).map_err(err)?;
+            eval::compile_operand(&op, src).map_err(|e| {
+                err(if e.contains("nonexistent field") { format!("'{f}' is not a supported filter field") } else { e })
+            })?;
+            Ok(op)
+        };
         let Some(fields) = &ex.fields else {
-            return Err(format!("exception '{}' has no fields", ex.name));
+            return Err(err("Rule exception must have fields property with a list of fields".to_owned()));
         };
         match fields {
             ExceptionFields::One(f) => {
                 let comp = match &ex.comps {
                     None => CmpOp::In,
-                    Some(ExceptionFields::One(c)) => exception_op(c)?,
+                    Some(ExceptionFields::One(c)) => exception_op(c).map_err(err)?,
                     Some(ExceptionFields::Many(_)) => {
-                        return Err(format!("exception '{}': fields is a single value but comps is a list", ex.name));
+                        return Err(err("Fields is a single value but comps is a list".to_owned()));
                     }
                 };
                 if !matches!(comp, CmpOp::In | CmpOp::PMatch | CmpOp::Intersects) {
-                    return Err(format!(
-                        "exception '{}': with a single field, comps must be one of in, pmatch, intersects",
-                        ex.name
-                    ));
+                    return Err(err("With a single field, comps must be one of in, pmatch, intersects".to_owned()));
                 }
-                let lhs = exception_field(f)?;
-                eval::compile_operand(&lhs, src).map_err(|e| format!("exception '{}': {e}", ex.name))?;
+                let lhs = field(f)?;
                 let items: Vec<String> = ex.values.iter().flat_map(node_to_items).collect();
                 if !items.is_empty() {
                     alts.push(Expr::Compare { lhs, op: comp, modifier: None, rhs: Rhs::List(items) });
@@ -617,29 +757,21 @@ fn with_exceptions(cond: Expr, exceptions: &[ExceptionDef], src: Fields<'_>) -> 
             ExceptionFields::Many(fs) => {
                 let comps: Vec<CmpOp> = match &ex.comps {
                     None => vec![CmpOp::Eq; fs.len()],
-                    Some(ExceptionFields::Many(cs)) => cs.iter().map(|c| exception_op(c)).collect::<Result<_, _>>()?,
+                    Some(ExceptionFields::Many(cs)) => {
+                        cs.iter().map(|c| exception_op(c)).collect::<Result<_, _>>().map_err(err)?
+                    }
                     Some(ExceptionFields::One(_)) => {
-                        return Err(format!("exception '{}': fields is a list but comps is a single value", ex.name));
+                        return Err(err("Fields is a list but comps is a single value".to_owned()));
                     }
                 };
                 if comps.len() != fs.len() {
-                    return Err(format!("exception '{}': fields and comps lists must have equal length", ex.name));
+                    return Err(err("Fields and comps lists must have equal length".to_owned()));
                 }
-                let lhss: Vec<Operand> = fs.iter().map(|f| exception_field(f)).collect::<Result<_, _>>()?;
-                for l in &lhss {
-                    eval::compile_operand(l, src).map_err(|e| format!("exception '{}': {e}", ex.name))?;
-                }
+                let lhss: Vec<Operand> = fs.iter().map(|f| field(f)).collect::<Result<_, _>>()?;
                 for tuple in &ex.values {
-                    let Some(vals) = tuple.as_seq() else {
-                        return Err(format!(
-                            "exception '{}': each value must be a list of {} items",
-                            ex.name,
-                            fs.len()
-                        ));
+                    let Some(vals) = tuple.as_seq().filter(|v| v.len() == fs.len()) else {
+                        return Err(err("Fields and values lists must have equal length".to_owned()));
                     };
-                    if vals.len() != fs.len() {
-                        return Err(format!("exception '{}': fields and values lists must have equal length", ex.name));
-                    }
                     let checks: Vec<Expr> = lhss
                         .iter()
                         .zip(comps.iter())

@@ -39,8 +39,91 @@ pub struct LoadMessage {
     pub pos: Option<Pos>,
     /// The item, e.g. `rule 'Create Privileged Pod'`.
     pub item: Option<String>,
+    /// Falco's kind of item (`rule`, `macro`, `list`, `exception`, `rules content`,
+    /// `rules content item`, `required_engine_version`, `required_plugin_versions`).
+    pub item_type: &'static str,
+    /// The item's name (empty for items without one).
+    pub item_name: String,
+    /// Falco's code (`LOAD_ERR_YAML_PARSE`, `LOAD_ERR_YAML_VALIDATE`, `LOAD_ERR_VALIDATE`,
+    /// `LOAD_ERR_COMPILE_CONDITION`, `LOAD_ERR_COMPILE_OUTPUT`; warnings `LOAD_UNUSED_MACRO`,
+    /// `LOAD_UNUSED_LIST`, `LOAD_NO_EVTTYPE`, `LOAD_UNKNOWN_FIELD`, `LOAD_DEPRECATED_ITEM`, …).
+    pub code: &'static str,
     /// What is wrong.
     pub message: String,
+}
+
+impl LoadMessage {
+    /// A message about an item (`item_type` and `item_name` as Falco names them), its code chosen
+    /// from the message as Falco's loader chooses it for that kind of problem.
+    #[must_use]
+    pub fn new(
+        level: Level,
+        file: Arc<str>,
+        pos: Option<Pos>,
+        item_type: &'static str,
+        item_name: &str,
+        message: String,
+    ) -> Self {
+        let item = match item_type {
+            "" => None,
+            "rule" | "macro" | "list" | "exception" => Some(format!("{item_type} '{item_name}'")),
+            t => Some(t.to_owned()),
+        };
+        let code = classify(level, &message);
+        Self { level, file, pos, item, item_type, item_name: item_name.to_owned(), code, message }
+    }
+
+    /// The same message with another code.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+}
+
+/// Falco's load result code for a message, from the kind of problem it reports.
+fn classify(level: Level, m: &str) -> &'static str {
+    if level == Level::Warning {
+        return if m.starts_with("Macro not referred") {
+            "LOAD_UNUSED_MACRO"
+        } else if m.starts_with("List not referred") {
+            "LOAD_UNUSED_LIST"
+        } else if m.contains("too many evt.type") {
+            "LOAD_NO_EVTTYPE"
+        } else if m.contains("nonexistent field") {
+            "LOAD_UNKNOWN_FIELD"
+        } else if m.contains("deprecated") {
+            "LOAD_DEPRECATED_ITEM"
+        } else if m.contains("unknown key") {
+            "LOAD_UNKNOWN_KEY"
+        } else {
+            "LOAD_UNKNOWN_ITEM"
+        };
+    }
+    const VALIDATE: &[&str] = &[
+        "Undefined macro",
+        "reference loop",
+        "key but no ",
+        "but no rule by that name",
+        "Rules require engine version",
+        "Plugin requirement",
+        "Appended rule must",
+        "is not a supported",
+        "lists must have equal length",
+        "Rule exception must have",
+        "re-defined with a different source",
+        "Multiple definitions of exception",
+        "Can not append exception",
+    ];
+    if m.starts_with("invalid YAML") || m.starts_with("yaml-cpp") {
+        "LOAD_ERR_YAML_PARSE"
+    } else if VALIDATE.iter().any(|v| m.contains(v)) {
+        "LOAD_ERR_VALIDATE"
+    } else if m.starts_with("invalid formatting token") || m.starts_with("invalid output format") {
+        "LOAD_ERR_COMPILE_OUTPUT"
+    } else {
+        "LOAD_ERR_YAML_VALIDATE"
+    }
 }
 
 impl fmt::Display for LoadMessage {
@@ -197,6 +280,9 @@ pub struct RuleDef {
     /// `skip-if-unknown-filter`: a condition naming a field this engine lacks skips the rule
     /// with a warning instead of failing the load.
     pub skip_if_unknown_filter: bool,
+    /// `warn_evttypes` (default true): whether a rule matching too many event types is warned
+    /// about.
+    pub warn_evttypes: bool,
     /// Where.
     pub origin: Origin,
 }
@@ -286,7 +372,8 @@ pub struct Loader {
 
 struct Ctx<'a> {
     file: &'a Arc<str>,
-    item: Option<String>,
+    /// Falco's item type and the item's name.
+    item: (&'static str, String),
     pos: Pos,
 }
 
@@ -316,13 +403,26 @@ impl Loader {
     }
 
     fn msg(&mut self, level: Level, ctx: &Ctx<'_>, pos: Option<Pos>, message: impl Into<String>) {
-        self.messages.push(LoadMessage {
+        self.messages.push(LoadMessage::new(
             level,
-            file: ctx.file.clone(),
-            pos: pos.or(Some(ctx.pos)),
-            item: ctx.item.clone(),
-            message: message.into(),
-        });
+            ctx.file.clone(),
+            pos.or(Some(ctx.pos)),
+            ctx.item.0,
+            &ctx.item.1,
+            message.into(),
+        ));
+    }
+
+    /// A message about an exception of the rule of `ctx`.
+    fn exception_msg(&mut self, ctx: &Ctx<'_>, pos: Pos, name: &str, message: impl Into<String>) {
+        self.messages.push(LoadMessage::new(
+            Level::Error,
+            ctx.file.clone(),
+            Some(pos),
+            "exception",
+            name,
+            message.into(),
+        ));
     }
 
     /// Loads one file's text. Errors are recorded (see [`Loader::messages`]); items of a file
@@ -332,7 +432,7 @@ impl Loader {
         let docs = yaml::parse_documents(text);
         let mut any = false;
         for doc in docs {
-            let ctx = Ctx { file: &file, item: None, pos: doc.pos };
+            let ctx = Ctx { file: &file, item: ("rules content", String::new()), pos: doc.pos };
             let root = match doc.root {
                 Ok(Some(r)) => r,
                 Ok(None) => continue,
@@ -343,7 +443,12 @@ impl Loader {
             };
             any = true;
             let Some(items) = root.as_seq() else {
-                self.msg(Level::Error, &ctx, Some(root.pos), "Rules content is not yaml array of objects");
+                let m = if root.as_map().is_some() {
+                    "Rules content is not yaml array of objects"
+                } else {
+                    "Rules content is not yaml"
+                };
+                self.msg(Level::Error, &ctx, Some(root.pos), m);
                 continue;
             };
             for item in items {
@@ -354,7 +459,7 @@ impl Loader {
     }
 
     fn add_item(&mut self, file: &Arc<str>, item: &YamlNode) {
-        let mut ctx = Ctx { file, item: None, pos: item.pos };
+        let mut ctx = Ctx { file, item: ("rules content item", String::new()), pos: item.pos };
         if item.is_null() {
             self.msg(Level::Warning, &ctx, None, "empty item ignored");
             return;
@@ -369,26 +474,28 @@ impl Loader {
             return;
         };
         if let Some(v) = item.get("required_engine_version") {
-            ctx.item = Some("required_engine_version".to_owned());
+            ctx.item = ("required_engine_version", String::new());
             match parse_version(v) {
                 Some(ver) => {
                     if ver > ENGINE_VERSION {
                         let (a, b, c) = ver;
                         let (x, y, z) = ENGINE_VERSION;
+                        // as written: an integer N (the older form) or x.y.z
+                        let want = v.as_i64().map_or_else(|| format!("{a}.{b}.{c}"), |n| n.to_string());
                         self.msg(
                             Level::Error,
                             &ctx,
                             Some(v.pos),
-                            format!("Rules require engine version {a}.{b}.{c}, but engine version is {x}.{y}.{z}"),
+                            format!("Rules require engine version {want}, but engine version is {x}.{y}.{z}"),
                         );
                     }
                     let cur = self.set.required_engine_version.unwrap_or((0, 0, 0));
                     self.set.required_engine_version = Some(cur.max(ver));
                 }
-                None => self.msg(Level::Error, &ctx, Some(v.pos), "Unable to parse engine version"),
+                None => self.msg(Level::Error, &ctx, Some(v.pos), "Can't decode YAML scalar value"),
             }
         } else if let Some(v) = item.get("required_plugin_versions") {
-            ctx.item = Some("required_plugin_versions".to_owned());
+            ctx.item = ("required_plugin_versions", String::new());
             self.plugin_versions(&ctx, v);
         } else if let Some(n) = item.get("list") {
             self.add_list(file, item, n, &mut ctx);
@@ -444,11 +551,17 @@ impl Loader {
         }
     }
 
-    fn name_of(&mut self, n: &YamlNode, what: &str, ctx: &Ctx<'_>) -> Option<String> {
+    fn name_of(&mut self, n: &YamlNode, what: &'static str, ctx: &mut Ctx<'_>) -> Option<String> {
         match n.as_str() {
             Some(s) if !s.is_empty() => Some(s.to_owned()),
             _ => {
-                self.msg(Level::Error, ctx, Some(n.pos), format!("Value of {what} must be a non-empty string"));
+                ctx.item = (what, String::new());
+                let m = if n.is_null() || n.as_str() == Some("") {
+                    format!("Mapping for key '{what}' is empty")
+                } else {
+                    format!("Value of {what} must be a non-empty string")
+                };
+                self.msg(Level::Error, ctx, Some(n.pos), m);
                 None
             }
         }
@@ -569,7 +682,7 @@ impl Loader {
 
     fn add_list(&mut self, file: &Arc<str>, item: &YamlNode, n: &YamlNode, ctx: &mut Ctx<'_>) {
         let Some(name) = self.name_of(n, "list", ctx) else { return };
-        ctx.item = Some(format!("list '{name}'"));
+        ctx.item = ("list", name.clone());
         self.check_keys(item, LIST_KEYS, ctx);
         let append = self.append_flag(item, ctx);
         let Some((app, rep)) = self.overrides(item, ctx, &["items"], &["items"]) else { return };
@@ -586,7 +699,7 @@ impl Loader {
                     ctx,
                     None,
                     format!(
-                        "List has '{}' but no list by that name already exists",
+                        "List has '{}' key but no list by that name already exists",
                         if append { "append" } else { "override" }
                     ),
                 );
@@ -606,7 +719,7 @@ impl Loader {
 
     fn add_macro(&mut self, file: &Arc<str>, item: &YamlNode, n: &YamlNode, ctx: &mut Ctx<'_>) {
         let Some(name) = self.name_of(n, "macro", ctx) else { return };
-        ctx.item = Some(format!("macro '{name}'"));
+        ctx.item = ("macro", name.clone());
         self.check_keys(item, MACRO_KEYS, ctx);
         let append = self.append_flag(item, ctx);
         let Some((app, rep)) = self.overrides(item, ctx, &["condition"], &["condition"]) else { return };
@@ -626,7 +739,7 @@ impl Loader {
                     ctx,
                     None,
                     format!(
-                        "Macro has '{}' but no macro by that name already exists",
+                        "Macro has '{}' key but no macro by that name already exists",
                         if append { "append" } else { "override" }
                     ),
                 );
@@ -656,16 +769,12 @@ impl Loader {
         let mut out: Vec<ExceptionDef> = Vec::new();
         for e in seq {
             let Some(name) = e.get("name").and_then(scalar_text) else {
-                self.msg(Level::Error, ctx, Some(e.pos), "Item has no mapping for key 'name'");
+                self.exception_msg(ctx, e.pos, "", "Item has no mapping for key 'name'");
                 return None;
             };
             if out.iter().any(|x| x.name == name) {
-                self.msg(
-                    Level::Error,
-                    ctx,
-                    Some(e.pos),
-                    format!("Multiple definitions of exception '{name}' in the same rule"),
-                );
+                let m = format!("Multiple definitions of exception '{name}' in the same rule");
+                self.exception_msg(ctx, e.pos, &name, m);
                 return None;
             }
             for k in e.as_map().unwrap_or(&[]) {
@@ -694,24 +803,16 @@ impl Loader {
             let fields = match fields_of(e.get("fields")) {
                 Ok(f) => f,
                 Err(p) => {
-                    self.msg(
-                        Level::Error,
-                        ctx,
-                        Some(p),
-                        "Value of exception fields must be a string or a sequence of strings",
-                    );
+                    let m = "Value of exception fields must be a string or a sequence of strings";
+                    self.exception_msg(ctx, p, &name, m);
                     return None;
                 }
             };
             let comps = match fields_of(e.get("comps")) {
                 Ok(c) => c,
                 Err(p) => {
-                    self.msg(
-                        Level::Error,
-                        ctx,
-                        Some(p),
-                        "Value of exception comps must be a string or a sequence of strings",
-                    );
+                    let m = "Value of exception comps must be a string or a sequence of strings";
+                    self.exception_msg(ctx, p, &name, m);
                     return None;
                 }
             };
@@ -721,7 +822,7 @@ impl Loader {
                     Some(s) => s.to_vec(),
                     None if v.is_null() => Vec::new(),
                     None => {
-                        self.msg(Level::Error, ctx, Some(v.pos), "Value of exception values must be a sequence");
+                        self.exception_msg(ctx, v.pos, &name, "Value of exception values must be a sequence");
                         return None;
                     }
                 },
@@ -734,7 +835,7 @@ impl Loader {
     #[allow(clippy::too_many_lines)]
     fn add_rule(&mut self, file: &Arc<str>, item: &YamlNode, n: &YamlNode, ctx: &mut Ctx<'_>) {
         let Some(name) = self.name_of(n, "rule", ctx) else { return };
-        ctx.item = Some(format!("rule '{name}'"));
+        ctx.item = ("rule", name.clone());
         self.check_keys(item, RULE_KEYS, ctx);
         let append = self.append_flag(item, ctx);
         let Some((app, rep)) = self.overrides(item, ctx, RULE_APPENDABLE, RULE_REPLACEABLE) else { return };
@@ -800,12 +901,16 @@ impl Loader {
                     ctx,
                     None,
                     format!(
-                        "Rule has '{}' but no rule by that name already exists",
+                        "Rule has '{}' key but no rule by that name already exists",
                         if append { "append" } else { "override" }
                     ),
                 );
                 return;
             };
+            if append && item.get("condition").is_none() && item.get("exceptions").is_none() {
+                self.msg(Level::Error, ctx, None, "Appended rule must have exceptions or condition property");
+                return;
+            }
             let Some(r) = self.set.rules.get_mut(i) else { return };
             let is_app = |k: &str| append || app.iter().any(|x| x == k);
             let is_rep = |k: &str| !append && rep.iter().any(|x| x == k);
@@ -859,16 +964,23 @@ impl Loader {
                                     "Can not append exception '{}' with fields or comps: an existing exception has that name",
                                     ex.name
                                 );
-                                self.messages.push(LoadMessage {
-                                    level: Level::Error,
-                                    file: ctx.file.clone(),
-                                    pos: Some(ex.pos),
-                                    item: ctx.item.clone(),
-                                    message: msg,
-                                });
+                                let (file, pos) = (ctx.file.clone(), ex.pos);
+                                self.messages.push(LoadMessage::new(
+                                    Level::Error,
+                                    file,
+                                    Some(pos),
+                                    "exception",
+                                    &ex.name,
+                                    msg,
+                                ));
                                 return;
                             }
                             cur.values.extend(ex.values);
+                        } else if ex.fields.is_none() {
+                            let (file, pos, name) = (ctx.file.clone(), ex.pos, ex.name);
+                            let m = "Rule exception must have fields property with a list of fields".to_owned();
+                            self.messages.push(LoadMessage::new(Level::Error, file, Some(pos), "exception", &name, m));
+                            return;
                         } else {
                             r.exceptions.push(ex);
                         }
@@ -908,6 +1020,12 @@ impl Loader {
             self.msg(Level::Error, ctx, None, "Values of condition, output and desc must be strings");
             return;
         };
+        if let Some(ex) = exceptions.iter().flatten().find(|e| e.fields.is_none()) {
+            let (file, pos) = (ctx.file.clone(), ex.pos);
+            let m = "Item has no mapping for key 'fields'".to_owned();
+            self.messages.push(LoadMessage::new(Level::Error, file, Some(pos), "exception", &ex.name, m));
+            return;
+        }
         let source = text("source").unwrap_or_else(|| "syscall".to_owned());
         let def = RuleDef {
             name,
@@ -920,6 +1038,7 @@ impl Loader {
             enabled: enabled.unwrap_or(true),
             exceptions: exceptions.unwrap_or_default(),
             skip_if_unknown_filter: item.get("skip-if-unknown-filter").and_then(YamlNode::as_bool).unwrap_or(false),
+            warn_evttypes: item.get("warn_evttypes").and_then(YamlNode::as_bool).unwrap_or(true),
             origin: Origin { file: file.clone(), pos: item.pos },
         };
         match existing.and_then(|i| self.set.rules.get_mut(i)) {

@@ -65,6 +65,14 @@ pub trait FieldSource: Sync {
     /// Whether `name` names a field (with or without its argument); used to find where a
     /// `%field` token in an output ends.
     fn knows(&self, name: &str) -> bool;
+
+    /// The names `evt.type` takes and how many event codes each stands for (enter, exit and
+    /// older versions), for Falco's load-time checks: an unknown name in an `evt.type`
+    /// comparison is an error, and a rule matching more than 100 codes gets a `LOAD_NO_EVTTYPE`
+    /// warning. Empty (the default): the source has no event types.
+    fn event_types(&self) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }
 
 /// One event of a source.

@@ -202,6 +202,32 @@ impl FieldSource for SyscallFields {
         find(name).is_some()
             || ["evt.arg.", "evt.rawarg."].iter().any(|p| name.strip_prefix(p).is_some_and(|r| !r.is_empty()))
     }
+
+    fn event_types(&self) -> Vec<(&'static str, usize)> {
+        event_types().to_vec()
+    }
+}
+
+/// Each name `evt.type` takes and how many event codes it stands for: the event table's names
+/// (every version, enter and exit), and the system calls without events of their own, which
+/// arrive as the two generic events.
+fn event_types() -> &'static [(&'static str, usize)] {
+    static TYPES: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for e in event::EVENTS {
+            match counts.iter_mut().find(|(n, _)| *n == e.name) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((e.name, 1)),
+            }
+        }
+        for (_, name) in event::SYSCALL_NAMES {
+            if !counts.iter().any(|(n, _)| n == name) {
+                counts.push((name, 2));
+            }
+        }
+        counts
+    })
 }
 
 const CAPS: &[&str] = &[
