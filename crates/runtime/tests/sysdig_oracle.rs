@@ -273,6 +273,9 @@ fn sysdig_oracle() {
 #[test]
 fn fixture_matches_live_sysdig() {
     let Some(dir) = kguard_testkit::shared_path("oracles/falco-syscall") else { return };
+    if !kguard_testkit::tool("sysdig", "fixture_matches_live_sysdig") {
+        return;
+    }
     let Ok(out) = std::process::Command::new("sysdig")
         .env("TZ", "UTC")
         .arg("-r")
