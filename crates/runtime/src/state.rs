@@ -854,8 +854,8 @@ impl Inspector {
         if res > 0 {
             // the parent's view: the child's pid is the returned tid for a new process
             let flags = geti("flags").unwrap_or(0);
-            // PPM_CL_CLONE_THREAD = 1 << 16
-            t.pid = if flags & (1 << 16) != 0 { geti("pid").unwrap_or(tid) } else { child };
+            // PPM_CL_CLONE_THREAD = 1 << 13 (the clone_flags table)
+            t.pid = if flags & (1 << 13) != 0 { geti("pid").unwrap_or(tid) } else { child };
             t.ptid = tid;
         } else {
             t.ptid = geti("ptid").unwrap_or(-1);

@@ -49,11 +49,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("curl_google", "fd.name_changed", "not yet ported: libsinsp's socket role and tuple inference on bind/listen/accept/sendto/recvfrom (client/server sides, name changes)"),  // 6 events
     ("curl_google", "fd.num", "fd.num after a failed or unmatched exit event: libsinsp keeps the previous fd, ours -1 (not yet ported)"),  // 4 events
     ("curl_google", "group.gid", "sysdig 0.29 prints the gid of a thread created by clone as 8589934591 (a 64-bit read of a 32-bit -1); ours 4294967295"),  // 71 events
-    ("curl_google", "proc.aname[2]", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
-    ("curl_google", "proc.cwd", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
-    ("curl_google", "proc.pid", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
-    ("curl_google", "proc.ppid", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
-    ("curl_google", "thread.ismain", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
     ("curl_google", "thread.vtid", "not yet ported exactly: a thread created by clone(CLONE_THREAD) seen from the parent's exit event (pid, vtid, cwd and ancestors of the new thread)"),  // 158 events
     ("single_ipv6_conn", "evt.arg.fd", "libsinsp 0.29 does not learn a socket's L4 protocol from socket()'s type (it prints `<4>`, no l4proto until a tuple is seen); ours does"),  // 6 events
     ("single_ipv6_conn", "evt.arg[0]", "libsinsp 0.29 does not learn a socket's L4 protocol from socket()'s type (it prints `<4>`, no l4proto until a tuple is seen); ours does"),  // 6 events
