@@ -73,6 +73,11 @@ pub struct DetectArgs {
     /// rules run over (Falco's `-e`; repeatable). Needs rules files with `-r`.
     #[arg(short = 'e', long = "capture", value_name = "FILE")]
     pub captures: Vec<PathBuf>,
+    /// Also write the events read to FILE as a scap capture (section 1.2, as libscap writes;
+    /// gzipped when FILE ends in `.gz`; synced to disk at the end), with the process, fd and user
+    /// lists of the first capture: sysdig and Falco read it.
+    #[arg(short = 'w', long = "write-capture", value_name = "FILE", requires = "captures")]
+    pub write_capture: Option<PathBuf>,
     /// Audit event files (JSON lines of Event/EventList, `.gz` too), directories (`*.json`,
     /// `*.jsonl`, `*.ndjson`, `*.log`, gzipped, rotated logs oldest first), or `-` for stdin.
     #[arg(value_name = "EVENTS")]
@@ -345,11 +350,20 @@ fn run_capture(
     sinks: &mut Sinks,
     total: &mut usize,
     by_rule: &mut std::collections::BTreeMap<String, usize>,
+    mut dump: Option<&mut CaptureOut>,
 ) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut capture =
         kguard_runtime::Capture::new(BufReader::with_capacity(1 << 16, file)).map_err(|e| e.to_string())?;
-    while let Some(ev) = capture.next_event().map_err(|e| e.to_string())? {
+    loop {
+        let Some(block) = capture.reader.next_block().map_err(|e| e.to_string())? else { break };
+        if let Some(d) = dump.as_deref_mut() {
+            d.write(&block)?;
+        }
+        if !capture.inspector.feed(block) {
+            continue;
+        }
+        let Some(ev) = capture.inspector.view() else { continue };
         if ev.is_internal() {
             continue;
         }
@@ -362,6 +376,73 @@ fn run_capture(
         }
     }
     Ok(())
+}
+
+/// `--write-capture`: a scap writer over a file (gzipped for `.gz`). Process, fd, user and
+/// interface lists are written from the first capture only, so several captures make one.
+struct CaptureOut {
+    path: PathBuf,
+    writer: kguard_runtime::writer::Writer<OutFile>,
+    lists_done: bool,
+}
+
+/// The file a capture is written to, gzipped or not.
+enum OutFile {
+    Plain(BufWriter<std::fs::File>),
+    Gz(flate2::write::GzEncoder<BufWriter<std::fs::File>>),
+}
+
+impl Write for OutFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(w) => w.write(buf),
+            Self::Gz(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(w) => w.flush(),
+            Self::Gz(w) => w.flush(),
+        }
+    }
+}
+
+impl CaptureOut {
+    fn create(path: &Path) -> Result<Self, String> {
+        let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+        let sink = BufWriter::with_capacity(1 << 16, std::fs::File::create(path).map_err(fail)?);
+        let out = if path.extension().is_some_and(|e| e == "gz") {
+            OutFile::Gz(flate2::write::GzEncoder::new(sink, flate2::Compression::fast()))
+        } else {
+            OutFile::Plain(sink)
+        };
+        let writer = kguard_runtime::writer::Writer::new(out).map_err(fail)?;
+        Ok(Self { path: path.to_owned(), writer, lists_done: false })
+    }
+
+    fn write(&mut self, b: &kguard_runtime::scap::Block) -> Result<(), String> {
+        use kguard_runtime::scap::Block;
+        let list = !matches!(b, Block::Event(_) | Block::SkippedEvent { .. });
+        if list && self.lists_done {
+            return Ok(());
+        }
+        if !list {
+            // the first event ends the lists of the first capture
+            self.lists_done = true;
+        }
+        self.writer.write_block(b).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Ends the gzip stream, flushes and syncs the file to disk.
+    fn finish(self) -> Result<(), String> {
+        let fail = |e: std::io::Error| format!("{}: {e}", self.path.display());
+        let buffered = match self.writer.into_inner() {
+            OutFile::Plain(w) => w,
+            OutFile::Gz(g) => g.finish().map_err(fail)?,
+        };
+        let file = buffered.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)
+    }
 }
 
 fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
@@ -518,11 +599,24 @@ pub fn run(args: &DetectArgs) -> u8 {
         Sinks { format: args.format, host: hostname(), stdout: std::io::stdout().lock(), file, http, failed: false };
     let default_time = now_ns();
     let (mut total, mut by_rule) = (0usize, std::collections::BTreeMap::<String, usize>::new());
+    let mut dump = match args.write_capture.as_deref().map(CaptureOut::create).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    };
     for path in &args.captures {
-        if let Err(e) = run_capture(&engine, path, &mut sinks, &mut total, &mut by_rule) {
+        if let Err(e) = run_capture(&engine, path, &mut sinks, &mut total, &mut by_rule, dump.as_mut()) {
             eprintln!("error: {}: {e}", path.display());
             status = crate::exit::ERROR;
         }
+    }
+    if let Some(d) = dump
+        && let Err(e) = d.finish()
+    {
+        eprintln!("error: {e}");
+        status = crate::exit::ERROR;
     }
     let (mut evs, mut errs, mut buf) = (Vec::new(), Vec::new(), Vec::new());
     'inputs: for path in &inputs {

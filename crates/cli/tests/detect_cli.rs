@@ -500,3 +500,37 @@ fn validate_reports_falcos_load_results_per_file() {
     assert!(err(&o).contains("invalid_base_macro.yaml:1:3: error: unexpected token after 'execve'"), "{}", err(&o));
     assert!(err(&o).contains("[LOAD_ERR_COMPILE_CONDITION]"), "{}", err(&o));
 }
+
+#[test]
+fn write_capture_gives_a_capture_that_reads_back_the_same() {
+    let (Some(cap), Some(rules), Some(want)) = (
+        syscall_oracle("trace_files/cat_write.scap"),
+        syscall_oracle("rules/single_rule.yaml"),
+        syscall_oracle("output_files/single_rule_with_cat_write.txt"),
+    ) else {
+        return;
+    };
+    let d = tmp("write-capture");
+    let want = std::fs::read_to_string(want).unwrap();
+    for name in ["out.scap", "out.scap.gz"] {
+        let out_path = d.join(name);
+        let o = kguard(&[
+            "detect",
+            "-r",
+            rules.to_str().unwrap(),
+            "-e",
+            cap.to_str().unwrap(),
+            "-w",
+            out_path.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&o), 1, "{}", err(&o));
+        let bytes = std::fs::read(&out_path).unwrap();
+        assert_eq!(bytes.starts_with(&[0x1f, 0x8b]), name.ends_with(".gz"), "{name}");
+        // the written capture gives the same alerts
+        let o = kguard(&["detect", "-r", rules.to_str().unwrap(), "-e", out_path.to_str().unwrap()]);
+        assert_eq!(out(&o).trim_end(), want.trim_end(), "{name}");
+    }
+    // it needs a capture to read
+    let o = kguard(&["detect", "-w", d.join("x.scap").to_str().unwrap(), "-r", rules.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+}

@@ -9,6 +9,7 @@
 //!   from the capture's process and fd lists, as libsinsp's parsers do.
 //! * [`fields`]: [`fields::SyscallFields`], the `syscall` source for `kguard_detect`, and the
 //!   event view it reads.
+//! * [`writer`]: writes captures in the same format (section 1.2, current block versions).
 //!
 //! Pure: callers pass readers or bytes; nothing here opens a file.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
@@ -18,5 +19,6 @@ pub mod fields;
 pub mod render;
 pub mod scap;
 pub mod state;
+pub mod writer;
 
 pub use state::{Capture, EventView, Inspector};

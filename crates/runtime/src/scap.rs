@@ -293,8 +293,14 @@ pub enum Block {
     },
     /// Users and groups.
     Users(Vec<User>, Vec<Group>),
-    /// An interface list (walked, not decoded).
-    Interfaces,
+    /// An interface list, kept as read (not decoded): its block type and body, so a writer can
+    /// repeat it (readers use it to fill the local address of unbound sockets).
+    Interfaces {
+        /// The block type (`IL` V1 or V2).
+        block_type: u32,
+        /// The body.
+        raw: Vec<u8>,
+    },
     /// An event.
     Event(RawEvent),
     /// An event block with a type this table does not know (counted in `evt.num`, skipped).
@@ -531,7 +537,7 @@ impl<R: Read> Reader<R> {
                 Block::Fds { tid, fds }
             }
             t if UL.contains(&t) => read_userlist(&mut c, t == 0x220)?,
-            t if IL.contains(&t) => Block::Interfaces,
+            t if IL.contains(&t) => Block::Interfaces { block_type: t, raw: body.to_vec() },
             t if EV.contains(&t) => {
                 self.events += 1;
                 self.read_event(&mut c, t)?
