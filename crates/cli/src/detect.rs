@@ -355,8 +355,7 @@ fn run_capture(
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut capture =
         kguard_runtime::Capture::new(BufReader::with_capacity(1 << 16, file)).map_err(|e| e.to_string())?;
-    loop {
-        let Some(block) = capture.reader.next_block().map_err(|e| e.to_string())? else { break };
+    while let Some(block) = capture.reader.next_block().map_err(|e| e.to_string())? {
         if let Some(d) = dump.as_deref_mut() {
             d.write(&block)?;
         }

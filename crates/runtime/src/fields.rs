@@ -3,7 +3,7 @@
 //! (sysdig 0.29 / Falco 0.35). A field without a value for an event yields `None` (outputs show
 //! `<NA>`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use kguard_detect::source::{ArgKind, Event, FieldDef, FieldKind, FieldSource};
 
@@ -550,7 +550,6 @@ impl EventView<'_> {
         };
         let role_none = !f.role_client && !f.role_server;
         let servsock = matches!(f.fd_type, fdt::IPV4_SERVSOCK | fdt::IPV6_SERVSOCK);
-        let local_is_server = f.role_server;
         match name {
             "fd.name" => one(render::sanitize(&f.name)),
             "fd.nameraw" => one(f.nameraw.clone()),
@@ -599,8 +598,14 @@ impl EventView<'_> {
                 if role_none || servsock {
                     return None;
                 }
+                // local: the client address is one of this machine's
+                let client_local = match &f.sock {
+                    SockInfo::V4 { sip, .. } => self.inspector.is_local_v4(*sip),
+                    SockInfo::V6 { sip, .. } => self.inspector.is_local_v6(*sip),
+                    _ => return None,
+                };
                 let local = name.starts_with("fd.l");
-                let (a, p) = ip_of(&f.sock, if local { local_is_server } else { !local_is_server })?;
+                let (a, p) = ip_of(&f.sock, local != client_local)?;
                 one(if name.ends_with("port") { p.to_string() } else { a.to_string() })
             }
             "fd.ip" | "fd.net" | "fd.port" => {
@@ -612,7 +617,7 @@ impl EventView<'_> {
                 }
                 if v.is_empty() { None } else { Some(v) }
             }
-            "fd.l4proto" => match (f.is_ip(), f.l4proto) {
+            "fd.l4proto" => match (f.is_ip(), f.l4proto_eff()) {
                 (true, l4::TCP) => one("tcp"),
                 (true, l4::UDP) => one("udp"),
                 (true, l4::ICMP) => one("icmp"),
@@ -624,7 +629,15 @@ impl EventView<'_> {
                 fdt::UNIX_SOCK => one("unix"),
                 _ => None,
             },
-            "fd.is_server" => b(servsock || f.role_server),
+            "fd.is_server" => b(match &f.sock {
+                _ if servsock => true,
+                SockInfo::V4 { dip, .. } if f.fd_type == fdt::IPV4_SOCK => self.inspector.is_local_v4(*dip),
+                SockInfo::V6 { dip, .. } if f.fd_type == fdt::IPV6_SOCK => self.inspector.is_local_v6(*dip),
+                // a socket with no tuple yet reads as all zeros
+                SockInfo::None if f.fd_type == fdt::IPV4_SOCK => self.inspector.is_local_v4(Ipv4Addr::UNSPECIFIED),
+                SockInfo::None if f.fd_type == fdt::IPV6_SOCK => self.inspector.is_local_v6(Ipv6Addr::UNSPECIFIED),
+                _ => false,
+            }),
             "fd.connected" => b(f.connected),
             "fd.name_changed" => b(f.name_changed),
             "fd.dev" => one(f.dev.to_string()),

@@ -353,7 +353,7 @@ pub fn param_str(view: &EventView<'_>, i: usize) -> Option<(String, String)> {
                 && let Some(f) = ins.fd(tid, s)
             {
                 let l4c = if f.is_ip() {
-                    match f.l4proto {
+                    match f.l4proto_eff() {
                         l4::TCP => "t",
                         l4::UDP => "u",
                         l4::ICMP => "i",

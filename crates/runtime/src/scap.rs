@@ -293,13 +293,16 @@ pub enum Block {
     },
     /// Users and groups.
     Users(Vec<User>, Vec<Group>),
-    /// An interface list, kept as read (not decoded): its block type and body, so a writer can
-    /// repeat it (readers use it to fill the local address of unbound sockets).
+    /// An interface list: the machine's IPv4 and IPv6 addresses (readers use them to fill the
+    /// local address of unbound sockets), with its block type and body as read, so a writer can
+    /// repeat it.
     Interfaces {
         /// The block type (`IL` V1 or V2).
         block_type: u32,
         /// The body.
         raw: Vec<u8>,
+        /// The addresses.
+        list: IfList,
     },
     /// An event.
     Event(RawEvent),
@@ -537,7 +540,9 @@ impl<R: Read> Reader<R> {
                 Block::Fds { tid, fds }
             }
             t if UL.contains(&t) => read_userlist(&mut c, t == 0x220)?,
-            t if IL.contains(&t) => Block::Interfaces { block_type: t, raw: body.to_vec() },
+            t if IL.contains(&t) => {
+                Block::Interfaces { block_type: t, raw: body.to_vec(), list: read_iflist(body, t == 0x219) }
+            }
             t if EV.contains(&t) => {
                 self.events += 1;
                 self.read_event(&mut c, t)?
@@ -693,6 +698,65 @@ impl Cur<'_> {
         let n = self.u16(what)?;
         Ok(self.take(usize::from(n), what)?.to_vec())
     }
+}
+
+/// The addresses of an interface list block (`scap_read_iflist`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfList {
+    /// IPv4 addresses and netmasks (network order bytes).
+    pub v4: Vec<([u8; 4], [u8; 4])>,
+    /// IPv6 addresses.
+    pub v6: Vec<[u8; 16]>,
+}
+
+/// Reads the entries of an interface list; a malformed entry ends the list (libscap refuses the
+/// file; we keep what came before).
+fn read_iflist(b: &[u8], v2: bool) -> IfList {
+    let mut out = IfList::default();
+    let mut pos = 0usize;
+    let u16_at = |at: usize| b.get(at..at + 2).and_then(event::le_u16);
+    while b.len().saturating_sub(pos) >= 4 {
+        // v2: a u32 entry length (not counting itself) before each entry
+        let (start, ty) = if v2 {
+            let Some(len) = b.get(pos..pos + 4).and_then(event::le_u32) else { break };
+            let Some(ty) = u16_at(pos + 4) else { break };
+            let Some(next) = usize::try_from(len).ok().and_then(|l| l.checked_add(pos + 4)) else { break };
+            let start = pos + 4;
+            pos = next;
+            (start, ty)
+        } else {
+            let (Some(ty), Some(nl)) = (u16_at(pos), u16_at(pos + 2)) else { break };
+            // SCAP_II_IPV4 24, IPV6 60, and the NOLINKSPEED forms 16 and 52 bytes, then the name
+            let fixed = match ty {
+                1 => 24,
+                2 => 60,
+                3 => 16,
+                4 => 52,
+                _ => break,
+            };
+            let start = pos;
+            pos = pos.saturating_add(fixed + usize::from(nl));
+            (start, ty)
+        };
+        if pos > b.len() {
+            break;
+        }
+        match ty {
+            1 | 3 => {
+                let a4 = |at: usize| b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok());
+                if let (Some(a), Some(m)) = (a4(start + 4), a4(start + 8)) {
+                    out.v4.push((a, m));
+                }
+            }
+            2 | 4 => {
+                if let Some(a) = b.get(start + 4..start + 20).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
+                    out.v6.push(a);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {

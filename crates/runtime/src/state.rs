@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::event::{self, EventInfo, SockTuple, Value, ef};
+use crate::event::{self, EventInfo, SockAddr, SockTuple, Value, ef};
 use crate::scap::{self, Block, FdDetail, FdEntry, RawEvent, ThreadInfo, fdt};
 
 /// `SCAP_L4_*` protocols.
@@ -64,6 +64,9 @@ pub struct FdInfo {
     pub connected: bool,
     /// The name changed with this event.
     pub name_changed: bool,
+    /// The name when the current event looked the fd up (libsinsp's `m_oldname`; empty for an
+    /// fd the event created).
+    pub(crate) oldname: String,
     /// Device and inode.
     pub dev: u32,
     /// See `dev`.
@@ -83,6 +86,7 @@ impl FdInfo {
             role_client: false,
             connected: false,
             name_changed: false,
+            oldname: String::new(),
             dev: 0,
             ino: 0,
         }
@@ -134,6 +138,25 @@ impl FdInfo {
     #[must_use]
     pub fn is_file(&self) -> bool {
         matches!(self.fd_type, fdt::FILE | fdt::FILE_V2)
+    }
+
+    /// libsinsp's `get_l4proto`: a connection socket with no role yet has none (`<NA>`) unless
+    /// it is raw; a listening socket has its own; other fds have none.
+    #[must_use]
+    pub fn l4proto_eff(&self) -> u8 {
+        match self.fd_type {
+            fdt::IPV4_SOCK | fdt::IPV6_SOCK => {
+                if self.l4proto == l4::RAW {
+                    l4::RAW
+                } else if !self.role_client && !self.role_server {
+                    l4::NA
+                } else {
+                    self.l4proto
+                }
+            }
+            fdt::IPV4_SERVSOCK | fdt::IPV6_SERVSOCK => self.l4proto,
+            _ => l4::NA,
+        }
     }
 
     /// Whether this is an IP socket.
@@ -380,6 +403,7 @@ pub struct Inspector {
     current: Option<Current>,
     pending_fd: Option<(i64, i64)>,
     pending_thread: Option<i64>,
+    ifaces: scap::IfList,
     /// The longest rendering of a byte buffer in `evt.args`/`evt.arg` (0 = unlimited, as Falco;
     /// sysdig prints 80).
     pub max_buf_len: usize,
@@ -506,6 +530,129 @@ impl Inspector {
         self.threads.get(&t.ptid)
     }
 
+    /// libsinsp's `is_ipv4addr_in_local_machine` (no container addresses): an interface has it.
+    #[must_use]
+    pub fn is_local_v4(&self, a: Ipv4Addr) -> bool {
+        self.ifaces.v4.iter().any(|(i, _)| Ipv4Addr::from(*i) == a)
+    }
+
+    /// libsinsp's `is_ipv6addr_in_local_machine`: an interface address shares its first 64 bits.
+    #[must_use]
+    pub fn is_local_v6(&self, a: Ipv6Addr) -> bool {
+        self.ifaces.v6.iter().any(|i| i.get(..8) == a.octets().get(..8))
+    }
+
+    /// libsinsp's `infer_ipv4_address`: the interface with that address, else one on its subnet,
+    /// else the first that is not loopback (0.0.0.0 when none).
+    fn infer_v4(&self, d: Ipv4Addr) -> Ipv4Addr {
+        let l = &self.ifaces.v4;
+        let d32 = u32::from(d);
+        l.iter()
+            .find(|(a, _)| Ipv4Addr::from(*a) == d)
+            .or_else(|| {
+                l.iter().find(|(a, m)| u32::from_be_bytes(*a) & u32::from_be_bytes(*m) == d32 & u32::from_be_bytes(*m))
+            })
+            .or_else(|| l.iter().find(|(a, _)| Ipv4Addr::from(*a) != Ipv4Addr::LOCALHOST))
+            .map_or(Ipv4Addr::UNSPECIFIED, |(a, _)| Ipv4Addr::from(*a))
+    }
+
+    /// libsinsp's `infer_ipv6_address`, as [`Inspector::infer_v4`] with 64-bit subnets.
+    fn infer_v6(&self, d: Ipv6Addr) -> Ipv6Addr {
+        let l = &self.ifaces.v6;
+        l.iter()
+            .find(|a| Ipv6Addr::from(**a) == d)
+            .or_else(|| l.iter().find(|a| a.get(..8) == d.octets().get(..8)))
+            .or_else(|| l.iter().find(|a| Ipv6Addr::from(**a) != Ipv6Addr::LOCALHOST))
+            .map_or(Ipv6Addr::UNSPECIFIED, |a| Ipv6Addr::from(*a))
+    }
+
+    /// libsinsp's `sinsp_network_interfaces::update_fd`: a tuple with an unspecified side gets
+    /// the local interface address that would serve it.
+    fn patch_tuple(&self, f: &mut FdInfo) {
+        match (f.fd_type, &mut f.sock) {
+            (fdt::IPV4_SOCK, SockInfo::V4 { sip, sport, dip, dport }) => {
+                if !sip.is_unspecified() && !dip.is_unspecified() {
+                    return;
+                }
+                if sip.is_unspecified() {
+                    let n = self.infer_v4(*dip);
+                    if !(n == *dip && sport == dport) {
+                        *sip = n;
+                    }
+                } else {
+                    let n = self.infer_v4(*sip);
+                    if !(n == *sip && sport == dport) {
+                        *dip = n;
+                    }
+                }
+            }
+            (fdt::IPV6_SOCK, SockInfo::V6 { sip, sport, dip, dport }) => {
+                if !sip.is_unspecified() && !dip.is_unspecified() {
+                    return;
+                }
+                if sip.is_unspecified() {
+                    let n = self.infer_v6(*dip);
+                    if !(n == *dip && sport == dport) {
+                        *sip = n;
+                    }
+                } else {
+                    let n = self.infer_v6(*sip);
+                    if !(n == *sip && sport == dport) {
+                        *dip = n;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// libsinsp's `set_net_role_by_guessing`: a socket whose destination port this process holds
+    /// and whose source port it does not use is a server's; else a client's, or for an unclear
+    /// case the reader of the first data is the server. As libsinsp, the ports are read through
+    /// the IPv4 view of the tuple (for an IPv6 socket, bytes 8-11 of its source address) and only
+    /// IPv4 fds of the table are looked at.
+    fn guess_role(&self, tid: i64, f: &mut FdInfo, incoming: bool) {
+        let (sport, dport) = match &f.sock {
+            SockInfo::V4 { sport, dport, .. } => (*sport, *dport),
+            SockInfo::V6 { sip, .. } => {
+                let o = sip.octets();
+                (u16::from_le_bytes([o[8], o[9]]), u16::from_le_bytes([o[10], o[11]]))
+            }
+            _ => (0, 0),
+        };
+        let fds = self.fds(tid);
+        let bound = fds.is_some_and(|m| {
+            m.values().any(|x| match (x.fd_type, &x.sock) {
+                (fdt::IPV4_SOCK, SockInfo::V4 { dport: p, .. }) => *p == dport,
+                (fdt::IPV4_SOCK, _) => dport == 0,
+                (fdt::IPV4_SERVSOCK, SockInfo::V4Server { port, .. }) => *port == dport,
+                _ => false,
+            })
+        });
+        if !bound {
+            f.role_client = true;
+            return;
+        }
+        let client_port = fds.is_some_and(|m| {
+            m.values().any(|x| match (x.fd_type, &x.sock) {
+                (fdt::IPV4_SOCK, SockInfo::V4 { sport: p, .. }) => *p == sport,
+                (fdt::IPV4_SOCK, _) => sport == 0,
+                _ => false,
+            })
+        });
+        if !client_port {
+            f.role_server = true;
+            return;
+        }
+        if !f.role_client && !f.role_server {
+            if incoming {
+                f.role_server = true;
+            } else {
+                f.role_client = true;
+            }
+        }
+    }
+
     /// The main thread of a thread's process (itself when it is one or the main is unknown).
     #[must_use]
     pub fn main_thread<'a>(&'a self, t: &'a Thread) -> &'a Thread {
@@ -562,6 +709,10 @@ impl Inspector {
                 }
                 false
             }
+            Block::Interfaces { list: l, .. } => {
+                self.ifaces = l;
+                false
+            }
             Block::Event(ev) => {
                 self.process(ev);
                 true
@@ -611,10 +762,17 @@ impl Inspector {
             cur.lastevent_fd = t.lastevent_fd;
         }
         if uses_fd && cur.lastevent_fd >= 0 {
-            cur.fd = self.fd(tid, cur.lastevent_fd).cloned();
+            let owner = self.fd_owner(tid);
+            if let Some(f) = self.threads.get_mut(&owner).and_then(|t| t.fds.get_mut(&cur.lastevent_fd)) {
+                f.oldname.clone_from(&f.name);
+                cur.fd = Some(f.clone());
+            }
         }
         if !enter {
             self.parse_exit(tid, &mut cur);
+        }
+        if let Some(f) = &mut cur.fd {
+            f.name_changed = f.name != f.oldname;
         }
         if let Some(t) = self.threads.get(&tid) {
             cur.lastevent_fd = t.lastevent_fd;
@@ -636,42 +794,35 @@ impl Inspector {
                 let (fd_type, l4p) = match u8::try_from(domain).unwrap_or(0) {
                     event::af::INET => (fdt::IPV4_SOCK, l4_of(ty, proto)),
                     event::af::INET6 => (fdt::IPV6_SOCK, l4_of(ty, proto)),
-                    event::af::UNIX => (fdt::UNIX_SOCK, l4::NA),
-                    event::af::NETLINK => (fdt::NETLINK, l4::NA),
-                    _ => (fdt::UNKNOWN, l4::NA),
+                    event::af::UNIX => (fdt::UNIX_SOCK, l4::UNKNOWN),
+                    event::af::NETLINK => (fdt::NETLINK, l4::UNKNOWN),
+                    _ => (fdt::UNKNOWN, l4::UNKNOWN),
                 };
                 let mut f = FdInfo::new(fd_type, String::new());
                 f.l4proto = l4p;
                 self.add_fd(tid, fd, f, cur);
             }
-            "connect" => {
-                if res.is_some_and(|r| r < 0 && r != -115) {
-                    return;
-                }
-                let fdn = cur.lastevent_fd;
-                let Some(tuple) = pnamed(cur, "tuple") else { return };
-                let Value::SockTuple(Some(tuple)) = tuple else { return };
-                if let Some(f) = self.fds_mut(tid).and_then(|m| m.get_mut(&fdn)) {
-                    set_tuple(f, &tuple, false);
-                    f.connected = true;
-                    f.role_client = true;
-                    let mut snap = f.clone();
-                    snap.name_changed = true;
-                    cur.fd = Some(snap);
-                }
-            }
+            "bind" => self.parse_bind(tid, cur, res),
+            "connect" => self.parse_connect(tid, cur, res),
             "accept" | "accept4" => {
-                let Some(fd) = pnamed(cur, "fd").and_then(|v| ival(&v)).or(res).filter(|r| *r >= 0) else { return };
+                let Some(fd) = res.filter(|r| *r >= 0) else { return };
+                if let Some(t) = self.threads.get_mut(&tid) {
+                    t.lastevent_fd = fd;
+                }
                 let Some(Value::SockTuple(Some(tuple))) = pnamed(cur, "tuple") else { return };
                 let fd_type = match tuple {
                     SockTuple::V4(..) => fdt::IPV4_SOCK,
                     SockTuple::V6(..) => fdt::IPV6_SOCK,
                     SockTuple::Unix(..) => fdt::UNIX_SOCK,
-                    SockTuple::Other(_) => fdt::UNKNOWN,
+                    SockTuple::Other(_) => return,
                 };
                 let mut f = FdInfo::new(fd_type, String::new());
-                f.l4proto = if matches!(fd_type, fdt::IPV4_SOCK | fdt::IPV6_SOCK) { l4::TCP } else { l4::NA };
-                set_tuple(&mut f, &tuple, true);
+                f.l4proto = if fd_type == fdt::UNIX_SOCK { l4::UNKNOWN } else { l4::TCP };
+                set_ip_tuple(&mut f, &tuple);
+                if let SockTuple::Unix(a, b, _) = tuple {
+                    f.sock = SockInfo::Unix { source: a, dest: b };
+                }
+                f.name = tuple_str(&tuple);
                 f.role_server = true;
                 f.connected = true;
                 self.add_fd(tid, fd, f, cur);
@@ -756,6 +907,7 @@ impl Inspector {
                 }
             }
             "clone" | "fork" | "vfork" | "clone3" => self.parse_clone(tid, cur, res),
+            _ if cur.info.flags & (ef::READS_FROM_FD | ef::WRITES_TO_FD) != 0 => self.parse_rw(tid, cur, res),
             "execve" | "execveat" => self.parse_execve(tid, cur, res),
             "procexit" => self.pending_thread = Some(tid),
             _ => {}
@@ -771,9 +923,7 @@ impl Inspector {
 
     fn add_fd(&mut self, tid: i64, fd: i64, mut f: FdInfo, cur: &mut Current) {
         f.name_changed = false;
-        let mut snap = f.clone();
-        snap.name_changed = true;
-        cur.fd = Some(snap);
+        cur.fd = Some(f.clone());
         if let Some(t) = self.threads.get_mut(&tid) {
             t.lastevent_fd = fd;
         }
@@ -801,6 +951,144 @@ impl Inspector {
         if let Some(t) = self.threads.get_mut(&owner) {
             t.cwd = cwd;
         }
+    }
+
+    /// The fd the event uses, from the table (mutable).
+    fn cur_fd_mut(&mut self, tid: i64, fd: i64) -> Option<&mut FdInfo> {
+        if fd < 0 {
+            return None;
+        }
+        self.fds_mut(tid).and_then(|m| m.get_mut(&fd))
+    }
+
+    /// libsinsp's `parse_bind_exit`: a bound port makes a listening socket.
+    fn parse_bind(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {
+        if res.is_some_and(|r| r < 0) {
+            return;
+        }
+        let fdn = cur.lastevent_fd;
+        let Some(Value::SockAddr(Some(addr))) = pnamed(cur, "addr") else { return };
+        let Some(f) = self.cur_fd_mut(tid, fdn) else { return };
+        match &addr {
+            SockAddr::V4(ip, port) if *port > 0 => {
+                f.fd_type = fdt::IPV4_SERVSOCK;
+                f.sock = SockInfo::V4Server { ip: Ipv4Addr::from(*ip), port: *port };
+                f.role_server = true;
+            }
+            SockAddr::V6(ip, port) if *port > 0 => {
+                let ip6 = Ipv6Addr::from(*ip);
+                if let Some(ip4) = ip6.to_ipv4_mapped() {
+                    f.fd_type = fdt::IPV4_SERVSOCK;
+                    f.sock = SockInfo::V4Server { ip: ip4, port: *port };
+                } else {
+                    f.fd_type = fdt::IPV6_SERVSOCK;
+                    f.sock = SockInfo::V6Server { ip: ip6, port: *port };
+                }
+                f.role_server = true;
+            }
+            _ => {}
+        }
+        f.name = match addr {
+            SockAddr::V4(ip, p) => format!("{}:{p}", Ipv4Addr::from(ip)),
+            SockAddr::V6(ip, p) => format!("{}:{p}", Ipv6Addr::from(ip)),
+            SockAddr::Unix(p) => lossy(&p),
+            SockAddr::Other(fam) => format!("family {fam}"),
+        };
+        cur.fd = Some(f.clone());
+    }
+
+    /// libsinsp's `parse_connect_exit` (connection status not tracked): the exit tuple gives
+    /// both ends; a socket with no role becomes a client's.
+    fn parse_connect(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {
+        // -EINPROGRESS counts as connected
+        if res.is_some_and(|r| r < 0 && r != -115) {
+            return;
+        }
+        let fdn = cur.lastevent_fd;
+        let tuple = match pnamed(cur, "tuple") {
+            Some(Value::SockTuple(t)) => t,
+            _ => None,
+        };
+        let Some(f) = self.cur_fd_mut(tid, fdn) else { return };
+        f.connected = true;
+        if let Some(tuple) = tuple {
+            match &tuple {
+                SockTuple::V4(..) | SockTuple::V6(..) => {
+                    let changed = set_ip_tuple(f, &tuple);
+                    if changed && f.role_server && f.fd_type == fdt::IPV4_SOCK && f.l4proto == l4::UDP {
+                        swap_tuple(f);
+                    }
+                    f.name = tuple_name(f);
+                }
+                SockTuple::Unix(a, b, p) => {
+                    if f.fd_type == fdt::UNIX_SOCK {
+                        f.sock = SockInfo::Unix { source: *a, dest: *b };
+                        f.name = format!("{a:x}->{b:x} {}", lossy(p));
+                    }
+                }
+                SockTuple::Other(_) => {}
+            }
+            if !f.role_client && !f.role_server {
+                f.role_client = true;
+            }
+        }
+        cur.fd = Some(f.clone());
+    }
+
+    /// libsinsp's `parse_read_exit`/`parse_write_exit` for the socket state: data moved on an IP
+    /// socket marks it connected; a datagram's tuple (recvfrom/recvmsg exit, sendto/sendmsg
+    /// enter in this event layout) names a socket that is not a TCP one yet, guessing its role.
+    fn parse_rw(&mut self, tid: i64, cur: &mut Current, res: Option<i64>) {
+        let name = cur.info.name;
+        let incoming = cur.info.flags & ef::READS_FROM_FD != 0;
+        let tuple = match pnamed(cur, "tuple").or_else(|| enter_named(cur, "tuple")) {
+            Some(Value::SockTuple(t)) => t,
+            _ => None,
+        };
+        // libs@48dfd53 also takes a send*() on an fd it does not know for a UDP socket's
+        // (`infer_send_sendto_sendmsg_fdinfo`); sysdig 0.29 does not, and neither do we yet.
+        let fdn = cur.lastevent_fd;
+        if res.is_some_and(|r| r < 0) {
+            return;
+        }
+        let Some(f) = self.cur_fd_mut(tid, fdn) else { return };
+        let is_ip = matches!(f.fd_type, fdt::IPV4_SOCK | fdt::IPV6_SOCK);
+        if is_ip {
+            f.connected = true;
+        }
+        let has_tuple =
+            matches!(name, "recvfrom" | "recvmsg" | "recvmmsg" | "recv" | "send" | "sendto" | "sendmsg" | "sendmmsg");
+        let tcp = f.fd_type == fdt::IPV4_SOCK && f.l4proto == l4::TCP;
+        let mut snap = f.clone();
+        if has_tuple
+            && (f.name.is_empty() || !tcp)
+            && let Some(t) = &tuple
+        {
+            let mut g = f.clone();
+            if update_fd(&mut g, t) {
+                self.patch_tuple(&mut g);
+                if matches!(g.fd_type, fdt::IPV4_SOCK | fdt::IPV6_SOCK) {
+                    // the role guess sees the table with this fd's new tuple
+                    if let Some(slot) = self.cur_fd_mut(tid, fdn) {
+                        *slot = g.clone();
+                    }
+                    if !g.role_client && !g.role_server {
+                        self.guess_role(tid, &mut g, incoming);
+                    }
+                    if (incoming && g.role_client) || (!incoming && g.role_server) {
+                        swap_tuple(&mut g);
+                    }
+                    g.name = tuple_name(&g);
+                } else {
+                    g.name = tuple_str(t);
+                }
+                if let Some(slot) = self.cur_fd_mut(tid, fdn) {
+                    *slot = g.clone();
+                }
+                snap = g;
+            }
+        }
+        cur.fd = Some(snap);
     }
 
     fn parse_open(&mut self, tid: i64, cur: &mut Current) {
@@ -978,45 +1266,138 @@ impl Inspector {
     }
 }
 
+/// libsinsp's `add_socket` protocol guess from socket()'s type and protocol.
 fn l4_of(ty: i64, proto: i64) -> u8 {
-    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3; IPPROTO_ICMP 1, ICMPv6 58
-    match (ty & 0xf, proto) {
-        (_, 1 | 58) => l4::ICMP,
-        (1, 0 | 6) => l4::TCP,
-        (2, 0 | 17) => l4::UDP,
-        (3, _) => l4::RAW,
+    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3; IPPROTO_IP 0, ICMP 1, TCP 6, UDP 17, RAW 255
+    let raw = ty == 3;
+    match proto {
+        6 => {
+            if raw {
+                l4::RAW
+            } else {
+                l4::TCP
+            }
+        }
+        17 => {
+            if raw {
+                l4::RAW
+            } else {
+                l4::UDP
+            }
+        }
+        0 => match ty & 0xff {
+            1 => l4::TCP,
+            2 => l4::UDP,
+            _ => l4::UNKNOWN,
+        },
+        1 => {
+            if raw {
+                l4::RAW
+            } else {
+                l4::ICMP
+            }
+        }
+        255 => l4::RAW,
         _ => l4::UNKNOWN,
     }
 }
 
-fn set_tuple(f: &mut FdInfo, t: &SockTuple, server: bool) {
-    match t {
+/// libsinsp's `set_ipv4_addresses_and_ports`/`set_ipv6_…` (destination overwritten, as
+/// libs@48dfd53): sets the fd's type and tuple from an IP tuple (an IPv4-mapped pair becomes an
+/// IPv4 socket). Returns whether the tuple changed (the same or the reversed tuple is no change).
+fn set_ip_tuple(f: &mut FdInfo, t: &SockTuple) -> bool {
+    let new = match t {
         SockTuple::V4(s, sp, d, dp) => {
-            let (s, d) = (Ipv4Addr::from(*s), Ipv4Addr::from(*d));
-            f.sock = SockInfo::V4 { sip: s, sport: *sp, dip: d, dport: *dp };
-            f.name = render::tuple_v4(s, *sp, d, *dp);
-            if f.fd_type == fdt::IPV6_SOCK {
-                f.fd_type = fdt::IPV4_SOCK;
-            }
+            SockInfo::V4 { sip: Ipv4Addr::from(*s), sport: *sp, dip: Ipv4Addr::from(*d), dport: *dp }
         }
         SockTuple::V6(s, sp, d, dp) => {
             let (s6, d6) = (Ipv6Addr::from(*s), Ipv6Addr::from(*d));
-            if let (Some(s4), Some(d4)) = (s6.to_ipv4_mapped(), d6.to_ipv4_mapped()) {
-                f.sock = SockInfo::V4 { sip: s4, sport: *sp, dip: d4, dport: *dp };
-                f.name = render::tuple_v4(s4, *sp, d4, *dp);
-                f.fd_type = fdt::IPV4_SOCK;
-            } else {
-                f.sock = SockInfo::V6 { sip: s6, sport: *sp, dip: d6, dport: *dp };
-                f.name = render::tuple_v6(s6, *sp, d6, *dp);
+            match (s6.to_ipv4_mapped(), d6.to_ipv4_mapped()) {
+                (Some(s4), Some(d4)) => SockInfo::V4 { sip: s4, sport: *sp, dip: d4, dport: *dp },
+                _ => SockInfo::V6 { sip: s6, sport: *sp, dip: d6, dport: *dp },
             }
         }
+        _ => return false,
+    };
+    let ty = if matches!(new, SockInfo::V4 { .. }) { fdt::IPV4_SOCK } else { fdt::IPV6_SOCK };
+    let same = f.fd_type == ty && (f.sock == new || f.sock == swapped(&new));
+    f.fd_type = ty;
+    if same {
+        return false;
+    }
+    let changed = match (&f.sock, &new) {
+        (SockInfo::None, SockInfo::V4 { sip, sport, dip, dport }) => {
+            !(sip.is_unspecified() && *sport == 0 && dip.is_unspecified() && *dport == 0)
+        }
+        (SockInfo::None, SockInfo::V6 { sip, sport, dip, dport }) => {
+            !(sip.is_unspecified() && *sport == 0 && dip.is_unspecified() && *dport == 0)
+        }
+        (old, new) => old != new,
+    };
+    f.sock = new;
+    changed
+}
+
+fn swapped(s: &SockInfo) -> SockInfo {
+    match s {
+        SockInfo::V4 { sip, sport, dip, dport } => SockInfo::V4 { sip: *dip, sport: *dport, dip: *sip, dport: *sport },
+        SockInfo::V6 { sip, sport, dip, dport } => SockInfo::V6 { sip: *dip, sport: *dport, dip: *sip, dport: *sport },
+        o => o.clone(),
+    }
+}
+
+/// libsinsp's `swap_addresses`.
+fn swap_tuple(f: &mut FdInfo) {
+    f.sock = swapped(&f.sock);
+}
+
+/// libsinsp's `update_fd` (without the interface patch, done by the caller): the tuple of a
+/// datagram names the socket. Returns whether anything was updated.
+fn update_fd(f: &mut FdInfo, t: &SockTuple) -> bool {
+    match t {
+        SockTuple::V4(..) | SockTuple::V6(..) => {
+            if !set_ip_tuple(f, t) {
+                return false;
+            }
+            // a protocol still unknown once addresses change mid-way is UDP's
+            if f.l4proto == l4::UNKNOWN || f.l4proto == l4::NA {
+                f.l4proto = l4::UDP;
+            }
+            true
+        }
         SockTuple::Unix(a, b, p) => {
+            f.fd_type = fdt::UNIX_SOCK;
             f.sock = SockInfo::Unix { source: *a, dest: *b };
             f.name = lossy(p);
+            true
         }
-        SockTuple::Other(_) => {}
+        SockTuple::Other(_) => false,
     }
-    let _ = server;
+}
+
+/// libsinsp's `sockinfo_to_str` for a connection socket (numeric hosts and ports).
+fn tuple_name(f: &FdInfo) -> String {
+    match &f.sock {
+        SockInfo::V4 { sip, sport, dip, dport } => render::tuple_v4(*sip, *sport, *dip, *dport),
+        SockInfo::V6 { sip, sport, dip, dport } => render::tuple_v6(*sip, *sport, *dip, *dport),
+        _ => f.name.clone(),
+    }
+}
+
+/// A socket tuple parameter as libsinsp prints it (`PF_SIMPLE`).
+fn tuple_str(t: &SockTuple) -> String {
+    match t {
+        SockTuple::V4(s, sp, d, dp) => render::tuple_v4(Ipv4Addr::from(*s), *sp, Ipv4Addr::from(*d), *dp),
+        SockTuple::V6(s, sp, d, dp) => {
+            let (s6, d6) = (Ipv6Addr::from(*s), Ipv6Addr::from(*d));
+            match (s6.to_ipv4_mapped(), d6.to_ipv4_mapped()) {
+                (Some(s4), Some(d4)) => render::tuple_v4(s4, *sp, d4, *dp),
+                _ => render::tuple_v6(s6, *sp, d6, *dp),
+            }
+        }
+        SockTuple::Unix(a, b, p) => format!("{a:x}->{b:x} {}", lossy(p)),
+        SockTuple::Other(f) => format!("family {f}"),
+    }
 }
 
 /// A parameter of the current event, decoded.

@@ -84,7 +84,7 @@ impl<W: Write> Writer<W> {
         self.w.write_all(&ty.to_le_bytes())?;
         self.w.write_all(&total.to_le_bytes())?;
         self.w.write_all(body)?;
-        self.w.write_all(&[0u8; 3][..padded - body.len()])?;
+        self.w.write_all([0u8; 3].get(..padded - body.len()).unwrap_or(&[]))?;
         self.w.write_all(&total.to_le_bytes())
     }
 
@@ -100,7 +100,7 @@ impl<W: Write> Writer<W> {
             Block::Fds { tid, fds } => self.write_fds(*tid, fds),
             Block::Users(us, gs) => self.write_users(us, gs),
             Block::Event(ev) => self.write_event(ev),
-            Block::Interfaces { block_type, raw } => self.block(*block_type, raw),
+            Block::Interfaces { block_type, raw, .. } => self.block(*block_type, raw),
             Block::Section { .. } | Block::SkippedEvent { .. } | Block::Unknown(_) => Ok(()),
         }
     }
