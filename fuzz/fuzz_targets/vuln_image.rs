@@ -14,7 +14,7 @@ fn wanted(_: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let opts = Options { wanted: &wanted, max_uncompressed: 16 << 20, platform: None };
+    let opts = Options { wanted: &wanted, max_uncompressed: 16 << 20, platform: None, lang_packages: true };
     if let Ok((files, _)) = read_layer(data, "layer", &opts) {
         let _ = kguard_vuln::pkgdb::installed_in(&files);
         let _ = kguard_vuln::pkgdb::detect_os_in(&files);
