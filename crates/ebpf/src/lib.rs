@@ -65,8 +65,11 @@ pub struct Options {
 }
 
 impl Default for Options {
+    /// `/proc` and `/etc`, or the folders named by `KGUARD_HOST_PROC` and `KGUARD_HOST_ETC` (a
+    /// DaemonSet mounts the node's `/etc` at `/host/etc`).
     fn default() -> Self {
-        Options { proc_root: "/proc".into(), etc: "/etc".into(), ring_bytes: 0 }
+        let env = |k: &str, d: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map_or_else(|| d.into(), PathBuf::from);
+        Options { proc_root: env("KGUARD_HOST_PROC", "/proc"), etc: env("KGUARD_HOST_ETC", "/etc"), ring_bytes: 0 }
     }
 }
 
