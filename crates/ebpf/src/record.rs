@@ -678,7 +678,7 @@ fn fcntl_cmd(c: u64) -> i64 {
         2 => 3,     // F_SETFD
         3 => 4,     // F_GETFL
         4 => 5,     // F_SETFL
-        1030 => 23, // F_DUPFD_CLOEXEC (PPM 23, as state.rs reads it)
+        1030 => 26, // F_DUPFD_CLOEXEC (the table's PPM value; state.rs reads 23)
         _ => 0,
     }
 }
