@@ -558,7 +558,7 @@ fn value(r: &Record<'_>, sc: &str, pname: &str, exit: bool, cgroups: &[u8]) -> O
             "exe_ino_ctime" | "exe_ino_mtime" => Some(P::I(0)),
             "uid" => Some(P::I(i64::from(pi.uid))),
             "gid" => Some(P::I(i64::from(pi.gid))),
-            "trusted_exepath" => (!exe_path.is_empty()).then(|| P::S(exe_path)),
+            "trusted_exepath" => (!exe_path.is_empty()).then_some(P::S(exe_path)),
             "filename" | "pathname" => Some(s(0)),
             "dirfd" => Some(ai32(0)),
             "vtid" | "vpid" => None,
