@@ -78,6 +78,14 @@ pub struct DetectArgs {
     /// lists of the first capture: sysdig and Falco read it.
     #[arg(short = 'w', long = "write-capture", value_name = "FILE", requires = "captures")]
     pub write_capture: Option<PathBuf>,
+    /// Run the `syscall` rules over this machine's system calls as they happen (eBPF; needs
+    /// root, or CAP_BPF and CAP_PERFMON, and a kguard built with the `live` feature) until
+    /// SIGINT/SIGTERM or --duration. Needs rules files with `-r`.
+    #[arg(long, conflicts_with = "captures")]
+    pub live: bool,
+    /// With --live: stop after SECS seconds.
+    #[arg(long, value_name = "SECS", requires = "live")]
+    pub duration: Option<u64>,
     /// Audit event files (JSON lines of Event/EventList, `.gz` too), directories (`*.json`,
     /// `*.jsonl`, `*.ndjson`, `*.log`, gzipped, rotated logs oldest first), or `-` for stdin.
     #[arg(value_name = "EVENTS")]
@@ -444,6 +452,44 @@ impl CaptureOut {
     }
 }
 
+/// Runs the `syscall` rules over live events until SIGINT/SIGTERM or `duration`; prints the
+/// source's counters (events/s, drops) to stderr at the end.
+fn run_live(
+    engine: &kguard_detect::Engine,
+    duration: Option<u64>,
+    sinks: &mut Sinks,
+    total: &mut usize,
+    by_rule: &mut std::collections::BTreeMap<String, usize>,
+) -> Result<(), String> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGINT);
+    mask.add(Signal::SIGTERM);
+    mask.thread_block().map_err(|e| format!("cannot block signals: {e}"))?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))?;
+    let mut live = kguard_ebpf::Live::start(&kguard_ebpf::Options::default()).map_err(|e| format!("--live: {e}"))?;
+    eprintln!("kguard detect --live: watching system calls (SIGINT/SIGTERM to stop)");
+    let end = duration.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    'run: loop {
+        if end.is_some_and(|t| std::time::Instant::now() >= t) || matches!(sfd.read_signal(), Ok(Some(_))) {
+            break;
+        }
+        while let Some(ev) = live.next_event(std::time::Duration::from_millis(100)).map_err(|e| e.to_string())? {
+            for alert in engine.process_event("syscall", &ev) {
+                *total += 1;
+                *by_rule.entry(alert.rule.clone()).or_default() += 1;
+                if sinks.emit(&alert).is_err() {
+                    break 'run;
+                }
+            }
+        }
+    }
+    eprintln!("Live source: {}", live.metrics());
+    Ok(())
+}
+
 fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> =
         if path.as_os_str() == "-" { Box::new(std::io::stdin().lock()) } else { Box::new(std::fs::File::open(path)?) };
@@ -570,6 +616,12 @@ pub fn run(args: &DetectArgs) -> u8 {
             }
         },
     };
+    if args.live && args.rules.is_empty() {
+        eprintln!(
+            "error: --live needs rules files for the syscall source: pass -r FILE (e.g. Falco's falco_rules.yaml)"
+        );
+        return crate::exit::ERROR;
+    }
     if !args.captures.is_empty() && args.rules.is_empty() {
         eprintln!(
             "error: --capture needs rules files for the syscall source: pass -r FILE (e.g. Falco's falco_rules.yaml)"
@@ -579,8 +631,11 @@ pub fn run(args: &DetectArgs) -> u8 {
     let rot = Rotation::new();
     let mut inputs = Vec::new();
     let mut status = crate::exit::CLEAN;
-    let events: Vec<PathBuf> =
-        if args.events.is_empty() && args.captures.is_empty() { vec![PathBuf::from("-")] } else { args.events.clone() };
+    let events: Vec<PathBuf> = if args.events.is_empty() && args.captures.is_empty() && !args.live {
+        vec![PathBuf::from("-")]
+    } else {
+        args.events.clone()
+    };
     let mut files = Vec::new();
     for p in &events {
         if p.as_os_str() == "-" || !p.is_dir() {
@@ -610,6 +665,12 @@ pub fn run(args: &DetectArgs) -> u8 {
             eprintln!("error: {}: {e}", path.display());
             status = crate::exit::ERROR;
         }
+    }
+    if args.live
+        && let Err(e) = run_live(&engine, args.duration, &mut sinks, &mut total, &mut by_rule)
+    {
+        eprintln!("error: {e}");
+        status = crate::exit::ERROR;
     }
     if let Some(d) = dump
         && let Err(e) = d.finish()

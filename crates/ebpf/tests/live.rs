@@ -1,0 +1,215 @@
+//! Live behaviour suite: Falco's current stable rules (`falco_rules.current.yaml`, loaded
+//! unchanged) over live eBPF events while shell steps trigger the rules that can fire outside a
+//! container. Each expected rule must fire exactly once for its step, with the right
+//! `proc.name`, `fd.name` and `user.name`; a quiet baseline must fire nothing. Alerts are counted
+//! only for processes descended from this test (the machine may be busy with other work).
+//!
+//! Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; skipped with the reason otherwise.
+#![cfg(feature = "live")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kguard_ebpf::{Error, Live, Options};
+use kguard_runtime::fields::SyscallFields;
+
+#[derive(Debug, Clone)]
+struct Hit {
+    rule: String,
+    proc_name: String,
+    fd_name: String,
+    user_name: String,
+}
+
+fn field(ev: &kguard_runtime::EventView<'_>, name: &str) -> String {
+    ev.field(name, None).and_then(|v| v.into_iter().next()).unwrap_or_else(|| "<NA>".into())
+}
+
+fn descends_from(ev: &kguard_runtime::EventView<'_>, root: i64) -> bool {
+    let mut t = ev.thread();
+    for _ in 0..32 {
+        let Some(th) = t else { return false };
+        if th.pid == root || th.tid == root {
+            return true;
+        }
+        t = ev.inspector.parent(th);
+    }
+    false
+}
+
+/// Runs `cmd` and processes events until it has exited and `settle` has passed.
+fn step(live: &mut Live, engine: &kguard_detect::Engine, cmd: &mut Command, settle: Duration) -> Vec<Hit> {
+    let me = i64::from(std::process::id());
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn step");
+    let mut exited: Option<Instant> = None;
+    let mut hits = Vec::new();
+    loop {
+        if exited.is_none() && child.try_wait().expect("wait").is_some() {
+            exited = Some(Instant::now());
+        }
+        if exited.is_some_and(|t| t.elapsed() >= settle) {
+            break;
+        }
+        while let Some(ev) = live.next_event(Duration::from_millis(20)).expect("poll") {
+            if !descends_from(&ev, me) {
+                continue;
+            }
+            for a in engine.process_event("syscall", &ev) {
+                hits.push(Hit {
+                    rule: a.rule.clone(),
+                    proc_name: field(&ev, "proc.name"),
+                    fd_name: field(&ev, "fd.name"),
+                    user_name: field(&ev, "user.name"),
+                });
+            }
+        }
+    }
+    hits
+}
+
+fn rules_path() -> Option<PathBuf> {
+    kguard_testkit::shared_path("oracles/falco-syscall/rules/falco_rules.current.yaml")
+}
+
+fn helper(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("kgptrace.c");
+    std::fs::write(
+        &src,
+        r#"#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "traceme") == 0) return ptrace(PTRACE_TRACEME, 0, 0, 0) == 0 ? 0 : 1;
+    if (argc > 2 && strcmp(argv[1], "attach") == 0) {
+        int pid = atoi(argv[2]);
+        if (ptrace(PTRACE_ATTACH, pid, 0, 0) != 0) return 1;
+        waitpid(pid, 0, 0);
+        ptrace(PTRACE_DETACH, pid, 0, 0);
+        return 0;
+    }
+    return 2;
+}
+"#,
+    )
+    .ok()?;
+    let out = dir.join("kgptrace");
+    let ok = Command::new("cc").arg("-O1").arg("-o").arg(&out).arg(&src).status().is_ok_and(|s| s.success());
+    ok.then_some(out)
+}
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn stable_rules_fire_on_live_events() {
+    let Some(rules) = rules_path() else { return };
+    let dir = std::env::temp_dir().join(format!("kguard-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = |from: &str, name: &str| {
+        let to = dir.join(name);
+        std::fs::copy(from, &to).unwrap();
+        to
+    };
+    let kgcat = copy("/bin/cat", "kgcat");
+    let kgln = copy("/bin/ln", "kgln");
+    let ptrace = helper(&dir);
+
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let (engine, _) = kguard_detect::load_with(&[(rules.to_str().unwrap(), text.as_str())], &[&SyscallFields])
+        .unwrap_or_else(|m| panic!("rules do not load: {m:?}"));
+
+    let mut live = match Live::start(&Options::default()) {
+        Ok(l) => l,
+        Err(e @ (Error::Permission(_) | Error::Kernel(_) | Error::Unsupported)) => {
+            kguard_testkit::skip("live eBPF behaviour suite", &format!("the probe cannot load here: {e}"));
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    // let the events of the start settle
+    while live.next_event(Duration::from_millis(50)).unwrap().is_some() {}
+    let settle = Duration::from_millis(400);
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+
+    // baseline: nothing from any rule
+    for args in [vec!["true"], vec!["ls", "/tmp"], vec!["cat", "/etc/hostname"]] {
+        let hits = step(&mut live, &engine, Command::new(args[0]).args(&args[1..]), settle);
+        report.push(format!("baseline {args:?}: {} alerts", hits.len()));
+        if !hits.is_empty() {
+            failures.push(format!("baseline {args:?} fired {hits:?}"));
+        }
+    }
+
+    let shm = Path::new("/dev/shm/kgshm");
+    let _ = std::fs::copy("/bin/true", shm);
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let sleeper_pid = sleeper.id().to_string();
+
+    // (rule, command, proc.name, fd.name or None when the event has no fd)
+    let mut cases: Vec<(&str, Command, &str, Option<String>)> = Vec::new();
+    let mut c = Command::new(&kgcat);
+    c.arg("/etc/shadow");
+    cases.push(("Read sensitive file untrusted", c, "kgcat", Some("/etc/shadow".into())));
+    let mut c = Command::new(&kgln);
+    c.arg("-s").arg("/etc/shadow").arg(dir.join("shadow-sym"));
+    cases.push(("Create Symlink Over Sensitive Files", c, "kgln", None));
+    let mut c = Command::new(&kgln);
+    c.arg("/etc/shadow").arg(dir.join("shadow-hard"));
+    cases.push(("Create Hardlink Over Sensitive Files", c, "kgln", None));
+    let mut c = Command::new(shm);
+    c.current_dir(&dir);
+    cases.push(("Execution from /dev/shm", c, "kgshm", None));
+    let mut c = Command::new("find");
+    c.arg(&dir).arg("-name").arg("id_rsa");
+    cases.push(("Search Private Keys or Passwords", c, "find", None));
+    if let Some(p) = &ptrace {
+        let mut c = Command::new(p);
+        c.arg("attach").arg(&sleeper_pid);
+        cases.push(("PTRACE attached to process", c, "kgptrace", None));
+        let mut c = Command::new(p);
+        c.arg("traceme");
+        cases.push(("PTRACE anti-debug attempt", c, "kgptrace", None));
+    } else {
+        report.push("ptrace steps skipped: no C compiler (cc) to build the helper".into());
+    }
+
+    for (rule, mut cmd, proc_name, fd_name) in cases {
+        let hits = step(&mut live, &engine, &mut cmd, settle);
+        let mine: Vec<&Hit> = hits.iter().filter(|h| h.rule == rule).collect();
+        let others: Vec<&Hit> = hits.iter().filter(|h| h.rule != rule).collect();
+        report.push(format!("{rule}: {} alert(s) {mine:?}; other alerts: {others:?}", mine.len()));
+        if mine.len() != 1 {
+            failures.push(format!("{rule}: expected exactly one alert, got {} ({hits:?})", mine.len()));
+            continue;
+        }
+        let h = mine[0];
+        if h.proc_name != proc_name {
+            failures.push(format!("{rule}: proc.name {} != {proc_name}", h.proc_name));
+        }
+        if let Some(f) = &fd_name
+            && &h.fd_name != f
+        {
+            failures.push(format!("{rule}: fd.name {} != {f}", h.fd_name));
+        }
+        if h.user_name != "root" {
+            failures.push(format!("{rule}: user.name {} != root", h.user_name));
+        }
+        if !others.is_empty() {
+            failures.push(format!("{rule}: unexpected other alerts {others:?}"));
+        }
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_file(shm);
+    let _ = std::fs::remove_dir_all(&dir);
+    let m = live.metrics();
+    eprintln!("live suite metrics: {m}");
+    for r in &report {
+        eprintln!("  {r}");
+    }
+    assert!(m.drops == 0, "the ring buffer dropped {} records", m.drops);
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
