@@ -830,6 +830,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_configuration_parses() {
+        let root = kguard_testkit::repo_root();
+        let fixture = std::fs::read_to_string(root.join("tests/fixtures/mesh/proxy.yaml")).unwrap();
+        let docs = std::fs::read_to_string(root.join("docs/mesh.md")).unwrap();
+        let body = fixture.split_once('\n').unwrap().1;
+        assert!(
+            docs.contains(&format!("```yaml\n{body}```")),
+            "docs/mesh.md and tests/fixtures/mesh/proxy.yaml differ"
+        );
+        let c = Config::parse("proxy.yaml", &fixture, Path::new("/etc/kguard")).unwrap();
+        assert_eq!((c.inbound.len(), c.outbound.len()), (2, 2));
+        assert_eq!(c.inbound[0].allow.len(), 1);
+        assert_eq!(c.outbound[0].server_name, "db.shop.svc.cluster.local");
+        assert_eq!(c.outbound[1].identity, None);
+        assert_eq!(c.identity.bundle, Path::new("/etc/kguard/mesh-pki/ca.crt"));
+    }
+
+    #[test]
     fn server_names() {
         let id = SpiffeId::parse("spiffe://cluster.local/ns/shop/sa/api").unwrap();
         assert_eq!(server_name("Api.Shop.", Some(&id), None), "api.shop");
