@@ -57,6 +57,8 @@ seed jwt seeds/jwt/*
 seed seccomp_profile seeds/seccomp_profile/*
 seed sshd_config seeds/sshd_config/*
 seed kube_bench seeds/kube_bench/*
+# the proxy configurations of the docs and tests
+seed mesh_proxy_config "$root"/tests/fixtures/mesh/proxy*.yaml
 # linkerd2-proxy's captured ClientHellos, read in place from the shared oracles (not copied into
 # the repository), and a plaintext request
 seed mesh_client_hello "${KGUARD_SHARED:-$root/../shared}"/oracles/mtls/linkerd-tls/*.bin

@@ -73,6 +73,24 @@ pub enum MeshCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Run the sidecar mTLS proxy (inbound ports, outbound routes) until SIGTERM/SIGINT.
+    Proxy {
+        /// The proxy configuration (kind MeshProxyConfig; see docs/mesh.md).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: PathBuf,
+        /// Check the configuration and the identity files it names, print a summary, and exit.
+        #[arg(long)]
+        check: bool,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// The least level logged: debug, info, warning or error.
+        #[arg(long, default_value = "info", value_parser = |s: &str| s.parse::<kguard_server::LogLevel>())]
+        log_level: kguard_server::LogLevel,
+        /// Log lines as JSON objects (`ts`, `level`, `msg`) or as text.
+        #[arg(long, value_enum, default_value_t = crate::args::LogFormat::Json)]
+        log_format: crate::args::LogFormat,
+    },
     /// Parse a SPIFFE ID (or, with --trust-domain, a trust domain) as go-spiffe does.
     Id {
         /// The ID, e.g. spiffe://cluster.local/ns/shop/sa/api.
@@ -94,6 +112,33 @@ pub fn run(cmd: &MeshCommand) -> u8 {
         MeshCommand::Ca { trust_domain, days, out } => ca_cmd(trust_domain, *days, out),
         MeshCommand::Issue { ca, namespace, service_account, days, out } => {
             issue_cmd(ca, namespace, service_account, *days, out)
+        }
+        MeshCommand::Proxy { config, check, threads, log_level, log_format } => {
+            proxy_cmd(config, *check, *threads, *log_level, *log_format)
+        }
+    }
+}
+
+/// `kguard mesh proxy`: 0 after SIGTERM (or a good `--check`), 2 on a configuration or start error.
+fn proxy_cmd(
+    config: &std::path::Path,
+    check: bool,
+    threads: Option<usize>,
+    log_level: kguard_server::LogLevel,
+    log_format: crate::args::LogFormat,
+) -> u8 {
+    kguard_server::configure_log(log_level, log_format == crate::args::LogFormat::Text);
+    let result = if check {
+        kguard_server::mesh_proxy::check(config).map(|summary| println!("{summary}"))
+    } else {
+        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        kguard_server::mesh_proxy::run(config, threads)
+    };
+    match result {
+        Ok(()) => exit::CLEAN,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
         }
     }
 }

@@ -9,14 +9,18 @@
 //!   AuthorizationPolicy identity conditions on PERMISSIVE ports; [`findings`]: the `MESH` rules.
 //! * [`ca`]: a mesh CA issuing leaf SVIDs that pass [`svid`]'s rules.
 //! * [`detect`]: linkerd2-proxy's `parse_sni` and a buffering detector for the proxy.
+//! * [`proxy`]: the sidecar proxy's configuration file and its per-connection decisions (port
+//!   modes, allow-lists, the upstream's identity).
 //!
-//! No I/O: the proxy (sockets, rustls) lives in a face crate and calls [`detect`] and [`svid`].
+//! No I/O: the proxy (sockets, rustls) lives in `kguard_server::mesh_proxy` and calls [`proxy`],
+//! [`detect`] and [`svid`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod ca;
 pub mod detect;
 pub mod findings;
 pub mod istio;
+pub mod proxy;
 pub mod spiffe;
 pub mod svid;
 

@@ -13,6 +13,9 @@ pub enum ServeError {
     /// `kguard.yaml` is invalid (file:line:column inside).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The mesh proxy's configuration is invalid (file:line:column inside).
+    #[error(transparent)]
+    MeshConfig(#[from] kguard_mesh::proxy::ConfigError),
     /// A file named by the configuration cannot be read.
     #[error("{}: {source}", path.display())]
     Read {

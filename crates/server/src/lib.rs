@@ -18,6 +18,8 @@
 //! * `reload.rs`: configuration reloads and cluster-state updates;
 //! * `health.rs`: the health port.
 //!
+//! [`mesh_proxy`] is `kguard mesh proxy`, the sidecar mTLS proxy (no HTTP but its admin port).
+//!
 //! Requests are decoded once ([`wire`]) into the domain types; the domains are pure. The
 //! [`state::Runtime`] (configuration, engines, cluster objects) is rebuilt when its files change,
 //! or when the watched cluster objects change (`cluster.rs`, with `state.cluster`), and swapped
@@ -35,6 +37,7 @@ mod evaluate;
 mod health;
 mod listen;
 mod log;
+pub mod mesh_proxy;
 mod metrics;
 pub mod registry;
 mod reload;
