@@ -841,8 +841,8 @@ impl Inspector {
             }
             "fcntl" => {
                 let cmd = enter_named(cur, "cmd").and_then(|v| ival(&v)).unwrap_or(-1);
-                // PPM_FCNTL_F_DUPFD = 1, F_DUPFD_CLOEXEC = 23
-                if let Some(newfd) = res.filter(|r| *r >= 0 && (cmd == 1 || cmd == 23))
+                // PPM_FCNTL_F_DUPFD = 1, F_DUPFD_CLOEXEC = 26 (the fcntl_commands table)
+                if let Some(newfd) = res.filter(|r| *r >= 0 && (cmd == 1 || cmd == 26))
                     && let Some(f) = self.fd(tid, cur.lastevent_fd).cloned()
                 {
                     self.add_fd(tid, newfd, f, cur);
@@ -1110,7 +1110,8 @@ impl Inspector {
         };
         let full = render::concat_path(&base, &path);
         // PPM_O_DIRECTORY
-        let fd_type = if flags & (1 << 15) != 0 { fdt::DIRECTORY } else { fdt::FILE };
+        // PPM_O_DIRECTORY = 1 << 10 (the file_flags table; 1 << 15 is FD_UPPER_LAYER)
+        let fd_type = if flags & (1 << 10) != 0 { fdt::DIRECTORY } else { fdt::FILE };
         let mut f = FdInfo::new(fd_type, full);
         f.nameraw = path;
         f.open_flags = u32::try_from(flags).unwrap_or(0);
@@ -1213,6 +1214,8 @@ impl Inspector {
         let tty = get("tty").and_then(|v| ival(&v));
         let login = get("loginuid").and_then(|v| ival(&v));
         let exepath = get("trusted_exepath");
+        // PPM_EXE_WRITABLE 1, PPM_EXE_UPPER_LAYER 2, PPM_EXE_FROM_MEMFD 4, PPM_EXE_LOWER_LAYER 8
+        let exe_flags = get("flags").and_then(|v| ival(&v));
         let filename = enter_named(cur, "filename");
         let uid = get("uid").and_then(|v| ival(&v));
         let gid = get("gid").and_then(|v| ival(&v));
@@ -1261,6 +1264,11 @@ impl Inspector {
             (Some(Value::Str(p)), _) => t.exepath = lossy(&p),
             (_, Some(Value::Str(f))) => t.exepath = render::concat_path(&base_cwd, &lossy(&f)),
             _ => {}
+        }
+        if let Some(f) = exe_flags {
+            t.exe_writable = f & 1 != 0;
+            t.exe_upper_layer = f & 2 != 0;
+            t.exe_from_memfd = f & 4 != 0;
         }
         t.pid = if t.pid < 0 { tid } else { t.pid };
     }
