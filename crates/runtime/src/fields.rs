@@ -651,14 +651,27 @@ impl EventView<'_> {
     pub fn field(&self, name: &str, arg: Option<&str>) -> Option<Vec<String>> {
         let cur = self.current;
         let raw = &cur.raw;
-        let t = ts(raw.ts);
+        // the calendar time only for the fields that print it (it is not cheap)
+        let t = || ts(raw.ts);
         match name {
             "evt.num" => return one(raw.num.to_string()),
-            "evt.time" => return one(format!("{}.{:09}", t.time, t.ns)),
-            "evt.time.s" => return one(t.time),
-            "evt.time.iso8601" => return one(format!("{}T{}.{:09}+0000", t.date, t.time, t.ns)),
-            "evt.datetime" => return one(format!("{} {}.{:09}", t.date, t.time, t.ns)),
-            "evt.datetime.s" => return one(format!("{} {}", t.date, t.time)),
+            "evt.time" => {
+                let t = t();
+                return one(format!("{}.{:09}", t.time, t.ns));
+            }
+            "evt.time.s" => return one(t().time),
+            "evt.time.iso8601" => {
+                let t = t();
+                return one(format!("{}T{}.{:09}+0000", t.date, t.time, t.ns));
+            }
+            "evt.datetime" => {
+                let t = t();
+                return one(format!("{} {}.{:09}", t.date, t.time, t.ns));
+            }
+            "evt.datetime.s" => {
+                let t = t();
+                return one(format!("{} {}", t.date, t.time));
+            }
             "evt.rawtime" => return one(raw.ts.to_string()),
             "evt.rawtime.s" => return one((raw.ts / 1_000_000_000).to_string()),
             "evt.rawtime.ns" => return one((raw.ts % 1_000_000_000).to_string()),
