@@ -24,6 +24,7 @@ mod psp;
 mod scan;
 mod scan_images;
 mod seccomp;
+mod spill;
 mod vuln;
 
 use std::process::ExitCode;

@@ -1,11 +1,17 @@
-//! `kguard scan`: load inputs (in parallel across files), run the engines, render, pick the exit code.
+//! `kguard scan`: load inputs, run the engines, render, pick the exit code.
+//!
+//! Memory stays a few times the input, whatever the number of findings: a first pass (in parallel
+//! across files) keeps each file's text and each object's context view ([`kguard_scan::context_view`]),
+//! one document's tree at a time; the engines across objects run on the views; a second pass parses
+//! each file again and scans a batch of whole objects at a time; findings go to a sorted spill
+//! ([`crate::spill`]) that the renderers read back.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 
 use kguard_model::DiagnosticLevel;
 use kguard_model::load::{self, Input, Parsed};
-use kguard_report::{Format, RenderOptions, Report, Severity, Summary, Suppressed, SuppressionKind};
+use kguard_report::{FindingSource, Format, RenderOptions, Report, Severity, Summary, Suppressed, SuppressionKind};
 use kguard_scan::baseline::Baseline;
 use kguard_scan::config::ScanFileConfig;
 use kguard_scan::{PssDefault, ScanConfig};
@@ -15,6 +21,7 @@ use rayon::prelude::*;
 use crate::args::{ColorChoice, FailOn, PssLevel, ScanArgs};
 use crate::exit;
 use crate::output::Format as Output;
+use crate::spill::{self, Spill};
 
 /// What the command line and the configuration file decide together.
 struct Settings {
@@ -143,11 +150,52 @@ pub fn run(args: &ScanArgs) -> u8 {
         eprintln!("error: `-` (stdin) may be given only once");
         return exit::ERROR;
     }
+    let mut summary = Summary {
+        files: inputs.len(),
+        excluded: expanded.excluded,
+        chart_files: expanded.chart_files,
+        ..Summary::default()
+    };
+    // `-o kubesec` and `--images` read every object at once.
+    if args.output == Output::Kubesec || args.images {
+        let parsed: Vec<Parsed> = inputs.par_iter().map(load::load_input).collect();
+        let mut objects = Vec::new();
+        for p in parsed {
+            diagnostics.extend(p.diagnostics);
+            objects.extend(p.objects);
+        }
+        if args.output == Output::Kubesec {
+            return kubesec_mode(args, &objects, &diagnostics);
+        }
+        for d in diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error) {
+            eprintln!("{d}");
+        }
+        return crate::scan_images::run(args, &objects);
+    }
+    // The node's seccomp and AppArmor profiles, for the pods that name them.
+    let seccomp = match args.seccomp_root.as_deref().map(crate::seccomp::node_profiles).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: --seccomp-root: {e}");
+            return exit::ERROR;
+        }
+    };
+    let apparmor = match args.apparmor_profiles.as_deref().map(crate::apparmor::node_profiles).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: --apparmor-profiles: {e}");
+            return exit::ERROR;
+        }
+    };
+    let node = NodeChecks { selection: &config.selection, seccomp: seccomp.as_ref(), apparmor: apparmor.as_ref() };
+
+    // Pass 1, in parallel across files: each file's text is read and kept, and each object's
+    // context view (kguard_scan::context_view) is taken as its document is parsed; the tree goes.
     let progress = progress_bar(inputs.len());
-    let parsed: Vec<Parsed> = inputs
+    let read: Vec<FirstPass> = inputs
         .par_iter()
         .map(|input| {
-            let p = load::load_input(input);
+            let p = first_pass(input, &node);
             if let Some(bar) = &progress {
                 bar.inc(1);
             }
@@ -157,133 +205,121 @@ pub fn run(args: &ScanArgs) -> u8 {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let mut summary = Summary {
-        files: inputs.len(),
-        excluded: expanded.excluded,
-        chart_files: expanded.chart_files,
-        ..Summary::default()
-    };
-    let mut objects = Vec::new();
+    let mut views = Vec::new();
+    let mut texts = Vec::new();
+    let mut node_findings = Vec::new();
     let mut dockerfiles = Vec::new();
-    for p in parsed {
-        summary.documents += p.documents;
-        summary.not_kubernetes += usize::from(p.not_kubernetes);
-        diagnostics.extend(p.diagnostics);
-        objects.extend(p.objects);
-        dockerfiles.extend(p.dockerfile);
+    for p in read {
+        summary.documents += p.parsed.documents;
+        summary.not_kubernetes += usize::from(p.parsed.not_kubernetes);
+        summary.objects += p.objects;
+        diagnostics.extend(p.parsed.diagnostics);
+        views.extend(p.views);
+        node_findings.extend(p.node_findings);
+        dockerfiles.extend(p.parsed.dockerfile);
+        texts.extend(p.text);
     }
     summary.dockerfiles = dockerfiles.len();
+    let mut scanner = kguard_scan::Scanner::new(&views, &config);
+    drop(views);
+    diagnostics.extend(scanner.take_diagnostics());
+
+    // What happens to each finding on its way to the report: the configuration file's severities
+    // and path ignores, --min-severity, the baseline.
+    let mut sink = Sink {
+        spill: Spill::new(),
+        suppressed: Vec::new(),
+        path_ignored: Vec::new(),
+        baselined: Vec::new(),
+        file: file.as_ref(),
+        min_severity: args.min_severity,
+        baseline: if args.write_baseline.is_some() { None } else { baseline.as_mut().map(|(n, b)| (n.as_str(), b)) },
+        all_for_baseline: args.write_baseline.as_ref().map(|_| Vec::new()),
+    };
     // Dockerfiles: findings at file:line, no object (so no annotation suppresses them).
     let checked: Vec<_> = dockerfiles
         .par_iter()
         .map(|(file, text)| kguard_scan::dockerfile_findings(file, text, &config.selection))
         .collect();
     drop(dockerfiles);
-    let mut dockerfile_findings = Vec::new();
+    let mut pushed = Ok(());
     for (findings, problems) in checked {
-        dockerfile_findings.extend(findings);
+        pushed = pushed.and_then(|()| findings.into_iter().try_for_each(|f| sink.push(f)));
         diagnostics.extend(problems);
     }
-    summary.objects = objects.len();
-    if args.output == Output::Kubesec {
-        return kubesec_mode(args, &objects, &diagnostics);
-    }
-    if args.images {
-        for d in diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error) {
-            eprintln!("{d}");
-        }
-        return crate::scan_images::run(args, &objects);
-    }
-    // The node's seccomp profiles against the pods that name them (before the trees go).
-    let mut seccomp = Vec::new();
-    if let Some(dir) = &args.seccomp_root {
-        match crate::seccomp::node_profiles(dir) {
-            Ok(node) => seccomp = kguard_scan::seccomp_findings(&objects, &config.selection, &node),
-            Err(e) => {
-                eprintln!("error: --seccomp-root: {e}");
-                return exit::ERROR;
-            }
-        }
-    }
-    let mut apparmor = Vec::new();
-    if let Some(path) = &args.apparmor_profiles {
-        match crate::apparmor::node_profiles(path) {
-            Ok(node) => apparmor = kguard_scan::apparmor_findings(&objects, &config.selection, &node),
-            Err(e) => {
-                eprintln!("error: --apparmor-profiles: {e}");
-                return exit::ERROR;
-            }
-        }
-    }
-    // Each object's parsed tree goes once it is scanned: findings carry their positions.
-    let outcome = kguard_scan::scan_owned(objects, &config);
-    summary.scanned = outcome.scanned;
-    summary.skipped = outcome.skipped;
-    diagnostics.extend(outcome.diagnostics);
-    kguard_scan::config::apply_validate(&mut diagnostics, validate);
+    pushed = pushed.and_then(|()| node_findings.into_iter().try_for_each(|f| sink.push(f)));
 
-    let mut findings = outcome.findings;
-    findings.extend(seccomp);
-    findings.extend(apparmor);
-    findings.extend(dockerfile_findings);
-    // In-source suppressions carry the annotation and the reason it gives (Checkov's `ID=reason`).
-    let mut suppressed: Vec<Suppressed> = outcome.suppressed;
-    if let Some(f) = &file {
-        for finding in &mut findings {
-            if let Some(sev) = rules::find(&finding.rule_id).and_then(|r| f.severity_of(r)) {
-                finding.severity = sev;
+    // Pass 2: each file parsed again, a batch of whole objects at a time scanned in parallel, and
+    // their findings handed on at once.
+    // Parsing (one thread) overlaps scanning (the others); at most a few batches are alive.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<kguard_model::Object>>(2);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for (file, text) in texts {
+                load::parse_text_each(&file, &text, &mut |obj| {
+                    batch.push(obj);
+                    if batch.len() >= BATCH {
+                        // A closed channel: the scan stopped on an error; the rest is not read.
+                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                });
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            pushed = std::mem::replace(&mut pushed, Ok(()))
+                .and_then(|()| scan_batch(&scanner, batch, &mut sink, &mut summary, &mut diagnostics));
+            if pushed.is_err() {
+                break;
             }
         }
-        let ignored = findings.extract_if(.., |finding| {
-            let rule = rules::find(&finding.rule_id);
-            let file_path = finding.location.as_ref().map(|l| std::path::Path::new(&*l.file));
-            rule.zip(file_path).is_some_and(|(r, p)| f.path_ignore(p, r).is_some())
-        });
-        suppressed.extend(ignored.collect::<Vec<_>>().into_iter().map(|finding| {
-            let rule = rules::find(&finding.rule_id);
-            let file_path = finding.location.as_ref().map(|l| std::path::PathBuf::from(&*l.file));
-            let glob =
-                rule.zip(file_path).and_then(|(r, p)| f.path_ignore(&p, r).map(|e| e.glob.clone())).unwrap_or_default();
-            Suppressed {
-                finding,
-                kind: SuppressionKind::External,
-                justification: format!("perPathIgnores {glob:?} in {}", f.file),
-            }
-        }));
+    });
+    let tail = scanner.finish();
+    diagnostics.extend(tail.diagnostics);
+    sink.suppressed.extend(tail.suppressed);
+    pushed = pushed.and_then(|()| tail.findings.into_iter().try_for_each(|f| sink.push(f)));
+    pushed = pushed.and_then(|()| sink.spill.finish());
+    if let Err(e) = pushed {
+        eprintln!("error: cannot keep the findings in a temporary file: {e}");
+        return exit::ERROR;
     }
+    kguard_scan::config::apply_validate(&mut diagnostics, validate);
+    let Sink { spill, mut suppressed, path_ignored, mut baselined, all_for_baseline, .. } = sink;
+    // Suppressed by annotation, then by the configuration's paths, then by the baseline (sorted).
     if let Some(min) = args.min_severity {
-        findings.retain(|f| f.severity >= min);
         suppressed.retain(|s| s.finding.severity >= min);
     }
-    sort_findings(&mut findings);
-    if let Some(path) = &args.write_baseline {
-        let text = kguard_scan::baseline::write(&findings);
+    suppressed.extend(path_ignored);
+    baselined.sort_by(|a, b| spill::sort_key(&a.finding).cmp(&spill::sort_key(&b.finding)));
+    suppressed.append(&mut baselined);
+
+    if let (Some(path), Some(mut all)) = (&args.write_baseline, all_for_baseline) {
+        all.sort_by(|a, b| spill::sort_key(a).cmp(&spill::sort_key(b)));
+        let text = kguard_scan::baseline::write(&all);
         if let Err(e) = write_atomically(path, text.as_bytes()) {
             eprintln!("error: cannot write the baseline {}: {e}", path.display());
             return exit::ERROR;
         }
-        eprintln!("kguard: wrote {} findings to the baseline {}", findings.len(), path.display());
+        eprintln!("kguard: wrote {} findings to the baseline {}", all.len(), path.display());
         let name = path.display().to_string();
-        suppressed.extend(findings.drain(..).map(|finding| Suppressed {
+        suppressed.extend(all.into_iter().map(|finding| Suppressed {
             finding,
             kind: SuppressionKind::External,
             justification: format!("baseline {name}"),
         }));
-    } else if let Some((name, b)) = &mut baseline {
-        let accepted: Vec<_> = findings.extract_if(.., |f| b.accepts(f)).collect();
-        suppressed.extend(accepted.into_iter().map(|finding| Suppressed {
-            finding,
-            kind: SuppressionKind::External,
-            justification: format!("baseline {name}"),
-        }));
-        if b.unused() > 0 {
-            diagnostics.push(kguard_model::Diagnostic::note(
-                "baseline-unused",
-                kguard_model::Location::file(name.as_str().into()),
-                format!("{} baselined findings are gone (fixed?); --write-baseline refreshes the file", b.unused()),
-            ));
-        }
+    } else if let Some((name, b)) = &baseline
+        && b.unused() > 0
+    {
+        diagnostics.push(kguard_model::Diagnostic::note(
+            "baseline-unused",
+            kguard_model::Location::file(name.as_str().into()),
+            format!("{} baselined findings are gone (fixed?); --write-baseline refreshes the file", b.unused()),
+        ));
     }
+    // With --write-baseline every finding is in the baseline, none is reported.
+    let empty = Spill::new();
+    let findings: &dyn FindingSource = if args.write_baseline.is_some() { &empty } else { &spill };
     summary.suppressed = suppressed.len();
     if !args.verbose {
         diagnostics.retain(|d| d.level > DiagnosticLevel::Note);
@@ -302,8 +338,9 @@ pub fn run(args: &ScanArgs) -> u8 {
         .cloned()
         .collect();
     let has_errors = diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
-    let failing = fail_on.is_some_and(|t| findings.iter().any(|f| f.severity >= t));
-    let report = Report { findings, diagnostics, summary, rules: rules_meta, suppressed };
+    let counts = findings.counts();
+    let failing = fail_on.is_some_and(|t| Severity::ALL.iter().any(|&s| s >= t && counts.of(s) > 0));
+    let report = Report { findings: Vec::new(), diagnostics, summary, rules: rules_meta, suppressed };
 
     // Input problems always reach stderr (CI logs show it), unless the table on stdout shows them.
     if args.output != Output::Table || args.output_file.is_some() {
@@ -312,7 +349,7 @@ pub fn run(args: &ScanArgs) -> u8 {
             let _ = writeln!(err, "{d}");
         }
     }
-    if let Err(e) = write_report(args, &report) {
+    if let Err(e) = write_report(args, &report, findings) {
         return crate::output::write_failed(&e, &report_name(args));
     }
     if has_errors {
@@ -348,7 +385,7 @@ fn report_name(args: &ScanArgs) -> String {
     args.output_file.as_ref().map_or_else(|| "the report".to_owned(), |p| p.display().to_string())
 }
 
-fn write_report(args: &ScanArgs, report: &Report) -> std::io::Result<()> {
+fn write_report(args: &ScanArgs, report: &Report, findings: &dyn FindingSource) -> std::io::Result<()> {
     let format = match args.output {
         Output::Json | Output::Yaml => Format::Json,
         Output::Sarif => Format::Sarif,
@@ -373,11 +410,11 @@ fn write_report(args: &ScanArgs, report: &Report) -> std::io::Result<()> {
         if args.output == Output::Yaml {
             // The JSON report's tree, written as YAML.
             let mut json = Vec::new();
-            kguard_report::render(Format::Json, report, &mut json, &opts)?;
+            kguard_report::render_source(Format::Json, report, findings, &mut json, &opts)?;
             let value: serde_json::Value = serde_json::from_slice(&json).map_err(std::io::Error::other)?;
             crate::output::structured(w, Output::Yaml, &value)
         } else {
-            kguard_report::render(format, report, w, &opts)
+            kguard_report::render_source(format, report, findings, w, &opts)
         }
     };
     match &args.output_file {
@@ -446,32 +483,134 @@ fn kubesec_mode(args: &ScanArgs, objects: &[kguard_model::Object], diagnostics: 
     u8::try_from(kguard_hardening::kubesec::exit_code(&results, 2)).unwrap_or(KUBESEC_ERROR)
 }
 
-/// Sorts findings by [`sort_key`], stably, without the scratch copy of the findings a stable
-/// `sort_by` allocates (half of them: for millions of findings, hundreds of megabytes): the
-/// positions are sorted, then the findings moved along the cycles of that permutation.
-fn sort_findings(findings: &mut [kguard_report::Finding]) {
-    let key = |i: usize| findings.get(i).map(sort_key);
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
-    // order[k] is the finding that belongs at k. Follow each cycle once, swapping along it.
-    let mut placed = vec![false; order.len()];
-    for start in 0..order.len() {
-        let mut k = start;
-        while !placed.get(k).copied().unwrap_or(true) {
-            if let Some(p) = placed.get_mut(k) {
-                *p = true;
-            }
-            let Some(&src) = order.get(k) else { break };
-            if src == start {
-                break;
-            }
-            findings.swap(k, src);
-            k = src;
-        }
-    }
+/// Objects scanned at a time in the second pass: enough to keep both cores busy, few enough that
+/// their trees are a small part of memory.
+const BATCH: usize = 256;
+
+/// The node's profiles that `--seccomp-root` and `--apparmor-profiles` check the pods against.
+struct NodeChecks<'a> {
+    selection: &'a Selection,
+    seccomp: Option<&'a kguard_seccomp::kubelet::NodeProfiles>,
+    apparmor: Option<&'a kguard_apparmor::node::NodeProfiles>,
 }
 
-/// Findings are shown by file, position, rule and message.
-fn sort_key(f: &kguard_report::Finding) -> (Option<(&str, Option<kguard_model::Pos>)>, &str, &str) {
-    (f.location.as_ref().map(|l| (&*l.file, l.pos)), &f.rule_id, &f.message)
+/// What the first pass keeps of one input.
+struct FirstPass {
+    /// Diagnostics, counts, a Dockerfile (`objects` stays empty).
+    parsed: Parsed,
+    /// The file's name and text, for the second pass (not for a Dockerfile or an unreadable file).
+    text: Option<(std::sync::Arc<str>, String)>,
+    /// The objects' context views.
+    views: Vec<kguard_model::Object>,
+    /// How many objects.
+    objects: usize,
+    /// The node checks' findings (they read the whole pod, so they run here).
+    node_findings: Vec<kguard_report::Finding>,
+}
+
+fn first_pass(input: &Input, node: &NodeChecks<'_>) -> FirstPass {
+    let mut pass =
+        FirstPass { parsed: Parsed::default(), text: None, views: Vec::new(), objects: 0, node_findings: Vec::new() };
+    let text = match load::read_input(input) {
+        Ok(text) => text,
+        Err(d) => {
+            pass.parsed.diagnostics.push(d);
+            return pass;
+        }
+    };
+    let file: std::sync::Arc<str> = input.display_name().into();
+    if matches!(input, Input::File(p) if load::is_dockerfile_path(p)) {
+        pass.parsed.dockerfile = Some((file, text));
+        return pass;
+    }
+    let (views, objects, node_findings) = (&mut pass.views, &mut pass.objects, &mut pass.node_findings);
+    pass.parsed = load::parse_text_each(&file, &text, &mut |obj| {
+        *objects += 1;
+        let one = std::slice::from_ref(&obj);
+        if let Some(profiles) = node.seccomp {
+            node_findings.extend(kguard_scan::seccomp_findings(one, node.selection, profiles));
+        }
+        if let Some(profiles) = node.apparmor {
+            node_findings.extend(kguard_scan::apparmor_findings(one, node.selection, profiles));
+        }
+        views.push(kguard_scan::context_view(&obj));
+    });
+    pass.text = Some((file, text));
+    pass
+}
+
+/// Scans a batch of objects in parallel and hands their findings to the sink, in order.
+fn scan_batch(
+    scanner: &kguard_scan::Scanner<'_>,
+    batch: Vec<kguard_model::Object>,
+    sink: &mut Sink<'_>,
+    summary: &mut Summary,
+    diagnostics: &mut Vec<kguard_model::Diagnostic>,
+) -> std::io::Result<()> {
+    let scanned: Vec<kguard_scan::ObjectScan> = batch.into_par_iter().map(|obj| scanner.scan_object(&obj)).collect();
+    for o in scanned {
+        match o.evaluated {
+            Some(true) => summary.scanned += 1,
+            Some(false) => summary.skipped += 1,
+            None => {}
+        }
+        diagnostics.extend(o.diagnostics);
+        sink.suppressed.extend(o.suppressed);
+        for f in o.findings {
+            sink.push(f)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where findings go once made: the configuration file's severities and path ignores,
+/// `--min-severity` and the baseline decide, then the spill keeps them sorted for the report.
+struct Sink<'a> {
+    spill: Spill,
+    /// Suppressed by an annotation on the object.
+    suppressed: Vec<Suppressed>,
+    /// Suppressed by the configuration file's `perPathIgnores`.
+    path_ignored: Vec<Suppressed>,
+    /// Accepted by the baseline.
+    baselined: Vec<Suppressed>,
+    file: Option<&'a ScanFileConfig>,
+    min_severity: Option<Severity>,
+    /// The baseline read (its name, and what it still accepts).
+    baseline: Option<(&'a str, &'a mut Baseline)>,
+    /// With `--write-baseline`: every finding, for the new baseline.
+    all_for_baseline: Option<Vec<kguard_report::Finding>>,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, mut finding: kguard_report::Finding) -> std::io::Result<()> {
+        if let Some(f) = self.file {
+            let rule = rules::find(&finding.rule_id);
+            if let Some(sev) = rule.and_then(|r| f.severity_of(r)) {
+                finding.severity = sev;
+            }
+            let file_path = finding.location.as_ref().map(|l| std::path::PathBuf::from(&*l.file));
+            if let Some(entry) = rule.zip(file_path).and_then(|(r, p)| f.path_ignore(&p, r)) {
+                let justification = format!("perPathIgnores {:?} in {}", entry.glob, f.file);
+                if self.min_severity.is_none_or(|min| finding.severity >= min) {
+                    self.path_ignored.push(Suppressed { finding, kind: SuppressionKind::External, justification });
+                }
+                return Ok(());
+            }
+        }
+        if self.min_severity.is_some_and(|min| finding.severity < min) {
+            return Ok(());
+        }
+        if let Some(all) = &mut self.all_for_baseline {
+            all.push(finding);
+            return Ok(());
+        }
+        if let Some((name, b)) = &mut self.baseline
+            && b.accepts(&finding)
+        {
+            let justification = format!("baseline {name}");
+            self.baselined.push(Suppressed { finding, kind: SuppressionKind::External, justification });
+            return Ok(());
+        }
+        self.spill.push(finding)
+    }
 }

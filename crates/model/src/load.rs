@@ -239,7 +239,22 @@ pub struct Parsed {
 /// Parses the text of one file into objects, turning every problem into a diagnostic.
 #[must_use]
 pub fn parse_text(file: &Arc<str>, text: &str) -> Parsed {
+    let mut objects = Vec::new();
+    let mut out = parse_text_each(file, text, &mut |obj| objects.push(obj));
+    out.objects = objects;
+    out
+}
+
+/// Parses the text of one file as [`parse_text`] does, but hands each object to `each` as soon as
+/// its document is parsed instead of collecting them ([`Parsed::objects`] stays empty): what a scan
+/// of a large file does, so that only one document's tree is alive at a time.
+pub fn parse_text_each(file: &Arc<str>, text: &str, each: &mut dyn FnMut(Object)) -> Parsed {
     let mut out = Parsed::default();
+    let mut objects = 0usize;
+    let mut each = |obj: Object| {
+        objects += 1;
+        each(obj);
+    };
     // Warnings for documents that are not objects and do not look like one (no kind, no
     // apiVersion): dropped when the whole file turns out not to be Kubernetes.
     let mut foreign = Vec::new();
@@ -269,11 +284,11 @@ pub fn parse_text(file: &Arc<str>, text: &str) -> Parsed {
                     format!("document {}: {why}; skipped", doc.index + 1),
                 ));
             }
-            Ok(Some(root)) => add_object(&mut out, file, doc.index, root),
+            Ok(Some(root)) => add_object(&mut out.diagnostics, &mut each, file, doc.index, root),
         }
     });
     let errors = out.diagnostics.iter().any(|d| d.level == crate::diag::DiagnosticLevel::Error);
-    if out.objects.is_empty() && !foreign.is_empty() && !errors {
+    if objects == 0 && !foreign.is_empty() && !errors {
         out.not_kubernetes = true;
     } else {
         out.diagnostics.extend(foreign);
@@ -288,11 +303,17 @@ fn looks_like_an_object(root: &YamlNode) -> bool {
     ["kind", "apiVersion", "metadata", "spec"].iter().any(|k| root.get(k).is_some())
 }
 
-fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: YamlNode) {
+fn add_object(
+    diagnostics: &mut Vec<Diagnostic>,
+    each: &mut dyn FnMut(Object),
+    file: &Arc<str>,
+    doc_index: usize,
+    root: YamlNode,
+) {
     let list_kind = root.get("kind").and_then(YamlNode::as_str).filter(|k| k.ends_with("List")).map(str::to_owned);
     let is_list = list_kind.is_some() && root.get("items").is_some_and(|i| matches!(i.value, Value::Seq(_)));
     if !is_list {
-        push_object(out, file, doc_index, root, String::new());
+        push_object(diagnostics, each, file, doc_index, root, String::new());
         return;
     }
     // A typed list (`PodList`, as the API returns it) may omit kind and apiVersion on its items:
@@ -321,12 +342,19 @@ fn add_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, root: YamlNod
                     }
                 }
             }
-            push_object(out, file, doc_index, item, format!("/items/{i}"));
+            push_object(diagnostics, each, file, doc_index, item, format!("/items/{i}"));
         }
     }
 }
 
-fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: YamlNode, doc_pointer: String) {
+fn push_object(
+    diagnostics: &mut Vec<Diagnostic>,
+    each: &mut dyn FnMut(Object),
+    file: &Arc<str>,
+    doc_index: usize,
+    node: YamlNode,
+    doc_pointer: String,
+) {
     match Object::from_node(node, file.clone(), doc_index, doc_pointer) {
         Ok(obj) => {
             for field in ["name", "namespace", "generateName"] {
@@ -334,7 +362,7 @@ fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: YamlNo
                 if let Some(value) = obj.root.pointer(&pointer).and_then(YamlNode::as_str)
                     && is_placeholder(value)
                 {
-                    out.diagnostics.push(Diagnostic::warning(
+                    diagnostics.push(Diagnostic::warning(
                         "template-placeholder",
                         obj.location(&pointer),
                         format!(
@@ -345,9 +373,9 @@ fn push_object(out: &mut Parsed, file: &Arc<str>, doc_index: usize, node: YamlNo
                     ));
                 }
             }
-            out.objects.push(obj);
+            each(obj);
         }
-        Err(e) => out.diagnostics.push(Diagnostic::warning(
+        Err(e) => diagnostics.push(Diagnostic::warning(
             "not-an-object",
             Location::at(file.clone(), e.pos()),
             format!("document {}: {e}; skipped", doc_index + 1),

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use kguard_model::{Diagnostic, DiagnosticLevel, Location, ObjectRef};
 use serde::Serialize;
 
-use crate::{Finding, INFORMATION_URI, RenderOptions, Report, Severity, TOOL_NAME};
+use crate::{Finding, FindingSource, INFORMATION_URI, RenderOptions, Report, Severity, TOOL_NAME};
 
 /// The value of the top-level `schemaVersion` key.
 pub const SCHEMA_VERSION: &str = "kguard.report/v1";
@@ -24,7 +24,20 @@ pub const JSON_SCHEMA: &str = include_str!("../schema/report-v1.schema.json");
 /// # Errors
 /// Whatever writing to `out` returns.
 pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
-    let doc = JsonReport::new(report, opts);
+    render_source(report, &report.findings, out, opts)
+}
+
+/// Renders `report` with the findings of `findings` (read once, as they are written).
+///
+/// # Errors
+/// Whatever writing to `out`, or reading the findings, returns.
+pub fn render_source(
+    report: &Report,
+    findings: &dyn FindingSource,
+    out: &mut dyn Write,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    let doc = JsonReport::new(report, findings, opts);
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }
@@ -138,8 +151,9 @@ struct JsonDiagnostic<'a> {
 }
 
 impl<'a> JsonReport<'a> {
-    fn new(report: &'a Report, opts: &'a RenderOptions) -> Self {
+    fn new(report: &'a Report, findings: &'a dyn FindingSource, opts: &'a RenderOptions) -> Self {
         let s = &report.summary;
+        let counts = findings.counts();
         let summary = JsonSummary {
             files: s.files,
             documents: s.documents,
@@ -150,14 +164,14 @@ impl<'a> JsonReport<'a> {
             excluded: s.excluded,
             chart_files: s.chart_files,
             dockerfiles: s.dockerfiles,
-            findings: report.findings.len(),
+            findings: counts.total,
             suppressed: s.suppressed,
             by_severity: BySeverity {
-                critical: report.count(Severity::Critical),
-                high: report.count(Severity::High),
-                medium: report.count(Severity::Medium),
-                low: report.count(Severity::Low),
-                info: report.count(Severity::Info),
+                critical: counts.of(Severity::Critical),
+                high: counts.of(Severity::High),
+                medium: counts.of(Severity::Medium),
+                low: counts.of(Severity::Low),
+                info: counts.of(Severity::Info),
             },
             errors: report.count_diagnostics(DiagnosticLevel::Error, opts.verbose),
             warnings: report.count_diagnostics(DiagnosticLevel::Warning, opts.verbose),
@@ -167,7 +181,7 @@ impl<'a> JsonReport<'a> {
             schema_version: SCHEMA_VERSION,
             tool: Tool { name: TOOL_NAME, version: &opts.tool_version, information_uri: INFORMATION_URI },
             summary,
-            findings: JsonFindings(report),
+            findings: JsonFindings { report, findings },
             diagnostics: report.shown_diagnostics(opts.verbose).map(JsonDiagnostic::new).collect(),
             suppressed: report
                 .suppressed
@@ -182,15 +196,27 @@ impl<'a> JsonReport<'a> {
 }
 
 /// The findings, each converted as it is written (not collected first).
-struct JsonFindings<'a>(&'a Report);
+struct JsonFindings<'a> {
+    report: &'a Report,
+    findings: &'a dyn FindingSource,
+}
 
 impl Serialize for JsonFindings<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq as _;
-        let mut seq = serializer.serialize_seq(Some(self.0.findings.len()))?;
-        for f in &self.0.findings {
-            seq.serialize_element(&JsonFinding::new(self.0, f))?;
+        use serde::ser::{Error as _, SerializeSeq as _};
+        let mut seq = serializer.serialize_seq(Some(self.findings.counts().total))?;
+        let mut failed = None;
+        let read = self.findings.for_each(&mut |f| {
+            seq.serialize_element(&JsonFinding::new(self.report, f)).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                io::Error::other(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        read.map_err(S::Error::custom)?;
         seq.end()
     }
 }

@@ -18,6 +18,7 @@ pub mod junit;
 pub mod markdown;
 pub mod sarif;
 pub mod select;
+pub mod source;
 pub mod table;
 mod text;
 
@@ -26,6 +27,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 pub use finding::{Finding, Report, RuleMeta, Severity, Shared, Summary, Suppressed, SuppressionKind};
+pub use source::{Counts, FindingSource};
 
 /// The tool name written into machine-readable reports.
 pub const TOOL_NAME: &str = "kguard";
@@ -113,12 +115,37 @@ impl FromStr for Format {
 /// Whatever writing to `out` returns.
 pub fn render(format: Format, report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
     match format {
-        Format::Table => table::render(report, out, opts),
-        Format::Json => json::render(report, out, opts),
-        Format::Sarif => sarif::render(report, out, opts),
         Format::Junit => junit::render(report, out, opts),
         Format::Html => html::render(report, out, opts),
         Format::Markdown => markdown::render(report, out, opts),
+        Format::Table => table::render(report, out, opts),
+        Format::Json => json::render(report, out, opts),
+        Format::Sarif => sarif::render(report, out, opts),
+    }
+}
+
+/// Renders `report` in `format` to `out`, with the findings read from `findings` instead of
+/// [`Report::findings`] (which is then ignored): what `kguard scan` does with findings it keeps on
+/// disk. Table, JSON and SARIF read the source in passes and hold one finding at a time; JUnit,
+/// HTML and Markdown collect it first ([`source::collect`]).
+///
+/// # Errors
+/// Whatever writing to `out`, or reading the findings, returns.
+pub fn render_source(
+    format: Format,
+    report: &Report,
+    findings: &dyn FindingSource,
+    out: &mut dyn Write,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    match format {
+        Format::Table => table::render_source(report, findings, out, opts),
+        Format::Json => json::render_source(report, findings, out, opts),
+        Format::Sarif => sarif::render_source(report, findings, out, opts),
+        Format::Junit | Format::Html | Format::Markdown => {
+            let whole = Report { findings: source::collect(findings)?, ..report.clone() };
+            render(format, &whole, out, opts)
+        }
     }
 }
 

@@ -23,11 +23,11 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use kguard_model::{Diagnostic, DiagnosticLevel, Location};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Error as _, Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::text::fnv1a64;
-use crate::{Finding, INFORMATION_URI, RenderOptions, Report, RuleMeta, Severity, TOOL_NAME};
+use crate::{Finding, FindingSource, INFORMATION_URI, RenderOptions, Report, RuleMeta, Severity, TOOL_NAME};
 
 /// The `$schema` written into the log: the OASIS SARIF 2.1.0 schema (errata 01).
 pub const SARIF_SCHEMA_URI: &str =
@@ -48,19 +48,34 @@ pub const FINGERPRINT_KEY: &str = "kguard/v1";
 /// # Errors
 /// Whatever writing to `out` returns.
 pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &Log { report, opts }).map_err(io::Error::from)?;
+    render_source(report, &report.findings, out, opts)
+}
+
+/// Renders `report` with the findings of `findings`, read twice: once for the rules they name,
+/// once for the results.
+///
+/// # Errors
+/// Whatever writing to `out`, or reading the findings, returns.
+pub fn render_source(
+    report: &Report,
+    findings: &dyn FindingSource,
+    out: &mut dyn Write,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &Log { report, findings, opts }).map_err(io::Error::from)?;
     writeln!(out)
 }
 
 /// The SARIF log as a JSON value.
 #[must_use]
 pub fn to_value(report: &Report, opts: &RenderOptions) -> Value {
-    serde_json::to_value(Log { report, opts }).unwrap_or(Value::Null)
+    serde_json::to_value(Log { report, findings: &report.findings, opts }).unwrap_or(Value::Null)
 }
 
 /// The log, serialised field by field in the order of the SARIF examples.
 struct Log<'a> {
     report: &'a Report,
+    findings: &'a dyn FindingSource,
     opts: &'a RenderOptions,
 }
 
@@ -69,13 +84,14 @@ impl Serialize for Log<'_> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("$schema", SARIF_SCHEMA_URI)?;
         map.serialize_entry("version", "2.1.0")?;
-        map.serialize_entry("runs", &[Run { report: self.report, opts: self.opts }])?;
+        map.serialize_entry("runs", &[Run { report: self.report, findings: self.findings, opts: self.opts }])?;
         map.end()
     }
 }
 
 struct Run<'a> {
     report: &'a Report,
+    findings: &'a dyn FindingSource,
     opts: &'a RenderOptions,
 }
 
@@ -83,17 +99,24 @@ impl Serialize for Run<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let report = self.report;
         let mut rules: Vec<Value> = report.rules.iter().map(rule_descriptor).collect();
-        let mut rule_index: HashMap<&str, usize> = HashMap::new();
+        let mut rule_index: HashMap<String, usize> = HashMap::new();
         for (i, r) in report.rules.iter().enumerate() {
-            rule_index.entry(r.id).or_insert(i);
+            rule_index.entry(r.id.to_owned()).or_insert(i);
         }
         // Rules named by findings but not described by the report: a minimal descriptor each.
-        for f in report.findings.iter().chain(report.suppressed.iter().map(|s| &s.finding)) {
+        let mut describe = |f: &Finding| {
             if !rule_index.contains_key(f.rule_id.as_str()) {
-                rule_index.insert(&f.rule_id, rules.len());
+                rule_index.insert(f.rule_id.clone(), rules.len());
                 rules.push(minimal_descriptor(f));
             }
-        }
+        };
+        self.findings
+            .for_each(&mut |f| {
+                describe(f);
+                Ok(())
+            })
+            .map_err(S::Error::custom)?;
+        report.suppressed.iter().for_each(|s| describe(&s.finding));
         let notifications: Vec<Value> = report.shown_diagnostics(self.opts.verbose).map(notification).collect();
         let has_errors = report.diagnostics.iter().any(|d| d.level == DiagnosticLevel::Error);
 
@@ -119,7 +142,7 @@ impl Serialize for Run<'_> {
         map.serialize_entry("columnKind", "unicodeCodePoints")?;
         map.serialize_entry(
             "results",
-            &Results { findings: &report.findings, suppressed: &report.suppressed, rule_index: &rule_index },
+            &Results { findings: self.findings, suppressed: &report.suppressed, rule_index: &rule_index },
         )?;
         map.end()
     }
@@ -127,18 +150,17 @@ impl Serialize for Run<'_> {
 
 /// The results, built one at a time as they are written.
 struct Results<'a> {
-    findings: &'a [Finding],
+    findings: &'a dyn FindingSource,
     /// Suppressed findings: results with `suppressions` (code scanning shows them as dismissed).
     suppressed: &'a [crate::Suppressed],
-    rule_index: &'a HashMap<&'a str, usize>,
+    rule_index: &'a HashMap<String, usize>,
 }
 
 impl Serialize for Results<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.findings.len() + self.suppressed.len()))?;
-        let mut occurrences: HashMap<u64, usize> = HashMap::new();
-        let all = self.findings.iter().map(|f| (f, None)).chain(self.suppressed.iter().map(|s| (&s.finding, Some(s))));
-        for (f, suppression) in all {
+        let mut seq = serializer.serialize_seq(Some(self.findings.counts().total + self.suppressed.len()))?;
+        let mut occurrences: HashMap<u64, u32> = HashMap::new();
+        let mut one = |f: &Finding, suppression: Option<&crate::Suppressed>| {
             let key = fingerprint_key(f);
             let n = occurrences.entry(key).or_insert(0);
             *n += 1;
@@ -149,7 +171,22 @@ impl Serialize for Results<'_> {
                     json!([{"kind": s.kind.as_str(), "status": "accepted", "justification": s.justification}]),
                 );
             }
-            seq.serialize_element(&r)?;
+            seq.serialize_element(&r)
+        };
+        let mut failed = None;
+        let read = self.findings.for_each(&mut |f| {
+            one(f, None).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                io::Error::other(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(S::Error::custom)?;
+        for s in self.suppressed {
+            one(&s.finding, Some(s))?;
         }
         seq.end()
     }

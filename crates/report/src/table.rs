@@ -24,7 +24,7 @@ use std::io::{self, Write};
 use kguard_model::{Diagnostic, DiagnosticLevel, ObjectRef};
 
 use crate::text::{plural, terminal_safe};
-use crate::{Finding, RenderOptions, Report, Severity};
+use crate::{Counts, Finding, FindingSource, RenderOptions, Report, Severity};
 
 /// Width of the severity column (`CRITICAL`).
 const SEVERITY_WIDTH: usize = 8;
@@ -34,31 +34,89 @@ const SEVERITY_WIDTH: usize = 8;
 /// # Errors
 /// Whatever writing to `out` returns.
 pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io::Result<()> {
-    let paint = Painter { color: opts.color };
-    let groups = group(&report.findings);
-    // Column widths over the whole report, so columns line up across files.
-    let rule_width = report.findings.iter().map(|f| terminal_safe(&f.rule_id).chars().count()).max().unwrap_or(0);
-    let pos_width = report.findings.iter().map(|f| position(f).len()).max().unwrap_or(0);
-    let mut printed_any = false;
+    // Grouped in order of first appearance, then written as consecutive runs.
+    let grouped: Vec<Finding> = group(&report.findings)
+        .into_iter()
+        .flat_map(|file| file.objects.into_iter().flat_map(|o| o.findings.into_iter().cloned()))
+        .collect();
+    render_source(report, &grouped, out, opts)
+}
 
-    for file in &groups {
+/// Renders `report` with the findings of `findings`, read twice (column widths, then rows), in
+/// the order given: a file or object header is written where the file or object changes, so the
+/// findings are expected sorted by file (as `kguard scan` sorts them). Findings without a location
+/// are held and listed last, under `(no location)`.
+///
+/// # Errors
+/// Whatever writing to `out`, or reading the findings, returns.
+pub fn render_source(
+    report: &Report,
+    findings: &dyn FindingSource,
+    out: &mut dyn Write,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    let paint = Painter { color: opts.color };
+    // Column widths over the whole report, so columns line up across files.
+    let (mut rule_width, mut pos_width) = (0, 0);
+    findings.for_each(&mut |f| {
+        rule_width = rule_width.max(terminal_safe(&f.rule_id).chars().count());
+        pos_width = pos_width.max(position(f).len());
+        Ok(())
+    })?;
+    let mut printed_any = false;
+    // The file and object whose header was written last (`None` before the first).
+    let mut current: Option<(String, Option<ObjectRef>)> = None;
+    let mut unplaced: Vec<Finding> = Vec::new();
+    findings.for_each(&mut |f| {
+        let Some(location) = &f.location else {
+            unplaced.push(f.clone());
+            return Ok(());
+        };
+        let object = f.object.as_deref();
+        match &mut current {
+            Some((file, _)) if **file == *location.file => {}
+            _ => {
+                if printed_any {
+                    writeln!(out)?;
+                }
+                printed_any = true;
+                writeln!(out, "{}", paint.apply("1;4", &terminal_safe(&location.file)))?;
+                current = Some((location.file.to_string(), None));
+                if let Some(obj) = object {
+                    writeln!(out, "  {}", paint.apply("1", &terminal_safe(&obj.to_string())))?;
+                }
+                if let Some((_, o)) = &mut current {
+                    o.clone_from(&object.cloned());
+                }
+                return write_finding(out, &paint, f, pos_width, rule_width);
+            }
+        }
+        if let Some((_, o)) = &mut current
+            && o.as_ref() != object
+        {
+            // Findings about a file that is no Kubernetes object (a seccomp or AppArmor profile,
+            // an audit policy) stand under the file name alone.
+            if let Some(obj) = object {
+                writeln!(out, "  {}", paint.apply("1", &terminal_safe(&obj.to_string())))?;
+            }
+            o.clone_from(&object.cloned());
+        }
+        write_finding(out, &paint, f, pos_width, rule_width)
+    })?;
+    if !unplaced.is_empty() {
         if printed_any {
             writeln!(out)?;
         }
         printed_any = true;
-        let header = match file.name {
-            Some(name) => terminal_safe(name).into_owned(),
-            None => "(no location)".to_owned(),
-        };
-        writeln!(out, "{}", paint.apply("1;4", &header))?;
-        for object in &file.objects {
-            // Findings about a file that is no Kubernetes object (a seccomp or AppArmor profile,
-            // an audit policy) stand under the file name alone.
-            if let Some(obj) = object.object {
-                writeln!(out, "  {}", paint.apply("1", &terminal_safe(&obj.to_string())))?;
-            }
-            for finding in &object.findings {
-                write_finding(out, &paint, finding, pos_width, rule_width)?;
+        writeln!(out, "{}", paint.apply("1;4", "(no location)"))?;
+        for file in group(&unplaced) {
+            for object in &file.objects {
+                if let Some(obj) = object.object {
+                    writeln!(out, "  {}", paint.apply("1", &terminal_safe(&obj.to_string())))?;
+                }
+                for finding in &object.findings {
+                    write_finding(out, &paint, finding, pos_width, rule_width)?;
+                }
             }
         }
     }
@@ -78,7 +136,7 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io:
         if printed_any {
             writeln!(out)?;
         }
-        writeln!(out, "{}", summary_line(report, opts, &paint))?;
+        writeln!(out, "{}", summary_line(report, findings.counts(), opts, &paint))?;
     }
     Ok(())
 }
@@ -87,10 +145,10 @@ pub fn render(report: &Report, out: &mut dyn Write, opts: &RenderOptions) -> io:
 /// 4 high); 1 error, 2 warnings`.
 #[must_use]
 pub fn summary(report: &Report, opts: &RenderOptions) -> String {
-    summary_line(report, opts, &Painter { color: opts.color })
+    summary_line(report, Counts::of_findings(&report.findings), opts, &Painter { color: opts.color })
 }
 
-fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> String {
+fn summary_line(report: &Report, counts: Counts, opts: &RenderOptions, paint: &Painter) -> String {
     let s = &report.summary;
     let what = if s.dockerfiles > 0 && s.scanned == 0 && s.objects == 0 {
         plural(s.dockerfiles, "Dockerfile", "Dockerfiles")
@@ -116,7 +174,7 @@ fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> Strin
         (false, true) => {}
     }
     line.push_str(": ");
-    let total = report.findings.len();
+    let total = counts.total;
     if total == 0 {
         line.push_str(&paint.apply("32", "no findings"));
     } else {
@@ -124,7 +182,7 @@ fn summary_line(report: &Report, opts: &RenderOptions, paint: &Painter) -> Strin
             .iter()
             .rev()
             .filter_map(|&sev| {
-                let n = report.count(sev);
+                let n = counts.of(sev);
                 (n > 0).then(|| paint.apply(severity_style(sev), &format!("{n} {sev}")))
             })
             .collect();

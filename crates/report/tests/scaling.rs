@@ -78,3 +78,36 @@ fn table_groups_by_object_in_order_of_first_appearance() {
     assert_eq!(groups, ["  Pod/team-0/pod-0", "  Pod/team-1/pod-1", "  Pod/team-2/pod-2"], "{text}");
     assert_eq!(text.matches("\n    1:7").count(), 2, "{text}");
 }
+
+/// A source that is not a slice (as `kguard scan`'s spill is not): read in passes, one finding at
+/// a time.
+struct Streamed(Vec<Finding>);
+
+impl kguard_report::FindingSource for Streamed {
+    fn counts(&self) -> kguard_report::Counts {
+        kguard_report::Counts::of_findings(&self.0)
+    }
+
+    fn for_each(&self, each: &mut dyn FnMut(&Finding) -> std::io::Result<()>) -> std::io::Result<()> {
+        for f in &self.0 {
+            let one = f.clone();
+            each(&one)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_streamed_source_renders_what_the_report_renders() {
+    let report = report(50);
+    let source = Streamed(report.findings.clone());
+    let bare = Report { findings: Vec::new(), ..report.clone() };
+    for format in Format::ALL {
+        let opts = RenderOptions::default();
+        let mut whole = Vec::new();
+        kguard_report::render(format, &report, &mut whole, &opts).unwrap();
+        let mut streamed = Vec::new();
+        kguard_report::render_source(format, &bare, &source, &mut streamed, &opts).unwrap();
+        assert!(whole == streamed, "{format}: the streamed rendering differs");
+    }
+}

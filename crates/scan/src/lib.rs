@@ -81,23 +81,28 @@ pub struct ScanOutcome {
     pub suppressed: Vec<Suppressed>,
 }
 
-/// What decides whether a finding is shown: the objects (for their suppression annotations,
-/// kguard's and other tools') and their pod templates' `kguard.io/ignore` annotations. The
-/// objects are kept as [`suppression_view`]s (their annotations only), so that the parsed trees
-/// can go once they are scanned; an id named twice is the last object of that id, as before.
+/// What decides whether a finding is shown: the objects' own suppression annotations (kguard's
+/// and other tools'), kept as [`suppression_view`]s (their annotations only) so that the parsed
+/// trees can go once they are scanned; an id named twice is the last object of that id, as
+/// before. The pod template's `kguard.io/ignore` is the scanned object's own (see
+/// [`Scanner::scan_object`]).
 struct Suppressions {
     objects: HashMap<ObjectRef, Object>,
-    template_ignores: HashMap<ObjectRef, String>,
 }
 
 impl Suppressions {
-    /// Whether the finding survives selection and suppression.
-    fn keep(&self, selection: &Selection, finding: &Finding) -> bool {
-        matches!(self.verdict(selection, finding), Verdict::Keep)
+    fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
+        Self { objects: objects.into_iter().map(|o| (o.id.clone(), suppression_view(o))).collect() }
     }
 
-    /// What selection and suppression make of the finding.
-    fn verdict(&self, selection: &Selection, finding: &Finding) -> Verdict {
+    /// Whether the finding survives selection and suppression.
+    fn keep(&self, selection: &Selection, finding: &Finding) -> bool {
+        matches!(self.verdict(selection, finding, None), Verdict::Keep)
+    }
+
+    /// What selection and suppression make of the finding; `template_ignore` is the
+    /// `kguard.io/ignore` annotation of its object's pod template.
+    fn verdict(&self, selection: &Selection, finding: &Finding, template_ignore: Option<&str>) -> Verdict {
         let Some(rule) = rules::find(&finding.rule_id) else { return Verdict::Keep };
         if !selection.enabled(rule) {
             return Verdict::Unselected;
@@ -107,8 +112,7 @@ impl Suppressions {
         if let Some(v) = own.filter(|v| suppressed_by(v, rule)) {
             return Verdict::Suppressed(format!("{IGNORE_ANNOTATION}: {}", v.trim()));
         }
-        let template = self.template_ignores.get(id).map(String::as_str);
-        if let Some(v) = template.filter(|v| suppressed_by(v, rule)) {
+        if let Some(v) = template_ignore.filter(|v| suppressed_by(v, rule)) {
             return Verdict::Suppressed(format!("{IGNORE_ANNOTATION} (pod template): {}", v.trim()));
         }
         match self.objects.get(id).and_then(|o| kguard_hardening::suppression(o, rule)) {
@@ -141,6 +145,42 @@ fn suppression_view(obj: &Object) -> Object {
         }
     }
     Object { id: obj.id.clone(), file: obj.file.clone(), doc_index: obj.doc_index, doc_pointer: String::new(), root }
+}
+
+/// The fields of a container that the engines across objects read (named ports).
+const CONTEXT_CONTAINER_FIELDS: &[&str] = &["name", "ports"];
+
+/// What the engines across objects ([`Scanner::new`]: Pod Security namespace labels, the
+/// ServiceAccount inventory, network policies, the mesh, RBAC, suppression annotations) read of an
+/// object: all of it, except that a workload's containers keep only their name and ports and its
+/// pod spec loses its volumes. The per-object engines read the whole object
+/// ([`Scanner::scan_object`]); holding every object's context view instead of its tree is what
+/// lets `kguard scan` hold one document's tree at a time. The `scan_owned_is_scan` tests check that
+/// a scan from context views finds exactly what one from whole objects finds.
+#[must_use]
+pub fn context_view(obj: &Object) -> Object {
+    let mut view = obj.clone();
+    let Some(template) = workload::template_pointer(obj.group(), obj.kind()) else { return view };
+    let mut node = &mut view.root;
+    for key in template.split('/').skip(1).chain(std::iter::once("spec")) {
+        let Value::Map(entries) = &mut node.value else { return view };
+        let Some(entry) = entries.iter_mut().find(|e| e.key == key) else { return view };
+        node = &mut entry.value;
+    }
+    let Value::Map(spec) = &mut node.value else { return view };
+    spec.retain(|e| e.key != "volumes");
+    for entry in
+        spec.iter_mut().filter(|e| matches!(e.key.as_str(), "containers" | "initContainers" | "ephemeralContainers"))
+    {
+        let Value::Seq(containers) = &mut entry.value.value else { continue };
+        for container in containers {
+            if let Value::Map(fields) = &mut container.value {
+                fields.retain(|f| CONTEXT_CONTAINER_FIELDS.contains(&f.key.as_str()));
+                fields.shrink_to_fit();
+            }
+        }
+    }
+    view
 }
 
 /// Puts `value` at `path` (plain `/`-separated keys) in `root`, making the mappings on the way.
@@ -184,10 +224,7 @@ pub fn seccomp_findings(
     selection: &Selection,
     node: &kguard_seccomp::kubelet::NodeProfiles,
 ) -> Vec<Finding> {
-    let suppressions = Suppressions {
-        objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
-        template_ignores: HashMap::new(),
-    };
+    let suppressions = Suppressions::of(objects);
     kguard_seccomp::kubelet::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
 }
 
@@ -200,10 +237,7 @@ pub fn apparmor_findings(
     selection: &Selection,
     node: &kguard_apparmor::node::NodeProfiles,
 ) -> Vec<Finding> {
-    let suppressions = Suppressions {
-        objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
-        template_ignores: HashMap::new(),
-    };
+    let suppressions = Suppressions::of(objects);
     kguard_apparmor::node::check_pods(objects, node).into_iter().filter(|f| suppressions.keep(selection, f)).collect()
 }
 
@@ -242,72 +276,113 @@ pub fn scan_with_extents(
     objects: &[Object],
     config: &ScanConfig,
 ) -> (ScanOutcome, HashMap<problems::ExtentKey, problems::Extent>) {
-    let across = Across::new(objects, config);
-    let per_object = objects.par_iter().map(|obj| across.scan_object(obj)).collect();
-    across.finish_with_extents(per_object, config)
+    let scanner = Scanner::new(objects, config).sharing();
+    let per_object: Vec<ObjectScan> = objects.par_iter().map(|obj| scanner.scan_object(obj)).collect();
+    collect(scanner, per_object)
 }
 
-/// Scans objects, dropping each one's parsed tree as soon as it is scanned (what `kguard scan`
-/// does: the trees of a large input are several times its size, and the findings need only the
-/// positions they already carry). The same outcome as [`scan`].
+/// Scans objects, dropping each one's parsed tree as soon as it is scanned. The same outcome as
+/// [`scan`]. (`kguard scan` goes further: it never holds every tree at once, see [`Scanner`].)
 #[must_use]
 pub fn scan_owned(objects: Vec<Object>, config: &ScanConfig) -> ScanOutcome {
-    let across = Across::new(&objects, config);
-    let per_object = objects.into_par_iter().map(|obj| across.scan_object(&obj)).collect();
-    across.finish_with_extents(per_object, config).0
+    let scanner = Scanner::new(&objects, config).sharing();
+    let per_object: Vec<ObjectScan> = objects.into_par_iter().map(|obj| scanner.scan_object(&obj)).collect();
+    collect(scanner, per_object).0
 }
 
-/// What the scan of one object needs from the others, and the findings across objects (network
-/// policies, RBAC), computed before the objects are scanned one by one.
-struct Across<'c> {
+/// Puts the outcomes of a batch scan together, in input order, the findings across objects that
+/// no scanned object took last.
+fn collect(
+    mut scanner: Scanner<'_>,
+    per_object: Vec<ObjectScan>,
+) -> (ScanOutcome, HashMap<problems::ExtentKey, problems::Extent>) {
+    let mut out = ScanOutcome { diagnostics: scanner.take_diagnostics(), ..ScanOutcome::default() };
+    let mut extents = HashMap::new();
+    for o in per_object {
+        out.findings.extend(o.findings);
+        out.suppressed.extend(o.suppressed);
+        out.diagnostics.extend(o.diagnostics);
+        extents.extend(o.extents);
+        match o.evaluated {
+            Some(true) => out.scanned += 1,
+            Some(false) => out.skipped += 1,
+            None => {}
+        }
+    }
+    let tail = scanner.finish();
+    out.findings.extend(tail.findings);
+    out.suppressed.extend(tail.suppressed);
+    out.diagnostics.extend(tail.diagnostics);
+    (out, extents)
+}
+
+/// What the scan of one object gives ([`Scanner::scan_object`]): its findings after selection,
+/// suppression and the merging of findings about one problem, with the findings across objects
+/// about it among them.
+#[derive(Debug, Default)]
+pub struct ObjectScan {
+    /// Findings shown.
+    pub findings: Vec<Finding>,
+    /// Findings of selected rules suppressed by an annotation.
+    pub suppressed: Vec<Suppressed>,
+    /// A malformed object, a note that no rule applies, unreadable embedded credentials.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `Some(true)` evaluated, `Some(false)` skipped, `None` malformed.
+    pub evaluated: Option<bool>,
+    /// The extents of the reported findings that have one.
+    extents: Vec<(problems::ExtentKey, problems::Extent)>,
+}
+
+/// Findings across objects, by their object and file.
+type Pending = HashMap<(ObjectRef, Option<Arc<str>>), Vec<Finding>>;
+
+/// A scan in three steps, so that a caller need not hold every object's tree at once:
+///
+/// 1. [`Scanner::new`] reads what the engines across objects need from every object (its
+///    [`context_view`] is enough) and runs them: Pod Security namespace labels, the ServiceAccount
+///    inventory, network policies, the mesh and RBAC; each object's suppression annotations;
+/// 2. [`Scanner::scan_object`] runs the per-object engines on each object (whole), in any order
+///    and in parallel, and hands back its findings together with the findings across objects
+///    about it, selected, suppressed and merged per problem;
+/// 3. [`Scanner::finish`] gives the findings across objects that no scanned object took.
+pub struct Scanner<'c> {
     config: &'c ScanConfig,
-    out: ScanOutcome,
+    /// Problems with Namespaces' Pod Security labels.
+    diagnostics: Vec<Diagnostic>,
+    /// Problems with RBAC objects (reported after the per-object ones).
+    rbac_diagnostics: Vec<Diagnostic>,
     suppressions: Suppressions,
     namespaces: HashMap<String, NamespacePolicy>,
     inventory: kguard_hardening::Inventory,
     netpol_on: bool,
-    /// Findings of the engines across objects, added after the per-object ones (as always).
-    netpol_findings: Vec<Finding>,
-    rbac_findings: Vec<Finding>,
-    rbac_diagnostics: Vec<Diagnostic>,
-    /// Findings are held until the report is rendered: those of one object share its reference,
-    /// and all share their pointers and container names (`Finding::share`), as soon as made.
-    shared: Mutex<Shared>,
+    /// Findings across objects, by their object and file, until that object is scanned.
+    pending: Mutex<Pending>,
+    /// Findings across objects about no object.
+    unowned: Vec<Finding>,
+    /// The pod templates' `kguard.io/ignore` annotations of the objects scanned (for the findings
+    /// across objects that [`Scanner::finish`] judges).
+    template_ignores: Mutex<HashMap<ObjectRef, String>>,
+    /// Whether findings share their object, container and pointer with the others
+    /// ([`Finding::share`]): for a batch scan that holds them all.
+    shared: Option<Mutex<Shared>>,
 }
 
-impl<'c> Across<'c> {
-    fn new(objects: &[Object], config: &'c ScanConfig) -> Self {
-        let mut out = ScanOutcome::default();
-        let suppressions = Suppressions {
-            objects: objects.iter().map(|o| (o.id.clone(), suppression_view(o))).collect(),
-            template_ignores: HashMap::new(),
-        };
-        let namespaces = namespace_policies(objects, &mut out);
+impl<'c> Scanner<'c> {
+    /// Reads the objects (their [`context_view`]s suffice) and runs the engines across objects.
+    #[must_use]
+    pub fn new(objects: &[Object], config: &'c ScanConfig) -> Self {
+        let mut diagnostics = Vec::new();
+        let namespaces = namespace_policies(objects, &mut diagnostics);
         let family_enabled = |family: &str| rules::all().any(|r| r.family == family && config.selection.enabled(r));
         let netpol_on = family_enabled("netpol");
-        let inventory = kguard_hardening::Inventory::from_objects(objects);
-        let mut across = Self {
-            config,
-            out,
-            suppressions,
-            namespaces,
-            inventory,
-            netpol_on,
-            netpol_findings: Vec::new(),
-            rbac_findings: Vec::new(),
-            rbac_diagnostics: Vec::new(),
-            shared: Mutex::new(Shared::default()),
-        };
+        let mut across = Vec::new();
+        let mut rbac_diagnostics = Vec::new();
         if netpol_on {
             let cluster = kguard_netpol::Cluster::from_objects(objects);
-            let mut findings = kguard_netpol::findings(objects, &cluster);
-            across.share(&mut findings);
-            across.netpol_findings = findings;
+            across.extend(kguard_netpol::findings(objects, &cluster));
         }
         if family_enabled("mesh") {
-            let mut findings = kguard_mesh::findings::findings(objects);
-            across.share(&mut findings);
-            across.netpol_findings.append(&mut findings);
+            across.extend(kguard_mesh::findings::findings(objects));
         }
         if family_enabled("rbac") && objects.iter().any(is_rbac_object) {
             // The default ClusterRoles (cluster-admin, edit, view, ...) resolve references in the
@@ -315,92 +390,129 @@ impl<'c> Across<'c> {
             let mut rbac_objects: Vec<Object> = objects.iter().filter(|o| is_rbac_object(o)).cloned().collect();
             rbac_objects.extend(kguard_authz::defaults::objects());
             let rbac = kguard_authz::Rbac::from_objects(&rbac_objects);
-            across.rbac_diagnostics = rbac.diagnostics().to_vec();
-            let mut findings = kguard_authz::risks(&rbac);
-            across.share(&mut findings);
-            across.rbac_findings = findings;
+            across.extend(kguard_authz::risks(&rbac));
+            rbac_diagnostics = rbac.diagnostics().to_vec();
         }
-        across
-    }
-
-    fn share(&self, findings: &mut [Finding]) {
-        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        for f in findings.iter_mut() {
-            f.share(&mut shared);
-        }
-    }
-
-    /// The per-object engines on one object (in parallel: they are pure).
-    fn scan_object(&self, obj: &Object) -> (ObjectRef, ObjectOutcome) {
-        let mut o = scan_object(obj, self.config, &self.namespaces, &self.inventory, self.netpol_on);
-        // Findings of rules not selected are not kept until the end (`Suppressions::keep` would
-        // drop them there; suppression itself needs every object's scan and waits).
-        o.findings.retain(|f| rules::find(&f.rule_id).is_none_or(|r| self.config.selection.enabled(r)));
-        self.share(&mut o.findings);
-        o.findings.shrink_to_fit();
-        (obj.id.clone(), o)
-    }
-
-    /// Merges the per-object outcomes (in input order) with the findings across objects, applies
-    /// selection and suppression, and keeps one finding per problem ([`problems::merge`]); returns
-    /// the extents of the findings kept that have one.
-    fn finish_with_extents(
-        mut self,
-        per_object: Vec<(ObjectRef, ObjectOutcome)>,
-        config: &ScanConfig,
-    ) -> (ScanOutcome, HashMap<problems::ExtentKey, problems::Extent>) {
-        let mut out = self.out;
-        // Sized once: growing by doubling would hold up to three copies of every finding.
-        let total = per_object.iter().map(|(_, o)| o.findings.len()).sum::<usize>()
-            + self.netpol_findings.len()
-            + self.rbac_findings.len();
-        let mut candidates = Vec::with_capacity(total);
-        let mut extents = HashMap::new();
-        for (id, o) in per_object {
-            extents.extend(o.extents);
-            if let Some(v) = o.template_ignore {
-                self.suppressions.template_ignores.insert(id, v);
-            }
-            candidates.extend(o.findings);
-            out.diagnostics.extend(o.diagnostics);
-            match o.evaluated {
-                Some(true) => out.scanned += 1,
-                Some(false) => out.skipped += 1,
-                None => {}
+        let mut pending = Pending::new();
+        let mut unowned = Vec::new();
+        for f in across {
+            match f.object.as_deref() {
+                Some(id) => {
+                    let file = f.location.as_ref().map(|l| l.file.clone());
+                    pending.entry((id.clone(), file)).or_default().push(f);
+                }
+                None => unowned.push(f),
             }
         }
-        candidates.append(&mut self.netpol_findings);
-        out.diagnostics.append(&mut self.rbac_diagnostics);
-        candidates.append(&mut self.rbac_findings);
-        let suppressions = &self.suppressions;
-        let selected = |f: &Finding| rules::find(&f.rule_id).is_none_or(|r| config.selection.enabled(r));
-        // In place: the kept findings stay in the candidates' allocation. Suppressed findings are
-        // kept one per rule (each names its own suppression); the shown ones are merged per problem.
-        let mut why: Vec<Option<String>> = Vec::new();
-        let removed: Vec<Finding> = candidates
-            .extract_if(.., |f| match suppressions.verdict(&config.selection, f) {
-                Verdict::Keep => false,
-                Verdict::Unselected => {
-                    why.push(None);
-                    true
-                }
-                Verdict::Suppressed(j) => {
-                    why.push(Some(j));
-                    true
-                }
-            })
-            .collect();
-        out.suppressed = removed
-            .into_iter()
-            .zip(why)
-            .filter_map(|(finding, why)| Some((finding, why?)))
-            .filter(|(f, _)| selected(f))
-            .map(|(finding, justification)| Suppressed { finding, kind: SuppressionKind::InSource, justification })
-            .collect();
-        out.findings = problems::merge(candidates, &extents);
-        let reported: HashSet<problems::ExtentKey> = out.findings.iter().filter_map(problems::extent_key).collect();
-        extents.retain(|k, _| reported.contains(k));
-        (out, extents)
+        Self {
+            config,
+            diagnostics,
+            rbac_diagnostics,
+            suppressions: Suppressions::of(objects),
+            namespaces,
+            inventory: kguard_hardening::Inventory::from_objects(objects),
+            netpol_on,
+            pending: Mutex::new(pending),
+            unowned,
+            template_ignores: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// Makes the findings of this scan share what they have in common (for a caller that holds
+    /// them all).
+    #[must_use]
+    fn sharing(mut self) -> Self {
+        self.shared = Some(Mutex::new(Shared::default()));
+        self
+    }
+
+    /// The problems with Namespaces' Pod Security labels, once.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
+    }
+
+    /// The per-object engines on one object (whole, not its context view), with the findings
+    /// across objects about it (same reference, same file), selected, suppressed and merged.
+    #[must_use]
+    pub fn scan_object(&self, obj: &Object) -> ObjectScan {
+        let o = scan_object(obj, self.config, &self.namespaces, &self.inventory, self.netpol_on);
+        let mut candidates = o.findings;
+        // Findings of rules not selected go at once (suppression below drops them anyway).
+        candidates.retain(|f| rules::find(&f.rule_id).is_none_or(|r| self.config.selection.enabled(r)));
+        let across = self.lock_pending().remove(&(obj.id.clone(), Some(obj.file.clone())));
+        candidates.extend(across.unwrap_or_default());
+        if let Some(v) = &o.template_ignore {
+            self.template_ignores.lock().unwrap_or_else(PoisonError::into_inner).insert(obj.id.clone(), v.clone());
+        }
+        let (findings, suppressed, extents) = self.judge(candidates, o.extents, o.template_ignore.as_deref());
+        ObjectScan { findings, suppressed, diagnostics: o.diagnostics, evaluated: o.evaluated, extents }
+    }
+
+    /// The findings across objects that no scanned object took (about objects not scanned, or
+    /// about none), and the diagnostics not yet taken (RBAC problems last).
+    #[must_use]
+    pub fn finish(mut self) -> ObjectScan {
+        let pending = std::mem::take(&mut *self.lock_pending());
+        let ignores = std::mem::take(&mut *self.template_ignores.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut diagnostics = self.take_diagnostics();
+        diagnostics.append(&mut self.rbac_diagnostics);
+        let mut out = ObjectScan { diagnostics, ..ObjectScan::default() };
+        // In a stable order (the map's is not).
+        let mut groups: Vec<_> = pending.into_iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((id, _), findings) in groups {
+            let (findings, suppressed, _) = self.judge(findings, Vec::new(), ignores.get(&id).map(String::as_str));
+            out.findings.extend(findings);
+            out.suppressed.extend(suppressed);
+        }
+        let unowned = std::mem::take(&mut self.unowned);
+        let (findings, suppressed, _) = self.judge(unowned, Vec::new(), None);
+        out.findings.extend(findings);
+        out.suppressed.extend(suppressed);
+        out
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Selection, suppression and one finding per problem ([`problems::merge`]) on the findings
+    /// about one object; returns the findings shown, those suppressed, and the extents of the
+    /// shown ones that have one.
+    #[allow(clippy::type_complexity)]
+    fn judge(
+        &self,
+        mut candidates: Vec<Finding>,
+        extents: Vec<(problems::ExtentKey, problems::Extent)>,
+        template_ignore: Option<&str>,
+    ) -> (Vec<Finding>, Vec<Suppressed>, Vec<(problems::ExtentKey, problems::Extent)>) {
+        let selection = &self.config.selection;
+        let mut suppressed = Vec::new();
+        candidates.retain(|f| match self.suppressions.verdict(selection, f, template_ignore) {
+            Verdict::Keep => true,
+            Verdict::Unselected => false,
+            Verdict::Suppressed(justification) => {
+                suppressed.push(Suppressed { finding: f.clone(), kind: SuppressionKind::InSource, justification });
+                false
+            }
+        });
+        let extents: HashMap<_, _> = extents.into_iter().collect();
+        let mut findings = problems::merge(candidates, &extents);
+        let reported: HashSet<problems::ExtentKey> = if extents.is_empty() {
+            HashSet::new()
+        } else {
+            findings.iter().filter_map(problems::extent_key).collect()
+        };
+        let extents = extents.into_iter().filter(|(k, _)| reported.contains(k)).collect();
+        if let Some(shared) = &self.shared {
+            let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            for f in &mut findings {
+                f.share(&mut shared);
+            }
+            findings.shrink_to_fit();
+        }
+        (findings, suppressed, extents)
     }
 }
 
@@ -505,13 +617,13 @@ fn scan_object(
 
 /// The pod-security policy of every Namespace in the input that carries pod-security labels;
 /// malformed labels become warnings (upstream falls back as documented in [`podsec`]).
-fn namespace_policies(objects: &[Object], out: &mut ScanOutcome) -> HashMap<String, NamespacePolicy> {
+fn namespace_policies(objects: &[Object], diagnostics: &mut Vec<Diagnostic>) -> HashMap<String, NamespacePolicy> {
     let mut namespaces = HashMap::new();
     for obj in objects.iter().filter(|o| o.kind() == "Namespace" && o.group().is_empty()) {
         let (policy, errors) = NamespacePolicy::from_labels(obj.labels());
         for (key, message) in errors {
             let pointer = format!("/metadata/labels/{}", kguard_model::yaml::escape_pointer_token(&key));
-            out.diagnostics.push(Diagnostic::warning("pss-label", obj.location(&pointer), message));
+            diagnostics.push(Diagnostic::warning("pss-label", obj.location(&pointer), message));
         }
         if policy.has_labels() {
             namespaces.insert(obj.id.name.clone(), policy);

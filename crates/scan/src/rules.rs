@@ -28,8 +28,22 @@ pub fn all() -> impl Iterator<Item = &'static RuleMeta> {
 }
 
 /// Finds a rule by id, name or alias (case-insensitive).
+///
+/// A rule's exact id (what every finding carries, several times per finding in a scan) is looked up
+/// in an index made once; the index holds, for each id, what the search in display order finds,
+/// so both ways answer the same.
 #[must_use]
 pub fn find(name: &str) -> Option<&'static RuleMeta> {
+    static BY_ID: std::sync::LazyLock<std::collections::HashMap<&'static str, Option<&'static RuleMeta>>> =
+        std::sync::LazyLock::new(|| all().map(|r| (r.id, search(r.id))).collect());
+    match BY_ID.get(name) {
+        Some(found) => *found,
+        None => search(name),
+    }
+}
+
+/// [`find`] without the index: the first rule in display order whose id, name or alias is `name`.
+fn search(name: &str) -> Option<&'static RuleMeta> {
     all().find(|r| {
         r.id.eq_ignore_ascii_case(name)
             || r.name.eq_ignore_ascii_case(name)
@@ -123,6 +137,17 @@ mod tests {
         let sel = Selection { select: vec!["RBAC011".into()], ignore: vec![] };
         let enabled: Vec<&str> = all().filter(|r| sel.enabled(r)).map(|r| r.id).collect();
         assert_eq!(enabled, ["KG041"]);
+    }
+
+    #[test]
+    fn the_index_finds_what_the_search_finds() {
+        for r in all() {
+            let names = [r.id, r.name].into_iter().chain(r.aliases.iter().copied());
+            for name in names.flat_map(|n| [n.to_owned(), n.to_lowercase(), n.to_uppercase()]) {
+                assert_eq!(find(&name).map(|x| x.id), search(&name).map(|x| x.id), "{name}");
+            }
+        }
+        assert!(find("no-such-rule").is_none());
     }
 
     #[test]
