@@ -1,5 +1,6 @@
 //! `kguard mesh`: service-mesh mTLS. `explain` reads manifests and prints the effective Istio
-//! PeerAuthentication mode of a workload's ports and which object decided each; `svid` checks a
+//! PeerAuthentication mode of a workload's ports, or Linkerd's inbound policy of each port (who
+//! may connect), and which object decided each; `svid` checks a
 //! certificate against the X.509-SVID rules; `id` parses a SPIFFE ID. The engines are
 //! `kguard_mesh`'s.
 
@@ -7,9 +8,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use kguard_mesh::istio::{self, Mesh, Source};
+use kguard_mesh::linkerd::{Access, Clients, Decider, DefaultPolicy, Linkerd, Networks, PortPolicy, WorkloadPolicy};
 use kguard_mesh::svid::{self, Role};
 use kguard_model::{DiagnosticLevel, Object, load};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::exit;
 use crate::output::{self, Format};
@@ -17,9 +19,10 @@ use crate::output::{self, Format};
 /// `kguard mesh` subcommands.
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum MeshCommand {
-    /// The effective PeerAuthentication mode of each port of a workload, and which object decided it.
+    /// The effective mTLS mode (Istio) or inbound policy (Linkerd) of each port of a workload, and
+    /// which object decided it.
     Explain {
-        /// Manifest files or directories (PeerAuthentications, workloads).
+        /// Manifest files or directories (Istio or Linkerd policy objects, namespaces, workloads).
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<PathBuf>,
         /// The workload: NAME, NAMESPACE/NAME or KIND/NAMESPACE/NAME, optionally :PORT.
@@ -27,6 +30,12 @@ pub enum MeshCommand {
         /// Istio's root namespace (meshConfig.rootNamespace).
         #[arg(long, default_value = istio::DEFAULT_ROOT_NAMESPACE)]
         root_namespace: String,
+        /// Linkerd's cluster-wide default inbound policy (the install's proxy.defaultInboundPolicy).
+        #[arg(long, value_name = "POLICY", default_value = "all-unauthenticated",
+              value_parser = |s: &str| DefaultPolicy::parse(s).ok_or_else(|| format!(
+                  "not a policy: {s:?} (all-unauthenticated, all-authenticated, cluster-unauthenticated, \
+                   cluster-authenticated, deny, audit)")))]
+        linkerd_default_policy: DefaultPolicy,
         /// Output format: table, json or yaml.
         #[arg(short = 'o', long = "output", default_value = "table",
               value_parser = output::parser(&[Format::Table, Format::Json, Format::Yaml]))]
@@ -104,8 +113,8 @@ pub enum MeshCommand {
 /// Runs a `kguard mesh` subcommand; returns the exit code.
 pub fn run(cmd: &MeshCommand) -> u8 {
     match cmd {
-        MeshCommand::Explain { files, workload, root_namespace, output, output_file } => {
-            explain(files, workload, root_namespace, *output, output_file.as_ref())
+        MeshCommand::Explain { files, workload, root_namespace, linkerd_default_policy, output, output_file } => {
+            explain(files, workload, root_namespace, *linkerd_default_policy, *output, output_file.as_ref())
         }
         MeshCommand::Svid { cert, ca } => svid_cmd(cert, *ca),
         MeshCommand::Id { id, trust_domain } => id_cmd(id, *trust_domain),
@@ -173,10 +182,153 @@ fn source_text(s: &Source) -> String {
     }
 }
 
-fn explain(files: &[PathBuf], spec: &str, root_namespace: &str, format: Format, output_file: Option<&PathBuf>) -> u8 {
+fn decider_json(d: &Decider) -> Value {
+    let mut v = Map::new();
+    v.insert("level".into(), json!(d.level));
+    if let Some(o) = &d.object {
+        v.insert("object".into(), json!(o));
+    }
+    if let Some(l) = &d.location {
+        v.insert("location".into(), json!(l));
+    }
+    Value::Object(v)
+}
+
+fn decider_text(d: &Decider) -> String {
+    match (&d.object, &d.location) {
+        (Some(o), Some(l)) => format!("{o} ({l})"),
+        (Some(o), None) => o.clone(),
+        _ => "--linkerd-default-policy".to_owned(),
+    }
+}
+
+fn clients_json(c: &Clients) -> Map<String, Value> {
+    let mut v = Map::new();
+    let authentication = match c {
+        Clients::Unauthenticated => "unauthenticated",
+        Clients::AnyTls => "tls",
+        Clients::Identities(_) => "mtls",
+    };
+    v.insert("authentication".into(), json!(authentication));
+    if let Clients::Identities(ids) = c {
+        v.insert("identities".into(), json!(ids));
+    }
+    v
+}
+
+fn networks_json(n: &Networks) -> Value {
+    match n {
+        Networks::All => json!("all"),
+        Networks::Cluster => json!("cluster"),
+        Networks::Cidrs(c) => json!(c),
+    }
+}
+
+fn linkerd_port_json(r: &PortPolicy) -> Value {
+    json!({
+        "port": r.port,
+        "name": r.name,
+        "access": r.access.as_str(),
+        "protocol": r.protocol,
+        "protocolDecidedBy": r.protocol_by.as_ref().map(decider_json),
+        "decidedBy": decider_json(&r.decided_by),
+        "defaultPolicy": r.default_policy.map(DefaultPolicy::as_str),
+        "authorizations": r.authorizations.iter().map(|a| {
+            let mut v = clients_json(&a.clients);
+            v.insert("networks".into(), networks_json(&a.networks));
+            v.insert("decidedBy".into(), decider_json(&a.by));
+            if let Some(route) = &a.route {
+                v.insert("route".into(), json!(route));
+            }
+            Value::Object(v)
+        }).collect::<Vec<_>>(),
+        "ignoredServers": r.shadowed,
+    })
+}
+
+fn linkerd_json(answer: &WorkloadPolicy, cluster_default: DefaultPolicy) -> Value {
+    json!({
+        "meshed": answer.meshed,
+        "injection": decider_json(&answer.injection),
+        "unmeshedReason": answer.unmeshed_reason,
+        "clusterDefaultPolicy": cluster_default.as_str(),
+        "defaultPolicy": answer.default.policy.as_str(),
+        "defaultPolicyDecidedBy": decider_json(&answer.default.by),
+        "ports": answer.ports.iter().map(linkerd_port_json).collect::<Vec<_>>(),
+    })
+}
+
+fn port_label(port: Option<u32>, name: Option<&String>) -> String {
+    match (port, name) {
+        (Some(p), Some(n)) => format!("{p}/{n}"),
+        (Some(p), None) => p.to_string(),
+        (None, _) => "(other)".to_owned(),
+    }
+}
+
+fn linkerd_text(out: &mut dyn std::io::Write, answer: &WorkloadPolicy) -> std::io::Result<()> {
+    match &answer.unmeshed_reason {
+        None => {
+            writeln!(out, "Linkerd proxy: injected ({}: {})", answer.injection.level, decider_text(&answer.injection))?
+        }
+        Some(reason) => writeln!(out, "Linkerd proxy: none ({reason})")?,
+    }
+    if answer.meshed {
+        writeln!(
+            out,
+            "default inbound policy: {} ({}: {})",
+            answer.default.policy.as_str(),
+            answer.default.by.level,
+            decider_text(&answer.default.by)
+        )?;
+    }
+    writeln!(out, "{:<12} {:<9} {:<10} DECIDED BY", "PORT", "PROTOCOL", "ACCESS")?;
+    for r in &answer.ports {
+        let level = r.decided_by.level;
+        let decided = match r.default_policy {
+            _ if r.access == Access::Unmeshed => match r.decided_by.object {
+                Some(_) => format!("no proxy: {level}: {}", decider_text(&r.decided_by)),
+                None => "no proxy".to_owned(),
+            },
+            Some(p) => format!("{level}: default {}, {}", p.as_str(), decider_text(&r.decided_by)),
+            None => format!("{level}: {}", decider_text(&r.decided_by)),
+        };
+        let port = port_label(r.port.map(u32::from), r.name.as_ref());
+        writeln!(out, "{port:<12} {:<9} {:<10} {decided}", r.protocol, r.access.as_str())?;
+        if r.default_policy.is_some() || r.access == Access::Unmeshed {
+            continue;
+        }
+        if r.authorizations.is_empty() {
+            writeln!(out, "             allow: nobody (no authorization for this Server)")?;
+        }
+        for a in &r.authorizations {
+            let route = a.route.as_ref().map(|r| format!(" on {r}")).unwrap_or_default();
+            writeln!(
+                out,
+                "             allow: {} from {}{route}: {}",
+                a.clients.describe(),
+                a.networks.describe(),
+                decider_text(&a.by)
+            )?;
+        }
+        for s in &r.shadowed {
+            writeln!(out, "             ignored: {s} selects this port too (the older Server wins)")?;
+        }
+    }
+    Ok(())
+}
+
+fn explain(
+    files: &[PathBuf],
+    spec: &str,
+    root_namespace: &str,
+    linkerd_default: DefaultPolicy,
+    format: Format,
+    output_file: Option<&PathBuf>,
+) -> u8 {
     let (name, port) = match spec.rsplit_once(':') {
-        Some((n, p)) => match p.parse::<u32>() {
-            Ok(p) if (1..=65535).contains(&p) => (n, Some(p)),
+        Some((n, p)) => match p.parse::<u16>() {
+            Ok(p) if p >= 1 => (n, Some(p)),
             _ => {
                 eprintln!("error: {spec:?}: the port after ':' must be a number 1-65535");
                 return exit::ERROR;
@@ -189,6 +341,7 @@ fn explain(files: &[PathBuf], spec: &str, root_namespace: &str, format: Format, 
         Err(code) => return code,
     };
     let mesh = Mesh::from_objects(&objects, root_namespace);
+    let l5d = Linkerd::from_objects(&objects, linkerd_default);
     let found = mesh.find_workload(name);
     let w = match found.as_slice() {
         [w] => *w,
@@ -202,7 +355,12 @@ fn explain(files: &[PathBuf], spec: &str, root_namespace: &str, format: Format, 
             return exit::ERROR;
         }
     };
-    let rows = istio::explain(&mesh, w, port);
+    // Linkerd answers when the input has Linkerd policy or annotations; Istio when it has Istio
+    // objects, or when nothing else applies (its default, PERMISSIVE).
+    let pod = l5d.pods.iter().find(|p| std::ptr::eq(p.obj, w.obj));
+    let linkerd_answer = pod.filter(|_| l5d.applies()).map(|p| l5d.evaluate(p, port));
+    let istio_rows =
+        (mesh.has_istio() || linkerd_answer.is_none()).then(|| istio::explain(&mesh, w, port.map(u32::from)));
     let mut out = match output::sink(output_file.map(PathBuf::as_path)) {
         Ok(o) => o,
         Err(e) => {
@@ -213,30 +371,47 @@ fn explain(files: &[PathBuf], spec: &str, root_namespace: &str, format: Format, 
     let r = if format == Format::Table {
         (|| -> std::io::Result<()> {
             writeln!(out, "{} (service account {})", w.describe(), w.service_account)?;
-            writeln!(out, "{:<12} {:<11} DECIDED BY", "PORT", "MODE")?;
-            for r in &rows {
-                let port = match (r.port, &r.name) {
-                    (Some(p), Some(n)) => format!("{p}/{n}"),
-                    (Some(p), None) => p.to_string(),
-                    (None, _) => "(other)".to_owned(),
-                };
-                writeln!(out, "{port:<12} {:<11} {}", r.mode.as_str(), source_text(&r.source))?;
+            if let Some(rows) = &istio_rows {
+                if linkerd_answer.is_some() {
+                    writeln!(out, "Istio:")?;
+                }
+                writeln!(out, "{:<12} {:<11} DECIDED BY", "PORT", "MODE")?;
+                for r in rows {
+                    let port = port_label(r.port, r.name.as_ref());
+                    writeln!(out, "{port:<12} {:<11} {}", r.mode.as_str(), source_text(&r.source))?;
+                }
+            }
+            if let Some(answer) = &linkerd_answer {
+                if istio_rows.is_some() {
+                    writeln!(out)?;
+                }
+                linkerd_text(&mut out, answer)?;
             }
             out.flush()
         })()
     } else {
-        let value = json!({
-            "workload": w.describe(),
-            "serviceAccount": w.service_account,
-            "rootNamespace": root_namespace,
-            "ports": rows.iter().map(|r| json!({
-                "port": r.port,
-                "name": r.name,
-                "mode": r.mode.as_str(),
-                "decidedBy": source_json(&r.source),
-            })).collect::<Vec<_>>(),
-        });
-        output::structured(&mut out, format, &value).and_then(|()| out.flush())
+        let mut value = Map::new();
+        value.insert("workload".into(), json!(w.describe()));
+        value.insert("serviceAccount".into(), json!(w.service_account));
+        if let Some(rows) = &istio_rows {
+            value.insert("rootNamespace".into(), json!(root_namespace));
+            let ports = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "port": r.port,
+                        "name": r.name,
+                        "mode": r.mode.as_str(),
+                        "decidedBy": source_json(&r.source),
+                    })
+                })
+                .collect::<Vec<_>>();
+            value.insert("ports".into(), json!(ports));
+        }
+        if let Some(answer) = &linkerd_answer {
+            value.insert("linkerd".into(), linkerd_json(answer, linkerd_default));
+        }
+        output::structured(&mut out, format, &Value::Object(value)).and_then(|()| out.flush())
     };
     match r {
         Ok(()) => exit::CLEAN,

@@ -1,5 +1,5 @@
-//! The `MESH` rules: Istio mTLS policy problems found in manifests, each defined once in
-//! [`RULES`] and reported with the position of the field that causes it.
+//! The `MESH` rules: Istio and Linkerd mTLS policy problems found in manifests, each defined
+//! once in [`RULES`] and reported with the position of the field that causes it.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +9,17 @@ use kguard_report::{Finding, RuleMeta, Severity};
 
 use crate::istio::{Level, Mesh, Mode, Workload};
 
+mod linkerd;
+
 const REF_PA: &str = "https://istio.io/latest/docs/reference/config/security/peer_authentication/";
 const REF_MIGRATION: &str = "https://istio.io/latest/docs/tasks/security/authentication/mtls-migration/";
 const REF_DR: &str = "https://istio.io/latest/docs/reference/config/networking/destination-rule/#ClientTLSSettings";
 const REF_AP: &str = "https://istio.io/latest/docs/reference/config/security/authorization-policy/";
 const REF_AUTHN: &str = "https://istio.io/latest/docs/concepts/security/#authentication-policies";
+const REF_L5D_POLICY: &str = "https://linkerd.io/2/features/server-policy/";
+const REF_L5D_AUTHZ: &str = "https://linkerd.io/2/reference/authorization-policy/";
+const REF_L5D_INJECT: &str = "https://linkerd.io/2/features/proxy-injection/";
+const REF_L5D_OPAQUE: &str = "https://linkerd.io/2/features/protocol-detection/";
 
 /// Explicit PERMISSIVE.
 pub const PERMISSIVE: RuleMeta = RuleMeta {
@@ -143,6 +149,137 @@ pub const IDENTITY_ON_PERMISSIVE: RuleMeta = RuleMeta {
     opt_in: false,
 };
 
+/// A meshed Linkerd port that admits plaintext.
+pub const LINKERD_PLAINTEXT: RuleMeta = RuleMeta {
+    id: "MESH008",
+    name: "linkerd-port-admits-plaintext",
+    family: "mesh",
+    severity: Severity::Medium,
+    title: "Linkerd admits unauthenticated (plaintext) clients on a meshed port",
+    what: "A port of a pod with a Linkerd proxy admits clients without a mesh identity: its default inbound \
+           policy is `all-unauthenticated`, `cluster-unauthenticated` or `audit` (from the pod template's or \
+           the namespace's `config.linkerd.io/default-inbound-policy`, or the cluster's default, which is \
+           `all-unauthenticated` unless the install changed it), or a Server's authorization admits \
+           unauthenticated clients (a ServerAuthorization with `client.unauthenticated: true`, an \
+           AuthorizationPolicy without a MeshTLSAuthentication or ServiceAccount, an `accessPolicy` of \
+           that kind). Namespaces of Linkerd's control plane and `kube-system` are not reported.",
+    why: "The proxy forwards plaintext from any pod (or any address the networks allow) to the application: \
+          clients outside the mesh reach it without an identity, and the traffic can be read or altered on \
+          the wire. Linkerd's default is to allow everything; identities only restrict traffic once a policy \
+          requires them.",
+    fix: "Set `config.linkerd.io/default-inbound-policy: all-authenticated` (or `deny` with Servers and \
+          AuthorizationPolicies for the clients that need access) on the namespace, install Linkerd with \
+          `proxy.defaultInboundPolicy: all-authenticated`, and require a MeshTLSAuthentication in the \
+          authorizations of each Server; keep plaintext to the ports that must take it (probes are \
+          authorized separately).",
+    references: &[REF_L5D_POLICY, REF_L5D_AUTHZ],
+    aliases: &[],
+    opt_in: false,
+};
+
+/// A Server that selects nothing.
+pub const LINKERD_SERVER_NEVER_MATCHES: RuleMeta = RuleMeta {
+    id: "MESH009",
+    name: "linkerd-server-never-matches",
+    family: "mesh",
+    severity: Severity::Low,
+    title: "Linkerd Server that selects no pod port",
+    what: "A Server whose `podSelector` selects no pod or workload of its namespace in the input, whose \
+           `port` names a container port none of the selected pods has, or that has no `podSelector` or \
+           `port`.",
+    why: "The Server and every authorization that targets it never apply: the port it was written for keeps \
+          the default inbound policy (often `all-unauthenticated`), while the manifests read as if it were \
+          restricted.",
+    fix: "Make the `podSelector` match the pod template's labels and the `port` a container port number or \
+          a `ports[].name` of the selected containers.",
+    references: &[REF_L5D_POLICY, REF_L5D_AUTHZ],
+    aliases: &[],
+    opt_in: false,
+};
+
+/// An authorization that never matches.
+pub const LINKERD_AUTHZ_NEVER_MATCHES: RuleMeta = RuleMeta {
+    id: "MESH010",
+    name: "linkerd-authorization-never-matches",
+    family: "mesh",
+    severity: Severity::Low,
+    title: "Linkerd authorization that never applies",
+    what: "A ServerAuthorization or AuthorizationPolicy the policy controller ignores or that targets \
+           nothing: a Server, HTTPRoute or GRPCRoute that is not in the input (or a route with no Server \
+           among its `parentRefs`), a server selector that selects no Server, another namespace, a \
+           MeshTLSAuthentication or NetworkAuthentication that is missing or refused (no identities, no \
+           networks), two identity or network references, or a ServerAuthorization without valid clients; \
+           also a MeshTLSAuthentication or NetworkAuthentication the controller refuses.",
+    why: "An ignored authorization admits nobody: the clients it was meant for are denied (once a Server \
+          selects the port), and a reviewer trusts a rule that is not in force.",
+    fix: "Point `targetRef` (or `server.name`) at an existing Server of the same namespace, reference \
+          existing authentications (one MeshTLSAuthentication or ServiceAccount, at most one \
+          NetworkAuthentication), and give each authentication at least one identity or network.",
+    references: &[REF_L5D_AUTHZ],
+    aliases: &[],
+    opt_in: false,
+};
+
+/// Linkerd policy for pods without a proxy.
+pub const LINKERD_POLICY_UNMESHED: RuleMeta = RuleMeta {
+    id: "MESH011",
+    name: "linkerd-policy-on-unmeshed-pods",
+    family: "mesh",
+    severity: Severity::High,
+    title: "Linkerd Server or authorization for pods without a proxy",
+    what: "A Server selects a port of pods that get no Linkerd proxy (no `linkerd.io/inject: enabled` on the \
+           pod template or its namespace, `disabled` on the pod template, an invalid value, or \
+           `hostNetwork`), or a ServerAuthorization/AuthorizationPolicy authorizes clients of such a Server.",
+    why: "Only the proxy enforces Linkerd policy: without it the port takes plaintext from anyone, and the \
+          Server and its authorizations restrict nothing although they read as if they did.",
+    fix: "Inject the proxy (`linkerd.io/inject: enabled` on the namespace or the pod template) or, where the \
+          workload must stay outside the mesh, restrict it with a NetworkPolicy and remove the Linkerd policy.",
+    references: &[REF_L5D_INJECT, REF_L5D_POLICY],
+    aliases: &[],
+    opt_in: false,
+};
+
+/// Two Servers for one pod port.
+pub const LINKERD_CONFLICTING_SERVERS: RuleMeta = RuleMeta {
+    id: "MESH012",
+    name: "linkerd-conflicting-servers",
+    family: "mesh",
+    severity: Severity::Medium,
+    title: "Several Linkerd Servers select the same pod port",
+    what: "Two Servers of a namespace select the same port of the same pod (their pod selectors overlap and \
+           their ports resolve to the same number).",
+    why: "The policy controller gives the port to the oldest Server (then the smaller name) and ignores the \
+          other, with its authorizations: which policy is in force depends on creation order, and it can \
+          change when a Server is recreated.",
+    fix: "Keep one Server per pod port: narrow the pod selectors or merge the Servers, and move the \
+          authorizations to the one that remains.",
+    references: &[REF_L5D_POLICY],
+    aliases: &[],
+    opt_in: false,
+};
+
+/// A Linkerd annotation or field with a value Linkerd does not take.
+pub const LINKERD_INVALID_VALUE: RuleMeta = RuleMeta {
+    id: "MESH013",
+    name: "linkerd-invalid-policy-value",
+    family: "mesh",
+    severity: Severity::Medium,
+    title: "Linkerd policy annotation or field with an invalid value",
+    what: "`config.linkerd.io/default-inbound-policy` (namespace or pod template) or a Server's \
+           `accessPolicy` that is none of `all-unauthenticated`, `all-authenticated`, \
+           `cluster-unauthenticated`, `cluster-authenticated`, `deny`, `audit`; `linkerd.io/inject` that is \
+           none of `enabled`, `ingress`, `disabled`; `config.linkerd.io/opaque-ports` or \
+           `config.linkerd.io/proxy-require-identity-inbound-ports` that is no list of ports, ranges and \
+           container port names.",
+    why: "Linkerd ignores the value and falls back: an invalid default policy becomes the cluster's default \
+          (usually `all-unauthenticated`), an invalid inject value leaves the pod without a proxy, an invalid \
+          port list makes no port opaque. The intended restriction silently does not happen.",
+    fix: "Use one of the values listed (they are case-sensitive); write port lists as `3306,5432,8000-8010`.",
+    references: &[REF_L5D_POLICY, REF_L5D_INJECT, REF_L5D_OPAQUE],
+    aliases: &[],
+    opt_in: false,
+};
+
 /// Every mesh rule.
 pub const RULES: &[RuleMeta] = &[
     PERMISSIVE,
@@ -152,6 +289,12 @@ pub const RULES: &[RuleMeta] = &[
     TLS_MISMATCH,
     CONFLICTING_DR,
     IDENTITY_ON_PERMISSIVE,
+    LINKERD_PLAINTEXT,
+    LINKERD_SERVER_NEVER_MATCHES,
+    LINKERD_AUTHZ_NEVER_MATCHES,
+    LINKERD_POLICY_UNMESHED,
+    LINKERD_CONFLICTING_SERVERS,
+    LINKERD_INVALID_VALUE,
 ];
 
 /// Whether `kguard scan` evaluates this object in the mesh engine.
@@ -161,20 +304,25 @@ pub fn applies_to(obj: &Object) -> bool {
         (obj.group(), obj.kind()),
         ("security.istio.io", "PeerAuthentication" | "AuthorizationPolicy")
             | ("networking.istio.io", "DestinationRule")
-    )
+    ) || crate::linkerd::is_policy_object(obj)
 }
 
-/// Every finding of the mesh rules in a set of objects (root namespace `istio-system`).
+/// Every finding of the mesh rules in a set of objects: the Istio rules (root namespace
+/// `istio-system`) when the input has Istio objects, the Linkerd rules (cluster default policy
+/// `all-unauthenticated`, Linkerd's install default) when it has Linkerd objects or annotations.
 #[must_use]
 pub fn findings(objects: &[Object]) -> Vec<Finding> {
-    let mesh = Mesh::from_objects(objects, crate::istio::DEFAULT_ROOT_NAMESPACE);
-    if !mesh.has_istio() {
-        return Vec::new();
-    }
     let mut out = Vec::new();
-    peer_authentications(&mesh, &mut out);
-    destination_rules(&mesh, &mut out);
-    authorization_policies(&mesh, &mut out);
+    let mesh = Mesh::from_objects(objects, crate::istio::DEFAULT_ROOT_NAMESPACE);
+    if mesh.has_istio() {
+        peer_authentications(&mesh, &mut out);
+        destination_rules(&mesh, &mut out);
+        authorization_policies(&mesh, &mut out);
+    }
+    let l5d = crate::linkerd::Linkerd::from_objects(objects, crate::linkerd::DefaultPolicy::AllUnauthenticated);
+    if l5d.applies() {
+        linkerd::check(&l5d, objects, &mut out);
+    }
     out
 }
 

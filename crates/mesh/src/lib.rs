@@ -7,6 +7,9 @@
 //! * [`istio`]: PeerAuthentication selection and composition (Istio's
 //!   `ComposePeerAuthentication`), DestinationRule `tls.mode` against the server's mode,
 //!   AuthorizationPolicy identity conditions on PERMISSIVE ports; [`findings`]: the `MESH` rules.
+//! * [`linkerd`]: Linkerd's inbound policy per pod port (injection, default inbound policy,
+//!   Servers, ServerAuthorizations, AuthorizationPolicies and their authentications, opaque
+//!   ports) and the object that decided it.
 //! * [`ca`]: a mesh CA issuing leaf SVIDs that pass [`svid`]'s rules.
 //! * [`detect`]: linkerd2-proxy's `parse_sni` and a buffering detector for the proxy.
 //! * [`proxy`]: the sidecar proxy's configuration file and its per-connection decisions (port
@@ -20,6 +23,7 @@ pub mod ca;
 pub mod detect;
 pub mod findings;
 pub mod istio;
+pub mod linkerd;
 pub mod proxy;
 pub mod spiffe;
 pub mod svid;
