@@ -86,6 +86,8 @@ fn scan_owned_is_scan() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut objects = objects_under(&root.join("examples"));
     objects.extend(objects_under(&root.join("tests/fixtures/rules")));
+    // Istio and Linkerd objects: the mesh engines read workloads' context views.
+    objects.extend(objects_under(&root.join("tests/fixtures/mesh")));
     // The same object twice (same id, other annotations): the last one decides suppression.
     let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: twice\n  annotations: {kguard.io/ignore: ALL}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: twice}\nspec:\n  hostPID: true\n  containers: [{name: c, image: x}]\n";
     let file: Arc<str> = "twice.yaml".into();
