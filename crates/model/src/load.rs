@@ -163,7 +163,11 @@ fn read_file(path: &Path, name: &Arc<str>) -> Result<Vec<u8>, Diagnostic> {
     if !meta.is_file() {
         return Err(not_a_file(path, &meta));
     }
-    read_capped(file, MAX_FILE_SIZE).map_err(|e| unreadable(&e))
+    // Sized once from the metadata (growing by doubling would copy a large file several times);
+    // a file that grew since is still read only up to the cap.
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    file.take(MAX_FILE_SIZE.saturating_add(1)).read_to_end(&mut buf).map_err(|e| unreadable(&e))?;
+    Ok(buf)
 }
 
 /// Reads at most `cap + 1` bytes (one more than allowed, so an oversized input is recognised

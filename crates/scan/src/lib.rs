@@ -147,20 +147,36 @@ fn suppression_view(obj: &Object) -> Object {
     Object { id: obj.id.clone(), file: obj.file.clone(), doc_index: obj.doc_index, doc_pointer: String::new(), root }
 }
 
-/// The fields of a container that the engines across objects read (named ports).
+/// The fields of a container that the engines across objects read (named ports; the mesh's
+/// injection checks read the names).
 const CONTEXT_CONTAINER_FIELDS: &[&str] = &["name", "ports"];
+
+/// The container lists of a pod spec.
+const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
 
 /// What the engines across objects ([`Scanner::new`]: Pod Security namespace labels, the
 /// ServiceAccount inventory, network policies, the mesh, RBAC, suppression annotations) read of an
-/// object: all of it, except that a workload's containers keep only their name and ports and its
-/// pod spec loses its volumes. The per-object engines read the whole object
-/// ([`Scanner::scan_object`]); holding every object's context view instead of its tree is what
-/// lets `kguard scan` hold one document's tree at a time. The `scan_owned_is_scan` tests check that
-/// a scan from context views finds exactly what one from whole objects finds.
+/// object: all of it, except `metadata.managedFields` (what `kubectl get -o yaml` adds), and except
+/// that a workload's pod spec keeps only its scalar fields (`hostNetwork`, `serviceAccountName`, …)
+/// and its containers, each with only its name and ports. A workload whose pod spec is malformed
+/// ([`workload::pod_view`] fails) is kept whole, so the engines refuse it as they would the whole
+/// object. The per-object engines read the whole object ([`Scanner::scan_object`]); holding every
+/// object's context view instead of its tree is what lets `kguard scan` hold one document's tree
+/// at a time. The `scan_owned` tests check that a scan from context views finds exactly what one
+/// from whole objects finds (bundled examples, rule and mesh fixtures, the shared corpus).
 #[must_use]
 pub fn context_view(obj: &Object) -> Object {
     let mut view = obj.clone();
+    if let Value::Map(top) = &mut view.root.value
+        && let Some(meta) = top.iter_mut().find(|e| e.key == "metadata")
+        && let Value::Map(fields) = &mut meta.value.value
+    {
+        fields.retain(|f| f.key != "managedFields");
+    }
     let Some(template) = workload::template_pointer(obj.group(), obj.kind()) else { return view };
+    if !matches!(workload::pod_view(obj), Some(Ok(_))) {
+        return view;
+    }
     let mut node = &mut view.root;
     for key in template.split('/').skip(1).chain(std::iter::once("spec")) {
         let Value::Map(entries) = &mut node.value else { return view };
@@ -168,10 +184,11 @@ pub fn context_view(obj: &Object) -> Object {
         node = &mut entry.value;
     }
     let Value::Map(spec) = &mut node.value else { return view };
-    spec.retain(|e| e.key != "volumes");
-    for entry in
-        spec.iter_mut().filter(|e| matches!(e.key.as_str(), "containers" | "initContainers" | "ephemeralContainers"))
-    {
+    spec.retain(|e| {
+        CONTAINER_LISTS.contains(&e.key.as_str()) || !matches!(e.value.value, Value::Map(_) | Value::Seq(_))
+    });
+    spec.shrink_to_fit();
+    for entry in spec.iter_mut() {
         let Value::Seq(containers) = &mut entry.value.value else { continue };
         for container in containers {
             if let Value::Map(fields) = &mut container.value {
