@@ -22,14 +22,17 @@
 #     requests/s, p50 and p99 latency (wrk's --latency);
 #   - a new connection per request (the mTLS handshakes of both proxies on every request): ab
 #     without -k, 8 concurrent, NEW requests: requests/s, p50 and p99;
-#   - bulk: curl downloads the BULK_MB file BULK_RUNS times: median MB/s (MB = 10^6 bytes);
-#   - memory per idle connection: IDLE connections opened through the proxy pair, each carrying
-#     one 1 KiB request/response and then left open; the RSS of the proxy processes (both sides)
-#     after, minus before, divided by IDLE.
+#   - bulk: curl downloads the BULK_MB file: MB/s (MB = 10^6 bytes);
+#   - each of the three ROUNDS times, the paths interleaved; the table shows the medians;
+#   - memory per idle connection, once: IDLE connections opened through the proxy pair, each
+#     carrying one 1 KiB request/response and then left open; the RSS of the proxy processes (both
+#     sides) after, minus before, divided by IDLE.
 #
 #   bash bench/mesh-proxy.sh [SECONDS] [CONNECTIONS] [IDLE]
 #   KGUARD=path/to/kguard  (default: build `cargo build --release -p kguard-cli --bin kguard`)
-#   BULK_MB=100 BULK_RUNS=3 NEW=2000 THREADS=1
+#   ROUNDS=3 BULK_MB=100 NEW=2000 THREADS=1
+#   PERF_DIR=dir: `perf record` both kguard proxies during the first round's wrk run
+#   KGUARD_BUFFER_BYTES=16384: the proxies' limits.bufferBytes (copy buffer per direction)
 #
 # Needs nginx with the stream module (Debian: nginx-light + libnginx-mod-stream, or nginx),
 # haproxy, wrk, ab (apache2-utils), curl, openssl, python3; installs nothing (exit 2 when one is
@@ -40,7 +43,7 @@ seconds=${1:-10}
 connections=${2:-16}
 idle=${3:-1000}
 bulk_mb=${BULK_MB:-100}
-bulk_runs=${BULK_RUNS:-3}
+rounds=${ROUNDS:-3}
 new=${NEW:-2000}
 threads=${THREADS:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -135,7 +138,7 @@ pids+=($!)
 
 # --- kguard: two sidecars ---------------------------------------------------------------------
 common_kguard="timeouts: {idleSeconds: 900}
-limits: {maxConnections: 16384}
+limits: {maxConnections: 16384, bufferBytes: ${KGUARD_BUFFER_BYTES:-16384}}
 reloadIntervalSeconds: 0
 shutdownGraceSeconds: 1"
 cat >"$dir/kguard-web.yaml" <<EOF
@@ -277,7 +280,17 @@ if curl -sf -m 5 -o /dev/null "http://127.0.0.1:$kg_in/1k"; then
 fi
 curl -s "http://127.0.0.1:$kg_admin_in/metrics" | grep -q 'protocol="mtls",decision="allowed"' ||
   { echo "kguard's inbound side counted no mTLS connection" >&2; exit 2; }
-echo "TLS 1.3 on the kguard hop: $(curl -s "http://127.0.0.1:$kg_admin_in/metrics" | grep -c 'identity="spiffe://cluster.local/ns/shop/sa/web"') peer line(s) with the client's SVID" >&2
+curl -s "http://127.0.0.1:$kg_admin_in/metrics" | grep -q 'identity="spiffe://cluster.local/ns/shop/sa/web"' ||
+  { echo "kguard's inbound side did not see the client's SVID" >&2; exit 2; }
+# What each terminating side negotiates with an OpenSSL client presenting web's SVID (the
+# kguard-to-kguard hop is rustls on both ends: TLS 1.3 too, rustls's own choices).
+for side in "kguard $kg_in" "haproxy $ha_in" "nginx $ng_in"; do
+  set -- $side
+  hello=$(openssl s_client -connect "127.0.0.1:$2" -cert "$pki/certs/shop.web.crt" -key "$pki/certs/shop.web.key" \
+    -CAfile "$pki/ca.crt" </dev/null 2>/dev/null | grep -E '^New, |Server Temp Key' | tr '\n' ' ')
+  echo "$1 terminating side, to openssl s_client with web's SVID: $hello" >&2
+  case $hello in *TLSv1.3*) ;; *) echo "$1: not TLS 1.3" >&2; exit 2 ;; esac
+done
 
 # The worker processes of an nginx instance (its master's children); haproxy and kguard are one process each.
 children() { pgrep -P "$1" | tr '\n' ' '; }
@@ -291,35 +304,38 @@ to_ms() { # wrk's and ab's units to milliseconds
     else printf "%.3f", v }'
 }
 
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]}'; }
+
 declare -A rps p50 p99 nrps np50 np99 bulk idlemem
-measure() { # name port "pids of the proxy processes"
-  local name=$1 port=$2 procs=$3 out
-  echo "== $name: wrk ${seconds}s, $connections connections, 1 KiB" >&2
-  out=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port/1k")
-  echo "$out" | sed -n '/Latency Distribution/,/Requests\/sec/p' >&2
-  rps[$name]=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
-  p50[$name]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-  p99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-  if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then echo "$out" | grep 'Non-2xx\|Socket errors' >&2; fi
-
-  echo "== $name: ab, $new requests, a new connection each" >&2
-  out=$(ab -q -n "$new" -c 8 "http://127.0.0.1:$port/1k" 2>&1)
-  echo "$out" | grep -E 'Failed requests|Requests per second' >&2
-  nrps[$name]=$(echo "$out" | awk '/^Requests per second/ {printf "%.0f", $4}')
-  np50[$name]=$(echo "$out" | awk '$1 == "50%" {print $2}')
-  np99[$name]=$(echo "$out" | awk '$1 == "99%" {print $2}')
-
-  echo "== $name: bulk ${bulk_mb} MB x $bulk_runs" >&2
-  local speeds=()
-  for _ in $(seq "$bulk_runs"); do
-    speeds+=("$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$port/bulk")")
-  done
-  bulk[$name]=$(printf '%s\n' "${speeds[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%.0f", a[int((NR + 1) / 2)] / 1e6}')
-  echo "   ${speeds[*]} bytes/s" >&2
-
-  if [ -n "$procs" ]; then
-    echo "== $name: $idle idle connections" >&2
-    idlemem[$name]=$(python3 - "$port" "$idle" $procs <<'PY'
+run_wrk() { # name port
+  local out
+  out=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$2/1k")
+  if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then echo "$1: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2; fi
+  local r a b
+  r=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
+  a=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+  b=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+  echo "   $1 wrk: $r req/s, p50 $a ms, p99 $b ms" >&2
+  rps[$1]+=" $r" p50[$1]+=" $a" p99[$1]+=" $b"
+}
+run_ab() { # name port
+  local out r a b
+  out=$(ab -q -n "$new" -c 8 "http://127.0.0.1:$2/1k" 2>&1)
+  if ! echo "$out" | grep -q '^Failed requests: *0$'; then echo "$1: $(echo "$out" | grep -E '^(Failed|Non-2xx)')" >&2; fi
+  r=$(echo "$out" | awk '/^Requests per second/ {printf "%.0f", $4}')
+  a=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  b=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  echo "   $1 ab: $r req/s, p50 $a ms, p99 $b ms" >&2
+  nrps[$1]+=" $r" np50[$1]+=" $a" np99[$1]+=" $b"
+}
+run_bulk() { # name port
+  local speed
+  speed=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$2/bulk")
+  echo "   $1 bulk: $speed bytes/s" >&2
+  bulk[$1]+=" $(awk -v s="$speed" 'BEGIN {printf "%.0f", s / 1e6}')"
+}
+run_idle() { # name port "pids of the proxy processes"
+  idlemem[$1]=$(python3 - "$2" "$idle" $3 <<'PY'
 import socket, sys, time
 port, n, pids = int(sys.argv[1]), int(sys.argv[2]), [int(p) for p in sys.argv[3:]]
 def rss():
@@ -331,47 +347,68 @@ def rss():
                     total += int(line.split()[1])
     return total
 req = b"GET /1k HTTP/1.1\r\nHost: bench\r\n\r\n"
+def exchange(s):
+    s.sendall(req)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("a connection was closed by the proxy")
+        data += chunk
+    body = data.split(b"\r\n\r\n", 1)[1]
+    while len(body) < 1024:
+        body += s.recv(65536)
 time.sleep(0.5)
 before = rss()
 socks = []
 for _ in range(n):
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(req)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(65536)
-    head, body = data.split(b"\r\n\r\n", 1)
-    while len(body) < 1024:
-        body += s.recv(65536)
+    exchange(s)
     socks.append(s)
 time.sleep(1.0)
 after = rss()
-# every connection still open (a proxy that dropped one would look cheap)
-for s in socks:
-    s.sendall(req)
-    if not s.recv(1):
-        sys.exit(f"a connection was closed by the proxy")
+for s in socks:  # every connection still works (a proxy that dropped some would look cheap)
+    exchange(s)
 print(f"{(after - before) / n:.1f}")
 for s in socks:
     s.close()
 PY
 )
-    echo "   ${idlemem[$name]} KiB per connection" >&2
-    sleep 1
-  else
-    idlemem[$name]=—
-  fi
+  echo "   $1: ${idlemem[$1]} KiB per idle connection" >&2
+  sleep 1
 }
 
-measure direct "$backend" ""
-measure kguard "$kg_out" "$kg_in_pid $kg_out_pid"
-measure haproxy "$ha_out" "$ha_in_pid $ha_out_pid"
-measure nginx "$ng_out" "$ng_pids"
+paths="direct:$backend kguard:$kg_out haproxy:$ha_out nginx:$ng_out"
+# Rounds interleave the paths, so that the load of a shared machine falls on all of them alike;
+# the table shows the median of the rounds.
+for round in $(seq "$rounds"); do
+  echo "== round $round/$rounds: wrk ${seconds}s, $connections connections, 1 KiB; ab $new requests, a new connection each; bulk ${bulk_mb} MB" >&2
+  for p in $paths; do
+    name=${p%%:*} port=${p#*:}
+    if [ -n "${PERF_DIR:-}" ] && [ "$name" = kguard ] && [ "$round" = 1 ]; then
+      mkdir -p "$PERF_DIR"
+      perf record -q -F 999 -p "$kg_in_pid,$kg_out_pid" -o "$PERF_DIR/kguard-wrk.data" -- sleep "$seconds" 2>/dev/null &
+      perf_pid=$!
+      run_wrk "$name" "$port"
+      wait "$perf_pid" || true
+      echo "   perf record of both kguard proxies during wrk: $PERF_DIR/kguard-wrk.data (perf report -i ... --sort dso,sym)" >&2
+    else
+      run_wrk "$name" "$port"
+    fi
+    run_ab "$name" "$port"
+    run_bulk "$name" "$port"
+  done
+done
+echo "== $idle idle connections through each proxy pair" >&2
+run_idle kguard "$kg_out" "$kg_in_pid $kg_out_pid"
+run_idle haproxy "$ha_out" "$ha_in_pid $ha_out_pid"
+run_idle nginx "$ng_out" "$ng_pids"
+idlemem[direct]=—
 
 rss_of() { awk '/VmRSS/ {s += $2} END {printf "%.1f", s / 1024}' $(for p in $1; do echo "/proc/$p/status"; done); }
 
 echo
-echo "$(uname -m), $(nproc) CPUs; kguard $("$KGUARD" --version 2>/dev/null | awk '{print $2}') ($threads thread per proxy), $(haproxy -v | awk 'NR == 1 {print "HAProxy " $3}'), $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print "OpenSSL " $2}'); ${seconds}s wrk runs with $connections connections"
+echo "$(uname -m), $(nproc) CPUs; kguard $("$KGUARD" --version 2>/dev/null | awk '{print $2}') ($threads thread per proxy), $(haproxy -v | awk 'NR == 1 {print "HAProxy " $3}'), $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | awk '{print "OpenSSL " $2}'); medians of $rounds rounds: ${seconds}s wrk runs with $connections connections, $new new connections (ab -c 8), ${bulk_mb} MB bulk; $idle idle connections; kguard bufferBytes ${KGUARD_BUFFER_BYTES:-16384}"
 echo
 echo "| path | 1 KiB keep-alive req/s | p50 ms | p99 ms | new conn. req/s | p50 ms | p99 ms | bulk MB/s | KiB / idle conn. | proxies' RSS now (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -382,5 +419,5 @@ for name in direct kguard haproxy nginx; do
     haproxy) now=$(rss_of "$ha_in_pid $ha_out_pid") ;;
     nginx) now=$(rss_of "$ng_pids") ;;
   esac
-  echo "| $name | ${rps[$name]} | ${p50[$name]} | ${p99[$name]} | ${nrps[$name]} | ${np50[$name]} | ${np99[$name]} | ${bulk[$name]} | ${idlemem[$name]} | $now |"
+  echo "| $name | $(median <<<"${rps[$name]}") | $(median <<<"${p50[$name]}") | $(median <<<"${p99[$name]}") | $(median <<<"${nrps[$name]}") | $(median <<<"${np50[$name]}") | $(median <<<"${np99[$name]}") | $(median <<<"${bulk[$name]}") | ${idlemem[$name]} | $now |"
 done
