@@ -103,7 +103,7 @@ impl Sidecar {
         Value::Object(c)
     }
 
-    /// The two volumes, for a pod running as `service_account`.
+    /// The two volumes (ConfigMap and Secret), for a pod running as `service_account`.
     #[must_use]
     pub fn volumes(&self, service_account: &str) -> [Value; 2] {
         let name = |template: &str| template.replace(SERVICE_ACCOUNT_PLACEHOLDER, service_account);
@@ -151,6 +151,7 @@ fn comparable_container(value: &Value) -> Value {
     v
 }
 
+/// A volume without the `defaultMode` (0644) kube-apiserver fills in.
 fn undefaulted_volume(value: &Value) -> Value {
     let mut v = value.clone();
     for source in ["configMap", "secret"] {
@@ -190,12 +191,12 @@ pub fn inject(sidecar: &Sidecar, inventory: &Inventory, req: &Request, pod: &Val
         r.audit_annotations.insert("mesh-inject".to_owned(), "refused".to_owned());
         Outcome::Refused(r)
     };
+    // A pod without a spec is invalid anyway: kube-apiserver's validation refuses it.
     let Some(spec) = pod.get("spec").filter(|s| s.is_object()) else { return Outcome::NotSelected };
-    let spec = Some(spec);
-    let list = |key: &str| spec.and_then(|s| s.get(key)).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let list = |key: &str| spec.get(key).and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
 
-    // A container of the sidecar's name: the sidecar itself (first init container, exactly as
-    // configured), or a conflict.
+    // A container of the sidecar's name: the sidecar itself (an init container equal to the
+    // configured one, see `comparable_container`), or a conflict.
     let mut already = false;
     for key in ["initContainers", "containers", "ephemeralContainers"] {
         for (i, c) in list(key).iter().enumerate() {
@@ -236,11 +237,11 @@ pub fn inject(sidecar: &Sidecar, inventory: &Inventory, req: &Request, pod: &Val
     }
 
     let mut ops = Vec::new();
-    match spec.and_then(|s| s.get("initContainers")).and_then(Value::as_array) {
+    match spec.get("initContainers").and_then(Value::as_array) {
         Some(_) => ops.push(PatchOp::Add { path: "/spec/initContainers/0".to_owned(), value: container }),
         None => ops.push(PatchOp::Add { path: "/spec/initContainers".to_owned(), value: json!([container]) }),
     }
-    match spec.and_then(|s| s.get("volumes")).and_then(Value::as_array) {
+    match spec.get("volumes").and_then(Value::as_array) {
         Some(v) => {
             for (i, vol) in volumes.into_iter().enumerate() {
                 ops.push(PatchOp::Add { path: format!("/spec/volumes/{}", v.len() + i), value: vol });
