@@ -4,7 +4,8 @@
 //! created (server-side dry-run) in a namespace that opts in comes back with the sidecar, which
 //! kube-apiserver validated, defaulted and admitted under Pod Security `restricted`, and which the
 //! second webhook recognised as already injected; a pod elsewhere comes back without; a pod with
-//! a container of the sidecar's name is refused with kguard's message.
+//! a container of the sidecar's name is refused with kguard's message. `deploy/mesh/example-app.yaml`
+//! is applied too (valid, no Pod Security warning).
 //!
 //! Skips (visibly) without the harness; under `KGUARD_REQUIRE_SHARED` it must run where the
 //! harness exists.
@@ -155,5 +156,16 @@ admission:
         ),
         "{err}"
     );
+
+    // The hand-written example of deploy/mesh is valid for kube-apiserver v1.36 too, and its pod
+    // templates pass Pod Security `restricted` (no warning for the Deployments).
+    let example = kguard_testkit::repo_root().join("deploy/mesh/example-app.yaml");
+    let out = kube.kubectl(&["apply", "-f", example.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("PodSecurity"), "{stderr}");
+    let out = kube.kubectl(&["-n", "shop", "get", "deployment", "api", "-o", "json"]);
+    let api: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(api["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"], "Always", "{api}");
     server.shutdown().await;
 }
