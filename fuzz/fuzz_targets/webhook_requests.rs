@@ -1,7 +1,8 @@
 //! Fuzzes every request decoder of `kguard serve` and what follows a successful decode: the
 //! AdmissionReview, ImageReview, TokenReview and SubjectAccessReview decoders, admission
-//! evaluation (Pod Security, hardening, image policy, secure defaults and their JSON Patch), the
-//! audit EventList reader and `kguard.yaml` parsing. Any panic or hang is a bug.
+//! evaluation (Pod Security, hardening, image policy, secure defaults, mesh sidecar injection and
+//! their JSON Patch), the audit EventList reader and `kguard.yaml` parsing. Any panic or hang is a
+//! bug.
 #![no_main]
 
 use kguard_admission::{self as admission, Hardening, Inventory, Policies, image, mutate, podsecurity};
@@ -21,6 +22,17 @@ fuzz_target!(|data: &[u8]| {
             run_as_non_root: true,
             disable_service_account_automount: true,
         },
+        mesh_inject: Some(admission::inject::Sidecar {
+            namespace_label: "kguard.io/mesh-inject".to_owned(),
+            container_name: "kguard-mesh-proxy".to_owned(),
+            image: "ghcr.io/kguard/kguard:0.1.0".to_owned(),
+            image_pull_policy: None,
+            config_map: "kguard-mesh-{serviceAccount}".to_owned(),
+            secret: "kguard-svid-{serviceAccount}".to_owned(),
+            requests: std::collections::BTreeMap::new(),
+            limits: std::collections::BTreeMap::new(),
+            run_as_user: 65532,
+        }),
         psp: true,
         // Localhost profile checks need a node's profile set; the decoders they read are the
         // seccomp_profile and apparmor_profile targets'.
@@ -28,7 +40,12 @@ fuzz_target!(|data: &[u8]| {
         apparmor: None,
     };
     if let Ok(review) = wire::admission_review(data) {
-        let inventory = Inventory::default();
+        // The request's namespace opts in to the mesh sidecar, so injection runs too.
+        let mut inventory = Inventory::default();
+        inventory.namespaces.insert(
+            review.request.namespace.clone(),
+            [("kguard.io/mesh-inject".to_owned(), "enabled".to_owned())].into_iter().collect(),
+        );
         let v = admission::validate(&policies, &inventory, &AlwaysAllow, &review.request);
         let m = admission::mutate(&policies, &inventory, &AlwaysAllow, &review.request);
         let _ = wire::admission_response(&review.api_version, &review.request.uid, &v);

@@ -26,6 +26,7 @@
 
 pub mod apparmor;
 pub mod image;
+pub mod inject;
 pub mod jsonpatch;
 mod localhost;
 pub mod mutate;
@@ -217,6 +218,8 @@ pub struct Policies {
     pub images: Option<image::Policy>,
     /// Secure defaults applied by `/mutate`.
     pub mutations: mutate::Mutations,
+    /// The mesh proxy sidecar `/mutate` adds to pods of the namespaces that opt in.
+    pub mesh_inject: Option<inject::Sidecar>,
     /// The PodSecurityPolicy plugin over [`Inventory::psps`] (`use` checked with the authorizer).
     pub psp: bool,
     /// Localhost seccomp profiles checked against a profile set.
@@ -323,7 +326,8 @@ pub fn validate(policies: &Policies, inventory: &Inventory, authz: &dyn Authoriz
 }
 
 /// The mutating phase on Pods (CREATE only): PodSecurityPolicy admission (its defaults and the
-/// `kubernetes.io/psp` annotation), then the secure defaults; one JSON Patch for both.
+/// `kubernetes.io/psp` annotation), the mesh sidecar ([`inject`]), then the secure defaults (which
+/// see the sidecar too); one JSON Patch for all.
 #[must_use]
 pub fn mutate(policies: &Policies, inventory: &Inventory, authz: &dyn Authorize, req: &Request) -> Response {
     let mut out = Response::allow();
@@ -349,11 +353,43 @@ pub fn mutate(policies: &Policies, inventory: &Inventory, authz: &dyn Authorize,
                 mutated = p;
             }
         }
+        // The sidecar goes in as explicit operations (an insertion at the head of
+        // `initContainers`, which a diff would turn into a replacement of the whole list).
+        let mut injected = None;
+        if let Some(sidecar) = &policies.mesh_inject {
+            match inject::inject(sidecar, inventory, req, &mutated) {
+                inject::Outcome::NotSelected => {}
+                inject::Outcome::AlreadyInjected => {
+                    out.audit_annotations.insert("mesh-inject".to_owned(), "already-injected".to_owned());
+                }
+                inject::Outcome::Inject(ops) => {
+                    let mut with = mutated.clone();
+                    if let Err(e) = jsonpatch::apply(&mut with, &ops) {
+                        return Response::deny(req.forbidden(&format!("kguard mesh sidecar injection: {e}")));
+                    }
+                    let mut patch = jsonpatch::diff(pod, &mutated);
+                    patch.extend(ops);
+                    injected = Some(patch);
+                    mutated = with;
+                    out.audit_annotations.insert("mesh-inject".to_owned(), sidecar.container_name.clone());
+                }
+                inject::Outcome::Refused(r) => return r,
+            }
+        }
+        let before = injected.is_some().then(|| mutated.clone());
         let applied = policies.mutations.apply(&mut mutated);
         if !applied.is_empty() {
             out.audit_annotations.insert("mutated".to_owned(), applied.join(","));
         }
-        out.patch = jsonpatch::diff(pod, &mutated);
+        // Without the sidecar, one diff; with it, the earlier changes, the insertion, then the
+        // defaults' changes against the pod with the sidecar.
+        out.patch = match (injected, before) {
+            (Some(mut patch), Some(before)) => {
+                patch.extend(jsonpatch::diff(&before, &mutated));
+                patch
+            }
+            _ => jsonpatch::diff(pod, &mutated),
+        };
     }
     out
 }

@@ -25,7 +25,7 @@ fn documents() -> Vec<PathBuf> {
         .collect();
     docs.sort();
     files.extend(docs);
-    for dir in ["deploy/kubernetes", "deploy/apiserver"] {
+    for dir in ["deploy/kubernetes", "deploy/apiserver", "deploy/mesh"] {
         let readme = root.join(dir).join("README.md");
         if readme.exists() {
             files.push(readme);

@@ -324,6 +324,229 @@ pub struct Admission {
     pub seccomp: Option<Seccomp>,
     /// Localhost AppArmor profiles checked against the nodes' loaded profiles (off when absent).
     pub apparmor: Option<AppArmor>,
+    /// The `kguard mesh proxy` sidecar `/mutate` adds to pods of the namespaces that opt in (off
+    /// when absent).
+    pub mesh_inject: Option<MeshInject>,
+}
+
+/// Injection of the `kguard mesh proxy` native sidecar by `/mutate` (see `docs/mesh.md`).
+///
+/// ```yaml
+/// admission:
+///   meshInject:
+///     image: ghcr.io/kguard/kguard:0.1.0
+///     namespaceLabel: kguard.io/mesh-inject        # the namespace opts in with the value "enabled"
+///     configMap: kguard-mesh-{serviceAccount}      # holds proxy.yaml
+///     secret: kguard-svid-{serviceAccount}         # holds tls.crt, tls.key, ca.crt
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MeshInject {
+    /// The kguard image the sidecar runs (*required*).
+    pub image: String,
+    /// `Always`, `IfNotPresent` or `Never` (default: unset, kube-apiserver's default).
+    pub image_pull_policy: Option<String>,
+    /// The namespace label that opts a namespace in with the value `enabled` (default
+    /// `kguard.io/mesh-inject`), read from the namespaces of the state, never from the pod.
+    #[serde(default = "default_inject_label")]
+    pub namespace_label: String,
+    /// The sidecar container's name (default `kguard-mesh-proxy`).
+    #[serde(default = "default_inject_name")]
+    pub container_name: String,
+    /// The ConfigMap with the proxy's `proxy.yaml`; `{serviceAccount}` is the pod's service
+    /// account (default `kguard-mesh-{serviceAccount}`).
+    #[serde(default = "default_inject_config_map")]
+    pub config_map: String,
+    /// The Secret with the SVID (`tls.crt`, `tls.key`, `ca.crt`); `{serviceAccount}` as above
+    /// (default `kguard-svid-{serviceAccount}`).
+    #[serde(default = "default_inject_secret")]
+    pub secret: String,
+    /// The container's resources (`requests`/`limits` of `cpu` and `memory`).
+    #[serde(default)]
+    pub resources: InjectResources,
+    /// The container's `runAsUser` and `runAsGroup` (default 65532, the image's user).
+    #[serde(default = "default_inject_user")]
+    pub run_as_user: i64,
+}
+
+/// The sidecar's resources.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InjectResources {
+    /// `cpu`, `memory` (default `{cpu: 10m, memory: 32Mi}`).
+    #[serde(default = "default_inject_requests")]
+    pub requests: std::collections::BTreeMap<String, String>,
+    /// `cpu`, `memory` (default `{memory: 128Mi}`).
+    #[serde(default = "default_inject_limits")]
+    pub limits: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for InjectResources {
+    fn default() -> Self {
+        Self { requests: default_inject_requests(), limits: default_inject_limits() }
+    }
+}
+
+fn default_inject_label() -> String {
+    "kguard.io/mesh-inject".to_owned()
+}
+fn default_inject_name() -> String {
+    "kguard-mesh-proxy".to_owned()
+}
+fn default_inject_config_map() -> String {
+    "kguard-mesh-{serviceAccount}".to_owned()
+}
+fn default_inject_secret() -> String {
+    "kguard-svid-{serviceAccount}".to_owned()
+}
+const fn default_inject_user() -> i64 {
+    65532
+}
+fn default_inject_requests() -> std::collections::BTreeMap<String, String> {
+    [("cpu", "10m"), ("memory", "32Mi")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+fn default_inject_limits() -> std::collections::BTreeMap<String, String> {
+    [("memory", "128Mi")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+impl MeshInject {
+    /// The admission crate's view.
+    #[must_use]
+    pub fn sidecar(&self) -> kguard_admission::inject::Sidecar {
+        kguard_admission::inject::Sidecar {
+            namespace_label: self.namespace_label.clone(),
+            container_name: self.container_name.clone(),
+            image: self.image.clone(),
+            image_pull_policy: self.image_pull_policy.clone(),
+            config_map: self.config_map.clone(),
+            secret: self.secret.clone(),
+            requests: self.resources.requests.clone(),
+            limits: self.resources.limits.clone(),
+            run_as_user: self.run_as_user,
+        }
+    }
+
+    /// The first problem: its JSON pointer under `/admission/meshInject` and the message.
+    fn problem(&self, has_state: bool) -> Option<(String, String)> {
+        let p = |field: &str, m: String| Some((format!("/admission/meshInject{field}"), m));
+        if !has_state {
+            return p(
+                "",
+                "admission.meshInject needs state.dir or state.cluster: namespaces opt in by a label kguard must know"
+                    .to_owned(),
+            );
+        }
+        if self.image.trim().is_empty() || self.image.chars().any(char::is_whitespace) {
+            return p("/image", format!("admission.meshInject.image: not an image reference: {:?}", self.image));
+        }
+        if let Some(policy) = &self.image_pull_policy
+            && !matches!(policy.as_str(), "Always" | "IfNotPresent" | "Never")
+        {
+            return p(
+                "/imagePullPolicy",
+                format!(
+                    "admission.meshInject.imagePullPolicy: expected Always, IfNotPresent or Never, found {policy:?}"
+                ),
+            );
+        }
+        if !qualified_name(&self.namespace_label) {
+            return p(
+                "/namespaceLabel",
+                format!("admission.meshInject.namespaceLabel: not a label key: {:?}", self.namespace_label),
+            );
+        }
+        if !dns_label(&self.container_name) {
+            return p(
+                "/containerName",
+                format!(
+                    "admission.meshInject.containerName: not a container name (a DNS label: lowercase letters, digits, '-', at most 63): {:?}",
+                    self.container_name
+                ),
+            );
+        }
+        for (field, template) in [("configMap", &self.config_map), ("secret", &self.secret)] {
+            // Checked with the service account `default` in place of the placeholder.
+            let sample = template.replace(kguard_admission::inject::SERVICE_ACCOUNT_PLACEHOLDER, "default");
+            if !dns_subdomain(&sample) || sample.contains(['{', '}']) {
+                return p(
+                    &format!("/{field}"),
+                    format!(
+                        "admission.meshInject.{field}: {template:?} does not make an object name (a DNS subdomain; {{serviceAccount}} is the only placeholder)"
+                    ),
+                );
+            }
+        }
+        if self.run_as_user <= 0 {
+            return p(
+                "/runAsUser",
+                format!("admission.meshInject.runAsUser must be positive (non-root), found {}", self.run_as_user),
+            );
+        }
+        for (which, map) in [("requests", &self.resources.requests), ("limits", &self.resources.limits)] {
+            for (k, v) in map {
+                if !matches!(k.as_str(), "cpu" | "memory") {
+                    return p(
+                        &format!("/resources/{which}/{k}"),
+                        format!("admission.meshInject.resources.{which}: expected cpu or memory, found {k:?}"),
+                    );
+                }
+                if !quantity(v) {
+                    return p(
+                        &format!("/resources/{which}/{k}"),
+                        format!("admission.meshInject.resources.{which}.{k}: not a Kubernetes quantity: {v:?}"),
+                    );
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A DNS-1123 label.
+fn dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A DNS-1123 subdomain.
+fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(dns_label)
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters
+/// (alphanumerics, `-`, `_`, `.`, beginning and ending alphanumeric).
+fn qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    name_ok && prefix.is_none_or(dns_subdomain)
+}
+
+/// A Kubernetes resource quantity (`resource.ParseQuantity`'s grammar, without signs).
+fn quantity(s: &str) -> bool {
+    let digits_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(digits_end);
+    let number_ok = !number.is_empty()
+        && number != "."
+        && number.matches('.').count() <= 1
+        && number.bytes().any(|b| b.is_ascii_digit());
+    let suffix_ok = matches!(
+        suffix,
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E"
+    ) || suffix
+        .strip_prefix(['e', 'E'])
+        .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+        .is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
+    number_ok && suffix_ok
 }
 
 /// Pods whose Localhost AppArmor profile the nodes have not loaded (or have loaded in complain
@@ -776,6 +999,11 @@ impl Config {
                 "/state/cluster/inCluster",
                 "state.cluster: inCluster excludes kubeconfig and context".to_owned(),
             ));
+        }
+        if let Some(m) = &config.admission.mesh_inject
+            && let Some((pointer, message)) = m.problem(config.state.dir.is_some() || config.state.cluster.is_some())
+        {
+            return Err(at(&pointer, message));
         }
         if config.health_listen == config.listen && config.listen.port() != 0 {
             return Err(at("/healthListen", "healthListen must differ from listen".to_owned()));

@@ -180,6 +180,7 @@ impl Runtime {
                     exempt_namespaces: c.exempt_namespaces.clone(),
                 }
             }),
+            mesh_inject: config.admission.mesh_inject.as_ref().map(crate::config::MeshInject::sidecar),
             mutations: mutate::Mutations {
                 seccomp_runtime_default: m.seccomp_runtime_default,
                 drop_all_capabilities: m.drop_all_capabilities,

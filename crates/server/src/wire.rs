@@ -596,6 +596,7 @@ mod robustness {
                 drop_all_capabilities: true,
                 ..Default::default()
             },
+            mesh_inject: None,
             psp: true,
             seccomp: None,
             apparmor: None,

@@ -78,3 +78,46 @@ fn the_dockerfile_matches_the_deployment() {
     let cmd = last_stage.iter().find_map(|l| l.strip_prefix("CMD ")).expect("CMD");
     assert_eq!(cmd, format!("[{}]", args.join(", ")), "the image's default command is the deployment's");
 }
+
+/// `deploy/mesh/example-app.yaml` writes out the sidecar `/mutate` injects: each Deployment's
+/// first init container and its `kguard-mesh-*` volumes are what `admission.meshInject` (the
+/// commented block of `deploy/kubernetes/configmap.yaml`, uncommented) adds for its service
+/// account, and each proxy configuration parses.
+#[test]
+fn the_mesh_example_has_the_injected_sidecar() {
+    let root = kguard_testkit::repo_root();
+    let cm = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let doc = kguard_model::yaml::parse_documents(&cm).into_iter().next().unwrap();
+    let config_text = doc.root.unwrap().unwrap().pointer("/data/kguard.yaml").unwrap().as_str().unwrap().to_owned();
+    let uncommented = config_text.replace("  # meshInject: {", "  meshInject: {");
+    let config = kguard_server::config::Config::parse("configmap.yaml#kguard.yaml", &uncommented, Path::new("/"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sidecar = config.admission.mesh_inject.expect("the example block").sidecar();
+
+    let text = std::fs::read_to_string(root.join("deploy/mesh/example-app.yaml")).unwrap();
+    let mut deployments = 0;
+    let mut configs = 0;
+    for doc in kguard_model::yaml::parse_documents(&text) {
+        let obj = doc.root.unwrap().unwrap().to_json();
+        match obj["kind"].as_str().unwrap() {
+            "Deployment" => {
+                let spec = &obj["spec"]["template"]["spec"];
+                let sa = spec["serviceAccountName"].as_str().unwrap();
+                assert_eq!(spec["initContainers"][0], sidecar.container(), "{}", obj["metadata"]["name"]);
+                let volumes = spec["volumes"].as_array().unwrap();
+                for v in sidecar.volumes(sa) {
+                    assert!(volumes.contains(&v), "{v} in {}", obj["metadata"]["name"]);
+                }
+                deployments += 1;
+            }
+            "ConfigMap" => {
+                let proxy = obj["data"]["proxy.yaml"].as_str().unwrap();
+                kguard_mesh::proxy::Config::parse("proxy.yaml", proxy, Path::new("/"))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                configs += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((deployments, configs), (2, 2));
+}
