@@ -252,11 +252,19 @@ pub fn run(args: &ScanArgs) -> u8 {
     // Pass 2: each file parsed again, a batch of whole objects at a time scanned in parallel, and
     // their findings handed on at once.
     // Parsing (one thread) overlaps scanning (the others); at most a few batches are alive.
-    std::thread::scope(|scope| {
+    let changed = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<kguard_model::Object>>(2);
-        scope.spawn(move || {
+        let producer = scope.spawn(move || {
+            let mut changed = Vec::new();
             let mut batch = Vec::with_capacity(BATCH);
-            for (file, text) in texts {
+            for again in texts {
+                let (file, text) = match again.text() {
+                    Ok(t) => t,
+                    Err(d) => {
+                        changed.push(d);
+                        continue;
+                    }
+                };
                 load::parse_text_each(&file, &text, &mut |obj| {
                     batch.push(obj);
                     if batch.len() >= BATCH {
@@ -266,6 +274,7 @@ pub fn run(args: &ScanArgs) -> u8 {
                 });
             }
             let _ = tx.send(batch);
+            changed
         });
         for batch in rx {
             pushed = std::mem::replace(&mut pushed, Ok(()))
@@ -274,7 +283,9 @@ pub fn run(args: &ScanArgs) -> u8 {
                 break;
             }
         }
+        producer.join().unwrap_or_default()
     });
+    diagnostics.extend(changed);
     let tail = scanner.finish();
     diagnostics.extend(tail.diagnostics);
     sink.suppressed.extend(tail.suppressed);
@@ -498,8 +509,8 @@ struct NodeChecks<'a> {
 struct FirstPass {
     /// Diagnostics, counts, a Dockerfile (`objects` stays empty).
     parsed: Parsed,
-    /// The file's name and text, for the second pass (not for a Dockerfile or an unreadable file).
-    text: Option<(std::sync::Arc<str>, String)>,
+    /// How the second pass gets the text again (not for a Dockerfile or an unreadable file).
+    text: Option<Again>,
     /// The objects' context views.
     views: Vec<kguard_model::Object>,
     /// How many objects.
@@ -535,8 +546,47 @@ fn first_pass(input: &Input, node: &NodeChecks<'_>) -> FirstPass {
         }
         views.push(kguard_scan::context_view(&obj));
     });
-    pass.text = Some((file, text));
+    pass.text = Some(match input {
+        // Read again in the second pass: the texts of many files are not all held.
+        Input::File(path) => Again::File { path: path.clone(), file, len: text.len(), hash: text_hash(&text) },
+        Input::Stdin => Again::Held(file, text),
+    });
     pass
+}
+
+/// A file's text for the second pass: read again (and checked to be the text the first pass read,
+/// whose objects the engines across objects saw), or held (stdin cannot be read twice).
+enum Again {
+    File { path: std::path::PathBuf, file: std::sync::Arc<str>, len: usize, hash: u64 },
+    Held(std::sync::Arc<str>, String),
+}
+
+impl Again {
+    fn text(self) -> Result<(std::sync::Arc<str>, String), kguard_model::Diagnostic> {
+        match self {
+            Self::Held(file, text) => Ok((file, text)),
+            Self::File { path, file, len, hash } => {
+                let text = load::read_input(&Input::File(path))?;
+                if text.len() == len && text_hash(&text) == hash {
+                    Ok((file, text))
+                } else {
+                    Err(kguard_model::Diagnostic::error(
+                        "changed-during-scan",
+                        kguard_model::Location::file(file),
+                        "the file changed while it was scanned; its objects are not scanned (scan again)",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// A hash of a file's text, to see that the second pass reads what the first read.
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Scans a batch of objects in parallel and hands their findings to the sink, in order.
@@ -612,5 +662,32 @@ impl Sink<'_> {
             return Ok(());
         }
         self.spill.push(finding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changed_between_the_passes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pod.yaml");
+        std::fs::write(&path, "kind: Pod\n").unwrap();
+        let text = "kind: Pod\n".to_owned();
+        let again = |text: &str| Again::File {
+            path: path.clone(),
+            file: "pod.yaml".into(),
+            len: text.len(),
+            hash: text_hash(text),
+        };
+        let (file, read) = again(&text).text().unwrap();
+        assert_eq!((&*file, read.as_str()), ("pod.yaml", "kind: Pod\n"));
+        std::fs::write(&path, "kind: Pon\n").unwrap();
+        let d = again(&text).text().unwrap_err();
+        assert_eq!(d.code, "changed-during-scan");
+        assert!(d.to_string().contains("pod.yaml"), "{d}");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(again(&text).text().unwrap_err().code, "unreadable");
     }
 }

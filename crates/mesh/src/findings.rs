@@ -313,15 +313,21 @@ pub fn applies_to(obj: &Object) -> bool {
 #[must_use]
 pub fn findings(objects: &[Object]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mesh = Mesh::from_objects(objects, crate::istio::DEFAULT_ROOT_NAMESPACE);
-    if mesh.has_istio() {
-        peer_authentications(&mesh, &mut out);
-        destination_rules(&mesh, &mut out);
-        authorization_policies(&mesh, &mut out);
+    // The models hold every workload: built only when the input has something for them (a scan
+    // of many pods and no mesh objects pays one look at each object, not a model of each).
+    if objects.iter().any(|o| o.group().ends_with(".istio.io")) {
+        let mesh = Mesh::from_objects(objects, crate::istio::DEFAULT_ROOT_NAMESPACE);
+        if mesh.has_istio() {
+            peer_authentications(&mesh, &mut out);
+            destination_rules(&mesh, &mut out);
+            authorization_policies(&mesh, &mut out);
+        }
     }
-    let l5d = crate::linkerd::Linkerd::from_objects(objects, crate::linkerd::DefaultPolicy::AllUnauthenticated);
-    if l5d.applies() {
-        linkerd::check(&l5d, objects, &mut out);
+    if crate::linkerd::may_apply(objects) {
+        let l5d = crate::linkerd::Linkerd::from_objects(objects, crate::linkerd::DefaultPolicy::AllUnauthenticated);
+        if l5d.applies() {
+            linkerd::check(&l5d, objects, &mut out);
+        }
     }
     out
 }

@@ -838,6 +838,19 @@ pub struct Linkerd<'o> {
     pub routes: BTreeMap<(String, String, String), Route<'o>>,
 }
 
+/// Whether [`Linkerd::applies`] may be true for these objects, asked of one object at a time
+/// (nothing held): a Linkerd policy object, or a Namespace, pod or pod template with a Linkerd
+/// annotation or a `linkerd-proxy` container. False means the analysis has nothing to say.
+#[must_use]
+pub fn may_apply(objects: &[Object]) -> bool {
+    let linkerd_key = |k: &str| k == INJECT || k.starts_with("config.linkerd.io/");
+    objects.iter().any(|o| {
+        o.group() == GROUP
+            || (o.group().is_empty() && o.kind() == "Namespace" && o.annotations().any(|(k, _)| linkerd_key(k)))
+            || Pod::from_object(o).is_some_and(|p| p.has_proxy || p.annotations.keys().any(|k| linkerd_key(k)))
+    })
+}
+
 fn is_linkerd(obj: &Object, kind: &str) -> bool {
     obj.group() == GROUP && obj.kind() == kind
 }

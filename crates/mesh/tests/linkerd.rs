@@ -460,3 +460,25 @@ fn no_linkerd_no_findings_and_invalid_values_are_reported() {
     let ids: Vec<&str> = got.iter().map(|(r, _, _)| r.as_str()).collect();
     assert_eq!(ids, vec!["MESH013", "MESH013", "MESH013"], "{got:#?}");
 }
+
+#[test]
+fn plaintext_through_an_invalid_default_policy_points_at_the_annotation() {
+    let objs = objects(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations:\n    linkerd.io/inject: enabled\n    \
+         config.linkerd.io/default-inbound-policy: All-Authenticated\n---\napiVersion: apps/v1\nkind: Deployment\n\
+         metadata: {name: api, namespace: shop}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    \
+         metadata: {labels: {app: api}}\n    spec:\n      containers:\n      - name: api\n        image: x\n        \
+         ports: [{name: http, containerPort: 8080}]\n",
+    );
+    let plaintext: Vec<_> =
+        kguard_mesh::findings::findings(&objs).into_iter().filter(|f| f.rule_id == "MESH008").collect();
+    assert_eq!(plaintext.len(), 1, "{plaintext:#?}");
+    let f = &plaintext[0];
+    assert_eq!(f.object.as_ref().map(|o| o.kind.as_str()), Some("Namespace"));
+    assert_eq!(f.pointer.as_deref(), Some("/metadata/annotations/config.linkerd.io~1default-inbound-policy"));
+    assert!(
+        f.message.contains("\"All-Authenticated\" (no policy, so the cluster's default all-unauthenticated)"),
+        "{}",
+        f.message
+    );
+}

@@ -92,7 +92,15 @@ struct Suppressions {
 
 impl Suppressions {
     fn of<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Self {
-        Self { objects: objects.into_iter().map(|o| (o.id.clone(), suppression_view(o))).collect() }
+        let mut map = HashMap::new();
+        for o in objects {
+            // The last object of an id decides, also when it has no suppression annotation.
+            match suppression_view(o) {
+                Some(view) => map.insert(o.id.clone(), view),
+                None => map.remove(&o.id),
+            };
+        }
+        Self { objects: map }
     }
 
     /// Whether the finding survives selection and suppression.
@@ -133,18 +141,38 @@ enum Verdict {
 }
 
 /// The part of an object suppression reads ([`Object::annotation`], [`kguard_hardening::suppressed`]):
-/// its id, and its own and its pod template's `metadata.annotations`, at the same places.
-fn suppression_view(obj: &Object) -> Object {
+/// its id, and the suppression annotations (`kguard.io/ignore` and other tools', as
+/// [`kguard_hardening::parse_annotation`] knows them) among its own and its pod template's
+/// `metadata.annotations`, at the same places; `None` when it has none (nothing to hold).
+fn suppression_view(obj: &Object) -> Option<Object> {
     let mut root = YamlNode { value: Value::Map(Vec::new()), pos: obj.root.pos };
     let template = workload::template_pointer(obj.group(), obj.kind()).filter(|p| !p.is_empty());
     let paths = std::iter::once("/metadata/annotations".to_owned())
         .chain(template.map(|prefix| format!("{prefix}/metadata/annotations")));
+    let mut any = false;
     for path in paths {
-        if let Some(node) = obj.root.pointer(&path) {
-            insert_at(&mut root, &path, node.clone());
+        let Some(node) = obj.root.pointer(&path) else { continue };
+        let Value::Map(entries) = &node.value else { continue };
+        let relevant: Vec<Entry> = entries
+            .iter()
+            .filter(|e| {
+                e.key == IGNORE_ANNOTATION
+                    || e.value.as_str().is_some_and(|v| kguard_hardening::parse_annotation(&e.key, v).is_some())
+            })
+            .cloned()
+            .collect();
+        if !relevant.is_empty() {
+            any = true;
+            insert_at(&mut root, &path, YamlNode { value: Value::Map(relevant), pos: node.pos });
         }
     }
-    Object { id: obj.id.clone(), file: obj.file.clone(), doc_index: obj.doc_index, doc_pointer: String::new(), root }
+    any.then(|| Object {
+        id: obj.id.clone(),
+        file: obj.file.clone(),
+        doc_index: obj.doc_index,
+        doc_pointer: String::new(),
+        root,
+    })
 }
 
 /// The fields of a container that the engines across objects read (named ports; the mesh's
@@ -173,8 +201,12 @@ pub fn context_view(obj: &Object) -> Object {
     {
         fields.retain(|f| f.key != "managedFields");
     }
-    let Some(template) = workload::template_pointer(obj.group(), obj.kind()) else { return view };
+    let Some(template) = workload::template_pointer(obj.group(), obj.kind()) else {
+        shrink(&mut view.root);
+        return view;
+    };
     if !matches!(workload::pod_view(obj), Some(Ok(_))) {
+        shrink(&mut view.root);
         return view;
     }
     let mut node = &mut view.root;
@@ -187,17 +219,36 @@ pub fn context_view(obj: &Object) -> Object {
     spec.retain(|e| {
         CONTAINER_LISTS.contains(&e.key.as_str()) || !matches!(e.value.value, Value::Map(_) | Value::Seq(_))
     });
-    spec.shrink_to_fit();
     for entry in spec.iter_mut() {
         let Value::Seq(containers) = &mut entry.value.value else { continue };
         for container in containers {
             if let Value::Map(fields) = &mut container.value {
                 fields.retain(|f| CONTEXT_CONTAINER_FIELDS.contains(&f.key.as_str()));
-                fields.shrink_to_fit();
             }
         }
     }
+    shrink(&mut view.root);
     view
+}
+
+/// Gives back the spare capacity of every sequence, mapping and text of a tree (a parsed tree's
+/// vectors grew by doubling; a view is held to the end of the scan).
+fn shrink(node: &mut YamlNode) {
+    match &mut node.value {
+        Value::Str(s) => s.shrink_to_fit(),
+        Value::Seq(items) => {
+            items.shrink_to_fit();
+            items.iter_mut().for_each(shrink);
+        }
+        Value::Map(entries) => {
+            entries.shrink_to_fit();
+            for e in entries.iter_mut() {
+                e.key.shrink_to_fit();
+                shrink(&mut e.value);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+    }
 }
 
 /// Puts `value` at `path` (plain `/`-separated keys) in `root`, making the mappings on the way.

@@ -10,8 +10,8 @@ use super::{
     LINKERD_POLICY_UNMESHED, LINKERD_SERVER_NEVER_MATCHES,
 };
 use crate::linkerd::{
-    self, Access, Clients, DEFAULT_INBOUND_POLICY, DefaultPolicy, EXEMPT_NAMESPACES, INJECT, Linkerd, OPAQUE_PORTS,
-    Pod, PortRef, REQUIRE_IDENTITY_PORTS, Target, describe,
+    self, Access, Clients, DEFAULT_INBOUND_POLICY, Decider, DefaultPolicy, EXEMPT_NAMESPACES, INJECT, Linkerd,
+    OPAQUE_PORTS, Pod, PortRef, REQUIRE_IDENTITY_PORTS, Target, describe,
 };
 
 /// Findings at most once per rule, object and field.
@@ -132,15 +132,27 @@ fn plaintext(l: &Linkerd<'_>, o: &mut Out<'_, '_>) {
                         };
                         (obj.clone(), ptr.clone(), what)
                     }
-                    _ => (
-                        pod.describe(),
-                        format!("{}/metadata", pod.prefix),
-                        format!(
-                            "the cluster's default inbound policy {} (no {DEFAULT_INBOUND_POLICY} on the pod template or \
-                             its namespace)",
-                            l.cluster_default.as_str()
+                    _ => match l.pod_default(pod).invalid {
+                        // An annotation that names no policy: the cluster's default applies, and the
+                        // annotation is where to fix it.
+                        Some((Decider { object: Some(obj), pointer: Some(ptr), .. }, value)) => (
+                            obj,
+                            ptr,
+                            format!(
+                                "{DEFAULT_INBOUND_POLICY} {value:?} (no policy, so the cluster's default {})",
+                                l.cluster_default.as_str()
+                            ),
                         ),
-                    ),
+                        _ => (
+                            pod.describe(),
+                            format!("{}/metadata", pod.prefix),
+                            format!(
+                                "the cluster's default inbound policy {} (no {DEFAULT_INBOUND_POLICY} on the pod \
+                                 template or its namespace)",
+                                l.cluster_default.as_str()
+                            ),
+                        ),
+                    },
                 };
                 let entry = by_decider.entry((object, pointer)).or_insert_with(|| (what, BTreeMap::new()));
                 let ports = entry.1.entry(pod.describe()).or_default();
