@@ -189,8 +189,9 @@ pub fn run(args: &ScanArgs) -> u8 {
     };
     let node = NodeChecks { selection: &config.selection, seccomp: seccomp.as_ref(), apparmor: apparmor.as_ref() };
 
-    // Pass 1, in parallel across files: each file's text is read and kept, and each object's
-    // context view (kguard_scan::context_view) is taken as its document is parsed; the tree goes.
+    // Pass 1, in parallel across files: each object's context view (kguard_scan::context_view)
+    // is taken as its document is parsed, and the tree goes; a file's text is not kept (only
+    // stdin's: it cannot be read twice).
     let progress = progress_bar(inputs.len());
     let read: Vec<FirstPass> = inputs
         .par_iter()
@@ -257,7 +258,11 @@ pub fn run(args: &ScanArgs) -> u8 {
         let producer = scope.spawn(move || {
             let mut changed = Vec::new();
             let mut batch = Vec::with_capacity(BATCH);
+            let mut open = true;
             for again in texts {
+                if !open {
+                    break;
+                }
                 let (file, text) = match again.text() {
                     Ok(t) => t,
                     Err(d) => {
@@ -267,9 +272,9 @@ pub fn run(args: &ScanArgs) -> u8 {
                 };
                 load::parse_text_each(&file, &text, &mut |obj| {
                     batch.push(obj);
-                    if batch.len() >= BATCH {
+                    if open && batch.len() >= BATCH {
                         // A closed channel: the scan stopped on an error; the rest is not read.
-                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                        open = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
                     }
                 });
             }
