@@ -216,6 +216,13 @@ pub struct ScanArgs {
     /// Pod Security Standards version, `latest` or `v1.N` (default: latest).
     #[arg(long, value_name = "VERSION")]
     pub pss_version: Option<String>,
+    /// Linkerd's cluster-wide default inbound policy (the install's proxy.defaultInboundPolicy), for
+    /// meshed workloads whose pod template and namespace set none.
+    #[arg(long, value_name = "POLICY", default_value = "all-unauthenticated",
+          value_parser = |s: &str| kguard_scan::LinkerdDefaultPolicy::parse(s).ok_or_else(|| format!(
+              "not a policy: {s:?} (all-unauthenticated, all-authenticated, cluster-unauthenticated, \
+               cluster-authenticated, deny, audit)")))]
+    pub linkerd_default_policy: kguard_scan::LinkerdDefaultPolicy,
     /// The scan configuration (default: `.kguard.yaml` in the working directory or the nearest parent).
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     pub config: Option<PathBuf>,

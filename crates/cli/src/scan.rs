@@ -117,7 +117,11 @@ fn settings(args: &ScanArgs) -> Result<Settings, String> {
     };
     let validate = args.validate.or_else(|| f.and_then(|f| f.validate)).unwrap_or_default();
     Ok(Settings {
-        config: ScanConfig { selection, pss: PssDefault { level, version } },
+        config: ScanConfig {
+            selection,
+            pss: PssDefault { level, version },
+            linkerd_default: args.linkerd_default_policy,
+        },
         file,
         fail_on,
         excludes,

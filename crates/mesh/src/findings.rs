@@ -312,6 +312,13 @@ pub fn applies_to(obj: &Object) -> bool {
 /// `all-unauthenticated`, Linkerd's install default) when it has Linkerd objects or annotations.
 #[must_use]
 pub fn findings(objects: &[Object]) -> Vec<Finding> {
+    findings_with(objects, crate::linkerd::DefaultPolicy::AllUnauthenticated)
+}
+
+/// [`findings`] for a cluster whose Linkerd install sets `linkerd_default` as its default inbound
+/// policy (`proxy.defaultInboundPolicy`; Linkerd's own default is `all-unauthenticated`).
+#[must_use]
+pub fn findings_with(objects: &[Object], linkerd_default: crate::linkerd::DefaultPolicy) -> Vec<Finding> {
     let mut out = Vec::new();
     // The models hold every workload: built only when the input has something for them (a scan
     // of many pods and no mesh objects pays one look at each object, not a model of each).
@@ -324,7 +331,7 @@ pub fn findings(objects: &[Object]) -> Vec<Finding> {
         }
     }
     if crate::linkerd::may_apply(objects) {
-        let l5d = crate::linkerd::Linkerd::from_objects(objects, crate::linkerd::DefaultPolicy::AllUnauthenticated);
+        let l5d = crate::linkerd::Linkerd::from_objects(objects, linkerd_default);
         if l5d.applies() {
             linkerd::check(&l5d, objects, &mut out);
         }

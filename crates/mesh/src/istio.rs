@@ -376,18 +376,7 @@ impl<'o> Mesh<'o> {
     /// Finds a workload by `name`, `namespace/name` or `Kind/namespace/name`.
     #[must_use]
     pub fn find_workload(&self, spec: &str) -> Vec<&Workload<'o>> {
-        let parts: Vec<&str> = spec.split('/').collect();
-        self.workloads
-            .iter()
-            .filter(|w| match parts.as_slice() {
-                [name] => w.obj.id.name == *name,
-                [ns, name] => w.namespace == *ns && w.obj.id.name == *name,
-                [kind, ns, name] => {
-                    w.obj.kind().eq_ignore_ascii_case(kind) && w.namespace == *ns && w.obj.id.name == *name
-                }
-                _ => false,
-            })
-            .collect()
+        self.workloads.iter().filter(|w| names(spec, w.obj, &w.namespace)).collect()
     }
 
     /// The Services in `namespace` whose selector picks the workload.
@@ -465,4 +454,16 @@ pub fn explain(mesh: &Mesh<'_>, w: &Workload<'_>, only: Option<u32>) -> Vec<Port
         out.push(PortMode { port: None, name: None, mode: merged.mode, source: merged.source });
     }
     out
+}
+
+/// Whether `spec` (`name`, `namespace/name` or `Kind/namespace/name`, the kind case-insensitive)
+/// names the workload `obj` in `namespace` (what `kguard mesh explain WORKLOAD` accepts).
+pub(crate) fn names(spec: &str, obj: &Object, namespace: &str) -> bool {
+    let parts: Vec<&str> = spec.split('/').collect();
+    match parts.as_slice() {
+        [name] => obj.id.name == *name,
+        [ns, name] => namespace == *ns && obj.id.name == *name,
+        [kind, ns, name] => obj.kind().eq_ignore_ascii_case(kind) && namespace == *ns && obj.id.name == *name,
+        _ => false,
+    }
 }

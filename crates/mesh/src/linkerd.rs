@@ -1249,18 +1249,7 @@ impl<'o> Linkerd<'o> {
     /// Finds a pod or workload by `name`, `namespace/name` or `Kind/namespace/name`.
     #[must_use]
     pub fn find_pod(&self, spec: &str) -> Vec<&Pod<'o>> {
-        let parts: Vec<&str> = spec.split('/').collect();
-        self.pods
-            .iter()
-            .filter(|w| match parts.as_slice() {
-                [name] => w.obj.id.name == *name,
-                [ns, name] => w.namespace == *ns && w.obj.id.name == *name,
-                [kind, ns, name] => {
-                    w.obj.kind().eq_ignore_ascii_case(kind) && w.namespace == *ns && w.obj.id.name == *name
-                }
-                _ => false,
-            })
-            .collect()
+        self.pods.iter().filter(|w| crate::istio::names(spec, w.obj, &w.namespace)).collect()
     }
 }
 

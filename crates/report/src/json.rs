@@ -203,20 +203,9 @@ struct JsonFindings<'a> {
 
 impl Serialize for JsonFindings<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error as _, SerializeSeq as _};
+        use serde::ser::SerializeSeq as _;
         let mut seq = serializer.serialize_seq(Some(self.findings.counts().total))?;
-        let mut failed = None;
-        let read = self.findings.for_each(&mut |f| {
-            seq.serialize_element(&JsonFinding::new(self.report, f)).map_err(|e| {
-                let message = e.to_string();
-                failed = Some(e);
-                io::Error::other(message)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        read.map_err(S::Error::custom)?;
+        crate::source::serialize_each(self.findings, |f| seq.serialize_element(&JsonFinding::new(self.report, f)))?;
         seq.end()
     }
 }

@@ -173,18 +173,7 @@ impl Serialize for Results<'_> {
             }
             seq.serialize_element(&r)
         };
-        let mut failed = None;
-        let read = self.findings.for_each(&mut |f| {
-            one(f, None).map_err(|e| {
-                let message = e.to_string();
-                failed = Some(e);
-                io::Error::other(message)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        read.map_err(S::Error::custom)?;
+        crate::source::serialize_each(self.findings, |f| one(f, None))?;
         for s in self.suppressed {
             one(&s.finding, Some(s))?;
         }

@@ -75,6 +75,29 @@ impl FindingSource for Vec<Finding> {
     }
 }
 
+/// Calls `each` with every finding of `source` inside a serde serializer: `each`'s own error
+/// (the serializer's) comes back as it is, an error reading the findings as a custom one.
+///
+/// # Errors
+/// The first error of `each`, or of reading the findings.
+pub fn serialize_each<E: serde::ser::Error>(
+    source: &dyn FindingSource,
+    mut each: impl FnMut(&Finding) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut failed = None;
+    let read = source.for_each(&mut |f| {
+        each(f).map_err(|e| {
+            let message = e.to_string();
+            failed = Some(e);
+            io::Error::other(message)
+        })
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => read.map_err(E::custom),
+    }
+}
+
 /// Every finding of `source`, in memory (for the renderers that need them all at once: JUnit,
 /// HTML and Markdown group or embed the whole list).
 ///

@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
     let config = ScanConfig {
         selection: Selection::default(),
         pss: PssDefault { level: Level::Restricted, version: Version::Latest },
+        linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
     };
     let mut group = c.benchmark_group("corpus");
     group.sample_size(10);

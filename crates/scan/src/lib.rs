@@ -62,7 +62,12 @@ pub struct ScanConfig {
     pub selection: Selection,
     /// Pod Security default.
     pub pss: PssDefault,
+    /// Linkerd's cluster-wide default inbound policy (the install's `proxy.defaultInboundPolicy`),
+    /// for workloads whose pod template and namespace set none.
+    pub linkerd_default: LinkerdDefaultPolicy,
 }
+
+pub use kguard_mesh::linkerd::DefaultPolicy as LinkerdDefaultPolicy;
 
 /// What a scan found.
 #[derive(Debug, Default)]
@@ -450,7 +455,7 @@ impl<'c> Scanner<'c> {
             across.extend(kguard_netpol::findings(objects, &cluster));
         }
         if family_enabled("mesh") {
-            across.extend(kguard_mesh::findings::findings(objects));
+            across.extend(kguard_mesh::findings::findings_with(objects, config.linkerd_default));
         }
         if family_enabled("rbac") && objects.iter().any(is_rbac_object) {
             // The default ClusterRoles (cluster-admin, edit, view, ...) resolve references in the

@@ -62,7 +62,11 @@ fn no_two_findings_about_the_same_problem_on_the_corpus() {
         ("--select ALL, baseline", all(), Level::Baseline),
     ];
     for (name, selection, level) in runs {
-        let config = ScanConfig { selection, pss: PssDefault { level, version: Version::Latest } };
+        let config = ScanConfig {
+            selection,
+            pss: PssDefault { level, version: Version::Latest },
+            linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
+        };
         let (out, extents) = kguard_scan::scan_with_extents(&objects, &config);
         let dups = duplicates(&out.findings, &extents);
         let merged: Vec<&Finding> = out.findings.iter().filter(|f| !f.merged.is_empty()).collect();
@@ -101,6 +105,7 @@ fn selection_and_suppression_come_before_merging() {
         let config = ScanConfig {
             selection: Selection { select: select.iter().map(|s| (*s).to_owned()).collect(), ignore: vec![] },
             pss: PssDefault { level: Level::Restricted, version: Version::Latest },
+            linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
         };
         let out = kguard_scan::scan(objects, &config);
         out.findings.iter().map(|f| (f.rule_id.clone(), f.merged.clone())).collect::<Vec<_>>()

@@ -51,6 +51,7 @@ fn scan_fixture(path: &Path, id: &str) -> Result<Vec<Finding>, String> {
     let config = ScanConfig {
         selection: Selection { select: vec![id.to_owned()], ignore: vec![] },
         pss: PssDefault { level: Level::Restricted, version: Version::Latest },
+        linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
     };
     let out = kguard_scan::scan(&parsed.objects, &config);
     let errors: Vec<_> = out.diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).collect();

@@ -61,6 +61,7 @@ fn configs() -> Vec<ScanConfig> {
         .map(|(select, ignore)| ScanConfig {
             selection: Selection { select, ignore },
             pss: PssDefault { level: Level::Restricted, version: Version::Latest },
+            linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
         })
         .collect()
 }

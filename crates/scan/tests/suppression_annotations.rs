@@ -34,6 +34,7 @@ fn checkov_skips_and_unknown_names() {
     let config = ScanConfig {
         selection: Selection::default(),
         pss: PssDefault { level: Level::Restricted, version: Version::Latest },
+        linkerd_default: kguard_scan::LinkerdDefaultPolicy::AllUnauthenticated,
     };
     let out = kguard_scan::scan(&objects, &config);
     let shown: Vec<&str> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
