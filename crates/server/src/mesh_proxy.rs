@@ -241,6 +241,95 @@ struct Metrics {
     active: AtomicI64,
 }
 
+/// Copies both ways between `a` and `b` until both directions have ended (each end of stream
+/// passed on as a shutdown of the other side's write), as `tokio::io::copy_bidirectional` does,
+/// but each direction holds its `size`-byte buffer only while data is on its way: the buffer is
+/// made when a read is tried and given back when the read finds nothing and all is written, so an
+/// idle connection holds no copy buffers.
+async fn copy_both<A, B>(a: &mut A, b: &mut B, size: usize) -> io::Result<()>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut ab, mut ba) = (Pipe::default(), Pipe::default());
+    std::future::poll_fn(|cx| {
+        let ab_ready = ab.done || ab.poll(cx, Pin::new(&mut *a), Pin::new(&mut *b), size)?.is_ready();
+        let ba_ready = ba.done || ba.poll(cx, Pin::new(&mut *b), Pin::new(&mut *a), size)?.is_ready();
+        if ab_ready && ba_ready { Poll::Ready(Ok(())) } else { Poll::Pending }
+    })
+    .await
+}
+
+/// One direction of [`copy_both`].
+#[derive(Default)]
+struct Pipe {
+    /// The buffer, while data is on its way.
+    buf: Option<Box<[u8]>>,
+    /// The unwritten part of the buffer.
+    start: usize,
+    end: usize,
+    /// The reader reached its end.
+    read_done: bool,
+    /// Written since the last flush.
+    need_flush: bool,
+    /// The writer is shut down: this direction is over.
+    done: bool,
+}
+
+impl Pipe {
+    fn poll<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut reader: Pin<&mut R>,
+        mut writer: Pin<&mut W>,
+        size: usize,
+    ) -> Poll<io::Result<()>>
+    where
+        R: AsyncRead + ?Sized,
+        W: AsyncWrite + ?Sized,
+    {
+        loop {
+            if self.start == self.end && !self.read_done {
+                let buf = self.buf.get_or_insert_with(|| vec![0; size].into_boxed_slice());
+                let mut read = ReadBuf::new(buf);
+                match reader.as_mut().poll_read(cx, &mut read) {
+                    Poll::Pending => {
+                        // Nothing to read and nothing left to write: the buffer goes.
+                        self.buf = None;
+                        if self.need_flush {
+                            std::task::ready!(writer.as_mut().poll_flush(cx))?;
+                            self.need_flush = false;
+                        }
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {
+                        let n = read.filled().len();
+                        self.start = 0;
+                        self.end = n;
+                        self.read_done = n == 0;
+                    }
+                }
+            }
+            while self.start < self.end {
+                let pending = self.buf.as_deref().and_then(|b| b.get(self.start..self.end)).unwrap_or_default();
+                let n = std::task::ready!(writer.as_mut().poll_write(cx, pending))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::WriteZero, "the peer takes no more data")));
+                }
+                self.start += n;
+                self.need_flush = true;
+            }
+            if self.read_done {
+                self.buf = None;
+                std::task::ready!(writer.as_mut().poll_shutdown(cx))?;
+                self.done = true;
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
 const HELP: &[(&str, &str, &str)] = &[
     (
         "kguard_mesh_connections_total",
@@ -781,7 +870,7 @@ impl Conn<'_> {
             }
         };
         tokio::select! {
-            _ = tokio::io::copy_bidirectional_with_sizes(&mut a, &mut b, size, size) => {}
+            _ = copy_both(&mut a, &mut b, size) => {}
             () = watch => {
                 shared.metrics.add("kguard_mesh_idle_closed_total", format!("direction=\"{}\"", self.direction), 1);
                 log(Level::Debug, &format!("mesh proxy: {} {}: {}: idle for {}s, closed", self.direction, self.listener, self.peer, idle.as_secs()));
