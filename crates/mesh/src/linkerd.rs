@@ -266,8 +266,7 @@ impl Selector {
             .iter()
             .map(|e| {
                 let s = |k: &str| e.get(k).and_then(YamlNode::as_str).unwrap_or_default().to_owned();
-                let values =
-                    e.get("values").and_then(YamlNode::as_seq).unwrap_or_default().iter().filter_map(YamlNode::as_str);
+                let values = strings(e.get("values"));
                 (s("key"), s("operator"), values.map(str::to_owned).collect())
             })
             .collect();
@@ -432,19 +431,18 @@ pub struct Authz<'o> {
     pub clients: Result<(Clients, Networks), String>,
 }
 
+/// The strings of a sequence (other items skipped; nothing when it is no sequence).
+fn strings(node: Option<&YamlNode>) -> impl Iterator<Item = &str> {
+    node.and_then(YamlNode::as_seq).unwrap_or_default().iter().filter_map(YamlNode::as_str)
+}
+
 fn networks(node: Option<&YamlNode>) -> Vec<String> {
     node.and_then(YamlNode::as_seq)
         .unwrap_or_default()
         .iter()
         .filter_map(|n| {
             let cidr = n.get("cidr").and_then(YamlNode::as_str)?;
-            let except: Vec<&str> = n
-                .get("except")
-                .and_then(YamlNode::as_seq)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(YamlNode::as_str)
-                .collect();
+            let except: Vec<&str> = strings(n.get("except")).collect();
             Some(if except.is_empty() { cidr.to_owned() } else { format!("{cidr} except {}", except.join(" ")) })
         })
         .collect()
@@ -484,14 +482,7 @@ impl<'o> Authz<'o> {
             if mtls.get("unauthenticatedTLS").and_then(YamlNode::as_bool) == Some(true) {
                 Ok(Clients::AnyTls)
             } else {
-                let mut ids: Vec<String> = mtls
-                    .get("identities")
-                    .and_then(YamlNode::as_seq)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(YamlNode::as_str)
-                    .map(str::to_owned)
-                    .collect();
+                let mut ids: Vec<String> = strings(mtls.get("identities")).map(str::to_owned).collect();
                 for sa in mtls.get("serviceAccounts").and_then(YamlNode::as_seq).unwrap_or_default() {
                     if let Some(n) = sa.get("name").and_then(YamlNode::as_str) {
                         let ns = sa.get("namespace").and_then(YamlNode::as_str).unwrap_or(&namespace);
@@ -603,14 +594,7 @@ pub struct Authentication<'o> {
 impl<'o> Authentication<'o> {
     fn meshtls(obj: &'o Object) -> Self {
         let spec = obj.root.get("spec");
-        let mut ids: Vec<String> = spec
-            .and_then(|s| s.get("identities"))
-            .and_then(YamlNode::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(YamlNode::as_str)
-            .map(str::to_owned)
-            .collect();
+        let mut ids: Vec<String> = strings(spec.and_then(|s| s.get("identities"))).map(str::to_owned).collect();
         let mut error = None;
         for r in spec.and_then(|s| s.get("identityRefs")).and_then(YamlNode::as_seq).unwrap_or_default() {
             let s = |k: &str| r.get(k).and_then(YamlNode::as_str);
