@@ -82,7 +82,7 @@ pub fn check_syntax(p: &str) -> Result<(), String> {
                 }
                 i = j;
             }
-            ']' => {}
+            ']' => return Err(format!("Regex grouping error: invalid close ']', no matching open '[' in '{p}'")),
             _ => {}
         }
         i += 1;

@@ -204,6 +204,8 @@ pub struct Cond {
     pub values: Vec<String>,
     /// Written with `in`.
     pub is_in: bool,
+    /// Written with `:=` (a network rule's `label:=`, the label to set).
+    pub set: bool,
     /// Nested conditions (`peer=(label=… addr=…)`).
     pub nested: Vec<Cond>,
 }

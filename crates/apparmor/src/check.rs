@@ -51,6 +51,16 @@ fn no_dup_conds(conds: &[Cond]) -> Result<(), String> {
     Ok(())
 }
 
+/// `key:=value` (set, not match) exists only for a network rule's `label`.
+fn no_set_operator(conds: &[Cond], network: bool) -> Result<(), String> {
+    for c in conds.iter().chain(conds.iter().flat_map(|c| c.nested.iter())) {
+        if c.set && !(network && c.key == "label") {
+            return Err(format!("unsupported operator ':=' in the '{}' conditional", c.key));
+        }
+    }
+    Ok(())
+}
+
 fn check_values_syntax(conds: &[Cond]) -> Result<(), String> {
     for c in conds {
         for v in &c.values {
@@ -123,6 +133,7 @@ pub fn network(mut words: Vec<String>, conds: Vec<Cond>) -> Result<RuleKind, Str
     }
     let _ = proto;
     no_dup_conds(&conds)?;
+    no_set_operator(&conds, true)?;
     for c in &conds {
         match c.key.as_str() {
             "ip" | "port" | "interface" | "label" => {}
@@ -167,6 +178,7 @@ pub fn network(mut words: Vec<String>, conds: Vec<Cond>) -> Result<RuleKind, Str
 /// mount, remount, umount, pivot_root after the keyword.
 pub fn mount(op: &str, words: Vec<String>, conds: Vec<Cond>) -> Result<RuleKind, String> {
     let op = if op == "unmount" { "umount" } else { op };
+    no_set_operator(&conds, false)?;
     let mut source = None;
     let mut target = None;
     let mut arrow = false;
@@ -195,32 +207,32 @@ pub fn mount(op: &str, words: Vec<String>, conds: Vec<Cond>) -> Result<RuleKind,
     let mut all_opts: Vec<&str> = Vec::new();
     for c in &conds {
         match (op, c.key.as_str()) {
-            ("mount" | "remount" | "umount", "options") => {
+            ("mount" | "remount" | "umount", "options" | "option") => {
                 if c.values.is_empty() {
                     return Err("empty options".into());
                 }
-                for v in &c.values {
-                    for o in v.split(',') {
-                        if !names::MOUNT_OPTIONS.contains(&o) {
-                            return Err(format!("invalid mount option '{o}'"));
-                        }
-                        all_opts.push(o);
+                // each `options=(…)` is one set of flags (several are alternatives), and
+                // within one set no flag may be both set and cleared; `options in (…)` are
+                // optional flags, where setting and clearing mean the same
+                let mut set: Vec<(&str, &str)> = Vec::new();
+                let mut clear: Vec<(&str, &str)> = Vec::new();
+                for o in &c.values {
+                    // an unparenthesised `options=ro,noexec` is one value, and no option
+                    if !names::MOUNT_OPTIONS.contains(&o.as_str()) {
+                        return Err(format!("unsupported mount option value '{o}'"));
+                    }
+                    all_opts.push(o);
+                    match names::mount_option_flag(o) {
+                        Some((flag, true)) => set.push((flag, o)),
+                        Some((flag, false)) => clear.push((flag, o)),
+                        None => {}
                     }
                 }
-                if !c.is_in {
-                    for (a, b) in [
-                        ("ro", "rw"),
-                        ("suid", "nosuid"),
-                        ("dev", "nodev"),
-                        ("exec", "noexec"),
-                        ("sync", "async"),
-                        ("atime", "noatime"),
-                        ("mand", "nomand"),
-                    ] {
-                        if all_opts.contains(&a) && all_opts.contains(&b) {
-                            return Err(format!("conflicting mount options '{a}' and '{b}'"));
-                        }
-                    }
+                if !c.is_in
+                    && let Some(((_, a), (_, b))) =
+                        set.iter().find_map(|s| clear.iter().find(|c| c.0 == s.0).map(|c| (s, c)))
+                {
+                    return Err(format!("conflicting mount options '{a}' and '{b}'"));
                 }
             }
             ("mount" | "remount" | "umount", "fstype" | "vfstype") => {
@@ -288,15 +300,19 @@ pub fn mediated(class: &str, mut words: Vec<String>, conds: Vec<Cond>, _q: &Qual
         _ => &[],
     };
     let perms = perms_of(&mut words, allowed, class)?;
+    no_set_operator(&conds, false)?;
     if class != "signal" {
         no_dup_conds(&conds)?;
+    } else if conds.iter().filter(|c| c.key == "peer").count() > 1 {
+        // several `set=` add up; the peer is one label
+        return Err("signal conditional \"peer\" can only be specified once".into());
     }
     check_values_syntax(&conds)?;
     let keys: Vec<&str> = conds.iter().map(|c| c.key.as_str()).collect();
     let allowed_keys: &[&str] = match class {
         "signal" => &["set", "peer"],
         "ptrace" => &["peer"],
-        "unix" => &["type", "protocol", "addr", "label", "attr", "opt", "peer"],
+        "unix" => &["type", "protocol", "addr", "peer"],
         "dbus" => &["bus", "path", "interface", "member", "name", "peer"],
         "mqueue" => &["type", "label"],
         "io_uring" => &["label"],
@@ -304,8 +320,17 @@ pub fn mediated(class: &str, mut words: Vec<String>, conds: Vec<Cond>, _q: &Qual
     };
     for k in &keys {
         if !allowed_keys.contains(k) {
+            if class == "unix" && *k == "label" {
+                return Err("unix rule: 'label' conditional is only valid in the peer expression".into());
+            }
             return Err(format!("invalid {class} condition '{k}'"));
         }
+    }
+    if matches!(class, "unix" | "dbus" | "signal") {
+        single_valued_eq(class, &conds)?;
+    }
+    if class == "unix" {
+        unix_conds(&conds)?;
     }
     for c in &conds {
         if c.key == "peer" {
@@ -402,6 +427,39 @@ pub fn mediated(class: &str, mut words: Vec<String>, conds: Vec<Cond>, _q: &Qual
     Ok(RuleKind::Mediated { class: class.to_owned(), perms, conds, name })
 }
 
+/// Unix, D-Bus and signal conditions are written `key=value` (not `in (…)`), and take one
+/// value, except a signal `set`.
+fn single_valued_eq(class: &str, conds: &[Cond]) -> Result<(), String> {
+    for c in conds {
+        if c.is_in {
+            return Err(format!("only \"=\" allowed in conditions of {class} rules ('{}')", c.key));
+        }
+        if c.values.len() > 1 && !(class == "signal" && c.key == "set") {
+            return Err(format!("{class} conditional '{}' only supports a single value", c.key));
+        }
+        single_valued_eq(class, &c.nested)?;
+    }
+    Ok(())
+}
+
+/// A unix socket's `addr=` is abstract (`@…`), `none` or `auto`; `protocol=` is not supported.
+fn unix_conds(conds: &[Cond]) -> Result<(), String> {
+    for c in conds.iter().chain(conds.iter().flat_map(|c| c.nested.iter())) {
+        match c.key.as_str() {
+            "protocol" => return Err("unix rule: 'protocol' conditional is not currently supported".into()),
+            "addr" => {
+                for v in &c.values {
+                    if !(v.starts_with('@') || v == "none" || v == "auto") {
+                        return Err(format!("unix rule: invalid value for addr='{v}'"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `set rlimit RESOURCE <= VALUE`.
 pub fn rlimit(resource: &str, value: &str) -> Result<(), String> {
     if !names::RLIMITS.contains(&resource) {
@@ -482,7 +540,9 @@ pub fn policy(policy: &Policy) -> Result<(), Error> {
 /// The exec mode a rule really grants: `safe` makes `px`/`cx`/`ux` scrub the environment
 /// (`Px`/`Cx`/`Ux`), `unsafe` the reverse.
 fn effective_exec(x: &str, cond: Option<&str>) -> String {
-    let mut chars: Vec<char> = x.chars().collect();
+    // only the first letter's case means something (`pIx` is `pix`, `PUx` is `Pux`)
+    let mut chars: Vec<char> =
+        x.chars().enumerate().map(|(i, c)| if i == 0 { c } else { c.to_ascii_lowercase() }).collect();
     if let Some(first) = chars.first_mut() {
         match cond {
             Some("safe") if matches!(*first, 'p' | 'c' | 'u') => *first = first.to_ascii_uppercase(),
@@ -499,6 +559,8 @@ fn profile(p: &Profile, depth: usize) -> Result<(), Error> {
         aare::check_syntax(a).map_err(|m| err(&p.span, m))?;
     }
     let mut execs: Vec<(Aare, String, Option<String>, &crate::ast::Span)> = Vec::new();
+    // `change_profile [safe|unsafe] ONEXEC -> TARGET`: (onexec, target, unsafe, span)
+    let mut onexecs: Vec<(Aare, Aare, bool, &crate::ast::Span)> = Vec::new();
     for r in &p.rules {
         match &r.kind {
             RuleKind::File { path: Some(path), perms, target, exec_cond } => {
@@ -516,9 +578,15 @@ fn profile(p: &Profile, depth: usize) -> Result<(), Error> {
                     Aare::compile(x).map_err(|m| err(&r.span, m))?;
                 }
             }
-            RuleKind::ChangeProfile { exec: Some(x), .. } => {
+            RuleKind::ChangeProfile { exec: Some(x), exec_mode, target } => {
                 aare::check_syntax(x).map_err(|m| err(&r.span, m))?;
-                Aare::compile(x).map_err(|m| err(&r.span, m))?;
+                let a = Aare::compile(x).map_err(|m| err(&r.span, m))?;
+                if let Some(t) = target
+                    && r.q.access == Access::Allow
+                    && let Ok(t) = Aare::compile(t)
+                {
+                    onexecs.push((a, t, exec_mode.as_deref() == Some("unsafe"), &r.span));
+                }
             }
             _ => {}
         }
@@ -535,6 +603,21 @@ fn profile(p: &Profile, depth: usize) -> Result<(), Error> {
             }
             if a.overlaps(b) {
                 return Err(err(span, format!("conflicting x modifiers between '{}' and '{}'", a.source, b.source)));
+            }
+        }
+    }
+    // the onexec transition records whether the exec may keep an unsafe environment: two
+    // rules whose exec conditions and targets meet must agree on it
+    for (i, (a, ta, ua, _)) in onexecs.iter().enumerate() {
+        for (b, tb, ub, span) in onexecs.iter().skip(i + 1) {
+            if ua != ub && a.overlaps(b) && ta.overlaps(tb) {
+                return Err(err(
+                    span,
+                    format!(
+                        "conflicting x modifiers between change_profile rules for '{}' -> '{}'",
+                        b.source, tb.source
+                    ),
+                ));
             }
         }
     }

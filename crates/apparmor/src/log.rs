@@ -866,6 +866,11 @@ const FILE_OPS: &[&str] = &[
 /// event yields no rule (no path, no mask, not an AppArmor event).
 #[must_use]
 pub fn propose_rule(r: &Record) -> Option<String> {
+    // aa-logprof learns from ALLOWED (complain mode) and DENIED events only: an AUDIT record
+    // logs an access the profile already allows, STATUS/ERROR/HINT records no access
+    if !matches!(r.event, Event::Allowed | Event::Denied) {
+        return None;
+    }
     let op = r.operation.as_deref()?;
     let mask = r.denied_mask.as_deref().or(r.requested_mask.as_deref());
     if op == "capable" {
@@ -903,8 +908,7 @@ pub fn propose_rule(r: &Record) -> Option<String> {
         return Some(format!("io_uring {}{label},", sorted(mask?)));
     }
     if class == "namespace" && op == "userns_create" {
-        let audit = if r.event == Event::Audit { "audit " } else { "" };
-        return Some(format!("{audit}userns create,"));
+        return Some("userns create,".to_owned());
     }
     if op == "signal" {
         return Some(format!("signal {} set={} peer={},", sorted(mask?), r.signal.as_deref()?, r.peer.as_deref()?));
@@ -973,7 +977,13 @@ pub fn propose_rule(r: &Record) -> Option<String> {
         if r.net_local_port != 0 {
             s.push_str(&format!(" port={}", r.net_local_port));
         }
-        if r.net_foreign_addr.is_some() || r.net_foreign_port != 0 {
+        // accesses that have no peer drop the peer conditions (`NetworkRule.from_hashlog`)
+        let peerless = mask.is_some_and(|m| {
+            m.split([' ', ',']).any(|a| {
+                matches!(a, "create" | "bind" | "listen" | "shutdown" | "getattr" | "setattr" | "getopt" | "setopt")
+            })
+        });
+        if !peerless && (r.net_foreign_addr.is_some() || r.net_foreign_port != 0) {
             let mut peer = Vec::new();
             if let Some(a) = &r.net_foreign_addr {
                 peer.push(format!("ip={a}"));
@@ -1004,7 +1014,7 @@ pub fn propose_rule(r: &Record) -> Option<String> {
 pub fn propose(records: &[Record]) -> Vec<Proposal> {
     let mut out: Vec<Proposal> = Vec::new();
     for r in records {
-        if r.event == Event::Invalid {
+        if !matches!(r.event, Event::Allowed | Event::Denied) {
             continue;
         }
         let Some(mut profile) = r.profile.as_deref() else { continue };

@@ -307,7 +307,47 @@ pub const RLIMITS: &[&str] = &[
     "rttime",
 ];
 
-/// Mount options (`options=`), flags and their inverses.
+/// The kernel flag a mount option sets (`true`) or clears (`false`), for the options that
+/// touch one of the flags another option can clear (upstream's `mnt_opts_table`).
+pub fn mount_option_flag(option: &str) -> Option<(&'static str, bool)> {
+    Some(match option {
+        "ro" | "r" | "read-only" => ("MS_RDONLY", true),
+        "rw" | "w" => ("MS_RDONLY", false),
+        "nosuid" => ("MS_NOSUID", true),
+        "suid" => ("MS_NOSUID", false),
+        "nodev" => ("MS_NODEV", true),
+        "dev" => ("MS_NODEV", false),
+        "noexec" => ("MS_NOEXEC", true),
+        "exec" => ("MS_NOEXEC", false),
+        "sync" => ("MS_SYNCHRONOUS", true),
+        "async" => ("MS_SYNCHRONOUS", false),
+        "mand" => ("MS_MAND", true),
+        "nomand" => ("MS_MAND", false),
+        "nosymfollow" => ("MS_NOSYMFOLLOW", true),
+        "symfollow" => ("MS_NOSYMFOLLOW", false),
+        "noatime" => ("MS_NOATIME", true),
+        "atime" => ("MS_NOATIME", false),
+        "nodiratime" => ("MS_NODIRATIME", true),
+        "diratime" => ("MS_NODIRATIME", false),
+        "silent" => ("MS_SILENT", true),
+        "loud" => ("MS_SILENT", false),
+        "acl" => ("MS_ACL", true),
+        "noacl" => ("MS_ACL", false),
+        "relatime" => ("MS_RELATIME", true),
+        "norelatime" => ("MS_RELATIME", false),
+        "iversion" => ("MS_IVERSION", true),
+        "noiversion" => ("MS_IVERSION", false),
+        "strictatime" => ("MS_STRICTATIME", true),
+        "nostrictatime" => ("MS_STRICTATIME", false),
+        "lazytime" => ("MS_LAZYTIME", true),
+        "nolazytime" => ("MS_LAZYTIME", false),
+        "nouser" => ("MS_NOUSER", true),
+        "user" => ("MS_NOUSER", false),
+        _ => return None,
+    })
+}
+
+/// Mount options (upstream's `mnt_opts_table`).
 pub const MOUNT_OPTIONS: &[&str] = &[
     "ro",
     "r",

@@ -31,7 +31,7 @@ impl Default for Options<'_> {
 /// Most rules, profiles and statements in one policy (with its includes).
 pub const MAX_ITEMS: usize = 1_000_000;
 /// Most nesting of blocks (profiles, conditionals, owner blocks).
-pub const MAX_NESTING: usize = 64;
+pub const MAX_NESTING: usize = 128;
 
 /// Parses a policy file.
 ///
@@ -379,7 +379,7 @@ impl Parser<'_> {
                 }
                 let mut name = String::new();
                 while let Some(c) = self.s.cur() {
-                    if c == '}' || c.is_whitespace() || (!braced && matches!(c, '=' | '+' | '?')) {
+                    if c == '}' || c.is_whitespace() || (!braced && matches!(c, '=' | '+' | '?' | ':')) {
                         break;
                     }
                     name.push(c);
@@ -394,7 +394,7 @@ impl Parser<'_> {
                 self.skip_blanks();
                 let op = if self.s.cur() == Some('=') {
                     Some('=')
-                } else if matches!(self.s.cur(), Some('+' | '?')) && self.s.peek(1) == Some('=') {
+                } else if matches!(self.s.cur(), Some('+' | '?' | ':')) && self.s.peek(1) == Some('=') {
                     self.s.cur()
                 } else {
                     None
@@ -424,7 +424,13 @@ impl Parser<'_> {
                     self.policy.profiles.push(p);
                     return Ok(());
                 }
-                "hat" => return self.err("hat outside of a profile"),
+                // `hat NAME {…}` and `^NAME {…}` are accepted at the top level too (a profile
+                // flagged as a hat, usually named `PARENT//HAT`)
+                "hat" => {
+                    let p = self.profile(true, true, start)?;
+                    self.policy.profiles.push(p);
+                    return Ok(());
+                }
                 _ => {}
             }
             self.s.reset(m);
@@ -434,7 +440,10 @@ impl Parser<'_> {
                 return Ok(());
             }
             if self.s.cur() == Some('^') {
-                return self.err("hat outside of a profile");
+                self.s.bump();
+                let p = self.profile(true, true, start)?;
+                self.policy.profiles.push(p);
+                return Ok(());
             }
             let w = self.word();
             return self.err(format!("syntax error, unexpected '{w}' outside of a profile"));
@@ -456,13 +465,14 @@ impl Parser<'_> {
                         Some(c) => n.push(c),
                     }
                 }
+                // `<"path">` exactly, or `<path>` without quotes or tabs, trimmed of spaces
                 let unq = n.strip_prefix('"').and_then(|x| x.strip_suffix('"'));
                 match unq {
                     Some(u) => u.to_owned(),
-                    None if n.contains(['"', ' ']) => {
-                        return self.err("abi path with spaces must be quoted, as <\"…\">");
+                    None if n.contains(['"', '\t', '\r']) => {
+                        return self.err("abi path: quotes must enclose the whole path, as <\"…\">");
                     }
-                    None => n,
+                    None => n.trim_matches(' ').to_owned(),
                 }
             }
             Some('"') => self.quoted()?,
@@ -544,10 +554,17 @@ impl Parser<'_> {
         if values.is_empty() {
             return Err(Error { file: start.file, pos: start.pos, message: format!("@{{{name}}} has no value") });
         }
-        if self.policy.booleans.contains_key(&name) {
+        if op != ':' && self.policy.booleans.contains_key(&name) {
             return Err(Error { file: start.file, pos: start.pos, message: format!("'{name}' is a boolean") });
         }
         if op == '?' && self.policy.variables.contains_key(&name) {
+            return Ok(());
+        }
+        if op == ':' {
+            // `:=` replaces whatever the name held (or defines it)
+            self.policy.booleans.remove(&name);
+            self.policy.variables.insert(name.clone(), values);
+            self.var_pos.insert(name, start);
             return Ok(());
         }
         if add {
@@ -580,7 +597,8 @@ impl Parser<'_> {
         let name = self.bool_name()?;
         self.skip_blanks();
         let cond = self.s.cur() == Some('?') && self.s.peek(1) == Some('=');
-        if cond || (self.s.cur() == Some(':') && self.s.peek(1) == Some('=')) {
+        let over = self.s.cur() == Some(':') && self.s.peek(1) == Some('=');
+        if cond || over {
             self.s.bump();
         }
         if self.s.cur() != Some('=') {
@@ -594,6 +612,12 @@ impl Parser<'_> {
             "false" => false,
             _ => return self.err(format!("boolean ${name} must be true or false, not '{v}'")),
         };
+        if over {
+            // `:=` replaces whatever the name held (or defines it)
+            self.policy.variables.remove(&name);
+            self.policy.booleans.insert(name, value);
+            return Ok(());
+        }
         if self.policy.variables.contains_key(&name) {
             return self.err(format!("'{name}' is already a set variable"));
         }
@@ -901,7 +925,8 @@ impl Parser<'_> {
         if name.is_empty() {
             return self.err("profile without a name");
         }
-        if !keyword && namespace.is_none() && !name.starts_with('/') && !name.starts_with('@') {
+        // without a keyword, the name as written (before variables expand) must be a path
+        if !keyword && namespace.is_none() && !name.starts_with('/') {
             return Err(Error {
                 file: start.file,
                 pos: start.pos,
@@ -929,12 +954,25 @@ impl Parser<'_> {
             }
             attachment = Some(a);
         }
+        // upstream's order: `xattrs=(…)`, then `+ identities=(…)`…, then `flags=(…)`, each at most once
+        let mut stage = 0u8;
         loop {
             self.s.skip_ws();
             if self.at_key_eq("xattrs") {
+                if stage >= 1 {
+                    return self.err("xattrs=(…) must come before identities and flags, once");
+                }
+                if hat {
+                    return self.err("hat profiles can't use xattrs matches");
+                }
+                stage = 1;
                 self.eat_key_eq("xattrs");
                 p.xattrs = self.xattrs()?;
             } else if self.at_key_eq("flags") || self.s.cur() == Some('(') {
+                if stage >= 3 {
+                    return self.err("flags given twice");
+                }
+                stage = 3;
                 if self.s.cur() != Some('(') {
                     self.eat_key_eq("flags");
                 }
@@ -947,6 +985,10 @@ impl Parser<'_> {
                 p.flags = flags;
             } else if self.s.cur() == Some('+') {
                 // `+ identities=(…)`
+                if stage >= 3 {
+                    return self.err("identities must come before flags");
+                }
+                stage = 2;
                 self.s.bump();
                 self.s.skip_ws();
                 if !self.at_key_eq("identities") {
@@ -956,6 +998,9 @@ impl Parser<'_> {
                 let ids = self.paren_list()?;
                 if ids.is_empty() {
                     return self.err("empty identities=()");
+                }
+                if let Some(id) = ids.iter().find(|id| !id.starts_with('/') && id.contains(' ')) {
+                    return self.err(format!("Space character not allowed in identities: '{id}'"));
                 }
             } else {
                 break;
@@ -1290,8 +1335,9 @@ impl Parser<'_> {
     fn file_rule(&mut self, profile: &mut Profile, q: &Qualifiers, start: Span, _kw: bool) -> Result<(), Error> {
         self.s.skip_ws();
         let (path, perms_text, exec_cond);
-        if self.at_path() {
-            path = self.value(&|_| false)?;
+        let leading = !self.at_path();
+        if !leading {
+            path = self.rule_path()?;
             self.s.skip_ws();
             if self.s.cur() == Some(',') {
                 return self.err(format!("file rule '{path}' has no permissions"));
@@ -1315,10 +1361,11 @@ impl Parser<'_> {
                 self.s.skip_ws();
                 if self.at_path() {
                     // `safe PATH PERMS`
-                    let path = self.value(&|_| false)?;
+                    let path = self.rule_path()?;
                     self.s.skip_ws();
                     let perms_text = self.word();
-                    return self.file_rule_rest(profile, q, start, path, &perms_text, ec);
+                    let written = Written { perms: &perms_text, exec_cond: ec, leading: false };
+                    return self.file_rule_rest(profile, q, start, path, written);
                 }
                 w = self.word();
             }
@@ -1338,9 +1385,22 @@ impl Parser<'_> {
             if !self.at_path() {
                 return self.err("a path must follow the permissions");
             }
-            path = self.value(&|_| false)?;
+            path = self.rule_path()?;
         }
-        self.file_rule_rest(profile, q, start, path, &perms_text, exec_cond)
+        self.file_rule_rest(profile, q, start, path, Written { perms: &perms_text, exec_cond, leading })
+    }
+
+    /// A file rule's path. Unquoted, `@{VAR}` followed by `=`, `+` or `?` is a variable and an
+    /// assignment operator to the upstream lexer, never a path: such a rule is refused.
+    fn rule_path(&mut self) -> Result<String, Error> {
+        let quoted = self.s.cur() == Some('"');
+        let path = self.value(&|_| false)?;
+        if !quoted && let Some(c) = assignment_after_variable(&path) {
+            return self.err(format!(
+                "syntax error: '{c}' right after the variable in '{path}' (an assignment inside a profile?)"
+            ));
+        }
+        Ok(path)
     }
 
     fn file_rule_rest(
@@ -1349,9 +1409,9 @@ impl Parser<'_> {
         q: &Qualifiers,
         start: Span,
         path: String,
-        perms_text: &str,
-        exec_cond: Option<String>,
+        written: Written<'_>,
     ) -> Result<(), Error> {
+        let Written { perms: perms_text, exec_cond, leading } = written;
         let deny = q.access == Access::Deny;
         if path.is_empty() {
             return self.err("empty path");
@@ -1376,8 +1436,10 @@ impl Parser<'_> {
             if !ok && !perms.link {
                 return self.err("a transition target needs px, cx (or their variants)");
             }
-            if perms.link && perms.exec.is_none() {
-                // `path l -> target` is the old link form
+            // `l` with an exec transition: written after the path, `->` names the exec
+            // target (upstream warns); written before it, the rule is refused
+            if leading && perms.link && perms.exec.is_some() {
+                return self.err("link and exec perms conflict on a file rule using ->");
             }
             target = Some(t);
         }
@@ -1417,10 +1479,16 @@ impl Parser<'_> {
                     if !key.is_empty() {
                         let m2 = self.s.mark();
                         self.skip_blanks();
-                        if self.s.cur() == Some('=') {
+                        let set = self.s.cur() == Some(':') && self.s.peek(1) == Some('=');
+                        if set || self.s.cur() == Some('=') {
+                            if set {
+                                self.s.bump();
+                            }
                             self.s.bump();
                             self.skip_blanks();
-                            conds.push(self.cond_value(key)?);
+                            let mut c = self.cond_value(key)?;
+                            c.set = set;
+                            conds.push(c);
                             continue;
                         }
                         self.s.reset(m2);
@@ -1431,7 +1499,7 @@ impl Parser<'_> {
                                 self.s.bump();
                                 self.skip_blanks();
                                 let values = self.paren_list()?;
-                                conds.push(Cond { key, values, is_in: true, nested: Vec::new() });
+                                conds.push(Cond { key, values, is_in: true, set: false, nested: Vec::new() });
                                 continue;
                             }
                         }
@@ -1470,6 +1538,10 @@ impl Parser<'_> {
                         Some(_) => {
                             let k = self.ident();
                             self.skip_blanks();
+                            let set = self.s.cur() == Some(':') && self.s.peek(1) == Some('=');
+                            if set {
+                                self.s.bump();
+                            }
                             if k.is_empty() || self.s.cur() != Some('=') {
                                 return self.err("peer=( ) holds key=value conditions");
                             }
@@ -1477,27 +1549,27 @@ impl Parser<'_> {
                             self.skip_blanks();
                             if self.s.cur() == Some('(') {
                                 let values = self.paren_list()?;
-                                nested.push(Cond { key: k, values, is_in: false, nested: Vec::new() });
+                                nested.push(Cond { key: k, values, is_in: false, set, nested: Vec::new() });
                             } else {
                                 let v = self.value(&|c| matches!(c, '(' | ')'))?;
                                 if v.is_empty() {
                                     return self.err(format!("{k}= needs a value"));
                                 }
-                                nested.push(Cond { key: k, values: vec![v], is_in: false, nested: Vec::new() });
+                                nested.push(Cond { key: k, values: vec![v], is_in: false, set, nested: Vec::new() });
                             }
                         }
                     }
                 }
-                return Ok(Cond { key, values: Vec::new(), is_in: false, nested });
+                return Ok(Cond { key, values: Vec::new(), is_in: false, set: false, nested });
             }
             let values = self.paren_list()?;
-            return Ok(Cond { key, values, is_in: false, nested: Vec::new() });
+            return Ok(Cond { key, values, is_in: false, set: false, nested: Vec::new() });
         }
         let v = self.value(&|c| matches!(c, '(' | ')'))?;
         if v.is_empty() {
             return self.err(format!("{key}= needs a value"));
         }
-        Ok(Cond { key, values: vec![v], is_in: false, nested: Vec::new() })
+        Ok(Cond { key, values: vec![v], is_in: false, set: false, nested: Vec::new() })
     }
 
     fn network(&mut self) -> Result<RuleKind, Error> {
@@ -1609,6 +1681,8 @@ fn check_flags(flags: &[String], vars: &BTreeMap<String, Vec<String>>) -> Result
     }
     let mut mode: Option<Mode> = None;
     let mut seen = BTreeSet::new();
+    // flags with a value: the same flag may repeat only with the same value
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
     for f in flags {
         let (key, val) = match f.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -1651,8 +1725,14 @@ fn check_flags(flags: &[String], vars: &BTreeMap<String, Vec<String>>) -> Result
                     return Err(format!("flag '{f}' takes no value"));
                 }
             }
+            "attach_disconnected.path" if val.is_none() => return Err(format!("Invalid profile flag: {f}.")),
             "attach_disconnected.path" | "attach_disconnected.ipc" => {
                 if let Some(v) = val {
+                    if let Some(old) = values.insert(key.to_owned(), v.to_owned())
+                        && old != v
+                    {
+                        return Err(format!("Profile flag {key} set to conflicting values: '{old}' and '{v}'"));
+                    }
                     let e = vars::expand(v, vars, &[])?;
                     if !e.starts_with('/') || (v.starts_with("@{") && e.ends_with('/') && !v.ends_with('/')) {
                         return Err(format!("{key} must be an absolute path, not '{v}'"));
@@ -1664,21 +1744,33 @@ fn check_flags(flags: &[String], vars: &BTreeMap<String, Vec<String>>) -> Result
                 if !names::ERRNOS.contains(&v) {
                     return Err(format!("unknown error code '{v}' in flags"));
                 }
+                if let Some(old) = values.insert(key.to_owned(), v.to_owned())
+                    && old != v
+                {
+                    return Err(format!("Profile flag error set to conflicting values: '{old}' and '{v}'"));
+                }
             }
             "kill.signal" => {
                 let v = val.unwrap_or_default();
-                if names::signal_number(v).is_none() {
+                let Some(n) = names::signal_number(v) else {
                     return Err(format!("unknown signal '{v}' in flags"));
+                };
+                if let Some(old) = values.insert(key.to_owned(), n.to_string())
+                    && old != n.to_string()
+                {
+                    return Err(format!("Profile flag kill.signal set to conflicting values: '{old}' and '{n}'"));
                 }
             }
             _ => return Err(format!("Invalid profile flag: {f}.")),
         }
-        seen.insert(key.to_owned());
+        // `attach_disconnected.path=` attaches disconnected paths as `attach_disconnected` does
+        seen.insert(if key == "attach_disconnected.path" { "attach_disconnected" } else { key }.to_owned());
     }
     for (a, b) in [
         ("chroot_relative", "namespace_relative"),
         ("mediate_deleted", "delegate_deleted"),
         ("attach_disconnected", "no_attach_disconnected"),
+        ("attach_disconnected.ipc", "no_attach_disconnected"),
         ("chroot_attach", "chroot_no_attach"),
     ] {
         if seen.contains(a) && seen.contains(b) {
@@ -1751,4 +1843,29 @@ pub fn check_path(path: &str) -> Result<(), String> {
     } else {
         Err(format!("'{path}' is not an absolute path"))
     }
+}
+
+/// A file rule's permissions as written: the text, `safe`/`unsafe`, and whether they come
+/// before the path (`r /x,`) or after it (`/x r,`).
+struct Written<'a> {
+    perms: &'a str,
+    exec_cond: Option<String>,
+    leading: bool,
+}
+
+/// The upstream lexer reads `@{VAR}` followed by `=`, `+` or `?` as a variable and an
+/// assignment operator, never as the start of a path: a rule written that way is refused.
+fn assignment_after_variable(path: &str) -> Option<char> {
+    let rest = path.strip_prefix('@')?;
+    let after = if let Some(braced) = rest.strip_prefix('{') {
+        let end = braced.find('}')?;
+        braced.get(end + 1..)?
+    } else {
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if end == 0 || !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        rest.get(end..)?
+    };
+    after.chars().next().filter(|c| matches!(c, '=' | '+' | '?'))
 }

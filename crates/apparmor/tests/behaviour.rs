@@ -90,3 +90,26 @@ fn lint_reports_with_positions() {
     let cap = f.iter().find(|f| f.rule_id == "AA003").unwrap();
     assert_eq!(cap.location.as_ref().unwrap().to_string(), "p:2:3");
 }
+
+/// Upstream's stress test nests 101 conditional blocks; kguard accepts up to `MAX_NESTING`
+/// (128) on a test thread's default 2 MiB stack, and refuses deeper nesting with an error
+/// instead of exhausting the stack.
+#[test]
+fn deep_nesting_is_bounded() {
+    let nested = |n: usize| {
+        let mut t = String::from("$a = true\n/p {\n");
+        t.push_str(&"if $a {\n".repeat(n));
+        t.push_str("/x r,\n");
+        t.push_str(&"}\n".repeat(n));
+        t.push_str("}\n");
+        t
+    };
+    // the profile's own block counts as one level
+    let deepest = kguard_apparmor::parse::MAX_NESTING - 1;
+    let ok = parse("p", &nested(deepest), Options::default()).unwrap();
+    assert_eq!(ok.profiles[0].rules.len(), 1);
+    let e = err(&nested(deepest + 1));
+    assert!(e.contains("nested deeper than 128"), "{e}");
+    let e = err(&nested(100_000));
+    assert!(e.contains("nested deeper than 128"), "{e}");
+}

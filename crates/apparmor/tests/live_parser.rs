@@ -209,12 +209,8 @@ fn simple_tests_agree_with_apparmor_parser() {
     for b in &bad {
         println!("  disagree: {b}");
     }
-    assert!(bad.len() <= KNOWN_DISAGREEMENTS, "{} disagreements (recorded {KNOWN_DISAGREEMENTS})", bad.len());
+    assert!(bad.is_empty(), "{} disagreements", bad.len());
 }
-
-/// kguard's own disagreements with upstream HEAD among the cases 3.0.8 also gets right (the
-/// parser_oracle ratchet lists them): a ratchet.
-const KNOWN_DISAGREEMENTS: usize = 38;
 
 fn pass(b: bool) -> &'static str {
     if b { "PASS" } else { "FAIL" }

@@ -41,7 +41,7 @@ fn run(root: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Recorded agreement (the ratchet): raise these when the parser improves.
-const SIMPLE_AGREE: usize = 2183;
+const SIMPLE_AGREE: usize = 2225;
 const GENERATED_AGREE: usize = 13550;
 
 fn report(name: &str, total: usize, bad: &[String], floor: usize) {
