@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installed language packages found by kguard and by Trivy in the same image archives and root
 # filesystems, offline: every lang-pkgs result's (Target, Type) and each package's ID, name,
-# version, PURL, relationship and file path, compared as sets. Prints one line per input and the
-# differences; exits 1 when any input differs.
+# version, PURL, relationship, file path and dependencies, compared as sets (licenses are not:
+# kguard does not yet normalise license names to SPDX ids as Trivy does). Prints one line per
+# input and the differences; exits 1 when any input differs.
 #
 #   bench/vuln-langpkgs-vs-trivy.sh                       # tests/fixtures/vuln/lang-image.tar
 #   bench/vuln-langpkgs-vs-trivy.sh image.tar rootfs-dir/  # images (files) and root filesystems (dirs)
@@ -45,7 +46,8 @@ def rows(path):
             continue
         for p in r.get("Packages") or []:
             row = (r["Target"], r.get("Type"), p.get("ID", ""), p["Name"], p.get("Version", ""),
-                   (p.get("Identifier") or {}).get("PURL", ""), p.get("Relationship", ""), p.get("FilePath", ""))
+                   (p.get("Identifier") or {}).get("PURL", ""), p.get("Relationship", ""), p.get("FilePath", ""),
+                   tuple(p.get("DependsOn") or ()))
             if r.get("Type") == "jar":
                 jars += 1
             else:

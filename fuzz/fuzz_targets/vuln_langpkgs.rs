@@ -3,11 +3,14 @@
 //! archives (zip, nested archives, `pom.properties`, `MANIFEST.MF`), Go build information read
 //! from an ELF file (the raw input, and the input placed in the writable segment of a minimal
 //! ELF so that the header search, both build-info formats and the string pointers are reached),
-//! the module text and `-ldflags`. The first byte picks the analyzer. Any panic, hang or
-//! unbounded allocation is a bug.
+//! the module text and `-ldflags`; cargo-auditable's `.dep-v0` data (zlib-compressed JSON, raw
+//! and deflated from the input), Python eggs (zip) and conda `conda-meta/*.json`. The first byte
+//! picks the analyzer. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
-use kguard_vuln::lang::{LangType, gobinary, installed, parse};
+use std::io::Write;
+
+use kguard_vuln::lang::{LangType, gobinary, installed, parse, rustbinary};
 use libfuzzer_sys::fuzz_target;
 
 /// A 64-bit little-endian ELF whose one RW PT_LOAD segment (vaddr 0x10000) holds `payload`.
@@ -31,7 +34,7 @@ fn elf_with(payload: &[u8]) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
-    match selector % 8 {
+    match selector % 12 {
         0 => {
             let _ = parse(LangType::PythonPkg, "METADATA", rest);
         }
@@ -57,6 +60,25 @@ fuzz_target!(|data: &[u8]| {
         6 => {
             let text = String::from_utf8_lossy(rest);
             let _ = gobinary::packages(&gobinary::parse_modinfo(&text));
+        }
+        7 => {
+            let _ = rustbinary::decode(rest);
+            let _ = rustbinary::packages(rest);
+        }
+        8 => {
+            // the input as the JSON, so that the parser behind the decompressor is reached
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            if z.write_all(rest).is_ok()
+                && let Ok(c) = z.finish()
+            {
+                let _ = rustbinary::decode(&c);
+            }
+        }
+        9 => {
+            let _ = installed::parse_egg("site-packages/x-1.0.egg", rest);
+        }
+        10 => {
+            let _ = parse(LangType::CondaPkg, "x-1.0-0.json", rest);
         }
         _ => {
             let text = String::from_utf8_lossy(rest);

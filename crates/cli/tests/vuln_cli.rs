@@ -542,17 +542,24 @@ fn image_reports_installed_language_packages() {
     assert_eq!(
         got,
         [
-            "Java jar pkg:maven/com.google/guava@31.1 opt/app/webapps/app.war/WEB-INF/lib/guava-31.1.jar".to_owned(),
+            "Conda conda-pkg pkg:conda/numpy@1.26.4 opt/conda/envs/ml/conda-meta/numpy-1.26.4-py311h64a7726_0.json"
+                .to_owned(),
+            "Java jar pkg:maven/com.google/guava@31.1 opt/app/webapps/app.war/WEB-INF/lib/guava-31.1.jar".into(),
             "Java jar pkg:maven/org.springframework/spring-beans@5.3.15 opt/app/lib/spring-beans-5.3.15.jar".into(),
             "Node.js node-pkg pkg:npm/%40types/node@20.1.0 app/node_modules/@types/node/package.json".into(),
             "Node.js node-pkg pkg:npm/hello-app@1.0.0 app/package.json".into(),
             "Node.js node-pkg pkg:npm/lodash@4.17.15 app/node_modules/lodash/package.json".into(),
+            format!("Python python-pkg pkg:pypi/attrs@21.4.0 {site}/attrs-21.4.0-py3.9.egg"),
             format!("Python python-pkg pkg:pypi/requests@2.25.0 {site}/requests-2.25.0.dist-info/METADATA"),
             format!("Python python-pkg pkg:pypi/six@1.16.0 {site}/six-1.16.0.egg-info/PKG-INFO"),
             "Ruby gemspec pkg:gem/rake@13.0.6 usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec".into(),
             "usr/local/bin/hello gobinary pkg:golang/example.com/hello@v1.2.3 -".into(),
             "usr/local/bin/hello gobinary pkg:golang/stdlib@v1.21.4 -".into(),
             "usr/local/bin/hello gobinary pkg:golang/golang.org/x/text@v0.3.7 -".into(),
+            "usr/local/bin/rusty rustbinary pkg:cargo/rusty@0.1.0 -".into(),
+            "usr/local/bin/rusty rustbinary pkg:cargo/libc@0.2.150 -".into(),
+            "usr/local/bin/rusty rustbinary pkg:cargo/smallvec@1.6.0 -".into(),
+            "usr/local/bin/rusty rustbinary pkg:cargo/time@0.1.43 -".into(),
         ]
     );
     let node = v["Results"].as_array().unwrap().iter().find(|r| r["Target"] == "Node.js").unwrap();
@@ -561,6 +568,17 @@ fn image_reports_installed_language_packages() {
     let go = v["Results"].as_array().unwrap().iter().find(|r| r["Type"] == "gobinary").unwrap();
     assert_eq!(go["Packages"][0]["Relationship"], "root");
     assert_eq!(go["Packages"][0]["ID"], "example.com/hello@v1.2.3");
+    // the cargo-auditable binary: runtime crates only (its build dependency `cc` left out), the
+    // root crate's dependencies, and the crates.io advisory for `time` matched
+    let rust = v["Results"].as_array().unwrap().iter().find(|r| r["Type"] == "rustbinary").unwrap();
+    assert_eq!(rust["Target"], "usr/local/bin/rusty");
+    assert_eq!(rust["Packages"][0]["Relationship"], "root");
+    assert_eq!(rust["Packages"][0]["DependsOn"], serde_json::json!(["smallvec@1.6.0", "time@0.1.43"]));
+    assert_eq!(rust["Vulnerabilities"][0]["VulnerabilityID"], "RUSTSEC-2020-0071");
+    assert_eq!(rust["Vulnerabilities"][0]["PkgName"], "time");
+    // conda packages are listed (an SBOM), never matched: Trivy has no advisories for them
+    let conda = v["Results"].as_array().unwrap().iter().find(|r| r["Type"] == "conda-pkg").unwrap();
+    assert!(conda.get("Vulnerabilities").is_none());
 }
 
 /// `kguard fs` finds the same kinds of packages in a directory; a malformed package file is

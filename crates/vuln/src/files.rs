@@ -143,7 +143,7 @@ impl Files for Dir<'_> {
         if !m.is_file() {
             return Ok(None);
         }
-        let archive = crate::lang::installed::is_archive(rel);
+        let archive = crate::lang::installed::is_analyzed_archive(rel);
         let mut f = std::fs::File::open(&path).map_err(io)?;
         // Look at the first bytes before reading a whole executable.
         let mut head = Vec::with_capacity(4);

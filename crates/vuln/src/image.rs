@@ -828,7 +828,7 @@ fn read_entries<R: Read>(
         lower.remove_tree(&path);
         let wanted = (opts.wanted)(&path) || (opts.lang_packages && installed::wanted(&path));
         if !wanted && opts.lang_packages && kind.is_file() {
-            let archive = installed::is_archive(&path);
+            let archive = installed::is_analyzed_archive(&path);
             let exec = e.header().mode().is_ok_and(|m| m & 0o111 != 0);
             if archive || exec {
                 if let Some(node) = analyze_entry(&mut e, &path, archive, what, warnings)? {

@@ -418,6 +418,9 @@ impl ScanResult {
                         if let Some(r) = p.relationship.as_str() {
                             o.insert("Relationship".into(), json!(r));
                         }
+                        if !p.depends_on.is_empty() {
+                            o.insert("DependsOn".into(), json!(p.depends_on));
+                        }
                         if !p.file_path.is_empty() {
                             o.insert("FilePath".into(), json!(p.file_path));
                         }

@@ -11,6 +11,12 @@
 //!   `MANIFEST.MF` main section (Trivy's offline choice: no Maven Central look-ups), and archives
 //!   nested inside (`app.war/WEB-INF/lib/x-1.0.jar`);
 //! - `gobinary`: executable ELF files with Go build information ([`super::gobinary`]);
+//! - `rustbinary`: executable ELF files built with cargo-auditable ([`super::rustbinary`]);
+//! - `python-pkg` from `*.egg` zip archives: the first entry ending `EGG-INFO/PKG-INFO`,
+//!   `.egg-info` or `.egg-info/PKG-INFO` (the archive's path is the package's file path);
+//! - `conda-pkg`: `conda-meta/<name>-<version>-<build>.json` inside an environment, matched as
+//!   Trivy matches it (`.*/envs/.+/conda-meta/.+-.+-.+\.json`, unanchored: the base
+//!   environment's `conda-meta` is not read); `name`, `version`, `license`;
 //! - the files Trivy reads in images but not as lockfiles: `Cargo.lock`, `packages.lock.json`,
 //!   `*.deps.json` (`dotnet-core`), `Packages.props`, `vendor/composer/installed.json`
 //!   (`composer-vendor`).
@@ -69,6 +75,29 @@ pub fn is_archive(rel: &str) -> bool {
     }
 }
 
+/// Whether `rel` is a Python egg (Trivy's `filepath.Ext(path) == ".egg"`).
+#[must_use]
+pub fn is_egg(rel: &str) -> bool {
+    let b = base(rel);
+    b.rfind('.').is_some_and(|i| b.get(i..) == Some(".egg"))
+}
+
+/// Whether `rel` is an archive whose contents are analysed (a Java archive or a Python egg).
+#[must_use]
+pub fn is_analyzed_archive(rel: &str) -> bool {
+    is_archive(rel) || is_egg(rel)
+}
+
+/// Whether `rel` is conda package metadata: Trivy's unanchored
+/// `.*/envs/.+/conda-meta/.+-.+-.+\.json`.
+#[must_use]
+pub fn is_conda_meta(rel: &str) -> bool {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r".*/envs/.+/conda-meta/.+-.+-.+\.json").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(rel))
+}
+
 /// Whether `rel` is Python package metadata (`python-pkg`).
 #[must_use]
 pub fn is_python_metadata(rel: &str) -> bool {
@@ -102,7 +131,11 @@ fn file_type(rel: &str) -> Option<LangType> {
 /// image reader keeps these whole. Archives and executables are [`analyze_bytes`]'d instead.
 #[must_use]
 pub fn wanted(rel: &str) -> bool {
-    is_python_metadata(rel) || base(rel) == "package.json" || is_gemspec(rel) || file_type(rel).is_some()
+    is_python_metadata(rel)
+        || base(rel) == "package.json"
+        || is_gemspec(rel)
+        || is_conda_meta(rel)
+        || file_type(rel).is_some()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,8 +540,67 @@ pub fn analyze_bytes(rel: &str, bytes: &[u8]) -> Option<Analyzed> {
             Err(e) => Analyzed::Failed(e),
         });
     }
-    let info = super::gobinary::read_build_info(bytes)?;
-    Some(Analyzed::Packages(LangType::GoBinary, super::gobinary::packages(&info)))
+    if is_egg(rel) {
+        return match parse_egg(rel, bytes) {
+            Ok(Some(p)) => Some(Analyzed::Packages(LangType::PythonPkg, vec![p])),
+            Ok(None) => None,
+            Err(e) => Some(Analyzed::Failed(e)),
+        };
+    }
+    if let Some(info) = super::gobinary::read_build_info(bytes) {
+        return Some(Analyzed::Packages(LangType::GoBinary, super::gobinary::packages(&info)));
+    }
+    match super::rustbinary::packages(bytes)? {
+        Ok(p) => Some(Analyzed::Packages(LangType::RustBinary, p)),
+        Err(e) => Some(Analyzed::Failed(e.to_string())),
+    }
+}
+
+/// The package of a Python egg (a zip archive): its first entry ending `EGG-INFO/PKG-INFO`,
+/// `.egg-info` or `.egg-info/PKG-INFO`; `None` when it has none (Trivy skips such an egg).
+///
+/// # Errors
+/// When the archive cannot be read, or its metadata names no package.
+pub fn parse_egg(rel: &str, bytes: &[u8]) -> Result<Option<Package>, String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("zip error: {e}"))?;
+    let wanted = ["EGG-INFO/PKG-INFO", ".egg-info", ".egg-info/PKG-INFO"];
+    let Some(i) = (0..zip.len().min(MAX_JAR_ENTRIES))
+        .find(|&i| zip.name_for_index(i).is_some_and(|n| n.is_ok_and(|n| wanted.iter().any(|w| n.ends_with(w)))))
+    else {
+        return Ok(None);
+    };
+    let entry = zip.by_index(i).map_err(|e| format!("zip error: {e}"))?;
+    let mut text = Vec::new();
+    entry.take(MAX_TEXT as u64 + 1).read_to_end(&mut text).map_err(|e| format!("zip error: {e}"))?;
+    if text.len() > MAX_TEXT {
+        return Err(format!("PKG-INFO larger than {MAX_TEXT} bytes"));
+    }
+    let text = String::from_utf8_lossy(&text);
+    let mut p = parse_python_metadata(&text).map_err(|e| e.to_string())?;
+    p.file_path = rel.to_owned();
+    Ok(Some(p))
+}
+
+/// `conda-meta/*.json`: one package (`name`, `version`, `license`).
+///
+/// # Errors
+/// When the JSON does not parse or names no package.
+pub fn parse_conda_meta(text: &str) -> Result<Package, ParseError> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        version: String,
+        #[serde(default)]
+        license: String,
+    }
+    let m: Meta =
+        serde_json::from_str(text).map_err(|e| ParseError::new(e.line(), format!("JSON decode error: {e}")))?;
+    if m.name.is_empty() || m.version.is_empty() {
+        return Err(ParseError::new(0, "unable to parse conda package"));
+    }
+    Ok(Package { name: m.name, version: m.version, licenses: split_licenses(&m.license), ..Package::default() })
 }
 
 /// The installed language packages of a file tree, and a warning for each file skipped.
@@ -525,7 +617,7 @@ pub struct Found {
 /// # Errors
 /// Only when the tree cannot be walked or read; a malformed package file is a warning.
 pub fn find_in(files: &dyn Files) -> Result<Found, PkgDbError> {
-    let entries = files.walk(&|rel, exec| wanted(rel) || is_archive(rel) || exec)?;
+    let entries = files.walk(&|rel, exec| wanted(rel) || is_analyzed_archive(rel) || exec)?;
     let mut found = Found::default();
     let mut aggregated: BTreeMap<&'static str, (LangType, Vec<Package>)> = BTreeMap::new();
     let mut per_file: Vec<LangTarget> = Vec::new();
@@ -539,6 +631,8 @@ pub fn find_in(files: &dyn Files) -> Result<Found, PkgDbError> {
             Some(LangType::NodePkg)
         } else if is_gemspec(&rel) {
             Some(LangType::GemSpec)
+        } else if is_conda_meta(&rel) {
+            Some(LangType::CondaPkg)
         } else {
             file_type(&rel)
         };
@@ -572,12 +666,21 @@ pub fn find_in(files: &dyn Files) -> Result<Found, PkgDbError> {
             }
             continue;
         }
-        if !(is_archive(&rel) || exec) {
+        if !(is_analyzed_archive(&rel) || exec) {
             continue;
         }
         match files.analyze(&rel)? {
             None => {}
-            Some(Analyzed::Failed(e)) => warn(files, &rel, if is_archive(&rel) { "jar" } else { "gobinary" }, &e),
+            Some(Analyzed::Failed(e)) => {
+                let what = if is_archive(&rel) {
+                    "jar"
+                } else if is_egg(&rel) {
+                    "python-pkg (egg)"
+                } else {
+                    "a Go or Rust binary"
+                };
+                warn(files, &rel, what, &e);
+            }
             Some(Analyzed::Packages(kind, pkgs)) if pkgs.is_empty() => {
                 let _ = kind;
             }

@@ -20,6 +20,7 @@ pub mod misc;
 pub mod node;
 pub mod python;
 pub mod report;
+pub mod rustbinary;
 pub mod tree;
 pub mod vex;
 
@@ -158,11 +159,15 @@ pub enum LangType {
     GoBinary,
     /// Installed Ruby gems (`specifications/*.gemspec`).
     GemSpec,
+    /// Rust binaries built with cargo-auditable (the `.dep-v0` section).
+    RustBinary,
+    /// Installed conda packages (`envs/<env>/conda-meta/<name>-<version>-<build>.json`).
+    CondaPkg,
 }
 
 impl LangType {
     /// Every type.
-    pub const ALL: [LangType; 29] = [
+    pub const ALL: [LangType; 31] = [
         LangType::Npm,
         LangType::Yarn,
         LangType::Pnpm,
@@ -192,6 +197,8 @@ impl LangType {
         LangType::Jar,
         LangType::GoBinary,
         LangType::GemSpec,
+        LangType::RustBinary,
+        LangType::CondaPkg,
     ];
 
     /// Trivy's `Type` string.
@@ -227,11 +234,13 @@ impl LangType {
             LangType::Jar => "jar",
             LangType::GoBinary => "gobinary",
             LangType::GemSpec => "gemspec",
+            LangType::RustBinary => "rustbinary",
+            LangType::CondaPkg => "conda-pkg",
         }
     }
 
     /// Trivy's `Target` for the installed packages of a type gathered into one result
-    /// (`Python`, `Node.js`, `Java`, `Ruby`); `None` for types reported per file.
+    /// (`Python`, `Conda`, `Node.js`, `Java`, `Ruby`); `None` for types reported per file.
     #[must_use]
     pub fn aggregate_target(self) -> Option<&'static str> {
         match self {
@@ -239,6 +248,7 @@ impl LangType {
             LangType::NodePkg => Some("Node.js"),
             LangType::Jar => Some("Java"),
             LangType::GemSpec => Some("Ruby"),
+            LangType::CondaPkg => Some("Conda"),
             _ => None,
         }
     }
@@ -275,6 +285,8 @@ impl LangType {
             LangType::Jar => "maven",
             LangType::GoBinary => "golang",
             LangType::GemSpec => "gem",
+            LangType::RustBinary => "cargo",
+            LangType::CondaPkg => "conda",
         }
     }
 
@@ -299,6 +311,9 @@ impl LangType {
             LangType::Jar => "maven",
             LangType::GoBinary => "go",
             LangType::GemSpec => "rubygems",
+            LangType::RustBinary => "cargo",
+            // Trivy inventories conda packages (SBOM) but matches no advisories to them
+            LangType::CondaPkg => "conda",
         }
     }
 
@@ -317,6 +332,8 @@ impl LangType {
                 | LangType::Jar
                 | LangType::GoBinary
                 | LangType::GemSpec
+                | LangType::RustBinary
+                | LangType::CondaPkg
         )
     }
 
@@ -331,6 +348,8 @@ impl LangType {
                 | LangType::Jar
                 | LangType::GoBinary
                 | LangType::GemSpec
+                | LangType::RustBinary
+                | LangType::CondaPkg
         )
     }
 
@@ -530,7 +549,8 @@ pub fn parse(kind: LangType, file_name: &str, bytes: &[u8]) -> Result<Vec<Packag
         LangType::PythonPkg => installed::parse_python_metadata(text).map(|p| vec![p]),
         LangType::NodePkg => installed::parse_package_json(text).map(|p| p.into_iter().collect()),
         LangType::GemSpec => installed::parse_gemspec(text).map(|p| vec![p]),
-        LangType::Jar | LangType::GoBinary => {
+        LangType::CondaPkg => installed::parse_conda_meta(text).map(|p| vec![p]),
+        LangType::Jar | LangType::GoBinary | LangType::RustBinary => {
             Err(ParseError::new(0, format!("{} is read from binary files (see lang::installed)", kind.as_str())))
         }
     }
