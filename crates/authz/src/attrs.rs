@@ -89,3 +89,138 @@ pub struct RulesReview {
     /// Errors met while resolving rules, joined.
     pub evaluation_error: String,
 }
+
+impl RulesReview {
+    /// The table `kubectl auth can-i --list` prints for this review (kubectl's `printStatus`):
+    /// every rule broken down to one group, resource, verb and name (non-resource rules to one
+    /// URL and verb), the resource rules of one group/resource/name compacted back into one
+    /// row with their verbs in the order first met (each once), rows stably sorted by the Go `String()` of the
+    /// rule, and the columns aligned as kubectl's tab writer aligns them (minimum width 6,
+    /// padding 3). `headers` adds the `Resources  Non-Resource URLs  Resource Names  Verbs` line.
+    #[must_use]
+    pub fn kubectl_table(&self, headers: bool) -> String {
+        let mut broken: Vec<PolicyRule> = Vec::new();
+        for r in self.resource_rules.iter().chain(&self.non_resource_rules) {
+            for g in &r.api_groups {
+                for res in &r.resources {
+                    for v in &r.verbs {
+                        let one = |names: Vec<String>| PolicyRule {
+                            verbs: vec![v.clone()],
+                            api_groups: vec![g.clone()],
+                            resources: vec![res.clone()],
+                            resource_names: names,
+                            ..PolicyRule::default()
+                        };
+                        if r.resource_names.is_empty() {
+                            broken.push(one(Vec::new()));
+                        } else {
+                            broken.extend(r.resource_names.iter().map(|n| one(vec![n.clone()])));
+                        }
+                    }
+                }
+            }
+            for u in &r.non_resource_urls {
+                for v in &r.verbs {
+                    broken.push(PolicyRule {
+                        verbs: vec![v.clone()],
+                        non_resource_urls: vec![u.clone()],
+                        ..PolicyRule::default()
+                    });
+                }
+            }
+        }
+        // kubectl's CompactRules: rules of one group, one resource and at most one name merge
+        // their verbs; the others keep their order and come first
+        let mut other: Vec<PolicyRule> = Vec::new();
+        let mut simple: Vec<PolicyRule> = Vec::new();
+        for r in broken {
+            let is_simple = r.non_resource_urls.is_empty()
+                && r.api_groups.len() == 1
+                && r.resources.len() == 1
+                && r.resource_names.len() <= 1;
+            if !is_simple {
+                other.push(r);
+                continue;
+            }
+            let same = |s: &&mut PolicyRule| {
+                s.api_groups == r.api_groups && s.resources == r.resources && s.resource_names == r.resource_names
+            };
+            match simple.iter_mut().find(same) {
+                Some(s) => {
+                    for v in r.verbs {
+                        if !s.verbs.contains(&v) {
+                            s.verbs.push(v);
+                        }
+                    }
+                }
+                None => simple.push(r),
+            }
+        }
+        other.extend(simple);
+        other.sort_by_cached_key(go_string);
+        let list = |v: &[String]| format!("[{}]", v.join(" "));
+        let mut rows: Vec<[String; 4]> = Vec::new();
+        if headers {
+            rows.push(["Resources".into(), "Non-Resource URLs".into(), "Resource Names".into(), "Verbs".into()]);
+        }
+        for r in &other {
+            rows.push([
+                combine_resource_group(&r.resources, &r.api_groups),
+                list(&r.non_resource_urls),
+                list(&r.resource_names),
+                list(&r.verbs),
+            ]);
+        }
+        // the first three cells are tab-terminated columns; the last is printed as it is
+        let mut widths = [6usize; 3];
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r.iter()) {
+                *w = (*w).max(cell.chars().count() + 3);
+            }
+        }
+        let mut out = String::new();
+        for [a, b, c, verbs] in &rows {
+            for (cell, w) in [a, b, c].into_iter().zip(widths) {
+                out.push_str(cell);
+                out.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+            }
+            out.push_str(verbs);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The Go `String()` of an `rbacv1.PolicyRule` (`&PolicyRule{Verbs:[get],APIGroups:[],...}`),
+/// kubectl's sort key.
+fn go_string(r: &PolicyRule) -> String {
+    let list = |v: &[String]| format!("[{}]", v.join(" "));
+    format!(
+        "&PolicyRule{{Verbs:{},APIGroups:{},Resources:{},ResourceNames:{},NonResourceURLs:{},}}",
+        list(&r.verbs),
+        list(&r.api_groups),
+        list(&r.resources),
+        list(&r.resource_names),
+        list(&r.non_resource_urls)
+    )
+}
+
+/// kubectl's `CombineResourceGroup`: `resource.group[/subresource]` of the first resource and
+/// group, `""` when there is no resource.
+fn combine_resource_group(resources: &[String], groups: &[String]) -> String {
+    let Some(first) = resources.first() else { return String::new() };
+    let (res, sub) = match first.split_once('/') {
+        Some((r, s)) => (r, Some(s)),
+        None => (first.as_str(), None),
+    };
+    let mut out = res.to_owned();
+    if let Some(g) = groups.first().filter(|g| !g.is_empty()) {
+        out.push('.');
+        out.push_str(g);
+    }
+    if let Some(s) = sub {
+        out.push('/');
+        out.push_str(s);
+    }
+    out
+}

@@ -573,7 +573,9 @@ impl Authorizer for Rbac {
         RulesReview {
             resource_rules: resource_rules.into_iter().filter(|r| !r.resources.is_empty()).collect(),
             non_resource_rules,
-            incomplete: !errors.is_empty(),
+            // upstream's RBAC authorizer never calls its list incomplete: a binding whose role
+            // cannot be found only adds to the evaluation error
+            incomplete: false,
             evaluation_error: aggregate(&errors),
         }
     }

@@ -26,6 +26,14 @@
 //! does not either; for those requests the test asks kguard about the rewritten request and
 //! expects the fork's reason (and counts them).
 //!
+//! * `can-i --list`: every few worlds, SelfSubjectRulesReviews (what `kubectl auth can-i
+//!   --list` asks) for impersonated users, groups and ServiceAccounts in both namespaces: the
+//!   server's resource and non-resource rules (as multisets: the server lists bindings in its
+//!   cache's order), `incomplete` and `evaluationError` must equal kguard's `rules_for`.
+//! * The exact `forbidden` text: in the same worlds, the requests kguard denies are sent for
+//!   real (HTTP method and URL built from the attributes, impersonating the user) and the
+//!   server's 403 `Status.message` must be kguard's `forbidden_status_message`.
+//!
 //! Skips (visibly) without the harness; under `KGUARD_REQUIRE_SHARED` it must run where the
 //! harness exists. `KGUARD_AUTHZ_WORLDS` / `KGUARD_AUTHZ_REQUESTS` change the sizes (60 / 220).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -35,7 +43,7 @@ use std::sync::Arc;
 
 use kguard_authz::{Chain, Mode, Rbac, Subject, defaults};
 use kguard_model::Object;
-use kguard_request::{Attributes, UserInfo};
+use kguard_request::{Attributes, UserInfo, forbidden_status_message};
 use kguard_testkit::kube::KubeApiserver;
 use serde_json::{Value, json};
 
@@ -713,6 +721,263 @@ fn check_defaults(kube: &KubeApiserver) {
     );
 }
 
+/// A rule as a comparable string (the fields a SelfSubjectRulesReview returns).
+fn rule_key(verbs: &Value, groups: &Value, resources: &Value, names: &Value, urls: &Value) -> String {
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array().map(|a| a.iter().map(|x| x.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
+    };
+    format!("{:?} {:?} {:?} {:?} {:?}", list(verbs), list(groups), list(resources), list(names), list(urls))
+}
+
+/// `can-i --list` against SelfSubjectRulesReviews of impersonated identities and the tables of
+/// `kubectl auth can-i --list`; returns the number of reviews compared and how many tables were
+/// byte-identical (the others equal up to the order of merged verbs).
+fn check_rules_reviews(
+    kube: &KubeApiserver,
+    chain: &Chain,
+    world: &World,
+    disagreements: &mut Vec<String>,
+) -> (usize, usize) {
+    let [a, b] = &world.namespaces;
+    let identities: Vec<(String, Vec<String>)> = vec![
+        ("alice".into(), Vec::new()),
+        ("bob".into(), vec!["devs".into()]),
+        ("carol".into(), vec!["ops".into(), "devs".into()]),
+        // (system:anonymous may not create a SelfSubjectRulesReview)
+        (format!("system:serviceaccount:{a}:sa0"), Vec::new()),
+        (format!("system:serviceaccount:{b}:sa1"), Vec::new()),
+    ];
+    let (mut n, mut exact) = (0, 0);
+    for (user, groups) in &identities {
+        for ns in [a, b] {
+            let review = json!({ "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                "spec": { "namespace": ns } });
+            let mut args: Vec<String> =
+                vec!["create".into(), "--validate=false".into(), "-o".into(), "json".into(), format!("--as={user}")];
+            args.extend(groups.iter().map(|g| format!("--as-group={g}")));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out: Value = serde_json::from_str(&kubectl_with(kube, "ssrr.json", &review, &args)).unwrap();
+            let status = &out["status"];
+            let mut theirs: Vec<String> = Vec::new();
+            for r in status["resourceRules"].as_array().into_iter().flatten() {
+                theirs.push(rule_key(&r["verbs"], &r["apiGroups"], &r["resources"], &r["resourceNames"], &Value::Null));
+            }
+            for r in status["nonResourceRules"].as_array().into_iter().flatten() {
+                theirs.push(rule_key(&r["verbs"], &Value::Null, &Value::Null, &Value::Null, &r["nonResourceURLs"]));
+            }
+            let ours_review = chain.rules_for(&UserInfo::impersonated(user, groups), ns);
+            let mut ours: Vec<String> = Vec::new();
+            for r in &ours_review.resource_rules {
+                ours.push(rule_key(
+                    &json!(r.verbs),
+                    &json!(r.api_groups),
+                    &json!(r.resources),
+                    &json!(r.resource_names),
+                    &Value::Null,
+                ));
+            }
+            for r in &ours_review.non_resource_rules {
+                ours.push(rule_key(
+                    &json!(r.verbs),
+                    &Value::Null,
+                    &Value::Null,
+                    &Value::Null,
+                    &json!(r.non_resource_urls),
+                ));
+            }
+            theirs.sort();
+            ours.sort();
+            let incomplete = status["incomplete"] == true;
+            let error = status["evaluationError"].as_str().unwrap_or("");
+            if theirs != ours || incomplete != ours_review.incomplete || error != ours_review.evaluation_error {
+                let only = |x: &[String], y: &[String]| -> Vec<String> {
+                    let mut y = y.to_vec();
+                    x.iter()
+                        .filter(|r| match y.iter().position(|o| o == *r) {
+                            Some(i) => {
+                                y.remove(i);
+                                false
+                            }
+                            None => true,
+                        })
+                        .cloned()
+                        .collect()
+                };
+                disagreements.push(format!(
+                    "world {}: rules of {user} {groups:?} in {ns}: only the server's {:?}, only kguard's {:?}; \
+                     server incomplete={incomplete} error={error:?}, kguard incomplete={} error={:?}",
+                    world.index,
+                    only(&theirs, &ours),
+                    only(&ours, &theirs),
+                    ours_review.incomplete,
+                    ours_review.evaluation_error
+                ));
+            }
+            // the text of `kubectl auth can-i --list`: equal line for line, up to the order of
+            // verbs merged from several rules (the server lists bindings in its cache's order)
+            let mut args: Vec<String> = vec!["auth".into(), "can-i".into(), "--list".into(), format!("--as={user}")];
+            args.extend(groups.iter().map(|g| format!("--as-group={g}")));
+            args.extend(["-n".into(), ns.clone()]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = kube.kubectl(&args);
+            assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let kubectl_text = String::from_utf8(out.stdout).unwrap();
+            let ours_text = ours_review.kubectl_table(true);
+            let normalize = |t: &str| -> Vec<String> {
+                let mut lines: Vec<String> = t
+                    .lines()
+                    .map(|l| match l.rfind('[') {
+                        Some(i) if l.ends_with(']') => {
+                            let mut verbs: Vec<&str> = l[i + 1..l.len() - 1].split(' ').collect();
+                            verbs.sort_unstable();
+                            format!("{}[{}]", &l[..i], verbs.join(" "))
+                        }
+                        _ => l.to_owned(),
+                    })
+                    .collect();
+                lines.sort();
+                lines
+            };
+            exact += usize::from(kubectl_text == ours_text);
+            let (k, o) = (normalize(&kubectl_text), normalize(&ours_text));
+            if k != o {
+                let only_k: Vec<&String> = k.iter().filter(|l| !o.contains(l)).collect();
+                let only_o: Vec<&String> = o.iter().filter(|l| !k.contains(l)).collect();
+                disagreements.push(format!(
+                    "world {}: kubectl auth can-i --list as {user} {groups:?} in {ns}: only kubectl's \
+                     {only_k:#?}, only kguard's {only_o:#?} ({} and {} lines)",
+                    world.index,
+                    k.len(),
+                    o.len()
+                ));
+            }
+            n += 1;
+        }
+    }
+    (n, exact)
+}
+
+/// The HTTP method and URL path of a request the authorization filter reads as `attrs`, for
+/// the requests that have exactly one (no watch, no proxy, no `namespaces` in a namespace, a
+/// name where the verb needs one).
+fn http_request(attrs: &Attributes) -> Option<(&'static str, String)> {
+    if !attrs.resource_request {
+        let method = match attrs.verb.as_str() {
+            "get" => "GET",
+            "post" => "POST",
+            "put" => "PUT",
+            "delete" => "DELETE",
+            "patch" => "PATCH",
+            _ => return None,
+        };
+        return Some((method, attrs.path.clone()));
+    }
+    let named = !attrs.name.is_empty();
+    let method = match (attrs.verb.as_str(), named) {
+        ("get", true) => "GET",
+        ("list", false) => "GET",
+        ("create", _) => "POST",
+        ("update", true) => "PUT",
+        ("patch", true) => "PATCH",
+        ("delete", true) => "DELETE",
+        ("deletecollection", false) => "DELETE",
+        _ => return None,
+    };
+    if attrs.resource == "namespaces" || attrs.subresource == "proxy" || (!attrs.subresource.is_empty() && !named) {
+        return None;
+    }
+    let mut path =
+        if attrs.api_group.is_empty() { "/api/v1".to_owned() } else { format!("/apis/{}/v1", attrs.api_group) };
+    if !attrs.namespace.is_empty() {
+        path.push_str(&format!("/namespaces/{}", attrs.namespace));
+    }
+    path.push_str(&format!("/{}", attrs.resource));
+    if named {
+        path.push_str(&format!("/{}", attrs.name));
+    }
+    if !attrs.subresource.is_empty() {
+        path.push_str(&format!("/{}", attrs.subresource));
+    }
+    Some((method, path))
+}
+
+/// The exact forbidden text: the requests kguard denies to their (impersonated) users, sent for
+/// real in one `curl`; each answer must be a 403 whose `Status.message` is kguard's. Returns
+/// the number of requests compared.
+fn check_forbidden_text(
+    kube: &KubeApiserver,
+    chain: &Chain,
+    world: usize,
+    attrs: &[Attributes],
+    disagreements: &mut Vec<String>,
+) -> usize {
+    let mut cases: Vec<(Attributes, &'static str, String, String)> = Vec::new();
+    for a in attrs {
+        // impersonation adds the groups a real login has (system:authenticated, SA groups)
+        let groups: Vec<String> = a.user.groups.iter().filter(|g| !g.starts_with("system:")).cloned().collect();
+        if a.user.name.starts_with("system:masters") {
+            continue;
+        }
+        let mut imp = a.clone();
+        imp.user = UserInfo::impersonated(&a.user.name, &groups);
+        let Some((method, path)) = http_request(&imp) else { continue };
+        let decision = chain.decide(&imp);
+        if decision.allowed() || cases.len() >= 40 {
+            continue;
+        }
+        let want = forbidden_status_message(&imp, &decision.reason);
+        cases.push((imp, method, path, want));
+    }
+    if cases.is_empty() {
+        return 0;
+    }
+    let server = kube.env("KUBE_SERVER");
+    let mut args: Vec<String> = vec!["--silent".into(), "--max-time".into(), "10".into()];
+    for (i, (imp, method, path, _)) in cases.iter().enumerate() {
+        if i > 0 {
+            args.push("--next".into());
+        }
+        args.extend([
+            "--cacert".into(),
+            kube.env("KUBE_CA_CERT").into(),
+            "-H".into(),
+            format!("Authorization: Bearer {}", kube.env("KUBE_ADMIN_TOKEN")),
+            "-H".into(),
+            format!("Impersonate-User: {}", imp.user.name),
+            "-H".into(),
+            "Content-Type: application/json".into(),
+            "-X".into(),
+            (*method).into(),
+            "-o".into(),
+            kube.dir().join(format!("forbidden-{i}.json")).display().to_string(),
+            "-w".into(),
+            "%{http_code}\n".into(),
+        ]);
+        for g in imp.user.groups.iter().filter(|g| !g.starts_with("system:")) {
+            args.extend(["-H".into(), format!("Impersonate-Group: {g}")]);
+        }
+        if matches!(*method, "POST" | "PUT" | "PATCH") {
+            args.extend(["--data".into(), "{}".into()]);
+        }
+        args.push(format!("{server}{path}"));
+    }
+    let out = std::process::Command::new("curl").args(&args).output().expect("run curl");
+    let codes: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(codes.len(), cases.len(), "one answer per request: {}", String::from_utf8_lossy(&out.stderr));
+    for (i, ((imp, method, path, want), code)) in cases.iter().zip(&codes).enumerate() {
+        let body = std::fs::read(kube.dir().join(format!("forbidden-{i}.json"))).unwrap_or_default();
+        let status: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let got = status["message"].as_str().unwrap_or("");
+        if code != "403" || got != want {
+            disagreements.push(format!(
+                "world {world}: {method} {path} as {} {:?}: server {code} {got:?}, kguard 403 {want:?}",
+                imp.user.name, imp.user.groups
+            ));
+        }
+    }
+    cases.len()
+}
+
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -748,6 +1013,7 @@ fn authz_agrees_with_kube_apiserver() {
     let (mut agree, mut total, mut allowed, mut reasons_agree, mut denials) = (0usize, 0usize, 0usize, 0usize, 0usize);
     let mut browser_safe_cases = 0usize;
     let (mut who_can_requests, mut who_can_reviews) = (0usize, 0usize);
+    let (mut rules_reviews, mut tables_exact, mut forbidden_texts) = (0usize, 0usize, 0usize);
     let mut disagreements: Vec<String> = Vec::new();
     for w in 0..worlds {
         let world = generate(seed, w);
@@ -866,6 +1132,13 @@ fn authz_agrees_with_kube_apiserver() {
             who_can_reviews += m;
         }
 
+        if w % 6 == 0 {
+            let (n, exact) = check_rules_reviews(&kube, &chain, &world, &mut disagreements);
+            rules_reviews += n;
+            tables_exact += exact;
+            forbidden_texts += check_forbidden_text(&kube, &chain, w, &attrs, &mut disagreements);
+        }
+
         // clean up what outlives the world's namespaces; put the touched defaults back
         let out = kube.kubectl(&["delete", "clusterroles,clusterrolebindings", "-l", WORLD_LABEL]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -877,6 +1150,12 @@ fn authz_agrees_with_kube_apiserver() {
     eprintln!("authz live oracle: {agree} agree of {total} ({worlds} worlds, {allowed} allowed by the server)");
     eprintln!("authz live denial reasons: {reasons_agree} agree of {denials}");
     eprintln!("authz live who-can: {who_can_requests} requests, every subject asked ({who_can_reviews} reviews)");
+    eprintln!(
+        "authz live can-i --list: {rules_reviews} agree of {rules_reviews} SelfSubjectRulesReviews; \
+         `kubectl auth can-i --list` tables equal line for line, {tables_exact} of them byte for byte \
+         (the others differ only in the order of verbs merged from bindings the server lists in no fixed order)"
+    );
+    eprintln!("authz live forbidden text: {forbidden_texts} agree of {forbidden_texts} denied requests sent for real");
     eprintln!(
         "authz live: {browser_safe_cases} requests went through the fork's browser-safe rewrite (see the module)"
     );

@@ -65,6 +65,9 @@ pub struct CanIArgs {
     /// List the rules the user holds in the namespace (SelfSubjectRulesReview).
     #[arg(long)]
     pub list: bool,
+    /// With `--list`: no header line (kubectl's `--no-headers`).
+    #[arg(long, requires = "list")]
+    pub no_headers: bool,
     /// Field selector of a list/watch (`spec.nodeName=n1`), repeatable.
     #[arg(long = "field-selector", value_name = "KEY=VALUE")]
     pub field_selector: Vec<String>,
@@ -244,7 +247,7 @@ pub fn run_can_i(args: &CanIArgs) -> u8 {
     if args.list {
         let review = chain.rules_for(&user, namespace);
         let written = if args.output == Format::Table {
-            print_rules(&mut out, &review)
+            print_rules(&mut out, &review, !args.no_headers)
         } else {
             output::structured(&mut out, args.output, &rules_json(&user, namespace, &review))
         };
@@ -389,39 +392,13 @@ fn rules_json(user: &UserInfo, namespace: &str, review: &RulesReview) -> Value {
     })
 }
 
-fn print_rules(out: &mut dyn Write, review: &RulesReview) -> std::io::Result<()> {
-    writeln!(out, "{:<50} {:<40} {:<20} VERBS", "RESOURCES", "NON-RESOURCE URLS", "RESOURCE NAMES")?;
-    for r in &review.resource_rules {
-        let resources: Vec<String> = r
-            .resources
-            .iter()
-            .flat_map(|res| {
-                r.api_groups.iter().map(move |g| if g.is_empty() { res.clone() } else { format!("{res}.{g}") })
-            })
-            .collect();
-        writeln!(
-            out,
-            "{:<50} {:<40} {:<20} [{}]",
-            resources.join(", "),
-            "[]",
-            format!("[{}]", r.resource_names.join(" ")),
-            r.verbs.join(" ")
-        )?;
-    }
-    for r in &review.non_resource_rules {
-        writeln!(
-            out,
-            "{:<50} {:<40} {:<20} [{}]",
-            "",
-            format!("[{}]", r.non_resource_urls.join(" ")),
-            "[]",
-            r.verbs.join(" ")
-        )?;
-    }
+/// The table `kubectl auth can-i --list` prints ([`RulesReview::kubectl_table`]); like kubectl,
+/// a warning on stderr when an authorizer could not list its rules.
+fn print_rules(out: &mut dyn Write, review: &RulesReview, headers: bool) -> std::io::Result<()> {
     if review.incomplete {
-        writeln!(out, "(incomplete: {})", review.evaluation_error)?;
+        eprintln!("Warning: the list may be incomplete: {}", review.evaluation_error);
     }
-    Ok(())
+    out.write_all(review.kubectl_table(headers).as_bytes())
 }
 
 /// Runs `kguard who-can`: every subject a binding grants the request to, with the binding path.
