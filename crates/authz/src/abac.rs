@@ -139,7 +139,14 @@ impl AbacPolicy {
             let is_v1beta1 =
                 versioned.api_version.as_deref() == Some(V1BETA1) && versioned.kind.as_deref() == Some("Policy");
             if is_v1beta1 {
-                policies.push(PolicyLine { line, converted_from_v0: false, spec: versioned.spec.unwrap_or_default() });
+                let mut spec = versioned.spec.unwrap_or_default();
+                // v1beta1's conversion: a `*` user or group means every authenticated subject
+                // (not system:anonymous), whatever the other of the two says
+                if spec.user == "*" || spec.group == "*" {
+                    ALL_AUTHENTICATED.clone_into(&mut spec.group);
+                    spec.user.clear();
+                }
+                policies.push(PolicyLine { line, converted_from_v0: false, spec });
             } else if versioned.kind.is_some() && versioned.api_version.as_deref() == Some(V1BETA1) {
                 return Err(err(&format!("unrecognized kind {:?}", versioned.kind.unwrap_or_default())));
             } else {

@@ -1167,3 +1167,286 @@ fn authz_agrees_with_kube_apiserver() {
     );
     assert!(worlds < 50 || total >= 10_000, "at least 10,000 requests over 50 worlds");
 }
+
+// ------------------------------------------------------------------------------------------
+// Node and ABAC: a server started with `--authorization-mode=Node,ABAC,RBAC`.
+
+/// The objects the Node authorizer's graph is built from: pods bound to `node1` and `node2` (and
+/// one unscheduled) reaching secrets, configmaps, PVCs (one through an ephemeral volume), a PV
+/// with a CSI secret, a ServiceAccount; a VolumeAttachment on `node1`.
+fn node_world() -> Vec<Value> {
+    let ns = |n: &str| json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": n } });
+    let sa = |n: &str, namespace: &str| json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": n, "namespace": namespace } });
+    let pod = |name: &str, node: Option<&str>, spec: Value| {
+        let mut spec = spec;
+        if let Some(n) = node {
+            spec["nodeName"] = json!(n);
+        }
+        json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": name, "namespace": "app" }, "spec": spec })
+    };
+    let claim = json!({ "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": "1Gi" } } });
+    vec![
+        ns("app"),
+        ns("storage"),
+        ns("other"),
+        sa("default", "app"),
+        sa("web-sa", "app"),
+        json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": { "name": "data-pvc", "namespace": "app" },
+            "spec": claim }),
+        json!({ "apiVersion": "v1", "kind": "PersistentVolume", "metadata": { "name": "pv1" },
+            "spec": { "capacity": { "storage": "1Gi" }, "accessModes": ["ReadWriteOnce"],
+                "claimRef": { "namespace": "app", "name": "data-pvc" },
+                "csi": { "driver": "x.example.com", "volumeHandle": "h",
+                    "nodePublishSecretRef": { "name": "csi-secret", "namespace": "storage" } } } }),
+        json!({ "apiVersion": "v1", "kind": "PersistentVolume", "metadata": { "name": "pv2" },
+            "spec": { "capacity": { "storage": "1Gi" }, "accessModes": ["ReadWriteOnce"],
+                "hostPath": { "path": "/x" } } }),
+        json!({ "apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment", "metadata": { "name": "va1" },
+            "spec": { "nodeName": "node1", "attacher": "x.example.com", "source": { "persistentVolumeName": "pv1" } } }),
+        pod(
+            "web",
+            Some("node1"),
+            json!({ "serviceAccountName": "web-sa", "imagePullSecrets": [{ "name": "regcred" }],
+                "containers": [{ "name": "c", "image": "nginx",
+                    "env": [{ "name": "A", "valueFrom": { "secretKeyRef": { "name": "env-secret", "key": "k" } } },
+                            { "name": "B", "valueFrom": { "configMapKeyRef": { "name": "env-cm", "key": "k" } } }],
+                    "envFrom": [{ "configMapRef": { "name": "bulk-cm" } }] }],
+                "volumes": [
+                    { "name": "data", "persistentVolumeClaim": { "claimName": "data-pvc" } },
+                    { "name": "scratch", "ephemeral": { "volumeClaimTemplate": { "spec": claim } } },
+                    { "name": "creds", "secret": { "secretName": "vol-secret" } },
+                    { "name": "proj", "projected": { "sources": [{ "secret": { "name": "proj-secret" } },
+                        { "configMap": { "name": "proj-cm" } }] } }] }),
+        ),
+        pod(
+            "other",
+            Some("node2"),
+            json!({ "containers": [{ "name": "c", "image": "x", "envFrom": [{ "secretRef": { "name": "node2-secret" } }] }] }),
+        ),
+        pod(
+            "pending",
+            None,
+            json!({ "containers": [{ "name": "c", "image": "x", "envFrom": [{ "secretRef": { "name": "unscheduled-secret" } }] }] }),
+        ),
+    ]
+}
+
+/// Random ABAC policy lines (v1beta1, and a few unversioned v0 lines).
+fn abac_policy(rng: &mut Rng) -> String {
+    let mut out = String::new();
+    for _ in 0..24 {
+        if rng.chance(15) {
+            let user = *rng.pick(&["carol", "*", "alice"]);
+            out.push_str(&format!("{}\n", json!({ "user": user, "readonly": rng.chance(50) })));
+            continue;
+        }
+        let mut spec = serde_json::Map::new();
+        if rng.chance(60) {
+            spec.insert("user".into(), json!(rng.pick(&["alice", "bob", "*", "system:anonymous"])));
+        }
+        if rng.chance(40) {
+            spec.insert(
+                "group".into(),
+                json!(rng.pick(&["devs", "system:authenticated", "*", "system:unauthenticated"])),
+            );
+        }
+        if rng.chance(50) {
+            spec.insert("readonly".into(), json!(true));
+        }
+        if rng.chance(75) {
+            spec.insert("namespace".into(), json!(rng.pick(&["app", "other", "*"])));
+            spec.insert("resource".into(), json!(rng.pick(&["secrets", "pods", "configmaps", "*", "deployments"])));
+            spec.insert("apiGroup".into(), json!(rng.pick(&["", "*", "apps"])));
+        } else {
+            spec.insert("nonResourcePath".into(), json!(rng.pick(&["/healthz", "/version", "/api*", "*", "/logs/*"])));
+        }
+        let line = json!({ "apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": spec });
+        out.push_str(&format!("{line}\n"));
+    }
+    out
+}
+
+const NODE_NAMES: &[(&str, &str)] = &[
+    ("secrets", "regcred"),
+    ("secrets", "env-secret"),
+    ("secrets", "vol-secret"),
+    ("secrets", "proj-secret"),
+    ("secrets", "node2-secret"),
+    ("secrets", "unscheduled-secret"),
+    ("secrets", "csi-secret"),
+    ("secrets", "nobody-secret"),
+    ("configmaps", "env-cm"),
+    ("configmaps", "bulk-cm"),
+    ("configmaps", "proj-cm"),
+    ("configmaps", "kube-root-ca.crt"),
+    ("configmaps", "nobody-cm"),
+    ("persistentvolumeclaims", "data-pvc"),
+    ("persistentvolumeclaims", "web-scratch"),
+    ("persistentvolumes", "pv1"),
+    ("persistentvolumes", "pv2"),
+    ("serviceaccounts", "web-sa"),
+    ("serviceaccounts", "default"),
+    ("pods", "web"),
+    ("pods", "other"),
+    ("nodes", "node1"),
+    ("nodes", "node2"),
+    ("volumeattachments", "va1"),
+    ("leases", "node1"),
+];
+
+/// A random request against the node world: node identities most of the time, the ABAC
+/// users otherwise.
+fn node_request(rng: &mut Rng) -> (Value, Attributes) {
+    let (user, groups): (String, Vec<String>) = match rng.below(10) {
+        0..=5 => {
+            let n = rng.pick(&["node1", "node1", "node2", "node3"]);
+            (format!("system:node:{n}"), vec!["system:nodes".into(), "system:authenticated".into()])
+        }
+        6 => ("system:anonymous".into(), vec!["system:unauthenticated".into()]),
+        7 => (
+            "system:serviceaccount:app:web-sa".into(),
+            vec!["system:serviceaccounts".into(), "system:authenticated".into()],
+        ),
+        _ => {
+            let u = rng.pick(&["alice", "bob", "carol", "dave"]);
+            let mut g = vec!["system:authenticated".to_owned()];
+            if rng.chance(40) {
+                g.push("devs".into());
+            }
+            ((*u).to_owned(), g)
+        }
+    };
+    let info = UserInfo::new(user.clone(), groups.clone());
+    let mut spec = json!({ "user": user, "groups": groups });
+    if rng.chance(10) {
+        let path = *rng.pick(&["/healthz", "/version", "/api", "/apis/apps", "/logs/x", "/metrics"]);
+        let verb = *rng.pick(&["get", "post"]);
+        spec["nonResourceAttributes"] = json!({ "path": path, "verb": verb });
+        return (spec, Attributes::non_resource(info, verb, path));
+    }
+    let (resource, name) = *rng.pick(NODE_NAMES);
+    let group = match resource {
+        "volumeattachments" => "storage.k8s.io",
+        "leases" => "coordination.k8s.io",
+        _ => "",
+    };
+    let cluster = matches!(resource, "persistentvolumes" | "nodes" | "volumeattachments");
+    let namespace = if cluster {
+        ""
+    } else if resource == "leases" {
+        "kube-node-lease"
+    } else if name == "csi-secret" && rng.chance(80) {
+        "storage"
+    } else {
+        *rng.pick(&["app", "app", "app", "other"])
+    };
+    let verb = *rng.pick(&["get", "get", "get", "list", "watch", "create", "update", "patch", "delete"]);
+    let name = if rng.chance(85) { name } else { "" };
+    let sub = if resource == "serviceaccounts" && verb == "create" && rng.chance(70) {
+        "token"
+    } else if (resource == "pods" && rng.chance(20)) || (resource == "nodes" && rng.chance(30)) {
+        "status"
+    } else {
+        ""
+    };
+    spec["resourceAttributes"] = json!({ "namespace": namespace, "verb": verb, "group": group,
+        "resource": resource, "subresource": sub, "name": name });
+    let full = if sub.is_empty() { resource.to_owned() } else { format!("{resource}/{sub}") };
+    (spec, Attributes::resource(info, verb, group, &full, namespace, name))
+}
+
+#[test]
+fn node_and_abac_agree_with_kube_apiserver() {
+    let mut rng = Rng(0x6B67_7561_7264_0A0C); // "kguard", ABAC
+    let policy = abac_policy(&mut rng);
+    let dir = kguard_testkit::TempDir::new("abac-policy");
+    let policy_path = dir.path().join("policy.jsonl");
+    std::fs::write(&policy_path, &policy).unwrap();
+    let policy_flag = format!("--authorization-policy-file={}", policy_path.display());
+    let Some(kube) =
+        KubeApiserver::start("node_abac_live", &["--authorization-mode=Node,ABAC,RBAC", &policy_flag], &[])
+    else {
+        return;
+    };
+    kubectl_with(
+        &kube,
+        "node-world.json",
+        &json!({ "apiVersion": "v1", "kind": "List", "items": node_world() }),
+        &["apply"],
+    );
+    // kguard reads the objects as the server stored them (with what admission added, such as
+    // the ServiceAccount token volume and its `kube-root-ca.crt` configmap)
+    let mut stored: Vec<Value> = Vec::new();
+    for kind in ["pods", "persistentvolumes", "volumeattachments", "persistentvolumeclaims", "serviceaccounts"] {
+        for mut o in get_json(&kube, &[kind, "-A"]) {
+            let (k, v) = match kind {
+                "pods" => ("Pod", "v1"),
+                "persistentvolumes" => ("PersistentVolume", "v1"),
+                "volumeattachments" => ("VolumeAttachment", "storage.k8s.io/v1"),
+                "persistentvolumeclaims" => ("PersistentVolumeClaim", "v1"),
+                _ => ("ServiceAccount", "v1"),
+            };
+            o["kind"] = json!(k);
+            o["apiVersion"] = json!(v);
+            stored.push(o);
+        }
+    }
+    let mut objects: Vec<Object> =
+        stored.iter().map(|o| Object::from_json(o, Arc::from("node-world")).unwrap()).collect();
+    objects.extend(defaults::objects());
+    let abac = kguard_authz::abac::AbacPolicy::parse(&policy_path.display().to_string(), &policy).unwrap();
+    let chain = Chain::from_modes(&[Mode::Node, Mode::Abac, Mode::Rbac], &objects, Some(abac)).unwrap();
+
+    // wait until the Node authorizer's graph holds the pods
+    let probe = [json!({ "user": "system:node:node1", "groups": ["system:nodes", "system:authenticated"],
+        "resourceAttributes": { "verb": "get", "resource": "secrets", "namespace": "app", "name": "proj-secret" } })];
+    let mut tries = 0;
+    while review(&kube, &probe)[0]["allowed"] != true {
+        tries += 1;
+        assert!(tries < 200, "the Node authorizer never saw the pods");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let requests = env_usize("KGUARD_NODE_ABAC_REQUESTS", 1500);
+    let (specs, attrs): (Vec<Value>, Vec<Attributes>) = (0..requests).map(|_| node_request(&mut rng)).unzip();
+    let statuses = review(&kube, &specs);
+    let (mut agree, mut allowed, mut denials, mut reasons_agree) = (0usize, 0usize, 0usize, 0usize);
+    let mut by_node = 0usize;
+    let mut disagreements = Vec::new();
+    for ((spec, a), status) in specs.iter().zip(&attrs).zip(&statuses) {
+        let d = chain.decide(a);
+        let server = status["allowed"] == true;
+        allowed += usize::from(server);
+        by_node += usize::from(server && d.authorizer == "Node");
+        if d.allowed() == server {
+            agree += 1;
+        } else {
+            disagreements.push(format!(
+                "{spec}: server allowed={server} ({}), kguard allowed={} by {} ({})",
+                status["reason"],
+                d.allowed(),
+                d.authorizer,
+                d.reason
+            ));
+        }
+        if !server && !d.allowed() {
+            denials += 1;
+            let theirs = status["reason"].as_str().unwrap_or("");
+            if theirs == d.reason {
+                reasons_agree += 1;
+            } else {
+                disagreements.push(format!("{spec}: denial reason: server {theirs:?}, kguard {:?}", d.reason));
+            }
+        }
+    }
+    eprintln!(
+        "node abac live oracle: {agree} agree of {requests} ({allowed} allowed by the server, {by_node} of them by the Node authorizer)"
+    );
+    eprintln!("node abac live denial reasons: {reasons_agree} agree of {denials}");
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements with kube-apiserver (policy:\n{policy}):\n{}",
+        disagreements.len(),
+        disagreements.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
