@@ -26,13 +26,31 @@ pub struct NodeWrite<'a> {
     /// Gate `RecoverVolumeExpansionFailure` (on by default since v1.32): a node may then also
     /// change a PVC's `status.allocatedResources` and `status.allocatedResourceStatuses`.
     pub expansion_recovery: bool,
+    /// Gate `ServiceAccountNodeAudienceRestriction` (on by default): a node's TokenRequest may
+    /// name at most one audience, and only one its pod uses or it is authorized for.
+    pub audience_restriction: bool,
+    /// Audiences the plugin's other sources allow beyond those the pod's projected
+    /// `serviceAccountToken` volumes name: the CSIDrivers of the pod's volumes that request
+    /// tokens for them, and those the authorizer grants the node
+    /// `request-serviceaccounts-token-audience` on.
+    pub extra_audiences: &'a [String],
 }
 
 impl<'a> NodeWrite<'a> {
     /// A write without objects; set the fields that apply.
     #[must_use]
     pub const fn new(attrs: &'a Attributes, operation: Operation) -> Self {
-        Self { attrs, operation, object: None, old_object: None, pod: None, node: None, expansion_recovery: true }
+        Self {
+            attrs,
+            operation,
+            object: None,
+            old_object: None,
+            pod: None,
+            node: None,
+            expansion_recovery: true,
+            audience_restriction: true,
+            extra_audiences: &[],
+        }
     }
 }
 
@@ -234,7 +252,9 @@ pub enum Denied {
 ///   taint change on update; no forbidden label set, changed or removed ([`is_allowed_node_label`]);
 /// * persistentvolumeclaims: update `status` only, changing only `status.capacity`,
 ///   `status.conditions` (and, with the expansion-recovery gate, the allocated resources);
-/// * serviceaccounts/token: only tokens bound to a pod (with a UID) that is scheduled on it;
+/// * serviceaccounts/token: only tokens bound to a pod (with a UID) that is scheduled on it,
+///   for at most one audience, which the pod's projected token volumes name (or
+///   [`NodeWrite::extra_audiences`] holds);
 /// * leases: only in `kube-node-lease`, named after it; csinodes: only the one named after it.
 ///
 /// # Errors
@@ -501,7 +521,27 @@ pub fn node_restriction(w: &NodeWrite<'_>) -> Result<(), Denied> {
             if jstr(Some(pod), "/spec/nodeName") != node {
                 return forbid("node requested token bound to a pod scheduled on a different node".to_owned());
             }
-            Ok(())
+            if !w.audience_restriction {
+                return Ok(());
+            }
+            let audiences: Vec<&str> = items(Some(tr), "/spec/audiences").filter_map(J::as_str).collect();
+            if audiences.len() > 1 {
+                return forbid("node may only request 0 or 1 audiences".to_owned());
+            }
+            let Some(&audience) = audiences.first() else { return Ok(()) };
+            let projected =
+                items(Some(pod), "/spec/volumes").flat_map(|v| items(Some(v), "/projected/sources")).any(|src| {
+                    set(Some(src), "/serviceAccountToken").is_some()
+                        && jstr(Some(src), "/serviceAccountToken/audience") == audience
+                });
+            if projected || w.extra_audiences.iter().any(|x| x == audience) {
+                return Ok(());
+            }
+            forbid(format!(
+                "audience {} not found in pod spec volume, {} is not authorized to request tokens for this audience",
+                go_quote(audience),
+                a.user.name
+            ))
         }
         ("coordination.k8s.io", "leases") => {
             if a.namespace != NODE_LEASE_NAMESPACE {
