@@ -202,6 +202,33 @@ pub fn plan(csr: &Value) -> Result<SigningPlan, CsrError> {
     })
 }
 
+/// kube-apiserver's `CertificateSubjectRestriction` admission plugin (on by default), for the
+/// creation of `csr`: a request for the `kubernetes.io/kube-apiserver-client` signer may not put
+/// its subject in `system:masters`. The error is the server's whole 403 message
+/// (`certificatesigningrequests.certificates.k8s.io "NAME" is forbidden: …`).
+///
+/// # Errors
+/// The message when the server would refuse the object.
+pub fn subject_restriction(csr: &Value) -> Result<(), String> {
+    let signer = csr.pointer("/spec/signerName").and_then(Value::as_str).unwrap_or_default();
+    if signer != KUBE_APISERVER_CLIENT {
+        return Ok(());
+    }
+    let name = csr.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let forbidden = |why: String| {
+        format!(
+            "certificatesigningrequests.certificates.k8s.io {} is forbidden: {why}",
+            kguard_model::text::go_quote(name)
+        )
+    };
+    let request = request_pem(csr).map_err(|e| forbidden(format!("unable to parse csr: {e}")))?;
+    let info = parse_csr_pem(&request).map_err(|e| forbidden(format!("unable to parse csr: {e}")))?;
+    if info.organizations.iter().any(|o| o == "system:masters") {
+        return Err(forbidden(format!("use of {signer} signer with system:masters group is not allowed")));
+    }
+    Ok(())
+}
+
 /// Marks the CSR Failed (reason `SignerValidationFailure`).
 pub fn fail(csr: &mut Value, message: &str, now: &str) {
     let cond = json!({"type": "Failed", "status": "True", "reason": "SignerValidationFailure", "message": message,

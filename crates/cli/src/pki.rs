@@ -520,6 +520,9 @@ fn csr_create(args: &CsrCreateArgs) -> Result<u8, String> {
     let manifest = format!("{}\n", serde_json::to_string_pretty(&obj).unwrap_or_default());
     write_new(&args.out.join(format!("{}.json", args.name)), manifest.as_bytes(), 0o644)?;
     println!("wrote {}", args.out.join(format!("{}.json", args.name)).display());
+    if let Err(e) = kguard_authn::csr::subject_restriction(&obj) {
+        eprintln!("warning: kube-apiserver will refuse it (admission plugin CertificateSubjectRestriction): {e}");
+    }
     Ok(exit::CLEAN)
 }
 

@@ -56,11 +56,23 @@ impl KubeApiserver {
             }
             Err(e) => return fail(test, &format!("cannot run bash: {e}")),
         }
-        let dir = TempDir::new(&format!("kube-{test}"));
-        let out = Self::run_start(&script, dir.path(), flags, env);
-        if !out.status.success() {
-            return fail(test, &format!("`kube-apiserver.sh start` failed:\n{}", String::from_utf8_lossy(&out.stderr)));
-        }
+        // The harness picks free ports at random; two servers starting at once (tests of one
+        // binary run in parallel) can pick the same one, and the loser fails to bind: start again.
+        let mut attempt = 0;
+        let dir = loop {
+            attempt += 1;
+            let dir = TempDir::new(&format!("kube-{test}"));
+            let out = Self::run_start(&script, dir.path(), flags, env);
+            if out.status.success() {
+                break dir;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let _ = Command::new("bash").arg(&script).arg("stop").arg(dir.path()).output();
+            if attempt < 4 && stderr.contains("address already in use") {
+                continue;
+            }
+            return fail(test, &format!("`kube-apiserver.sh start` failed:\n{stderr}"));
+        };
         let text = std::fs::read_to_string(dir.path().join("env")).expect("read the harness's env file");
         let env = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         Some(Self { script, dir, env })
