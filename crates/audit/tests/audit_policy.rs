@@ -326,7 +326,9 @@ fn resource_patterns_that_match_nothing_are_warnings() {
 fn versions_kinds_and_empty_policies_are_refused_as_kube_apiserver_does() {
     assert_eq!(
         errors_of("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: Metadata\n"),
-        ["1:13: apiVersion: no kind \"Policy\" is registered for version \"audit.k8s.io/v1beta1\" (expected audit.k8s.io/v1)"]
+        [
+            "1:13: apiVersion: no kind \"Policy\" is registered for version \"audit.k8s.io/v1beta1\" (expected audit.k8s.io/v1)"
+        ]
     );
     assert_eq!(
         errors_of("apiVersion: audit.k8s.io/v1\nkind: AuditPolicy\nrules:\n- level: Metadata\n"),
