@@ -56,11 +56,24 @@ impl KubeApiserver {
             }
             Err(e) => return fail(test, &format!("cannot run bash: {e}")),
         }
-        let dir = TempDir::new(&format!("kube-{test}"));
-        let out = Self::run_start(&script, dir.path(), flags, env);
-        if !out.status.success() {
-            return fail(test, &format!("`kube-apiserver.sh start` failed:\n{}", String::from_utf8_lossy(&out.stderr)));
-        }
+        // The harness picks free ports at random; another process can take one between the pick
+        // and the bind (`address already in use`): such a start is tried again, three times in all.
+        let mut tries = 0;
+        let dir = loop {
+            tries += 1;
+            let dir = TempDir::new(&format!("kube-{test}"));
+            let out = Self::run_start(&script, dir.path(), flags, env);
+            if out.status.success() {
+                break dir;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if tries < 3 && stderr.contains("address already in use") {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr().lock(), "{test}: a port was taken during start (try {tries} of 3)");
+                continue;
+            }
+            return fail(test, &format!("`kube-apiserver.sh start` failed:\n{stderr}"));
+        };
         let text = std::fs::read_to_string(dir.path().join("env")).expect("read the harness's env file");
         let env = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         Some(Self { script, dir, env })
