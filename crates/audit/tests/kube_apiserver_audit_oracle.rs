@@ -18,6 +18,9 @@
 //!   and response bodies must be what kguard predicts ([`Decision::stages`],
 //!   `omit_managed_fields`). The attributes themselves (user, groups, verb, objectRef, path) are
 //!   checked against the logged ones, so that a prediction is never made for another request.
+//!   Every other event of the log (the server's own loopback requests at start, its informers'
+//!   watches, the harness) is evaluated for the attributes it was logged with: its level, and its
+//!   stage among those kguard says are recorded. Their number varies a little from run to run.
 //! * **Refusals.** The server is started with each policy in `tests/audit/kube/refused/`; it
 //!   must refuse to start, and kguard must reject the policy with the same reasons: validation
 //!   errors word for word (as a set: `field.ErrorList` order is not kguard's), `loaded illegal
