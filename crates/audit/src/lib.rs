@@ -254,7 +254,7 @@ fn strings(node: Option<&YamlNode>, path: &str, errors: &mut Vec<PolicyError>) -
         return Vec::new();
     }
     let Some(seq) = n.as_seq() else {
-        errors.push(PolicyError { pos: n.pos, message: format!("{path}: expected a list of strings") });
+        errors.push(wrong_type(n, path, "a list of strings"));
         return Vec::new();
     };
     seq.iter()
@@ -262,7 +262,7 @@ fn strings(node: Option<&YamlNode>, path: &str, errors: &mut Vec<PolicyError>) -
         .filter_map(|(i, s)| match s.as_str() {
             Some(v) => Some(v.to_owned()),
             None => {
-                errors.push(PolicyError { pos: s.pos, message: format!("{path}[{i}]: expected a string") });
+                errors.push(wrong_type(s, &format!("{path}[{i}]"), "a string"));
                 None
             }
         })
@@ -275,7 +275,7 @@ fn stages(node: Option<&YamlNode>, path: &str, errors: &mut Vec<PolicyError>) ->
     let items = seq(node, path, "a list of strings", errors);
     for (i, item) in items.iter().enumerate() {
         let Some(s) = item.as_str() else {
-            errors.push(PolicyError { pos: item.pos, message: format!("{path}[{i}]: expected a string") });
+            errors.push(wrong_type(item, &format!("{path}[{i}]"), "a string"));
             continue;
         };
         match Stage::parse(s) {
@@ -386,7 +386,7 @@ pub struct PolicyCheck {
     pub warnings: Vec<PolicyError>,
 }
 
-/// Reads a `Policy` (apiVersion `audit.k8s.io/v1`, also v1beta1/v1alpha1) from its YAML node,
+/// Reads a `Policy` (apiVersion `audit.k8s.io/v1`, the only version kube-apiserver v1.36 reads) from its YAML node,
 /// validating it as the API server does.
 ///
 /// # Errors
@@ -405,15 +405,35 @@ pub fn parse_policy(root: &YamlNode) -> Result<Policy, Vec<PolicyError>> {
 pub fn check_policy(root: &YamlNode) -> PolicyCheck {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let kind = root.get("kind").and_then(YamlNode::as_str).unwrap_or("");
-    if kind != "Policy" {
-        errors.push(PolicyError { pos: root.pos, message: format!("kind: expected \"Policy\", got {kind:?}") });
-    }
-    let api = root.get("apiVersion").and_then(YamlNode::as_str).unwrap_or("");
-    if !matches!(api, "audit.k8s.io/v1" | "audit.k8s.io/v1beta1" | "audit.k8s.io/v1alpha1") {
+    // kube-apiserver v1.36 decodes audit.k8s.io/v1 only (v1alpha1 and v1beta1 are gone from its
+    // scheme): `failed decoding: no kind "Policy" is registered for version "audit.k8s.io/v1beta1"`.
+    let kind_node = root.get("kind");
+    let kind = kind_node.and_then(YamlNode::as_str).unwrap_or("");
+    let api_node = root.get("apiVersion");
+    let api = api_node.and_then(YamlNode::as_str).unwrap_or("");
+    if api.is_empty() {
+        // upstream: `unknown group version field audit.k8s.io/__internal, Kind=Policy in policy`
+        errors.push(PolicyError { pos: root.pos, message: "apiVersion: Required value".to_owned() });
+    } else if api != "audit.k8s.io/v1" {
         errors.push(PolicyError {
-            pos: root.pos,
-            message: format!("apiVersion: unsupported {api:?} (expected audit.k8s.io/v1)"),
+            pos: api_node.map_or(root.pos, |n| n.pos),
+            message: format!(
+                "apiVersion: no kind {} is registered for version {} (expected audit.k8s.io/v1)",
+                go_quote(if kind.is_empty() { "Policy" } else { kind }),
+                go_quote(api)
+            ),
+        });
+    }
+    if kind.is_empty() {
+        errors.push(PolicyError { pos: root.pos, message: "kind: Required value".to_owned() });
+    } else if kind != "Policy" && (api.is_empty() || api == "audit.k8s.io/v1") {
+        errors.push(PolicyError {
+            pos: kind_node.map_or(root.pos, |n| n.pos),
+            message: format!(
+                "kind: no kind {} is registered for version {} (expected Policy)",
+                go_quote(kind),
+                go_quote(if api.is_empty() { "audit.k8s.io/v1" } else { api })
+            ),
         });
     }
     unknown_fields(root, POLICY_FIELDS, "", &mut warnings);
@@ -548,6 +568,13 @@ pub fn check_policy(root: &YamlNode) -> PolicyCheck {
         }
         rules.push(rule);
     }
+    // `LoadPolicyFromBytes`: a valid policy without rules is refused too.
+    if rule_nodes.is_empty() && errors.is_empty() {
+        errors.push(PolicyError {
+            pos: root.get("rules").filter(|n| !n.is_null()).map_or(root.pos, |n| n.pos),
+            message: "loaded illegal policy with 0 rules".to_owned(),
+        });
+    }
     errors.sort_by_key(|e| e.pos);
     warnings.sort_by_key(|e| e.pos);
     let policy = errors.is_empty().then_some(Policy { rules, omit_stages, omit_managed_fields, pos: root.pos });
@@ -614,6 +641,46 @@ impl PolicyRule {
             && self.resources.is_empty()
             && self.namespaces.is_empty()
             && self.non_resource_urls.is_empty()
+    }
+}
+
+impl RequestAttributes {
+    /// Whether kube-apiserver serves the request as long-running (its `LongRunningFunc`:
+    /// `BasicLongRunningRequestCheck` with verbs `watch` and `proxy`, subresources `attach`,
+    /// `exec`, `proxy`, `log` and `portforward` of resource requests, and non-resource paths
+    /// under `/debug/pprof/`). The audit filter records a `ResponseStarted` event for these only.
+    #[must_use]
+    pub fn is_long_running(&self) -> bool {
+        if matches!(self.verb.as_str(), "watch" | "proxy") {
+            return true;
+        }
+        if self.resource_request {
+            matches!(self.subresource.as_str(), "attach" | "exec" | "proxy" | "log" | "portforward")
+        } else {
+            self.path.starts_with("/debug/pprof/")
+        }
+    }
+}
+
+impl Decision {
+    /// The stages kube-apiserver records for the request, in order: none at level `None`;
+    /// else `RequestReceived`, `ResponseStarted` (long-running requests only) and
+    /// `ResponseComplete`, less the omitted ones. A request without a user (authentication
+    /// failed: `WithFailedAuthenticationAudit`) is recorded at `ResponseStarted` only. `Panic`
+    /// happens only when a handler panics.
+    #[must_use]
+    pub fn stages(&self, a: &RequestAttributes) -> Vec<Stage> {
+        if self.level == Level::None {
+            return Vec::new();
+        }
+        let all: &[Stage] = if a.user.is_none() {
+            &[Stage::ResponseStarted]
+        } else if a.is_long_running() {
+            &[Stage::RequestReceived, Stage::ResponseStarted, Stage::ResponseComplete]
+        } else {
+            &[Stage::RequestReceived, Stage::ResponseComplete]
+        };
+        all.iter().copied().filter(|s| !self.omit_stages.contains(s)).collect()
     }
 }
 

@@ -189,7 +189,9 @@ fn wrong_types_are_errors_naming_the_field_and_position() {
         "{head}omitManagedFields: null\nrules:\n- level: None\n  resources: ~\n  omitManagedFields:\n"
     ));
     assert_eq!(p.rules.len(), 1);
-    assert!(policy_of(&format!("{head}rules: null\n")).rules.is_empty());
+    // no rules at all: kube-apiserver refuses to start (`loaded illegal policy with 0 rules`)
+    assert_eq!(errors_of(&format!("{head}rules: null\n")), ["1:1: loaded illegal policy with 0 rules"]);
+    assert_eq!(errors_of(&format!("{head}rules: []\n")), ["3:8: loaded illegal policy with 0 rules"]);
 }
 
 fn check(text: &str) -> kguard_audit::PolicyCheck {
@@ -316,4 +318,66 @@ fn resource_patterns_that_match_nothing_are_warnings() {
             "rules[0].resources[0].resources[1]: \"po*\": matches no request (expected RESOURCE, RESOURCE/SUBRESOURCE, *, */SUBRESOURCE or RESOURCE/*)",
         ]
     );
+}
+
+/// Found live (`kube_apiserver_audit_oracle`): kube-apiserver v1.36 reads audit.k8s.io/v1 only,
+/// refuses a policy without rules, and says which kind or version it does not know.
+#[test]
+fn versions_kinds_and_empty_policies_are_refused_as_kube_apiserver_does() {
+    assert_eq!(
+        errors_of("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: Metadata\n"),
+        [
+            "1:13: apiVersion: no kind \"Policy\" is registered for version \"audit.k8s.io/v1beta1\" (expected audit.k8s.io/v1)"
+        ]
+    );
+    assert_eq!(
+        errors_of("apiVersion: audit.k8s.io/v1\nkind: AuditPolicy\nrules:\n- level: Metadata\n"),
+        ["2:7: kind: no kind \"AuditPolicy\" is registered for version \"audit.k8s.io/v1\" (expected Policy)"]
+    );
+    assert_eq!(errors_of("kind: Policy\nrules:\n- level: Metadata\n"), ["1:1: apiVersion: Required value"]);
+    assert_eq!(
+        errors_of("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"),
+        ["1:1: loaded illegal policy with 0 rules"]
+    );
+    // a validation error comes first, as upstream validates before counting rules
+    assert_eq!(errors_of("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [Nope]\nrules: []\n").len(), 1);
+    // a list of strings of the wrong type names what it found (upstream: `cannot unmarshal
+    // string into Go struct field PolicyRule.rules.users of type []string`)
+    assert_eq!(
+        errors_of("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  users: alice\n"),
+        ["5:10: rules[0].users: expected a list of strings, found a string"]
+    );
+    assert_eq!(
+        errors_of("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  namespaces: [team-a, no]\n"),
+        ["5:24: rules[0].namespaces[1]: expected a string, found a boolean"]
+    );
+}
+
+/// The events kube-apiserver writes (checked live by `kube_apiserver_audit_oracle`).
+#[test]
+fn recorded_stages() {
+    let p = policy_of(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: None\n  nonResourceURLs: [/healthz]\n- level: Metadata\n  verbs: [watch]\n  omitStages: [ResponseComplete]\n- level: Request\n",
+    );
+    let names = |a: &RequestAttributes| -> Vec<&str> { p.evaluate(a).stages(a).iter().map(|s| s.as_str()).collect() };
+    assert_eq!(names(&request("", "pods", "get")), ["ResponseComplete"]);
+    assert_eq!(names(&request("", "pods", "watch")), ["ResponseStarted"]);
+    let exec = RequestAttributes { subresource: "exec".into(), ..request("", "pods", "create") };
+    assert!(exec.is_long_running());
+    assert_eq!(names(&exec), ["ResponseStarted", "ResponseComplete"]);
+    let status = RequestAttributes { subresource: "status".into(), ..request("", "pods", "get") };
+    assert!(!status.is_long_running());
+    let path = |p: &str| RequestAttributes {
+        user: Some("alice".into()),
+        verb: "get".into(),
+        path: p.into(),
+        ..RequestAttributes::default()
+    };
+    assert!(path("/debug/pprof/cmdline").is_long_running());
+    assert!(!path("/debug/pprof").is_long_running());
+    assert_eq!(names(&path("/debug/pprof/heap")), ["ResponseStarted", "ResponseComplete"]);
+    assert!(names(&path("/healthz")).is_empty(), "level None: no event");
+    // authentication failed: no user, one ResponseStarted event
+    let failed = RequestAttributes { user: None, groups: vec![], ..request("", "pods", "list") };
+    assert_eq!(names(&failed), ["ResponseStarted"]);
 }

@@ -118,9 +118,15 @@ pub fn run(cmd: &AuditCommand) -> u8 {
                     (api_group.clone().unwrap_or_default(), String::new(), String::new())
                 }
             };
+            // kube-apiserver evaluates the policy for the authenticated user, whose groups always
+            // include `system:authenticated` (`system:unauthenticated` for `system:anonymous`)
+            let groups = match user {
+                Some(u) => kguard_request::UserInfo::impersonated(u, groups).groups,
+                None => groups.clone(),
+            };
             let attrs = RequestAttributes {
                 user: user.clone(),
-                groups: groups.clone(),
+                groups,
                 verb: verb.clone(),
                 resource_request: resource.is_some() || path.is_none(),
                 api_group: group,
@@ -132,11 +138,13 @@ pub fn run(cmd: &AuditCommand) -> u8 {
             };
             let d = p.evaluate(&attrs);
             let stages: Vec<&str> = d.omit_stages.iter().map(|s| s.as_str()).collect();
+            let recorded: Vec<&str> = d.stages(&attrs).iter().map(|s| s.as_str()).collect();
             let format = if *json { Format::Json } else { *output };
             if format != Format::Table {
                 let v = serde_json::json!({
                     "level": d.level.as_str(),
                     "omitStages": stages,
+                    "stages": recorded,
                     "omitManagedFields": d.omit_managed_fields,
                     "rule": d.rule,
                     "line": d.rule.and_then(|i| p.rules.get(i)).map(|r| r.pos.line),
@@ -148,6 +156,7 @@ pub fn run(cmd: &AuditCommand) -> u8 {
                 let rule = d.rule.and_then(|i| p.rules.get(i).map(|r| format!("rule {i} (line {})", r.pos.line)));
                 println!("level: {}", d.level);
                 println!("omitStages: [{}]", stages.join(", "));
+                println!("stages: [{}]", recorded.join(", "));
                 println!("omitManagedFields: {}", d.omit_managed_fields);
                 println!("matched: {}", rule.unwrap_or_else(|| "no rule (default level None)".to_owned()));
             }

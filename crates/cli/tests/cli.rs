@@ -334,3 +334,33 @@ fn rbac_risks_include_object_rules_merged() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Reproduction: `audit eval --as alice` evaluated the policy for a user without groups, where
+/// kube-apiserver's user is in `system:authenticated`: the documentation's example policy, whose
+/// rule `userGroups: [system:authenticated]` keeps `/api*` out of the log, answered Metadata for
+/// what the server does not log (checked live in kguard-audit's `kube_apiserver_audit_oracle`).
+/// The answer also says which stages the server records.
+#[test]
+fn audit_eval_adds_system_authenticated_and_says_the_recorded_stages() {
+    let policy = "crates/audit/tests/audit/kube/sessions/docs-example.yaml";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["audit", "eval", policy, "-o", "json"];
+        all.extend_from_slice(args);
+        let o = kguard(&all);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = json(&["--as", "alice", "--verb", "get", "--path", "/api/v1"]);
+    assert_eq!(v["level"], "None", "{v}");
+    assert_eq!(v["stages"], serde_json::json!([]));
+    let v = json(&["--as", "system:anonymous", "--verb", "get", "--path", "/api/v1"]);
+    assert_eq!(v["level"], "Metadata", "anonymous is not in system:authenticated: {v}");
+    let v = json(&["--as", "alice", "--verb", "watch", "--resource", "pods", "-n", "team-a"]);
+    assert_eq!(v["level"], "RequestResponse");
+    assert_eq!(v["stages"], serde_json::json!(["ResponseStarted", "ResponseComplete"]));
+    // without --as: a request whose authentication failed, one ResponseStarted event
+    let v = json(&["--verb", "list", "--resource", "pods", "-n", "team-a"]);
+    assert_eq!(v["stages"], serde_json::json!(["ResponseStarted"]));
+    let o = kguard(&["audit", "eval", policy, "--as", "alice", "--verb", "get", "--resource", "pods/log", "-n", "a"]);
+    assert!(stdout(&o).contains("\nstages: [ResponseStarted, ResponseComplete]\n"), "{}", stdout(&o));
+}

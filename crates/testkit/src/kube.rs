@@ -69,6 +69,9 @@ impl KubeApiserver {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let _ = Command::new("bash").arg(&script).arg("stop").arg(dir.path()).output();
             if attempt < 4 && stderr.contains("address already in use") {
+                use std::io::Write as _;
+                let _ =
+                    writeln!(std::io::stderr().lock(), "{test}: a port was taken during start (try {attempt} of 4)");
                 continue;
             }
             return fail(test, &format!("`kube-apiserver.sh start` failed:\n{stderr}"));
