@@ -766,7 +766,9 @@ impl EventView<'_> {
             "proc.exe" => one(th.exe.clone()),
             "proc.exepath" => one(th.exepath.clone()),
             "proc.pexepath" | "proc.pexe" | "proc.pname" | "proc.pcmdline" => {
-                let p = ins.thread(th.ptid)?;
+                // the parent of the process (libsinsp's get_ancestor_process: the main thread's
+                // parent, by its main thread), not of the thread
+                let p = &self.ancestor(th, 1)?;
                 one(match name {
                     "proc.pexepath" => p.exepath.clone(),
                     "proc.pexe" => p.exe.clone(),
