@@ -768,6 +768,18 @@ impl Inspector {
             } else {
                 t.lastevent_fd = -1;
             }
+            // an exit event with no fd from its enter takes the one it carries (libscap's
+            // get_exit_event_fd_location; old layouts without it keep -1)
+            if !enter
+                && t.lastevent_fd == -1
+                && info.flags & ef::USES_FD != 0
+                && let Some(v) = exit_fd_location(cur.raw.etype)
+                    .filter(|l| cur.raw.params.get(*l).is_some_and(|p| !p.is_empty()))
+                    .and_then(|l| param(&cur, l))
+                    .and_then(|v| ival(&v))
+            {
+                t.lastevent_fd = v;
+            }
             t.lastevent_type = Some(cur.raw.etype);
             cur.lastevent_fd = t.lastevent_fd;
         }
@@ -1466,6 +1478,20 @@ fn tuple_str(t: &SockTuple) -> String {
 pub fn param(cur: &Current, i: usize) -> Option<Value> {
     let p = cur.info.params.get(i)?;
     Some(event::decode(p, cur.raw.params.get(i)?))
+}
+
+/// Where the fd is among an exit event's parameters (libscap's `get_exit_event_fd_location` at
+/// libs@48dfd53, by PPME code), for the exit events of the current layouts that carry it.
+fn exit_fd_location(etype: u16) -> Option<usize> {
+    Some(match etype {
+        5 | 25 | 37 | 45 | 47 | 51 | 55 | 71 | 87 | 89 | 97 | 151 | 171 | 237 | 239 | 241 | 243 | 303 | 305 | 313
+        | 317 | 333 | 341 | 343 | 363 | 365 | 367 | 373 | 383 | 385 | 413 | 417 | 419 => 1,
+        7 | 9 | 21 | 23 | 29 | 31 | 33 | 49 | 113 | 115 | 119 | 123 | 167 | 181 | 189 => 2,
+        35 | 117 | 121 => 3,
+        53 => 5,
+        161 | 163 => 8,
+        _ => return None,
+    })
 }
 
 /// A parameter of the current event by name.
