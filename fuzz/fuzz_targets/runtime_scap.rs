@@ -17,6 +17,7 @@ const FIELDS: &[(&str, Option<&str>)] = &[
     ("fd.name", None), ("fd.num", None), ("fd.typechar", None), ("fd.directory", None), ("fd.filename", None),
     ("fd.sip", None), ("fd.cip", None), ("fd.lport", None), ("fd.rport", None), ("fd.l4proto", None),
     ("fd.is_server", None), ("container.id", None), ("thread.cap_effective", None), ("syscall.type", None),
+    ("thread.vtid", None), ("fs.path.name", None), ("fs.path.source", None), ("fs.path.target", None),
 ];
 
 fuzz_target!(|data: &[u8]| {

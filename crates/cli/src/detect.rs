@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 use kguard_detect::{RuleMatching, k8saudit, rules::Level};
+use kguard_runtime::drops::{DropEffect, DropMonitor, DropStats};
 use kguard_server::alerts::HttpOutput;
 
 /// The rules bundled with kguard (written for kguard; Falco's format and `ka.*` fields).
@@ -83,6 +84,12 @@ pub struct DetectArgs {
     /// SIGINT/SIGTERM or --duration. Needs rules files with `-r`.
     #[arg(long, conflicts_with = "captures")]
     pub live: bool,
+    /// Falco configuration file (`falco.yaml`). kguard reads `syscall_event_drops` (the drop
+    /// monitor of --capture and --live: `threshold`, `actions` ignore/log/alert/exit, `rate`,
+    /// `max_burst`, `simulate_drops`) and `log_level`; other keys are ignored. Without it: the
+    /// values of the falco.yaml Falco ships (log and alert above 10 % drops, at most one each 30 s).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// With --live: stop after SECS seconds.
     #[arg(long, value_name = "SECS", requires = "live")]
     pub duration: Option<u64>,
@@ -359,18 +366,37 @@ fn run_capture(
     total: &mut usize,
     by_rule: &mut std::collections::BTreeMap<String, usize>,
     mut dump: Option<&mut CaptureOut>,
+    drops: &mut Drops,
 ) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut capture =
         kguard_runtime::Capture::new(BufReader::with_capacity(1 << 16, file)).map_err(|e| e.to_string())?;
-    while let Some(block) = capture.reader.next_block().map_err(|e| e.to_string())? {
-        if let Some(d) = dump.as_deref_mut() {
-            d.write(&block)?;
+    // a capture holds no drop counters (libscap reports zeros for a file): only simulated drops
+    let mut monitor = drops.monitor(DropStats::default(), false);
+    let result = loop {
+        let block = match capture.reader.next_block() {
+            Ok(Some(b)) => b,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e.to_string()),
+        };
+        if let Some(d) = dump.as_deref_mut()
+            && let Err(e) = d.write(&block)
+        {
+            break Err(e);
         }
         if !capture.inspector.feed(block) {
             continue;
         }
         let Some(ev) = capture.inspector.view() else { continue };
+        // Falco's drop monitor sees every event, before the rules
+        match drops.check(&mut monitor, ev.current.raw.ts, DropStats::default, sinks) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(()) => {
+                drops.finish(&monitor);
+                return Ok(());
+            }
+        }
         if ev.is_internal() {
             continue;
         }
@@ -378,11 +404,64 @@ fn run_capture(
             *total += 1;
             *by_rule.entry(alert.rule.clone()).or_default() += 1;
             if sinks.emit(&alert).is_err() {
+                drops.finish(&monitor);
                 return Ok(());
             }
         }
+    };
+    drops.finish(&monitor);
+    result
+}
+
+/// The drop monitor of the syscall sources (`syscall_event_drops`): one per capture or live run,
+/// the counts summed for Falco's summary at the end.
+struct Drops {
+    config: kguard_runtime::drops::FalcoConfig,
+    /// Checks that found drops / whose actions ran, over the finished runs.
+    detected: u64,
+    actions: u64,
+    /// The `exit` action ran.
+    exited: bool,
+    /// A syscall source ran (the summary is printed).
+    ran: bool,
+}
+
+impl Drops {
+    fn monitor(&mut self, initial: DropStats, ebpf: bool) -> DropMonitor {
+        self.ran = true;
+        DropMonitor::new(self.config.drops.clone(), initial, ebpf)
     }
-    Ok(())
+
+    /// Runs the monitor for an event at `ts` and does what it asks: logs at the configured level
+    /// to stderr, alerts to the sinks. `Ok(false)`: the `exit` action ran; `Err`: stdout closed.
+    fn check(
+        &mut self,
+        monitor: &mut DropMonitor,
+        ts: u64,
+        stats: impl FnOnce() -> DropStats,
+        sinks: &mut Sinks,
+    ) -> Result<bool, ()> {
+        for effect in monitor.on_event(ts, stats) {
+            match effect {
+                DropEffect::Log { level, message } => {
+                    if level <= self.config.log_level {
+                        eprintln!("{message}");
+                    }
+                }
+                DropEffect::Alert(a) => sinks.emit_internal(&a)?,
+                DropEffect::Exit => {
+                    self.exited = true;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self, monitor: &DropMonitor) {
+        self.detected += monitor.drops_detected;
+        self.actions += monitor.actions_taken;
+    }
 }
 
 /// `--write-capture`: a scap writer over a file (gzipped for `.gz`). Process, fd, user and
@@ -460,6 +539,7 @@ fn run_live(
     sinks: &mut Sinks,
     total: &mut usize,
     by_rule: &mut std::collections::BTreeMap<String, usize>,
+    drops: &mut Drops,
 ) -> Result<(), String> {
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -472,11 +552,20 @@ fn run_live(
     let mut live = kguard_ebpf::Live::start(&kguard_ebpf::Options::default()).map_err(|e| format!("--live: {e}"))?;
     eprintln!("kguard detect --live: watching system calls (SIGINT/SIGTERM to stop)");
     let end = duration.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let mut monitor = drops.monitor(live_stats(&live.metrics()), true);
     'run: loop {
         if end.is_some_and(|t| std::time::Instant::now() >= t) || matches!(sfd.read_signal(), Ok(Some(_))) {
             break;
         }
-        while let Some(ev) = live.next_event(std::time::Duration::from_millis(100)).map_err(|e| e.to_string())? {
+        while let Some(ts) =
+            live.next_event(std::time::Duration::from_millis(100)).map_err(|e| e.to_string())?.map(|e| e.current.raw.ts)
+        {
+            // Falco's drop monitor, before the rules: the probe's counters once a second
+            match drops.check(&mut monitor, ts, || live_stats(&live.metrics()), sinks) {
+                Ok(true) => {}
+                Ok(false) | Err(()) => break 'run,
+            }
+            let Some(ev) = live.inspector().view() else { continue };
             for alert in engine.process_event("syscall", &ev) {
                 *total += 1;
                 *by_rule.entry(alert.rule.clone()).or_default() += 1;
@@ -486,8 +575,22 @@ fn run_live(
             }
         }
     }
+    drops.finish(&monitor);
     eprintln!("Live source: {}", live.metrics());
     Ok(())
+}
+
+/// The live source's counters as libscap's: every record the probe handled (read, or dropped
+/// for a full ring buffer or for not fitting the scratch buffer) is an event.
+fn live_stats(m: &kguard_ebpf::Metrics) -> DropStats {
+    let n_drops = m.drops.saturating_add(m.drops_oversize);
+    DropStats {
+        n_evts: m.records.saturating_add(n_drops),
+        n_drops,
+        n_drops_buffer: m.drops,
+        n_drops_scratch_map: m.drops_oversize,
+        ..DropStats::default()
+    }
 }
 
 fn open_input(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
@@ -516,9 +619,20 @@ impl Sinks {
     fn emit(&mut self, alert: &kguard_detect::Alert) -> Result<(), ()> {
         let json = (self.format == DetectFormat::Json || self.file.is_some() || self.http.is_some())
             .then(|| alert.to_json(&self.host).to_string());
+        self.emit_line(json, || alert.output())
+    }
+
+    /// A message of Falco's own (`source: internal`), such as the syscall event drop alert.
+    fn emit_internal(&mut self, alert: &kguard_detect::InternalAlert) -> Result<(), ()> {
+        let json = (self.format == DetectFormat::Json || self.file.is_some() || self.http.is_some())
+            .then(|| alert.to_json(&self.host).to_string());
+        self.emit_line(json, || alert.output())
+    }
+
+    fn emit_line(&mut self, json: Option<String>, text: impl FnOnce() -> String) -> Result<(), ()> {
         let line = match (&json, self.format) {
             (Some(j), DetectFormat::Json) => j.clone(),
-            _ => alert.output(),
+            _ => text(),
         };
         // stdout closed (e.g. `| head`): stop
         writeln!(self.stdout, "{line}").map_err(|_| ())?;
@@ -628,6 +742,23 @@ pub fn run(args: &DetectArgs) -> u8 {
         );
         return crate::exit::ERROR;
     }
+    let drop_config = match &args.config {
+        None => kguard_runtime::drops::FalcoConfig {
+            drops: kguard_runtime::drops::DropConfig::shipped(),
+            ..kguard_runtime::drops::FalcoConfig::default()
+        },
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| format!("{}: {e}", p.display()))
+            .and_then(|t| kguard_runtime::drops::FalcoConfig::parse(&t, &p.display().to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return crate::exit::ERROR;
+            }
+        },
+    };
+    let mut drops = Drops { config: drop_config, detected: 0, actions: 0, exited: false, ran: false };
     let rot = Rotation::new();
     let mut inputs = Vec::new();
     let mut status = crate::exit::CLEAN;
@@ -661,16 +792,27 @@ pub fn run(args: &DetectArgs) -> u8 {
         }
     };
     for path in &args.captures {
-        if let Err(e) = run_capture(&engine, path, &mut sinks, &mut total, &mut by_rule, dump.as_mut()) {
+        if let Err(e) = run_capture(&engine, path, &mut sinks, &mut total, &mut by_rule, dump.as_mut(), &mut drops) {
             eprintln!("error: {}: {e}", path.display());
             status = crate::exit::ERROR;
         }
+        if drops.exited {
+            break;
+        }
     }
     if args.live
-        && let Err(e) = run_live(&engine, args.duration, &mut sinks, &mut total, &mut by_rule)
+        && let Err(e) = run_live(&engine, args.duration, &mut sinks, &mut total, &mut by_rule, &mut drops)
     {
         eprintln!("error: {e}");
         status = crate::exit::ERROR;
+    }
+    if drops.ran {
+        eprint!("{}", kguard_runtime::drops::summary(drops.detected, drops.actions));
+    }
+    if drops.exited {
+        eprintln!("error: stopped by the syscall event drop action \"exit\"");
+        status = crate::exit::ERROR;
+        inputs.clear();
     }
     if let Some(d) = dump
         && let Err(e) = d.finish()

@@ -534,3 +534,64 @@ fn write_capture_gives_a_capture_that_reads_back_the_same() {
     let o = kguard(&["detect", "-w", d.join("x.scap").to_str().unwrap(), "-r", rules.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn syscall_event_drops_follow_falcos_configuration() {
+    let (Some(cap), Some(rules), Some(confs)) = (
+        syscall_oracle("trace_files/ping_sendto.scap"),
+        syscall_oracle("rules/single_rule.yaml"),
+        syscall_oracle("confs"),
+    ) else {
+        return;
+    };
+    let (cap, rules) = (cap.to_str().unwrap(), rules.to_str().unwrap());
+    let conf = |n: &str| confs.join(format!("drops_{n}.yaml")).to_str().unwrap().to_owned();
+    // alert: one a second of capture time (simulated drops), Falco's text line on stdout
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("alert")]);
+    assert_eq!(code(&o), 0, "drop alerts are not rule alerts\n{}", err(&o));
+    let stdout = out(&o);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}");
+    assert!(
+        lines[0].starts_with("2019-03-26T17:13:48.559488399+0000: Debug Falco internal: syscall event drop. 1 system calls dropped in last second. (ebpf_enabled=\"0\" n_drops=\"1\" "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        err(&o).contains("   - event drop detected: 9 occurrences\n   - num times actions taken: 9\n"),
+        "{}",
+        err(&o)
+    );
+    // JSON: Falco's internal message shape
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("alert"), "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(out(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(v["rule"], "Falco internal: syscall event drop");
+    assert_eq!(v["priority"], "Debug");
+    assert_eq!(v["source"], "internal");
+    assert_eq!(v["output"], "Falco internal: syscall event drop. 1 system calls dropped in last second.");
+    assert_eq!(v["output_fields"]["n_drops"], "1");
+    assert_eq!(v["output_fields"]["n_evts"], "0");
+    assert_eq!(v["output_fields"]["ebpf_enabled"], "0");
+    assert_eq!(v["output_fields"].as_object().unwrap().len(), 19);
+    assert!(v.get("tags").is_none());
+    // log: a debug message (the configuration sets log_level: debug)
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("log")]);
+    assert_eq!(code(&o), 0);
+    assert!(out(&o).is_empty());
+    assert_eq!(err(&o).matches("Falco internal: syscall event drop. 1 system calls dropped").count(), 9, "{}", err(&o));
+    // exit: stops at the first check, with an error
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("exit")]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("Exiting.") && err(&o).contains("event drop detected: 1 occurrences"), "{}", err(&o));
+    // Falco's configuration errors
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("threshold_oor")]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("syscall event drops threshold must be a double in the range [0, 1]"), "{}", err(&o));
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("ignore_log")]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("syscall event drop action \"log\" does not make sense with the \"ignore\" action"));
+    // no simulated drops: nothing
+    let o = kguard(&["detect", "-r", rules, "-e", cap, "-c", &conf("none")]);
+    assert_eq!(code(&o), 0);
+    assert!(out(&o).is_empty() && err(&o).contains("event drop detected: 0 occurrences"), "{}", err(&o));
+}

@@ -130,6 +130,54 @@ impl Alert {
     }
 }
 
+/// A message of Falco's own (source `internal`), such as the syscall event drop alert: Falco's
+/// `handle_msg` shape, with string `output_fields` and no tags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InternalAlert {
+    /// Time (ns since the epoch).
+    pub time_ns: i64,
+    /// Rule name (`Falco internal: …`).
+    pub rule: String,
+    /// Priority.
+    pub priority: Priority,
+    /// The message.
+    pub message: String,
+    /// The fields, in the order given.
+    pub output_fields: Vec<(String, String)>,
+}
+
+impl InternalAlert {
+    /// The text line: `<time>: <Priority> <message> (k1="v1" k2="v2" ...)`, the time as in
+    /// [`Alert::output`].
+    #[must_use]
+    pub fn output(&self) -> String {
+        let t = kguard_model::time::format_rfc3339_nanos(self.time_ns);
+        let t = t.strip_suffix('Z').map_or_else(|| t.clone(), |s| format!("{s}+0000"));
+        let fields: Vec<String> =
+            self.output_fields.iter().map(|(k, v)| format!("{k}={}", serde_json::Value::from(v.as_str()))).collect();
+        format!("{t}: {} {} ({})", self.priority, self.message, fields.join(" "))
+    }
+
+    /// Falco's JSON (`hostname`, `output` (the message alone), `output_fields`, `priority`,
+    /// `rule`, `source` = `internal`, `time`).
+    #[must_use]
+    pub fn to_json(&self, hostname: &str) -> serde_json::Value {
+        let mut fields = serde_json::Map::new();
+        for (k, v) in &self.output_fields {
+            fields.insert(k.clone(), serde_json::Value::String(v.clone()));
+        }
+        serde_json::json!({
+            "hostname": hostname,
+            "output": self.message,
+            "output_fields": fields,
+            "priority": self.priority.as_str(),
+            "rule": self.rule,
+            "source": "internal",
+            "time": kguard_model::time::format_rfc3339_nanos(self.time_ns),
+        })
+    }
+}
+
 /// Compiled rules, ready to evaluate events.
 #[derive(Clone, Debug, Default)]
 pub struct Engine {

@@ -494,6 +494,105 @@ impl EventView<'_> {
         }
     }
 
+    /// libsinsp's `fs.path.*` (sinsp_filter_check_fspath at libs@48dfd53): for the exit events
+    /// of the current layouts of the system calls that act on paths, when they succeeded, the
+    /// path argument (`name`), or the source and target of two-path calls; `*raw` as passed, the
+    /// others resolved (relative paths after the working directory, or the directory fd for the
+    /// `*at` calls that libsinsp resolves so, `<UNKNOWN>` when that fd is not a known directory).
+    fn fs_path(&self, field: &str) -> Option<String> {
+        /// Where a path comes from: a parameter, or the event's fd (`fd.name`).
+        #[derive(Clone, Copy)]
+        enum Src {
+            Param(&'static str),
+            FdName,
+        }
+        use Src::{FdName, Param};
+        let cur = self.current;
+        // PPME codes (driver/ppm_events_public.h): (success is fd != -1, path, source, target)
+        let (fd_success, path, source, target) = match cur.raw.etype {
+            // mkdir_2, rmdir_2, unlink_2, chown, lchown
+            277 | 279 | 301 | 379 | 381 => (false, Some(Param("path")), None, None),
+            305 => (false, Some(Param("path")), None, None), // mkdirat
+            303 => (false, Some(Param("name")), None, None), // unlinkat_2
+            3 | 307 | 327 => (true, Some(Param("name")), None, None), // open, openat_2, openat2
+            313 | 315 => (false, Some(Param("filename")), None, None), // fchmodat, chmod
+            317 | 383 => (false, Some(FdName), None, None),  // fchmod, fchown
+            385 => (false, Some(Param("pathname")), None, None), // fchownat
+            191 => (false, Some(Param("special")), None, None), // quotactl
+            // rename, renameat, renameat2
+            175 | 177 | 319 => (false, None, Some(Param("oldpath")), Some(Param("newpath"))),
+            // link_2, linkat_2: the new link is the source
+            309 | 311 => (false, None, Some(Param("newpath")), Some(Param("oldpath"))),
+            // symlink, symlinkat
+            179 | 181 => (false, None, Some(Param("linkpath")), Some(Param("target"))),
+            257 => (false, None, Some(Param("dev")), Some(Param("dir"))), // mount
+            387 | 391 => (false, Some(Param("name")), None, None),        // umount, umount2
+            _ => return None,
+        };
+        let raw_int = |n: &str| pnamed(cur, n).and_then(|v| v.as_i64());
+        let ok = if fd_success { raw_int("fd").is_some_and(|fd| fd != -1) } else { raw_int("res") == Some(0) };
+        if !ok {
+            return None;
+        }
+        let (which, raw) = match field {
+            "fs.path.name" => (path, false),
+            "fs.path.nameraw" => (path, true),
+            "fs.path.source" => (source, false),
+            "fs.path.sourceraw" => (source, true),
+            "fs.path.target" => (target, false),
+            "fs.path.targetraw" => (target, true),
+            _ => return None,
+        };
+        let mut p = match which? {
+            Param(n) => String::from_utf8_lossy(pnamed(cur, n)?.as_bytes()?).into_owned(),
+            FdName => self.extract_fd("fd.name")?.into_iter().next()?,
+        };
+        if raw {
+            return Some(p);
+        }
+        self.thread()?;
+        let tid = self.tid();
+        if p.starts_with('/') {
+            return Some(render::concat_path("", &p));
+        }
+        // a directory fd as libsinsp's format_dirfd: its name with a slash, if it is a directory
+        let dir_of = |fd_param: &str| -> String {
+            let f = raw_int(fd_param).and_then(|fd| self.inspector.fd(tid, fd)).filter(|f| f.fd_type == fdt::DIRECTORY);
+            match f {
+                None => "<UNKNOWN>".to_owned(),
+                Some(f) if f.name.is_empty() || f.name.ends_with('/') => f.name.clone(),
+                Some(f) => format!("{}/", f.name),
+            }
+        };
+        let dir = match cur.raw.etype {
+            // openat_2, openat2: the opened fd's name, already resolved by the parser
+            307 | 327 => {
+                p = self.current.fd.as_ref().map_or_else(|| "<UNKNOWN>".to_owned(), |f| f.name.clone());
+                String::new()
+            }
+            // newfstatat, fchownat, fchmodat, mkdirat, unlinkat_2, mknodat
+            419 | 385 | 313 | 305 | 303 | 417 => dir_of("dirfd"),
+            181 if field == "fs.path.source" => dir_of("linkdirfd"),
+            181 => "<UNKNOWN>".to_owned(),
+            319 if field != "fs.path.name" => {
+                // renameat2: libsinsp's parse_dirfd for the old or new directory fd
+                let fd = raw_int(if field == "fs.path.target" { "newdirfd" } else { "olddirfd" });
+                match fd {
+                    Some(-100) => self.inspector.cwd(tid).unwrap_or("").to_owned(),
+                    Some(fd) => match self.inspector.fd(tid, fd) {
+                        None => "<UNKNOWN>".to_owned(),
+                        Some(f) if f.name.is_empty() || f.name.ends_with('/') => f.name.clone(),
+                        Some(f) => format!("{}/", f.name),
+                    },
+                    None => "<UNKNOWN>".to_owned(),
+                }
+            }
+            319 => "<UNKNOWN>".to_owned(),
+            _ => self.inspector.cwd(tid).unwrap_or("").to_owned(),
+        };
+        Some(render::concat_path(&dir, &p))
+    }
+
     fn extract_fd(&self, name: &str) -> Option<Vec<String>> {
         if !self.fd_event() {
             return None;
@@ -753,7 +852,10 @@ impl EventView<'_> {
         if name.starts_with("fd.") {
             return self.extract_fd(name);
         }
-        if name.starts_with("k8s.") || name == "fs.path.name" || name.starts_with("fs.path.") {
+        if name.starts_with("fs.path.") {
+            return self.fs_path(name).map(|p| vec![p]);
+        }
+        if name.starts_with("k8s.") {
             return None;
         }
         let th = self.thread()?;
@@ -766,7 +868,9 @@ impl EventView<'_> {
             "proc.exe" => one(th.exe.clone()),
             "proc.exepath" => one(th.exepath.clone()),
             "proc.pexepath" | "proc.pexe" | "proc.pname" | "proc.pcmdline" => {
-                let p = ins.thread(th.ptid)?;
+                // the parent of the process (libsinsp's get_ancestor_process: the main thread's
+                // parent, by its main thread), not of the thread
+                let p = &self.ancestor(th, 1)?;
                 one(match name {
                     "proc.pexepath" => p.exepath.clone(),
                     "proc.pexe" => p.exe.clone(),

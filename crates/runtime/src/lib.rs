@@ -9,11 +9,13 @@
 //!   from the capture's process and fd lists, as libsinsp's parsers do.
 //! * [`fields`]: [`fields::SyscallFields`], the `syscall` source for `kguard_detect`, and the
 //!   event view it reads.
+//! * [`drops`]: Falco's syscall event drop monitoring (`syscall_event_drops`) and its alert.
 //! * [`writer`]: writes captures in the same format (section 1.2, current block versions).
 //!
 //! Pure: callers pass readers or bytes; nothing here opens a file.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod drops;
 pub mod event;
 pub mod fields;
 pub mod render;

@@ -743,7 +743,13 @@ impl Inspector {
         let enter = event::is_enter(raw.etype);
         let uses_fd = info.flags & (ef::USES_FD | ef::CREATES_FD | ef::DESTROYS_FD) != 0;
         let mut cur = Current { raw, info, fd: None, lastevent_fd: -1, enter_params: None };
-        if !is_internal && let Some(t) = self.threads.get_mut(&tid) {
+        // libsinsp's reset() leaves the thread's last event alone on a scheduler switch, which
+        // comes between the enter and exit events of a system call
+        let sched_switch = enter && info.name == "switch";
+        if !is_internal
+            && !sched_switch
+            && let Some(t) = self.threads.get_mut(&tid)
+        {
             if enter {
                 t.lastevent_fd = -1;
                 if info.flags & ef::USES_FD != 0 {
@@ -753,10 +759,26 @@ impl Inspector {
                     }
                 }
                 t.enter_params.clone_from(&cur.raw.params);
-            } else if t.lastevent_type == Some(cur.raw.etype.wrapping_sub(1)) {
+            } else if t.lastevent_type == Some(cur.raw.etype.wrapping_sub(1))
+                // a successful execveat returns as an execve exit event
+                || (info.name == "execve"
+                    && t.lastevent_type.and_then(event::info).is_some_and(|i| i.name == "execveat"))
+            {
                 cur.enter_params = Some(std::mem::take(&mut t.enter_params));
             } else {
                 t.lastevent_fd = -1;
+            }
+            // an exit event with no fd from its enter takes the one it carries (libscap's
+            // get_exit_event_fd_location; old layouts without it keep -1)
+            if !enter
+                && t.lastevent_fd == -1
+                && info.flags & ef::USES_FD != 0
+                && let Some(v) = exit_fd_location(cur.raw.etype)
+                    .filter(|l| cur.raw.params.get(*l).is_some_and(|p| !p.is_empty()))
+                    .and_then(|l| param(&cur, l))
+                    .and_then(|v| ival(&v))
+            {
+                t.lastevent_fd = v;
             }
             t.lastevent_type = Some(cur.raw.etype);
             cur.lastevent_fd = t.lastevent_fd;
@@ -1130,6 +1152,9 @@ impl Inspector {
         }
         let get = |n: &str| pnamed(cur, n);
         let geti = |n: &str| get(n).and_then(|v| ival(&v));
+        if res > 0 && !self.clone_caller_creates_child(tid, cur) {
+            return;
+        }
         let parent_tid = if res == 0 { geti("ptid").unwrap_or(-1) } else { tid };
         let parent = self.threads.get(&parent_tid).cloned().or_else(|| self.threads.get(&tid).cloned());
         let mut t = Thread::unknown(child);
@@ -1141,11 +1166,17 @@ impl Inspector {
         }
         t.pid = geti("pid").unwrap_or(child);
         if res > 0 {
-            // the parent's view: the child's pid is the returned tid for a new process
+            // the caller's view: a new process is its child; a new thread is in its process,
+            // with the process's parent as its parent
             let flags = geti("flags").unwrap_or(0);
             // PPM_CL_CLONE_THREAD = 1 << 13 (the clone_flags table)
-            t.pid = if flags & (1 << 13) != 0 { geti("pid").unwrap_or(tid) } else { child };
-            t.ptid = tid;
+            if flags & (1 << 13) != 0 {
+                t.pid = geti("pid").unwrap_or(tid);
+                t.ptid = geti("ptid").unwrap_or(-1);
+            } else {
+                t.pid = child;
+                t.ptid = tid;
+            }
         } else {
             t.ptid = geti("ptid").unwrap_or(-1);
         }
@@ -1164,8 +1195,14 @@ impl Inspector {
         t.flags = geti("flags").and_then(|f| u32::try_from(f).ok()).unwrap_or(0);
         t.uid = geti("uid").and_then(|u| u32::try_from(u).ok()).unwrap_or(u32::MAX);
         t.gid = geti("gid").and_then(|u| u32::try_from(u).ok()).unwrap_or(u32::MAX);
-        t.vtid = geti("vtid").unwrap_or(-1);
-        t.vpid = geti("vpid").unwrap_or(-1);
+        if res > 0 {
+            // the caller's view, outside a pid namespace (else the child makes its own entry)
+            t.vtid = t.tid;
+            t.vpid = t.pid;
+        } else {
+            t.vtid = geti("vtid").unwrap_or(child);
+            t.vpid = geti("vpid").unwrap_or(-1);
+        }
         t.clone_ts = cur.raw.ts;
         if let Some(p) = &parent {
             t.sid = p.sid;
@@ -1188,6 +1225,34 @@ impl Inspector {
         if self.room_for_thread(child) {
             self.threads.insert(child, t);
         }
+    }
+
+    /// The caller's side of a successful clone (libsinsp's `parse_clone_exit_caller`): a caller
+    /// not known before gets its ids from the event; then whether the caller makes the child's
+    /// entry. It does not when the child is in a pid namespace (`CLONE_CHILD_IN_PIDNS`,
+    /// `CLONE_NEWPID`, `CLONE_PARENT`, or a caller whose virtual tid is not its tid: the caller
+    /// cannot know the child's ids) or for a vfork (the child may have exited already): the
+    /// child's own clone exit event makes it.
+    fn clone_caller_creates_child(&mut self, tid: i64, cur: &Current) -> bool {
+        let geti = |n: &str| pnamed(cur, n).and_then(|v| ival(&v));
+        let Some(caller) = self.threads.get_mut(&tid) else { return false };
+        if caller.tid < 0 || caller.pid < 0 || caller.ptid < 0 {
+            caller.pid = geti("pid").unwrap_or(caller.pid);
+            caller.ptid = geti("ptid").unwrap_or(caller.ptid);
+            match (geti("vtid"), geti("vpid")) {
+                (Some(vt), Some(vp)) => (caller.vtid, caller.vpid) = (vt, vp),
+                _ => (caller.vtid, caller.vpid) = (tid, -1),
+            }
+        }
+        let flags = geti("flags").unwrap_or(0);
+        let flag = |name: &str| {
+            event::flag_table_named("clone_flags").iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| i64::from(*v))
+        };
+        let in_pidns = flag("CLONE_CHILD_IN_PIDNS") | flag("CLONE_NEWPID") | flag("CLONE_PARENT");
+        if flags & in_pidns != 0 || caller.vtid != tid {
+            return false;
+        }
+        flags & flag("CLONE_VFORK") == 0 && cur.info.name != "vfork"
     }
 
     /// Whether `tid` is in the thread table or there is room for it (else it is counted as
@@ -1415,6 +1480,20 @@ pub fn param(cur: &Current, i: usize) -> Option<Value> {
     Some(event::decode(p, cur.raw.params.get(i)?))
 }
 
+/// Where the fd is among an exit event's parameters (libscap's `get_exit_event_fd_location` at
+/// libs@48dfd53, by PPME code), for the exit events of the current layouts that carry it.
+fn exit_fd_location(etype: u16) -> Option<usize> {
+    Some(match etype {
+        5 | 25 | 37 | 45 | 47 | 51 | 55 | 71 | 87 | 89 | 97 | 151 | 171 | 237 | 239 | 241 | 243 | 303 | 305 | 313
+        | 317 | 333 | 341 | 343 | 363 | 365 | 367 | 373 | 383 | 385 | 413 | 417 | 419 => 1,
+        7 | 9 | 21 | 23 | 29 | 31 | 33 | 49 | 113 | 115 | 119 | 123 | 167 | 181 | 189 => 2,
+        35 | 117 | 121 => 3,
+        53 => 5,
+        161 | 163 => 8,
+        _ => return None,
+    })
+}
+
 /// A parameter of the current event by name.
 #[must_use]
 pub fn pnamed(cur: &Current, name: &str) -> Option<Value> {
@@ -1429,4 +1508,119 @@ pub fn enter_named(cur: &Current, name: &str) -> Option<Value> {
     let info = event::info(cur.raw.etype.wrapping_sub(1))?;
     let i = info.params.iter().take(ps.len()).position(|p| p.name == name)?;
     Some(event::decode(info.params.get(i)?, ps.get(i)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scap::ThreadInfo;
+
+    /// The last (current) code of an event name, enter or exit.
+    fn code(name: &str, enter: bool) -> u16 {
+        *event::codes_named(name).iter().rev().find(|c| event::is_enter(**c) == enter).unwrap()
+    }
+
+    /// An event with the named parameters given (the others empty).
+    fn ev(tid: u64, etype: u16, given: &[(&str, Vec<u8>)]) -> Block {
+        let info = event::info(etype).unwrap();
+        let params = info
+            .params
+            .iter()
+            .map(|p| given.iter().find(|(n, _)| *n == p.name).map(|(_, b)| b.clone()).unwrap_or_default())
+            .collect();
+        Block::Event(RawEvent { num: 0, offset: 0, cpu: 0, flags: 0, ts: 1_000, tid, etype, params })
+    }
+
+    fn i64b(v: i64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    fn u32b(v: u32) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    fn text(v: &str) -> Vec<u8> {
+        let mut b = v.as_bytes().to_vec();
+        b.push(0);
+        b
+    }
+
+    fn field(ins: &Inspector, name: &str) -> Option<String> {
+        ins.view().unwrap().field(name, None).map(|v| v.join(","))
+    }
+
+    #[test]
+    fn a_scheduler_switch_between_enter_and_exit_keeps_the_fd() {
+        let mut ins = Inspector::new();
+        ins.feed(ev(7, code("write", true), &[("fd", i64b(1)), ("size", u32b(5))]));
+        ins.feed(ev(7, code("switch", true), &[("next", i64b(8))]));
+        ins.feed(ev(7, code("write", false), &[("res", i64b(5)), ("data", b"hello".to_vec())]));
+        assert_eq!(field(&ins, "fd.num").as_deref(), Some("1"));
+        // an exit without its enter: the fd is not trusted
+        ins.feed(ev(7, code("read", false), &[("res", i64b(5)), ("data", b"hello".to_vec())]));
+        assert_eq!(field(&ins, "fd.num").as_deref(), Some("-1"));
+    }
+
+    fn process_list() -> Block {
+        let t = |tid: u64, pid: u64, ptid: u64, comm: &str, vtid: i64| ThreadInfo {
+            tid,
+            pid,
+            ptid,
+            comm: comm.as_bytes().to_vec(),
+            exe: comm.as_bytes().to_vec(),
+            vtid,
+            vpid: vtid,
+            ..ThreadInfo::default()
+        };
+        // bash (100) started curl (200); curl's vtid is known, wget's (300) is not
+        Block::Threads(vec![t(100, 100, 1, "bash", 100), t(200, 200, 100, "curl", 200), t(300, 300, 100, "wget", -1)])
+    }
+
+    fn clone_exit(tid: u64, res: i64, pid: i64, ptid: i64, flags: u32, vtid: i64) -> Block {
+        ev(
+            tid,
+            code("clone", false),
+            &[
+                ("res", i64b(res)),
+                ("exe", text("curl")),
+                ("tid", i64b(i64::try_from(tid).unwrap())),
+                ("pid", i64b(pid)),
+                ("ptid", i64b(ptid)),
+                ("comm", text("curl")),
+                ("flags", u32b(flags)),
+                ("vtid", i64b(vtid)),
+                ("vpid", i64b(pid)),
+            ],
+        )
+    }
+
+    const CLONE_THREAD: u32 = 1 << 13;
+
+    #[test]
+    fn a_thread_made_by_its_caller_has_its_own_vtid_and_its_process_parent() {
+        let mut ins = Inspector::new();
+        ins.feed(process_list());
+        // curl (200) makes thread 201: the caller's exit event carries the caller's ids
+        ins.feed(clone_exit(200, 201, 200, 100, CLONE_THREAD, 200));
+        let t = ins.thread(201).unwrap();
+        assert_eq!((t.pid, t.ptid, t.vtid, t.vpid), (200, 100, 201, 200));
+        ins.feed(ev(201, code("close", true), &[("fd", i64b(3))]));
+        assert_eq!(field(&ins, "thread.vtid").as_deref(), Some("201"));
+        // proc.p* are about the process: curl's parent
+        assert_eq!(field(&ins, "proc.pname").as_deref(), Some("bash"));
+    }
+
+    #[test]
+    fn a_caller_without_a_known_vtid_leaves_the_entry_to_the_child() {
+        let mut ins = Inspector::new();
+        ins.feed(process_list());
+        // wget (300), whose vtid the process list does not have, makes thread 301
+        ins.feed(clone_exit(300, 301, 300, 100, CLONE_THREAD, 300));
+        assert!(ins.thread(301).is_none());
+        // the thread's own exit event makes it, with its ids from the event
+        ins.feed(clone_exit(301, 0, 300, 100, CLONE_THREAD, 301));
+        let t = ins.thread(301).unwrap();
+        assert_eq!((t.pid, t.ptid, t.vtid, t.vpid), (300, 100, 301, 300));
+        assert_eq!(field(&ins, "proc.pname").as_deref(), Some("bash"));
+    }
 }

@@ -4,7 +4,8 @@
 //! what "agree" means). Per case: the rules files in order, `-D`/`-t`/`-T`, the priority
 //! threshold, the capture; agree = alerts exactly when `detect: True`, every `detect_counts`
 //! entry equal, an alert at every `detect_level`. Falco 0.35 evaluated enter and exit events and
-//! fired the first matching rule per event, as kguard does.
+//! fired the first matching rule per event, as kguard does. The `syscall_drops` cases run the
+//! capture through [`kguard_runtime::drops::DropMonitor`] with the case's configuration.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -166,8 +167,8 @@ fn run_case(root: &Path, name: &str, case: &YamlNode) -> Result<Outcome, String>
     if case.get("validate_rules_file").is_some() {
         return run_validate(root, name, case);
     }
-    if case.get("conf_file").is_some_and(|c| c.as_str().is_some_and(|c| c.contains("drops"))) {
-        return Ok(Outcome::Skipped("syscall_drops"));
+    if let Some(conf) = case.get("conf_file").and_then(YamlNode::as_str).filter(|c| c.contains("drops")) {
+        return run_drops(root, case, conf);
     }
     let trace = case.get("trace_file").and_then(YamlNode::as_str).unwrap_or("");
     let trace_path = root.join("test").join(trace);
@@ -233,6 +234,85 @@ fn run_case(root: &Path, name: &str, case: &YamlNode) -> Result<Outcome, String>
             }
         }
     }
+    Ok(Outcome::Agree)
+}
+
+/// The regexes of `key` (one or a list), each searched in `text` (DOTALL, as the harness does):
+/// an error naming the first that is not found (`want`) or found (`!want`).
+fn check_regexes(case: &YamlNode, key: &str, text: &str, want: bool) -> Result<(), String> {
+    for r in strings(case.get(key)) {
+        let re = regex::Regex::new(&format!("(?s){r}")).map_err(|e| format!("{key} {r:?}: {e}"))?;
+        if re.is_match(text) != want {
+            return Err(format!("{key} {r:?} {}: {text:?}", if want { "not found" } else { "found" }));
+        }
+    }
+    Ok(())
+}
+
+/// A `syscall_drops` case: the configuration's `syscall_event_drops` (Falco's errors for bad
+/// values), then the capture through the drop monitor before the rules, as Falco runs it; stderr
+/// holds what is logged at the configured `log_level` and the monitor's summary, stdout the alerts
+/// (Falco's text lines). Agree = same exit status (1: an error or the `exit` action), every
+/// `stdout`/`stderr` (`_not`)`_contains` regex, and the detect flag when the run succeeds.
+fn run_drops(root: &Path, case: &YamlNode, conf: &str) -> Result<Outcome, String> {
+    use kguard_runtime::drops::{DropEffect, DropMonitor, DropStats, FalcoConfig};
+    let conf_path = root.join("test").join(conf);
+    let want_exit = case.get("exit_status").and_then(YamlNode::as_i64).unwrap_or(0);
+    let (mut stdout, mut stderr, mut exit) = (String::new(), String::new(), 0i64);
+    match FalcoConfig::parse(&read(&conf_path), &conf_path.display().to_string()) {
+        Err(e) => {
+            stderr.push_str(&format!("Error: {e}\n"));
+            exit = 1;
+        }
+        Ok(cfg) => {
+            let files = rules_files(root, case);
+            let texts: Vec<(String, String)> = files.iter().map(|p| (p.display().to_string(), read(p))).collect();
+            let refs: Vec<(&str, &str)> = texts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let (engine, _) = kguard_detect::load_with(&refs, &[&SyscallFields]).map_err(|m| {
+                format!("load failed: {}", m.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            })?;
+            let trace = root.join("test").join(case.get("trace_file").and_then(YamlNode::as_str).unwrap_or(""));
+            let mut monitor = DropMonitor::new(cfg.drops.clone(), DropStats::default(), false);
+            let mut events = kguard_runtime::Capture::new(std::fs::File::open(&trace).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+            let mut alerts = 0usize;
+            'events: while let Some(ev) = events.next_event().map_err(|e| e.to_string())? {
+                for effect in monitor.on_event(ev.current.raw.ts, DropStats::default) {
+                    match effect {
+                        DropEffect::Log { level, message } if level <= cfg.log_level => {
+                            stderr.push_str(&message);
+                            stderr.push('\n');
+                        }
+                        DropEffect::Log { .. } => {}
+                        DropEffect::Alert(a) => {
+                            stdout.push_str(&a.output());
+                            stdout.push('\n');
+                        }
+                        DropEffect::Exit => {
+                            exit = 1;
+                            break 'events;
+                        }
+                    }
+                }
+                if ev.is_internal() {
+                    continue;
+                }
+                alerts += engine.process_event("syscall", &ev).len();
+            }
+            stderr.push_str(&monitor.summary());
+            let detect = case.get("detect").and_then(YamlNode::as_bool).unwrap_or(false);
+            if exit == 0 && detect != (alerts > 0) {
+                return Err(format!("detect {detect}, got {alerts} alerts"));
+            }
+        }
+    }
+    if exit != want_exit {
+        return Err(format!("exit status {exit}, expected {want_exit}; stderr: {stderr:?}"));
+    }
+    check_regexes(case, "stderr_contains", &stderr, true)?;
+    check_regexes(case, "stderr_not_contains", &stderr, false)?;
+    check_regexes(case, "stdout_contains", &stdout, true)?;
+    check_regexes(case, "stdout_not_contains", &stdout, false)?;
     Ok(Outcome::Agree)
 }
 
