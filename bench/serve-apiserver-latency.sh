@@ -123,8 +123,8 @@ done
 # COUNT sequential requests on one kept-alive connection; one time per line
 run() {
   local ns=$1 args=()
-  for _ in $(seq "$COUNT"); do args+=("$KUBE_SERVER/api/v1/namespaces/$ns/pods?dryRun=All"); done
-  curl -s -o /dev/null -w '%{time_total}\n' --cacert "$KUBE_CA_CERT" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+  for _ in $(seq "$COUNT"); do args+=(-o /dev/null "$KUBE_SERVER/api/v1/namespaces/$ns/pods?dryRun=All"); done
+  curl -s -w '%{time_total}\n' --cacert "$KUBE_CA_CERT" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
     -H 'Content-Type: application/json' --data-binary "$pod" "${args[@]}"
 }
 for r in $(seq "$ROUNDS"); do
