@@ -94,9 +94,9 @@ impl RulesReview {
     /// The table `kubectl auth can-i --list` prints for this review (kubectl's `printStatus`):
     /// every rule broken down to one group, resource, verb and name (non-resource rules to one
     /// URL and verb), the resource rules of one group/resource/name compacted back into one
-    /// row with their verbs in the order first met (each once), rows stably sorted by the Go `String()` of the
-    /// rule, and the columns aligned as kubectl's tab writer aligns them (minimum width 6,
-    /// padding 3). `headers` adds the `Resources  Non-Resource URLs  Resource Names  Verbs` line.
+    /// row with their verbs in the order first met (each once), rows stably sorted by the Go
+    /// `String()` of the rule, and the columns aligned as kubectl's tab writer aligns them
+    /// (minimum width 6, padding 3). `headers` adds the `Resources  Non-Resource URLs  Resource Names  Verbs` line.
     #[must_use]
     pub fn kubectl_table(&self, headers: bool) -> String {
         let mut broken: Vec<PolicyRule> = Vec::new();
@@ -133,6 +133,9 @@ impl RulesReview {
         // their verbs; the others keep their order and come first
         let mut other: Vec<PolicyRule> = Vec::new();
         let mut simple: Vec<PolicyRule> = Vec::new();
+        // (group, resource, name) of a simple rule → its place in `simple`
+        type Key = (Vec<String>, Vec<String>, Vec<String>);
+        let mut index: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
         for r in broken {
             let is_simple = r.non_resource_urls.is_empty()
                 && r.api_groups.len() == 1
@@ -142,10 +145,8 @@ impl RulesReview {
                 other.push(r);
                 continue;
             }
-            let same = |s: &&mut PolicyRule| {
-                s.api_groups == r.api_groups && s.resources == r.resources && s.resource_names == r.resource_names
-            };
-            match simple.iter_mut().find(same) {
+            let key = (r.api_groups.clone(), r.resources.clone(), r.resource_names.clone());
+            match index.get(&key).and_then(|&i| simple.get_mut(i)) {
                 Some(s) => {
                     for v in r.verbs {
                         if !s.verbs.contains(&v) {
@@ -153,7 +154,10 @@ impl RulesReview {
                         }
                     }
                 }
-                None => simple.push(r),
+                None => {
+                    index.insert(key, simple.len());
+                    simple.push(r);
+                }
             }
         }
         other.extend(simple);
@@ -223,4 +227,57 @@ fn combine_resource_group(resources: &[String], groups: &[String]) -> String {
         out.push_str(s);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn rule(verbs: &[&str], groups: &[&str], resources: &[&str], names: &[&str], urls: &[&str]) -> PolicyRule {
+        let v = |x: &[&str]| x.iter().map(|s| (*s).to_owned()).collect();
+        PolicyRule {
+            verbs: v(verbs),
+            api_groups: v(groups),
+            resources: v(resources),
+            resource_names: v(names),
+            non_resource_urls: v(urls),
+        }
+    }
+
+    /// kubectl's layout: rules broken down and compacted (each verb once, in the order met),
+    /// sorted by the Go String() (verbs first: `[get list watch]` before `[get list]`, an empty
+    /// `APIGroups:[]` before `[apps]`), columns as wide as their widest cell plus 3.
+    #[test]
+    fn kubectl_table_layout() {
+        let review = RulesReview {
+            resource_rules: vec![
+                rule(&["get", "list"], &[""], &["pods", "pods/log"], &[], &[]),
+                rule(&["list", "watch"], &[""], &["pods"], &[], &[]),
+                rule(&["get"], &["apps"], &["deployments"], &["web", "api"], &[]),
+            ],
+            non_resource_rules: vec![rule(&["get"], &[], &[], &[], &["/healthz", "/api/*"])],
+            ..RulesReview::default()
+        };
+        let want = "\
+Resources          Non-Resource URLs   Resource Names   Verbs
+pods               []                  []               [get list watch]
+pods/log           []                  []               [get list]
+                   [/api/*]            []               [get]
+                   [/healthz]          []               [get]
+deployments.apps   []                  [api]            [get]
+deployments.apps   []                  [web]            [get]
+";
+        assert_eq!(review.kubectl_table(true), want);
+        // without the header line, the columns are as wide as the rules need
+        let bare = "\
+pods               []           []      [get list watch]
+pods/log           []           []      [get list]
+                   [/api/*]     []      [get]
+                   [/healthz]   []      [get]
+deployments.apps   []           [api]   [get]
+deployments.apps   []           [web]   [get]
+";
+        assert_eq!(review.kubectl_table(false), bare);
+    }
 }
