@@ -189,6 +189,9 @@ enum Slot {
 pub enum DbError {
     /// `-EEXIST`: the rule conflicts with an existing one (same comparisons, different action).
     Exists,
+    /// libseccomp's tree merge linked a level into a loop (libseccomp 2.5.4 and 2.6.x then spin
+    /// forever in `_db_tree_put`); the rule is refused instead and the database rolled back.
+    Loop,
 }
 
 /// One architecture's database (`struct db_filter`).
@@ -201,13 +204,57 @@ pub struct Db {
     /// Rules added successfully, in order (native numbering): replayed for snapshots.
     pub(crate) rules: Vec<Rule>,
     scratch: Node,
+    /// Set when a walk finds a level linked into a loop or a tree deeper than any rule makes;
+    /// every walk then stops and `rule_add` answers [`DbError::Loop`].
+    broken: std::cell::Cell<bool>,
+    /// Recursion depth of the tree walks (bounded by [`MAX_TREE_DEPTH`]).
+    depth: std::cell::Cell<u32>,
 }
+
+/// A rule makes at most two levels per argument (high and low words), and one walk may start
+/// another below it: 64 levels is far past any real tree, so deeper means a loop.
+const MAX_TREE_DEPTH: usize = 8 * ARG_COUNT_MAX + 16;
 
 impl Db {
     /// An empty database (`_db_init`).
     #[must_use]
     pub fn new(arch: Arch) -> Self {
-        Db { arch, nodes: Vec::new(), syscalls: Vec::new(), rules: Vec::new(), scratch: Node::blank() }
+        Db {
+            arch,
+            nodes: Vec::new(),
+            syscalls: Vec::new(),
+            rules: Vec::new(),
+            scratch: Node::blank(),
+            broken: std::cell::Cell::new(false),
+            depth: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Marks the database broken (a loop was found) and returns true.
+    fn mark_broken(&self) -> bool {
+        self.broken.set(true);
+        true
+    }
+
+    /// Whether a walk that has taken `steps` steps along one level has gone round a loop.
+    fn looped(&self, steps: usize) -> bool {
+        self.broken.get() || (steps > self.nodes.len() && self.mark_broken())
+    }
+
+    /// Enters one recursion level of a tree walk; false (and broken) when deeper than `limit`.
+    /// Walks down a tree recurse at most [`MAX_TREE_DEPTH`] deep; freeing a level recurses along
+    /// it, so `node_put` allows one more level per node.
+    fn enter(&self, limit: usize) -> bool {
+        let d = self.depth.get() + 1;
+        self.depth.set(d);
+        if usize::try_from(d).unwrap_or(usize::MAX) > limit {
+            self.mark_broken();
+        }
+        !self.broken.get()
+    }
+
+    fn leave(&self) {
+        self.depth.set(self.depth.get().saturating_sub(1));
     }
 
     pub(crate) fn n(&self, i: Idx) -> &Node {
@@ -299,7 +346,12 @@ impl Db {
     }
 
     fn level_start(&self, mut i: Idx) -> Idx {
+        let mut steps = 0;
         while let Some(p) = self.n(i).lvl_prv {
+            steps += 1;
+            if self.looped(steps) {
+                break;
+            }
             i = p;
         }
         i
@@ -309,7 +361,12 @@ impl Db {
     fn level_clean(&mut self, node: Idx) -> u32 {
         let start = self.level_start(node);
         let mut n = Some(start);
+        let mut steps = 0;
         while let Some(i) = n {
+            steps += 1;
+            if self.looped(steps) {
+                return 0;
+            }
             let nn = self.n(i);
             let links = u32::from(nn.lvl_prv.is_some()) + u32::from(nn.lvl_nxt.is_some());
             if nn.refcnt > links {
@@ -319,10 +376,13 @@ impl Db {
         }
         let mut cnt = 0;
         let mut n = Some(start);
-        let mut guard = self.nodes.len() + 1;
-        while n.is_some() && guard > 0 {
+        let mut steps = 0;
+        while n.is_some() {
+            steps += 1;
+            if self.looped(steps) {
+                break;
+            }
             cnt += self.node_put(&mut n);
-            guard -= 1;
         }
         cnt
     }
@@ -339,6 +399,16 @@ impl Db {
     /// `_db_node_put`.
     fn node_put(&mut self, node: &mut Option<Idx>) -> u32 {
         let Some(n) = *node else { return 0 };
+        if !self.enter(self.nodes.len() + MAX_TREE_DEPTH) {
+            self.leave();
+            return 0;
+        }
+        let cnt = self.node_put_inner(node, n);
+        self.leave();
+        cnt
+    }
+
+    fn node_put_inner(&mut self, node: &mut Option<Idx>, n: Idx) -> u32 {
         let mut cnt = 0;
         let refcnt = self.n(n).refcnt.saturating_sub(1);
         self.nm(n).refcnt = refcnt;
@@ -385,10 +455,25 @@ impl Db {
 
     /// `_db_tree_remove`.
     fn tree_remove(&mut self, tree: Slot, node: Idx) -> u32 {
+        if !self.enter(MAX_TREE_DEPTH) {
+            self.leave();
+            return 0;
+        }
+        let r = self.tree_remove_level(tree, node);
+        self.leave();
+        r
+    }
+
+    fn tree_remove_level(&mut self, tree: Slot, node: Idx) -> u32 {
         let Some(t) = self.slot_get(tree) else { return 0 };
         let mut cnt = 0;
         let mut c_iter = self.level_start(t);
+        let mut steps = 0;
         loop {
+            steps += 1;
+            if self.looped(steps) {
+                return cnt;
+            }
             if c_iter == node || {
                 cnt += self.tree_remove(Slot::NxtT(c_iter), node);
                 cnt += self.tree_remove(Slot::NxtF(c_iter), node);
@@ -422,9 +507,24 @@ impl Db {
 
     /// `_db_tree_act_check`: 0 when every action in the tree is `action`.
     fn tree_act_check(&self, tree: Option<Idx>, action: u32) -> Result<(), DbError> {
+        if !self.enter(MAX_TREE_DEPTH) {
+            self.leave();
+            return Err(DbError::Loop);
+        }
+        let r = self.tree_act_check_level(tree, action);
+        self.leave();
+        r
+    }
+
+    fn tree_act_check_level(&self, tree: Option<Idx>, action: u32) -> Result<(), DbError> {
         let Some(t) = tree else { return Ok(()) };
         let mut c = Some(self.level_start(t));
+        let mut steps = 0;
         while let Some(i) = c {
+            steps += 1;
+            if self.looped(steps) {
+                return Err(DbError::Loop);
+            }
             let n = self.n(i);
             if (n.act_t_flg && n.act_t != action) || (n.act_f_flg && n.act_f != action) {
                 return Err(DbError::Exists);
@@ -437,8 +537,18 @@ impl Db {
     }
 
     /// `_db_tree_prune`.
-    #[allow(clippy::too_many_lines)]
     fn tree_prune(&mut self, existing: Option<Idx>, new: Option<Idx>, state: &mut IterState) -> u32 {
+        if !self.enter(MAX_TREE_DEPTH) {
+            self.leave();
+            return 0;
+        }
+        let r = self.tree_prune_level(existing, new, state);
+        self.leave();
+        r
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn tree_prune_level(&mut self, existing: Option<Idx>, new: Option<Idx>, state: &mut IterState) -> u32 {
         let mut cnt = 0;
         let mut state_new = *state;
         let (Some(x0), Some(n_iter)) = (existing, new) else {
@@ -448,7 +558,12 @@ impl Db {
             return Self::prune_return(state, state_new, cnt);
         }
         let mut x_iter: Option<Idx> = Some(self.level_start(x0));
+        let mut steps = 0;
         while let Some(xi) = x_iter {
+            steps += 1;
+            if self.looped(steps) {
+                return Self::prune_return(state, state_new, cnt);
+            }
             let x_iter_next = self.n(xi).lvl_nxt;
             let mut cur = Some(xi);
             'node: {
@@ -589,11 +704,26 @@ impl Db {
     }
 
     /// `_db_tree_add`.
-    #[allow(clippy::too_many_lines)]
     fn tree_add(&mut self, existing: Slot, new: Idx, state: &IterState) -> Result<(), DbError> {
+        if !self.enter(MAX_TREE_DEPTH) {
+            self.leave();
+            return Err(DbError::Loop);
+        }
+        let r = self.tree_add_level(existing, new, state);
+        self.leave();
+        r
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn tree_add_level(&mut self, existing: Slot, new: Idx, state: &IterState) -> Result<(), DbError> {
         let Some(mut x_iter) = self.slot_get(existing) else { return Ok(()) };
         let n_iter = new;
+        let mut steps = 0;
         loop {
+            steps += 1;
+            if self.looped(steps) {
+                return Err(DbError::Loop);
+            }
             if self.chain_eq(x_iter, n_iter) {
                 let n = self.n(n_iter).clone();
                 if n.act_t_flg {
@@ -885,7 +1015,21 @@ impl Db {
     }
 
     /// `db_rule_add`: adds a rule whose syscall is already this architecture's number.
+    ///
+    /// libseccomp's merge can link a level into a loop (2.5.4 and 2.6.1 then spin forever freeing
+    /// it); every walk here is bounded, and such a rule is refused with [`DbError::Loop`]. The
+    /// database is then inconsistent: the caller rebuilds it from its rules.
     pub(crate) fn rule_add(&mut self, rule: &Rule) -> Result<(), DbError> {
+        self.broken.set(false);
+        self.depth.set(0);
+        let r = self.rule_add_inner(rule);
+        if self.broken.get() {
+            return Err(DbError::Loop);
+        }
+        r
+    }
+
+    fn rule_add_inner(&mut self, rule: &Rule) -> Result<(), DbError> {
         let (new_chains, new_cnt) = if self.arch.is_64() { self.rule_gen_64(rule) } else { self.rule_gen_32(rule) };
         let mut s_new_chains = new_chains;
         #[allow(clippy::cast_sign_loss)]

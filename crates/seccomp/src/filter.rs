@@ -31,12 +31,19 @@ pub enum FilterError {
     /// `-EOPNOTSUPP`: exact rules with several architectures, or an unsupported attribute value.
     #[error("not supported (EOPNOTSUPP)")]
     NotSupported,
+    /// libseccomp's rule merge would link this rule's comparisons into a loop (libseccomp 2.5.4
+    /// and 2.6.1 hang on it); the rule is refused and the filter left as it was.
+    #[error(
+        "the comparisons of this rule cannot be merged with the syscall's earlier rules (libseccomp loops forever on this combination); split or simplify the argument conditions"
+    )]
+    Loop,
 }
 
 impl From<DbError> for FilterError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Exists => FilterError::Exists,
+            DbError::Loop => FilterError::Loop,
         }
     }
 }
