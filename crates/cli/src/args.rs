@@ -173,7 +173,8 @@ pub enum FailOn {
 
 /// `kguard scan`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("inputs").required(true).multiple(true).args(["paths", "filename"])))]
+#[command(group(clap::ArgGroup::new("inputs").required(true).multiple(true)
+    .args(["paths", "filename", "cluster", "kubeconfig", "context", "in_cluster"])))]
 pub struct ScanArgs {
     /// Files or directories to scan (directories recursively: .yaml, .yml, .json); `-` reads stdin.
     #[arg(value_name = "PATH")]
@@ -181,6 +182,16 @@ pub struct ScanArgs {
     /// A file or directory to scan, as kubectl's `-f` (repeatable; the same as a PATH argument).
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     pub filename: Vec<PathBuf>,
+    /// Where to read a live cluster's objects from (with files too, both are scanned).
+    #[command(flatten)]
+    pub source: crate::cluster::ClusterArgs,
+    /// With a cluster: only this namespace's objects, and the Namespace itself (default: every
+    /// namespace and the cluster-scoped objects).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// With a cluster: every namespace (the default; kubectl's `-A`).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Output format: table, json, yaml, sarif, junit, html, markdown or kubesec (kubesec's JSON
     /// and exit codes).
     #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "table",

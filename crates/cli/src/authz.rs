@@ -48,8 +48,13 @@ pub struct CanIArgs {
     #[arg(short = 'A', long, conflicts_with = "namespace")]
     pub all_namespaces: bool,
     /// Manifests holding the RBAC objects (and pods, PVs, ... for the Node authorizer).
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    #[arg(short = 'f', long = "filename", value_name = "PATH",
+          required_unless_present_any = ["cluster", "kubeconfig", "context", "in_cluster"])]
     pub paths: Vec<PathBuf>,
+    /// Read the RBAC objects and the Node authorizer's (Pods, PVs, VolumeAttachments,
+    /// ResourceSlices) from a live cluster.
+    #[command(flatten)]
+    pub source: crate::cluster::ClusterArgs,
     /// Authorizers in order, as kube-apiserver's flag (`RBAC,Node,ABAC,AlwaysAllow,AlwaysDeny`).
     #[arg(long, default_value = "Node,RBAC")]
     pub authorization_mode: String,
@@ -91,8 +96,12 @@ pub struct WhoCanArgs {
     #[arg(short, long, default_value = "")]
     pub namespace: String,
     /// Manifests holding the RBAC objects.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    #[arg(short = 'f', long = "filename", value_name = "PATH",
+          required_unless_present_any = ["cluster", "kubeconfig", "context", "in_cluster"])]
     pub paths: Vec<PathBuf>,
+    /// Read the RBAC objects from a live cluster.
+    #[command(flatten)]
+    pub source: crate::cluster::ClusterArgs,
     /// Add the default RBAC policy of a v1.36 cluster (ClusterRoles, ClusterRoleBindings, kube-system Roles and RoleBindings).
     #[arg(long)]
     pub with_defaults: bool,
@@ -106,8 +115,12 @@ pub struct WhoCanArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct RisksArgs {
     /// Manifests holding the RBAC objects.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    #[arg(short = 'f', long = "filename", value_name = "PATH",
+          required_unless_present_any = ["cluster", "kubeconfig", "context", "in_cluster"])]
     pub paths: Vec<PathBuf>,
+    /// Read the RBAC objects from a live cluster.
+    #[command(flatten)]
+    pub source: crate::cluster::ClusterArgs,
     /// Add the default ClusterRoles and ClusterRoleBindings (they resolve references such as
     /// `edit`; defaults themselves are not reported).
     #[arg(long)]
@@ -135,8 +148,32 @@ pub fn run_rbac(cmd: &RbacCommand) -> u8 {
     }
 }
 
-fn load_objects(paths: &[PathBuf], with_defaults: bool) -> Result<Vec<Object>, u8> {
-    let (inputs, mut diagnostics) = load::expand_paths(paths);
+/// The objects of the files and the cluster, and the cluster's URL when one was read.
+fn load_objects(
+    paths: &[PathBuf],
+    with_defaults: bool,
+    source: &crate::cluster::ClusterArgs,
+) -> Result<(Vec<Object>, Option<String>), u8> {
+    let (mut inputs, mut diagnostics) = load::expand_paths(paths);
+    let mut with_defaults = with_defaults;
+    let mut server = None;
+    if source.enabled() {
+        match crate::cluster::authorization(source) {
+            Ok(read) => {
+                server = Some(read.server);
+                inputs.extend(read.inputs);
+                diagnostics.extend(read.diagnostics);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ERROR);
+            }
+        }
+        if with_defaults {
+            eprintln!("warning: --with-defaults is ignored with a cluster: it holds its own default policy");
+            with_defaults = false;
+        }
+    }
     let mut objects = Vec::new();
     for input in &inputs {
         let p = load::load_input(input);
@@ -154,7 +191,7 @@ fn load_objects(paths: &[PathBuf], with_defaults: bool) -> Result<Vec<Object>, u
     if failed && objects.is_empty() {
         return Err(ERROR);
     }
-    Ok(objects)
+    Ok((objects, server))
 }
 
 fn print_diag(d: &Diagnostic) {
@@ -226,7 +263,7 @@ pub fn run_can_i(args: &CanIArgs) -> u8 {
     if abac.is_some() && !modes.contains(&Mode::Abac) {
         eprintln!("warning: --authorization-policy-file is ignored: ABAC is not in --authorization-mode");
     }
-    let objects = match load_objects(&args.paths, args.with_defaults) {
+    let (objects, _) = match load_objects(&args.paths, args.with_defaults, &args.source) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -404,7 +441,7 @@ fn print_rules(out: &mut dyn Write, review: &RulesReview, headers: bool) -> std:
 /// Runs `kguard who-can`: every subject a binding grants the request to, with the binding path.
 /// Exit 0 when someone can, 1 when nobody can, 2 on errors.
 pub fn run_who_can(args: &WhoCanArgs) -> u8 {
-    let objects = match load_objects(&args.paths, args.with_defaults) {
+    let (objects, _) = match load_objects(&args.paths, args.with_defaults, &args.source) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -463,7 +500,7 @@ fn print_who_can(out: &mut dyn Write, answers: &[kguard_authz::WhoCan]) -> std::
 fn input_files(objects: &[Object]) -> (usize, usize) {
     let mut files = std::collections::BTreeSet::new();
     let mut documents = std::collections::BTreeSet::new();
-    for o in objects.iter().filter(|o| !o.file.starts_with('<')) {
+    for o in objects.iter().filter(|o| !o.file.starts_with('<') && !o.file.starts_with("cluster:")) {
         files.insert(&*o.file);
         documents.insert((&*o.file, o.doc_index));
     }
@@ -472,7 +509,7 @@ fn input_files(objects: &[Object]) -> (usize, usize) {
 
 /// Runs `kguard rbac risks`; exit 1 when there are findings.
 pub fn run_risks(args: &RisksArgs) -> u8 {
-    let objects = match load_objects(&args.paths, args.with_defaults) {
+    let (objects, server) = match load_objects(&args.paths, args.with_defaults, &args.source) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -507,6 +544,7 @@ pub fn run_risks(args: &RisksArgs) -> u8 {
             documents: input_files(&objects).1,
             objects: objects.len(),
             scanned: rbac.roles().len() + rbac.bindings().len(),
+            cluster: server,
             ..Summary::default()
         },
         rules,

@@ -12,6 +12,7 @@ mod args;
 mod audit;
 mod authn;
 mod authz;
+mod cluster;
 mod detect;
 mod explain;
 mod mesh;

@@ -40,8 +40,12 @@ pub enum NetpolCommand {
     /// List every allowed connection between workloads and external address ranges.
     List {
         /// Manifest file or directory (repeatable; directories are read recursively; `-` is stdin).
-        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH", required = true)]
+        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH",
+              required_unless_present_any = ["cluster", "kubeconfig", "context", "in_cluster"])]
         files: Vec<PathBuf>,
+        /// Read Namespaces, Pods, workloads, NetworkPolicies and AdminNetworkPolicies from a live cluster.
+        #[command(flatten)]
+        source: crate::cluster::ClusterArgs,
         /// Output format: np-guard's `txt` (also `table`), `json`, `csv`, `md` (also `markdown`),
         /// `dot`, or `html` (a reachability matrix).
         #[arg(short = 'o', long = "output", alias = "format", value_name = "FORMAT", default_value = "txt",
@@ -55,8 +59,12 @@ pub enum NetpolCommand {
     /// Exit status: 0 allowed, 1 denied, 2 input error.
     Reach {
         /// Manifest file or directory (repeatable).
-        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH", required = true)]
+        #[arg(short = 'f', long = "filename", alias = "file", value_name = "PATH",
+              required_unless_present_any = ["cluster", "kubeconfig", "context", "in_cluster"])]
         files: Vec<PathBuf>,
+        /// Read Namespaces, Pods, workloads, NetworkPolicies and AdminNetworkPolicies from a live cluster.
+        #[command(flatten)]
+        source: crate::cluster::ClusterArgs,
         /// Source: workload (`ns/name[Kind]`, `ns/name`, `name`) or IPv4 address.
         from: String,
         /// Destination: workload or IPv4 address.
@@ -88,8 +96,13 @@ const INPUT_ERROR: u8 = 2;
 
 /// Reads the manifests (List items without `kind` take it from the List, as np-guard does).
 /// Problems are printed; `Err` when something could not be read.
-fn read_objects(paths: &[PathBuf]) -> Result<Vec<Object>, ()> {
-    let (inputs, diags) = load::expand_paths(paths);
+fn read_objects(paths: &[PathBuf], source: &crate::cluster::ClusterArgs) -> Result<Vec<Object>, ()> {
+    let (mut inputs, mut diags) = load::expand_paths(paths);
+    if source.enabled() {
+        let read = crate::cluster::netpol(source).map_err(|e| eprintln!("error: {e}"))?;
+        inputs.extend(read.inputs);
+        diags.extend(read.diagnostics);
+    }
     let mut failed = false;
     for d in &diags {
         eprintln!("{d}");
@@ -178,14 +191,14 @@ fn reach_json(r: &kguard_netpol::Reach, objects: &[Object], format: OutFormat) -
 #[must_use]
 pub fn run(cmd: &NetpolCommand) -> u8 {
     match cmd {
-        NetpolCommand::List { files, output, output_file } => {
-            let Ok(objects) = read_objects(files) else { return INPUT_ERROR };
+        NetpolCommand::List { files, source, output, output_file } => {
+            let Ok(objects) = read_objects(files, source) else { return INPUT_ERROR };
             let analysis = kguard_netpol::analyze(&objects);
             print_warnings(&objects, &analysis.cluster);
             write_out(output_file.as_ref(), &analysis.render(engine(*output)))
         }
-        NetpolCommand::Reach { files, from, to, port, protocol, output, output_file } => {
-            let Ok(objects) = read_objects(files) else { return INPUT_ERROR };
+        NetpolCommand::Reach { files, source, from, to, port, protocol, output, output_file } => {
+            let Ok(objects) = read_objects(files, source) else { return INPUT_ERROR };
             let cluster = kguard_netpol::Cluster::from_objects(&objects);
             print_warnings(&objects, &cluster);
             match kguard_netpol::reach(&cluster, from, to, *protocol, *port) {

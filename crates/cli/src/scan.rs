@@ -149,13 +149,35 @@ pub fn run(args: &ScanArgs) -> u8 {
     }
     let paths: Vec<std::path::PathBuf> = args.paths.iter().chain(&args.filename).cloned().collect();
     let expanded = load::expand(&paths, excludes);
-    let (inputs, mut diagnostics) = (expanded.inputs, expanded.diagnostics);
+    let (mut inputs, mut diagnostics) = (expanded.inputs, expanded.diagnostics);
+    let files = inputs.len();
+    let mut cluster = None;
+    if args.source.enabled() {
+        match crate::cluster::read(&args.source, kguard_server::fetch::What::Everything, args.namespace.as_deref()) {
+            Ok(read) => {
+                if !args.quiet {
+                    eprintln!("kguard: {}", read.summary);
+                }
+                cluster = Some(read.server);
+                inputs.extend(read.inputs);
+                diagnostics.extend(read.diagnostics);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        }
+    } else if args.namespace.is_some() || args.all_namespaces {
+        eprintln!("error: -n and -A choose what is read from a cluster: add --cluster (or --kubeconfig, --context)");
+        return exit::ERROR;
+    }
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         eprintln!("error: `-` (stdin) may be given only once");
         return exit::ERROR;
     }
     let mut summary = Summary {
-        files: inputs.len(),
+        files,
+        cluster,
         excluded: expanded.excluded,
         chart_files: expanded.chart_files,
         ..Summary::default()
@@ -559,6 +581,7 @@ fn first_pass(input: &Input, node: &NodeChecks<'_>) -> FirstPass {
         // Read again in the second pass: the texts of many files are not all held.
         Input::File(path) => Again::File { path: path.clone(), file, len: text.len(), hash: text_hash(&text) },
         Input::Stdin => Again::Held(file, text),
+        Input::Text { text, .. } => Again::Shared(file, text.clone()),
     });
     pass
 }
@@ -568,12 +591,14 @@ fn first_pass(input: &Input, node: &NodeChecks<'_>) -> FirstPass {
 enum Again {
     File { path: std::path::PathBuf, file: std::sync::Arc<str>, len: usize, hash: u64 },
     Held(std::sync::Arc<str>, String),
+    Shared(std::sync::Arc<str>, std::sync::Arc<str>),
 }
 
 impl Again {
     fn text(self) -> Result<(std::sync::Arc<str>, String), kguard_model::Diagnostic> {
         match self {
             Self::Held(file, text) => Ok((file, text)),
+            Self::Shared(file, text) => Ok((file, text.to_string())),
             Self::File { path, file, len, hash } => {
                 let text = load::read_input(&Input::File(path))?;
                 if text.len() == len && text_hash(&text) == hash {

@@ -27,6 +27,13 @@ pub enum Input {
     File(PathBuf),
     /// Standard input (named `-`).
     Stdin,
+    /// Text already in memory under a name (an object read from a cluster's API).
+    Text {
+        /// The name used in reports (`cluster:v1/Pod/default/web`).
+        name: Arc<str>,
+        /// The text.
+        text: Arc<str>,
+    },
 }
 
 impl Input {
@@ -36,6 +43,7 @@ impl Input {
         match self {
             Self::File(p) => p.display().to_string(),
             Self::Stdin => "-".to_owned(),
+            Self::Text { name, .. } => name.to_string(),
         }
     }
 }
@@ -137,6 +145,7 @@ pub fn read_input(input: &Input) -> Result<String, Diagnostic> {
             )
         })?,
         Input::File(path) => read_file(path, &name)?,
+        Input::Text { text, .. } => return Ok(text.to_string()),
     };
     decode_text(name, bytes)
 }

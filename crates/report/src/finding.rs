@@ -227,6 +227,9 @@ pub struct Summary {
     pub suppressed: usize,
     /// Dockerfiles read and checked (counted in `files` too).
     pub dockerfiles: usize,
+    /// The API server the objects were read from (`--cluster`), if any (its objects are not
+    /// counted in `files`).
+    pub cluster: Option<String>,
 }
 
 /// Everything a renderer shows.

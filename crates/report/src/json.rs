@@ -48,7 +48,7 @@ pub fn render_source(
 struct JsonReport<'a> {
     schema_version: &'static str,
     tool: Tool<'a>,
-    summary: JsonSummary,
+    summary: JsonSummary<'a>,
     findings: JsonFindings<'a>,
     diagnostics: Vec<JsonDiagnostic<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -80,7 +80,7 @@ struct Tool<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonSummary {
+struct JsonSummary<'a> {
     files: usize,
     documents: usize,
     objects: usize,
@@ -92,6 +92,8 @@ struct JsonSummary {
     /// Only when Dockerfiles were read (reports of manifests alone keep their shape).
     #[serde(skip_serializing_if = "is_zero")]
     dockerfiles: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
     findings: usize,
     suppressed: usize,
     by_severity: BySeverity,
@@ -164,6 +166,7 @@ impl<'a> JsonReport<'a> {
             excluded: s.excluded,
             chart_files: s.chart_files,
             dockerfiles: s.dockerfiles,
+            cluster: s.cluster.as_deref(),
             findings: counts.total,
             suppressed: s.suppressed,
             by_severity: BySeverity {

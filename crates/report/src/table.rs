@@ -157,7 +157,11 @@ fn summary_line(report: &Report, counts: Counts, opts: &RenderOptions, paint: &P
     } else {
         plural(s.scanned, "object", "objects")
     };
-    let mut line = format!("Scanned {what} in {}", plural(s.files, "file", "files"));
+    let mut line = match (&s.cluster, s.files) {
+        (Some(url), 0) => format!("Scanned {what} from the cluster at {url}"),
+        (Some(url), n) => format!("Scanned {what} in {} and the cluster at {url}", plural(n, "file", "files")),
+        (None, n) => format!("Scanned {what} in {}", plural(n, "file", "files")),
+    };
     let files: Vec<String> = [
         (s.not_kubernetes, "not Kubernetes"),
         (s.excluded, "excluded"),

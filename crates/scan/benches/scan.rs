@@ -21,7 +21,7 @@ fn corpus() -> Option<Vec<(Arc<str>, String)>> {
             .iter()
             .filter_map(|i| match i {
                 Input::File(_) => load::read_input(i).ok().map(|t| (Arc::from(i.display_name()), t)),
-                Input::Stdin => None,
+                Input::Stdin | Input::Text { .. } => None,
             })
             .collect(),
     )

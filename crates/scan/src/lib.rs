@@ -459,9 +459,19 @@ impl<'c> Scanner<'c> {
         }
         if family_enabled("rbac") && objects.iter().any(is_rbac_object) {
             // The default ClusterRoles (cluster-admin, edit, view, ...) resolve references in the
-            // input; they are not reported themselves.
+            // input; they are not reported themselves. An object of the input with a default's
+            // kind and name (a cluster's own defaults, read with --cluster) stands for it.
             let mut rbac_objects: Vec<Object> = objects.iter().filter(|o| is_rbac_object(o)).cloned().collect();
-            rbac_objects.extend(kguard_authz::defaults::objects());
+            let given: std::collections::HashSet<(&str, Option<&str>, &str)> = rbac_objects
+                .iter()
+                .map(|o| (o.id.kind.as_str(), o.id.namespace.as_deref(), o.id.name.as_str()))
+                .collect();
+            let defaults: Vec<Object> = kguard_authz::defaults::objects()
+                .into_iter()
+                .filter(|d| !given.contains(&(d.id.kind.as_str(), d.id.namespace.as_deref(), d.id.name.as_str())))
+                .collect();
+            drop(given);
+            rbac_objects.extend(defaults);
             let rbac = kguard_authz::Rbac::from_objects(&rbac_objects);
             across.extend(kguard_authz::risks(&rbac));
             rbac_diagnostics = rbac.diagnostics().to_vec();

@@ -34,6 +34,7 @@ mod cluster;
 pub mod config;
 mod error;
 mod evaluate;
+pub mod fetch;
 mod health;
 mod listen;
 mod log;

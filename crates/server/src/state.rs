@@ -374,7 +374,7 @@ pub fn fingerprint(config_path: &Path, config: &Config) -> Fingerprint {
         let (inputs, _) = load::expand_paths(std::slice::from_ref(dir));
         files.extend(inputs.into_iter().filter_map(|i| match i {
             load::Input::File(p) => Some(p),
-            load::Input::Stdin => None,
+            load::Input::Stdin | load::Input::Text { .. } => None,
         }));
     }
     files

@@ -380,7 +380,7 @@ mod tests {
             .iter()
             .filter_map(|i| match i {
                 Input::File(p) => Some(p.strip_prefix(root).unwrap().display().to_string()),
-                Input::Stdin => None,
+                Input::Stdin | Input::Text { .. } => None,
             })
             .collect()
     }
