@@ -339,6 +339,8 @@ audit: {log: {path: audit/audit.log}}
 /// and as audit backend in **blocking** mode; and kguard reloading its policy while the server
 /// sends it requests. Through the server:
 ///
+/// * a pod created through the server carries the patch kguard's `/mutate` answers (a
+///   MutatingWebhookConfiguration failing closed);
 /// * kguard's RBAC grants what the server's does not, the refusal has the server's text, and the
 ///   control plane's identities (node1) are decided without kguard (its `matchConditions`);
 /// * six policy reloads while requests flow: every request answered as before (no error, no
@@ -368,6 +370,8 @@ reloadIntervalSeconds: 1
 shutdownDelaySeconds: 0
 tls: {certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}
 state: {dir: state}
+admission:
+  mutate: {seccompRuntimeDefault: true, dropAllCapabilities: true, disallowPrivilegeEscalation: true}
 authentication: {tokenAuthFile: tokens.csv}
 authorization: {modes: [RBAC]}
 audit: {log: {path: audit/audit.log}}
@@ -376,6 +380,7 @@ audit: {log: {path: audit/audit.log}}
     .unwrap();
     let server = kguard_server::start(&dir.path().join("kguard.yaml")).await.unwrap();
     let base = format!("https://127.0.0.1:{}", server.addr.port());
+    let ca = base64::engine::general_purpose::STANDARD.encode(&pki.ca_pem);
     std::fs::write(dir.path().join("kube-apiserver-kguard-client.crt"), &pki.client_cert).unwrap();
     std::fs::write(dir.path().join("kube-apiserver-kguard-client.key"), &pki.client_key).unwrap();
     deploy_files(dir.path(), &base, &format!("127.0.0.1:{}", server.addr.port()));
@@ -387,6 +392,8 @@ audit: {log: {path: audit/audit.log}}
         "--authentication-token-webhook-cache-ttl=0s".to_owned(),
         format!("--audit-webhook-config-file={}", f("audit-webhook-kubeconfig.yaml")),
         "--audit-webhook-mode=blocking".to_owned(),
+        // the client certificate kube-apiserver presents to the admission webhooks
+        format!("--admission-control-config-file={}", f("admission-configuration.yaml")),
     ];
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
     let policy = f("audit-policy.yaml");
@@ -401,7 +408,16 @@ audit: {log: {path: audit/audit.log}}
     std::fs::write(
         &objects,
         json!({ "apiVersion": "v1", "kind": "List", "items": [
-            { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "hooked" } },
+            { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "hooked", "labels": { "kguard-test": "1" } } },
+            { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default", "namespace": "hooked" } },
+            { "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+              "metadata": { "name": "kguard" }, "webhooks": [{
+                "name": "pods.mutate.kguard.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                "failurePolicy": "Fail", "timeoutSeconds": 5, "reinvocationPolicy": "Never",
+                "clientConfig": { "url": format!("{base}/mutate"), "caBundle": ca },
+                "namespaceSelector": { "matchLabels": { "kguard-test": "1" } },
+                "rules": [{ "operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                  "resources": ["pods"], "scope": "Namespaced" }] }] },
         ] })
         .to_string(),
     )
@@ -438,7 +454,54 @@ audit: {log: {path: audit/audit.log}}
     assert_eq!(metric(&server, AUTHORIZE).await, asked, "kguard was not asked about node1");
     checks += 1;
 
-    // 2. reloads while requests flow: nothing fails, and the new grant is honoured at once
+    // 2. mutation: the stored pod carries kguard's patch, as kguard answers it
+    let client = common::Client::new(&pki, true);
+    let plain = pod("mutated", "registry.example/app:1.2.3");
+    let (status, answer) = client
+        .post(server.addr, "/mutate", common::review("pods", "Pod", "CREATE", plain.clone(), "kguard-admin"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(answer["response"]["patch"].as_str().expect("kguard patches a bare pod"))
+            .unwrap(),
+    )
+    .unwrap();
+    let ops = patch.as_array().unwrap();
+    assert!(ops.len() >= 2, "{patch}");
+    let file = dir.path().join("mutated.json");
+    std::fs::write(&file, plain.to_string()).unwrap();
+    // the webhook configuration takes effect once the server's informer has it
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stored = loop {
+        let out = kube.kubectl(&["create", "-f", file.to_str().unwrap(), "-o", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stored: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if stored["spec"]["securityContext"]["seccompProfile"].is_object() || Instant::now() > deadline {
+            break stored;
+        }
+        let _ = kube.kubectl(&["delete", "pod", "mutated", "-n", "hooked", "--wait=false"]);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for op in ops {
+        let path = op["path"].as_str().unwrap();
+        let value = &op["value"];
+        // an added object: each of its fields is stored (the server adds defaults beside them)
+        match value.as_object() {
+            Some(fields) => {
+                for (k, v) in fields {
+                    let at = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    assert_eq!(stored.pointer(&at), Some(v), "{at} of the stored pod, after {op}");
+                }
+            }
+            None => assert_eq!(stored.pointer(path), Some(value), "{path} of the stored pod, after {op}"),
+        }
+    }
+    assert_eq!(stored["spec"]["securityContext"]["seccompProfile"]["type"], "RuntimeDefault", "{stored}");
+    checks += 1;
+
+    // 3. reloads while requests flow: nothing fails, and the new grant is honoured at once
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hammer = {
         let (stop, server_url, ca) =
@@ -500,7 +563,7 @@ audit: {log: {path: audit/audit.log}}
     assert!(ok > 20, "requests flowed during the reloads: {ok}");
     checks += 2;
 
-    // 3. blocking audit: every event the server logged was in kguard's log before it answered
+    // 4. blocking audit: every event the server logged was in kguard's log before it answered
     let server_log = Path::new(kube.env("KUBE_AUDIT_LOG")).to_path_buf();
     let kguard_log = dir.path().join("audit/audit.log");
     let before = events(&server_log);
@@ -525,7 +588,7 @@ audit: {log: {path: audit/audit.log}}
     server.shutdown().await;
     eprintln!(
         "serve authorization-config oracle: {checks} agree of {checks} (structured authorization with \
-         matchConditions; {reloads} reloads under {} requests, none failed; {} audit events delivered in \
+         matchConditions; a pod mutated as kguard answers; {reloads} reloads under {} requests, none failed; {} audit events delivered in \
          blocking mode, none lost)",
         ok + bad.len(),
         before.len()
