@@ -75,9 +75,10 @@ pub struct DetectArgs {
     #[arg(short = 'e', long = "capture", value_name = "FILE")]
     pub captures: Vec<PathBuf>,
     /// Also write the events read to FILE as a scap capture (section 1.2, as libscap writes;
-    /// gzipped when FILE ends in `.gz`; synced to disk at the end), with the process, fd and user
-    /// lists of the first capture: sysdig and Falco read it.
-    #[arg(short = 'w', long = "write-capture", value_name = "FILE", requires = "captures")]
+    /// gzipped when FILE ends in `.gz`; synced to disk at the end): with -e, the events with the
+    /// process, fd and user lists of the first capture; with --live, the lists read from /proc at
+    /// the start and every event the probe delivered. sysdig, Falco and `kguard detect -e` read it.
+    #[arg(short = 'w', long = "write-capture", value_name = "FILE")]
     pub write_capture: Option<PathBuf>,
     /// Run the `syscall` rules over this machine's system calls as they happen (eBPF; needs
     /// root, or CAP_BPF and CAP_PERFMON, and a kguard built with the `live` feature) until
@@ -533,12 +534,14 @@ impl CaptureOut {
 
 /// Runs the `syscall` rules over live events until SIGINT/SIGTERM or `duration`; prints the
 /// source's counters (events/s, drops) to stderr at the end.
+#[allow(clippy::too_many_arguments)]
 fn run_live(
     engine: &kguard_detect::Engine,
     duration: Option<u64>,
     sinks: &mut Sinks,
     total: &mut usize,
     by_rule: &mut std::collections::BTreeMap<String, usize>,
+    mut dump: Option<&mut CaptureOut>,
     drops: &mut Drops,
 ) -> Result<(), String> {
     use nix::sys::signal::{SigSet, Signal};
@@ -549,7 +552,16 @@ fn run_live(
     mask.thread_block().map_err(|e| format!("cannot block signals: {e}"))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
-    let mut live = kguard_ebpf::Live::start(&kguard_ebpf::Options::default()).map_err(|e| format!("--live: {e}"))?;
+    let options = kguard_ebpf::Options { record: dump.is_some(), ..kguard_ebpf::Options::default() };
+    let mut live = kguard_ebpf::Live::start(&options).map_err(|e| format!("--live: {e}"))?;
+    // -w: the initial state (process, fd, user lists), then every block the state is fed
+    let mut write_recorded = |live: &mut kguard_ebpf::Live| -> Result<(), String> {
+        match dump.as_deref_mut() {
+            Some(d) => live.take_recorded().iter().try_for_each(|b| d.write(b)),
+            None => Ok(()),
+        }
+    };
+    write_recorded(&mut live)?;
     eprintln!("kguard detect --live: watching system calls (SIGINT/SIGTERM to stop)");
     let end = duration.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
     let mut monitor = drops.monitor(live_stats(&live.metrics()), true);
@@ -560,6 +572,7 @@ fn run_live(
         while let Some(ts) =
             live.next_event(std::time::Duration::from_millis(100)).map_err(|e| e.to_string())?.map(|e| e.current.raw.ts)
         {
+            write_recorded(&mut live)?;
             // Falco's drop monitor, before the rules: the probe's counters once a second
             match drops.check(&mut monitor, ts, || live_stats(&live.metrics()), sinks) {
                 Ok(true) => {}
@@ -576,6 +589,8 @@ fn run_live(
         }
     }
     drops.finish(&monitor);
+    // what the state was fed after the last event shown (enter events, thread exits)
+    write_recorded(&mut live)?;
     eprintln!("Live source: {}", live.metrics());
     Ok(())
 }
@@ -730,6 +745,10 @@ pub fn run(args: &DetectArgs) -> u8 {
             }
         },
     };
+    if args.write_capture.is_some() && args.captures.is_empty() && !args.live {
+        eprintln!("error: -w/--write-capture writes the events of -e captures or of --live: give one of them");
+        return crate::exit::ERROR;
+    }
     if args.live && args.rules.is_empty() {
         eprintln!(
             "error: --live needs rules files for the syscall source: pass -r FILE (e.g. Falco's falco_rules.yaml)"
@@ -801,7 +820,8 @@ pub fn run(args: &DetectArgs) -> u8 {
         }
     }
     if args.live
-        && let Err(e) = run_live(&engine, args.duration, &mut sinks, &mut total, &mut by_rule, &mut drops)
+        && let Err(e) =
+            run_live(&engine, args.duration, &mut sinks, &mut total, &mut by_rule, dump.as_mut(), &mut drops)
     {
         eprintln!("error: {e}");
         status = crate::exit::ERROR;

@@ -62,6 +62,10 @@ pub struct Options {
     pub etc: PathBuf,
     /// Ring buffer size in bytes (a power of two, at least one page); 0 = the probe's 8 MiB.
     pub ring_bytes: u32,
+    /// Keep every block the state is fed (the initial process, fd and user lists, then each
+    /// event, enter events and thread exits included) for [`Live::take_recorded`]: what
+    /// `kguard detect --live -w FILE` writes as a capture.
+    pub record: bool,
 }
 
 impl Default for Options {
@@ -70,7 +74,12 @@ impl Default for Options {
     fn default() -> Self {
         let env =
             |k: &str, d: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map_or_else(|| d.into(), PathBuf::from);
-        Options { proc_root: env("KGUARD_HOST_PROC", "/proc"), etc: env("KGUARD_HOST_ETC", "/etc"), ring_bytes: 0 }
+        Options {
+            proc_root: env("KGUARD_HOST_PROC", "/proc"),
+            etc: env("KGUARD_HOST_ETC", "/etc"),
+            ring_bytes: 0,
+            record: false,
+        }
     }
 }
 
@@ -134,6 +143,8 @@ pub struct Live {
     proc_root: PathBuf,
     metrics: Metrics,
     started: std::time::Instant,
+    /// `Some` when recording ([`Options::record`]): the blocks fed since the last take.
+    recorded: Option<Vec<kguard_runtime::scap::Block>>,
 }
 
 impl fmt::Debug for Live {
@@ -162,7 +173,11 @@ impl Live {
         {
             let probe = live::Probe::start(opts)?;
             let mut inspector = Inspector::new();
+            let mut recorded = opts.record.then(Vec::new);
             for b in procfs::scan(&opts.proc_root, &opts.etc) {
+                if let Some(r) = recorded.as_mut() {
+                    r.push(b.clone());
+                }
                 inspector.feed(b);
             }
             Ok(Live {
@@ -173,6 +188,7 @@ impl Live {
                 proc_root: opts.proc_root.clone(),
                 metrics: Metrics::default(),
                 started: std::time::Instant::now(),
+                recorded,
             })
         }
         #[cfg(not(feature = "live"))]
@@ -193,7 +209,11 @@ impl Live {
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 let show = !kguard_runtime::event::is_enter(ev.etype);
-                self.inspector.feed(kguard_runtime::scap::Block::Event(ev));
+                let block = kguard_runtime::scap::Block::Event(ev);
+                if let Some(r) = self.recorded.as_mut() {
+                    r.push(block.clone());
+                }
+                self.inspector.feed(block);
                 if show {
                     return Ok(self.inspector.view());
                 }
@@ -246,6 +266,13 @@ impl Live {
         m.state_dropped = self.inspector.dropped;
         m.elapsed_s = self.started.elapsed().as_secs_f64();
         m
+    }
+
+    /// The blocks fed to the state since the last call, in order (empty unless
+    /// [`Options::record`]): written with `kguard_runtime::writer::Writer`, they make a capture
+    /// that replays to the same state and the same events.
+    pub fn take_recorded(&mut self) -> Vec<kguard_runtime::scap::Block> {
+        self.recorded.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The state.

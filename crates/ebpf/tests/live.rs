@@ -213,3 +213,84 @@ fn stable_rules_fire_on_live_events() {
     assert!(m.drops == 0, "the ring buffer dropped {} records", m.drops);
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
+
+/// `Options::record` (what `kguard detect --live -w FILE` writes): the blocks the live state was
+/// fed, written as a scap capture and read back, give the same state and the same alerts. A
+/// program reading /etc/shadow under a name Falco does not trust fires "Read sensitive file
+/// untrusted" live; the capture replayed fires it once more, with the same output.
+#[test]
+fn recorded_live_events_replay_to_the_same_alerts() {
+    let Some(rules) = rules_path() else { return };
+    let dir = std::env::temp_dir().join(format!("kguard-live-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kgcat = dir.join("kgreader");
+    std::fs::copy("/bin/cat", &kgcat).unwrap();
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let (engine, _) = kguard_detect::load_with(&[(rules.to_str().unwrap(), text.as_str())], &[&SyscallFields])
+        .unwrap_or_else(|m| panic!("rules do not load: {m:?}"));
+    let mut live = match Live::start(&Options { record: true, ..Options::default() }) {
+        Ok(l) => l,
+        Err(e @ (Error::Permission(_) | Error::Kernel(_) | Error::Unsupported)) => {
+            kguard_testkit::skip("live eBPF recording", &format!("the probe cannot load here: {e}"));
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let mut blocks = live.take_recorded();
+    assert!(
+        blocks.iter().any(|b| matches!(b, kguard_runtime::scap::Block::Threads(t) if !t.is_empty())),
+        "the process list read from /proc is recorded first"
+    );
+    let mut child = Command::new(&kgcat).arg("/etc/shadow").stdout(Stdio::null()).spawn().unwrap();
+    let mut exited: Option<Instant> = None;
+    let mut live_alerts = Vec::new();
+    loop {
+        if exited.is_none() && child.try_wait().unwrap().is_some() {
+            exited = Some(Instant::now());
+        }
+        if exited.is_some_and(|t| t.elapsed() >= Duration::from_millis(400)) {
+            break;
+        }
+        while let Some(ev) = live.next_event(Duration::from_millis(20)).unwrap() {
+            for a in engine.process_event("syscall", &ev) {
+                if a.rule == "Read sensitive file untrusted" && a.output().contains("kgreader") {
+                    live_alerts.push(a.output());
+                }
+            }
+        }
+        blocks.extend(live.take_recorded());
+    }
+    assert_eq!(live_alerts.len(), 1, "live: {live_alerts:?}");
+
+    // write the capture, read it back, replay it
+    let mut bytes = Vec::new();
+    let mut w = kguard_runtime::writer::Writer::new(&mut bytes).unwrap();
+    for b in &blocks {
+        w.write_block(b).unwrap();
+    }
+    drop(w);
+    let mut capture = kguard_runtime::Capture::new(bytes.as_slice()).expect("the recorded capture opens");
+    let mut replayed = Vec::new();
+    let mut events = 0usize;
+    while let Some(block) = capture.reader.next_block().expect("the recorded capture reads") {
+        if !capture.inspector.feed(block) {
+            continue;
+        }
+        let Some(ev) = capture.inspector.view() else { continue };
+        events += 1;
+        for a in engine.process_event("syscall", &ev) {
+            if a.rule == "Read sensitive file untrusted" && a.output().contains("kgreader") {
+                replayed.push(a.output());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(events > 10, "events replayed: {events}");
+    assert_eq!(replayed, live_alerts, "the replayed capture fires as the live events did");
+    eprintln!(
+        "live recording: {} blocks ({} bytes as scap) replay {events} events to the same alert",
+        blocks.len(),
+        bytes.len()
+    );
+}
