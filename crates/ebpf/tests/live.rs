@@ -265,11 +265,12 @@ fn recorded_live_events_replay_to_the_same_alerts() {
 
     // write the capture, read it back, replay it
     let mut bytes = Vec::new();
-    let mut w = kguard_runtime::writer::Writer::new(&mut bytes).unwrap();
-    for b in &blocks {
-        w.write_block(b).unwrap();
+    {
+        let mut w = kguard_runtime::writer::Writer::new(&mut bytes).unwrap();
+        for b in &blocks {
+            w.write_block(b).unwrap();
+        }
     }
-    drop(w);
     let mut capture = kguard_runtime::Capture::new(bytes.as_slice()).expect("the recorded capture opens");
     let mut replayed = Vec::new();
     let mut events = 0usize;
