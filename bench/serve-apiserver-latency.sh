@@ -20,14 +20,17 @@
 # RBAC grants it (authentication and authorization webhooks). The audit webhook in batch mode
 # (deploy/apiserver's setting) sends events after the answer, so it adds nothing to a request.
 #
-#   bash bench/serve-apiserver-latency.sh            # COUNT=500 ROUNDS=3
+#   bash bench/serve-apiserver-latency.sh            # COUNT=100 ROUNDS=15
+#
+# Many short rounds, each series in turn, so that the machine's drift over the run falls on every
+# series alike (500 x 3 gave differences that moved by a millisecond from run to run).
 #   KGUARD=path/to/kguard  (default: target/release/kguard, built when missing)
 #
 # Needs curl, python3 and the harness (its binaries under ~/.cache/kguard-kube).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=${COUNT:-500}
-ROUNDS=${ROUNDS:-3}
+COUNT=${COUNT:-100}
+ROUNDS=${ROUNDS:-15}
 SHARED=${KGUARD_SHARED:-../shared}
 HARNESS=$SHARED/bench/kube-apiserver.sh
 [[ -f $HARNESS ]] || { echo "SKIPPED: no $HARNESS (set KGUARD_SHARED)"; exit 0; }
@@ -78,18 +81,22 @@ EOF
 # a user only kguard knows, whom kguard's RBAC lets list pods in `hooked`; one token per request
 # (kube-apiserver keeps a token it authenticated for 10 s whatever the webhook's cache TTL)
 for i in $(seq $((COUNT * ROUNDS * 2))); do echo "kguard-bench-token-$i,webby,uid-webby,web-team"; done >"$work/tokens.csv"
-cat >"$work/state/rbac.yaml" <<EOF
+# a Role letting webby list pods in namespace $1, and its binding
+webby_reads_pods() {
+  cat <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: pod-reader, namespace: hooked}
+metadata: {name: pod-reader, namespace: $1}
 rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: {name: webby-reads-pods, namespace: hooked}
+metadata: {name: webby-reads-pods, namespace: $1}
 subjects: [{kind: User, name: webby, apiGroup: rbac.authorization.k8s.io}]
 roleRef: {kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}
 EOF
+}
+webby_reads_pods hooked >"$work/state/rbac.yaml"
 "$KGUARD" serve --config "$work/kguard.yaml" >"$work/kguard.log" 2>&1 &
 kpid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$health/readyz" >/dev/null && break; sleep 0.1; done
@@ -128,16 +135,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: default, namespace: plain}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: pod-reader, namespace: plain}
-rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: webby-reads-pods, namespace: plain}
-subjects: [{kind: User, name: webby, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}
+$(webby_reads_pods plain)
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration

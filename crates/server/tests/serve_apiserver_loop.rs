@@ -119,6 +119,98 @@ fn events(path: &Path) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// kguard serve for these tests, started: the PKI, [`STATE`], a token file with [`TOKEN`], the
+/// configuration `kguard.yaml` made of `reload` (its reload interval) and `sections`, and the
+/// files of `deploy/apiserver/` for kube-apiserver with kube-apiserver's client certificate.
+/// Returns the PKI, the server and its base URL.
+async fn start_kguard(dir: &Path, reload: u64, sections: &str) -> (common::Pki, kguard_server::Handle, String) {
+    let pki = write_pki(dir);
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(dir.join("state/policy.yaml"), STATE).unwrap();
+    std::fs::write(dir.join("tokens.csv"), format!("{TOKEN},webby,uid-webby,\"web-team,qa\"\n")).unwrap();
+    std::fs::write(
+        dir.join("kguard.yaml"),
+        format!(
+            "apiVersion: kguard.io/v1alpha1\nkind: ServerConfig\nlisten: 127.0.0.1:0\nhealthListen: 127.0.0.1:0\n\
+             reloadIntervalSeconds: {reload}\nshutdownDelaySeconds: 0\n\
+             tls: {{certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}}\nstate: {{dir: state}}\n{sections}"
+        ),
+    )
+    .unwrap();
+    let server = kguard_server::start(&dir.join("kguard.yaml")).await.unwrap();
+    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    // the client certificate kube-apiserver presents, where deploy/apiserver expects it
+    std::fs::write(dir.join("kube-apiserver-kguard-client.crt"), &pki.client_cert).unwrap();
+    std::fs::write(dir.join("kube-apiserver-kguard-client.key"), &pki.client_key).unwrap();
+    deploy_files(dir, &base, &format!("127.0.0.1:{}", server.addr.port()));
+    (pki, server, base)
+}
+
+/// The audit events the server logged (read `before` and `after` kguard's log was read as
+/// `delivered`) all reached kguard, and nothing else did; more than `at_least` of them.
+type Events = BTreeSet<(String, String)>;
+fn assert_delivered(before: &Events, delivered: &Events, after: &Events, at_least: usize) {
+    let lost: Vec<_> = before.difference(delivered).collect();
+    let extra: Vec<_> = delivered.difference(after).collect();
+    assert!(before.len() > at_least, "too few audit events to say anything: {}", before.len());
+    assert!(
+        lost.is_empty(),
+        "{} events the server logged are not in kguard's log, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        extra.is_empty(),
+        "{} events in kguard's log the server did not log, e.g. {:?}",
+        extra.len(),
+        extra.first()
+    );
+}
+
+/// A webhook configuration of `kind` for pod creations (and updates, for validation) in the
+/// namespaces labelled `kguard-test=1`, failing closed.
+fn pods_webhook(kind: &str, name: &str, url: &str, ca: &str) -> Value {
+    let operations = if kind.starts_with("Validating") { json!(["CREATE", "UPDATE"]) } else { json!(["CREATE"]) };
+    json!({ "apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": { "name": "kguard" },
+        "webhooks": [{ "name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 5, "clientConfig": { "url": url, "caBundle": ca },
+            "namespaceSelector": { "matchLabels": { "kguard-test": "1" } },
+            "rules": [{ "operations": operations, "apiGroups": [""], "apiVersions": ["v1"],
+                "resources": ["pods"], "scope": "Namespaced" }] }] })
+}
+
+/// webby lists pods in `hooked` only because kguard's RBAC grants it (the server's own RBAC has no
+/// binding for it), and is refused secrets there with the server's forbidden text.
+fn kguard_grants_and_the_server_refuses(kube: &KubeApiserver, dir: &Path) {
+    let (code, list) = curl(kube, TOKEN, "GET", "/api/v1/namespaces/hooked/pods", None, dir);
+    assert_eq!(code, "200", "kguard's RBAC lets webby list pods: {list}");
+    let (code, denied) = curl(kube, TOKEN, "GET", "/api/v1/namespaces/hooked/secrets", None, dir);
+    assert_eq!(code, "403", "{denied}");
+    assert_eq!(
+        denied["message"],
+        "secrets is forbidden: User \"webby\" cannot list resource \"secrets\" in API group \"\" in the namespace \"hooked\"",
+        "{denied}"
+    );
+}
+
+/// Creates the namespace `hooked` (labelled `kguard-test=1`), its default ServiceAccount and
+/// `webhook` on the server.
+fn apply_hooked(kube: &KubeApiserver, dir: &Path, webhook: &Value) {
+    let objects = dir.join("objects.json");
+    std::fs::write(
+        &objects,
+        json!({ "apiVersion": "v1", "kind": "List", "items": [
+            { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "hooked", "labels": { "kguard-test": "1" } } },
+            { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default", "namespace": "hooked" } },
+            webhook,
+        ] })
+        .to_string(),
+    )
+    .unwrap();
+    let out = kube.kubectl(&["apply", "-f", objects.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn pod(name: &str, image: &str) -> Value {
     json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": name, "namespace": "hooked" },
         "spec": { "containers": [{ "name": "c", "image": image }] } })
@@ -132,36 +224,14 @@ async fn kube_apiserver_uses_kguard_serve_as_its_webhooks() {
         return;
     }
     let dir = TempDir::new("serve-loop");
-    let pki = write_pki(dir.path());
-    std::fs::create_dir_all(dir.path().join("state")).unwrap();
-    std::fs::write(dir.path().join("state/policy.yaml"), STATE).unwrap();
-    std::fs::write(dir.path().join("tokens.csv"), format!("{TOKEN},webby,uid-webby,\"web-team,qa\"\n")).unwrap();
-    std::fs::write(
-        dir.path().join("kguard.yaml"),
-        "apiVersion: kguard.io/v1alpha1
-kind: ServerConfig
-listen: 127.0.0.1:0
-healthListen: 127.0.0.1:0
-reloadIntervalSeconds: 0
-shutdownDelaySeconds: 0
-tls: {certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}
-state: {dir: state}
-admission:
-  images: {enabled: true, forbidLatest: true}
-  hardening: {enabled: true, minSeverity: critical}
-authentication: {tokenAuthFile: tokens.csv}
-authorization: {modes: [RBAC]}
-audit: {log: {path: audit/audit.log}}
-",
+    let (pki, server, base) = start_kguard(
+        dir.path(),
+        0,
+        "admission:\n  images: {enabled: true, forbidLatest: true}\n  hardening: {enabled: true, minSeverity: critical}\n\
+         authentication: {tokenAuthFile: tokens.csv}\nauthorization: {modes: [RBAC]}\naudit: {log: {path: audit/audit.log}}\n",
     )
-    .unwrap();
-    let server = kguard_server::start(&dir.path().join("kguard.yaml")).await.unwrap();
-    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    .await;
     let ca = base64::engine::general_purpose::STANDARD.encode(&pki.ca_pem);
-    // the client certificate kube-apiserver presents, where deploy/apiserver expects it
-    std::fs::write(dir.path().join("kube-apiserver-kguard-client.crt"), &pki.client_cert).unwrap();
-    std::fs::write(dir.path().join("kube-apiserver-kguard-client.key"), &pki.client_key).unwrap();
-    deploy_files(dir.path(), &base, &format!("127.0.0.1:{}", server.addr.port()));
     let f = |name: &str| dir.path().join(name).display().to_string();
     let flags = [
         "--authorization-mode=Node,Webhook,RBAC".to_owned(),
@@ -203,37 +273,13 @@ audit: {log: {path: audit/audit.log}}
     checks += 1;
 
     // 2. authorization through kguard (the namespace and the objects live on the server too)
-    let objects = dir.path().join("objects.json");
-    std::fs::write(
-        &objects,
-        json!({ "apiVersion": "v1", "kind": "List", "items": [
-            { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "hooked", "labels": { "kguard-test": "1" } } },
-            { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default", "namespace": "hooked" } },
-            { "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-              "metadata": { "name": "kguard" }, "webhooks": [{
-                "name": "pods.validate.kguard.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                "failurePolicy": "Fail", "timeoutSeconds": 5,
-                "clientConfig": { "url": format!("{base}/validate"), "caBundle": ca },
-                "namespaceSelector": { "matchLabels": { "kguard-test": "1" } },
-                "rules": [{ "operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                  "resources": ["pods"], "scope": "Namespaced" }] }] },
-        ] })
-        .to_string(),
-    )
-    .unwrap();
-    let out = kube.kubectl(&["apply", "-f", objects.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (code, list) = curl(&kube, TOKEN, "GET", "/api/v1/namespaces/hooked/pods", None, dir.path());
-    assert_eq!(code, "200", "kguard's RBAC lets webby list pods: {list}");
-    checks += 1;
-    let (code, denied) = curl(&kube, TOKEN, "GET", "/api/v1/namespaces/hooked/secrets", None, dir.path());
-    assert_eq!(code, "403", "{denied}");
-    assert_eq!(
-        denied["message"],
-        "secrets is forbidden: User \"webby\" cannot list resource \"secrets\" in API group \"\" in the namespace \"hooked\"",
-        "{denied}"
+    apply_hooked(
+        &kube,
+        dir.path(),
+        &pods_webhook("ValidatingWebhookConfiguration", "pods.validate.kguard.io", &format!("{base}/validate"), &ca),
     );
-    checks += 1;
+    kguard_grants_and_the_server_refuses(&kube, dir.path());
+    checks += 2;
 
     // 3. admission through kguard: its own answers for the pods, then the server's
     let client = common::Client::new(&pki, true);
@@ -294,21 +340,7 @@ audit: {log: {path: audit/audit.log}}
     let delivered = events(&kguard_log);
     std::thread::sleep(Duration::from_secs(1));
     let after = events(&server_log);
-    let lost: Vec<_> = before.difference(&delivered).collect();
-    let extra: Vec<_> = delivered.difference(&after).collect();
-    assert!(before.len() > 10, "too few audit events to say anything: {}", before.len());
-    assert!(
-        lost.is_empty(),
-        "{} events logged by the server never reached kguard, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    assert!(
-        extra.is_empty(),
-        "{} events reached kguard that the server did not log, e.g. {:?}",
-        extra.len(),
-        extra.first()
-    );
+    assert_delivered(&before, &delivered, &after, 10);
     checks += 1;
 
     // 5. kguard stopped: admission fails closed, the token and the grant are gone
@@ -356,34 +388,14 @@ async fn kube_apiserver_with_an_authorization_config_blocking_audit_and_reloads(
         return;
     }
     let dir = TempDir::new("serve-loop-authz-config");
-    let pki = write_pki(dir.path());
-    std::fs::create_dir_all(dir.path().join("state")).unwrap();
-    std::fs::write(dir.path().join("state/policy.yaml"), STATE).unwrap();
-    std::fs::write(dir.path().join("tokens.csv"), format!("{TOKEN},webby,uid-webby,\"web-team,qa\"\n")).unwrap();
-    std::fs::write(
-        dir.path().join("kguard.yaml"),
-        "apiVersion: kguard.io/v1alpha1
-kind: ServerConfig
-listen: 127.0.0.1:0
-healthListen: 127.0.0.1:0
-reloadIntervalSeconds: 1
-shutdownDelaySeconds: 0
-tls: {certFile: tls.crt, keyFile: tls.key, clientCAFile: ca.crt}
-state: {dir: state}
-admission:
-  mutate: {seccompRuntimeDefault: true, dropAllCapabilities: true, disallowPrivilegeEscalation: true}
-authentication: {tokenAuthFile: tokens.csv}
-authorization: {modes: [RBAC]}
-audit: {log: {path: audit/audit.log}}
-",
+    let (pki, server, base) = start_kguard(
+        dir.path(),
+        1,
+        "admission:\n  mutate: {seccompRuntimeDefault: true, dropAllCapabilities: true, disallowPrivilegeEscalation: true}\n\
+         authentication: {tokenAuthFile: tokens.csv}\nauthorization: {modes: [RBAC]}\naudit: {log: {path: audit/audit.log}}\n",
     )
-    .unwrap();
-    let server = kguard_server::start(&dir.path().join("kguard.yaml")).await.unwrap();
-    let base = format!("https://127.0.0.1:{}", server.addr.port());
+    .await;
     let ca = base64::engine::general_purpose::STANDARD.encode(&pki.ca_pem);
-    std::fs::write(dir.path().join("kube-apiserver-kguard-client.crt"), &pki.client_cert).unwrap();
-    std::fs::write(dir.path().join("kube-apiserver-kguard-client.key"), &pki.client_key).unwrap();
-    deploy_files(dir.path(), &base, &format!("127.0.0.1:{}", server.addr.port()));
     let f = |name: &str| dir.path().join(name).display().to_string();
     let flags = [
         format!("--authorization-config={}", f("authorization-config.yaml")),
@@ -404,37 +416,14 @@ audit: {log: {path: audit/audit.log}}
         return;
     };
     let mut checks = 0usize;
-    let objects = dir.path().join("objects.json");
-    std::fs::write(
-        &objects,
-        json!({ "apiVersion": "v1", "kind": "List", "items": [
-            { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "hooked", "labels": { "kguard-test": "1" } } },
-            { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default", "namespace": "hooked" } },
-            { "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-              "metadata": { "name": "kguard" }, "webhooks": [{
-                "name": "pods.mutate.kguard.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                "failurePolicy": "Fail", "timeoutSeconds": 5, "reinvocationPolicy": "Never",
-                "clientConfig": { "url": format!("{base}/mutate"), "caBundle": ca },
-                "namespaceSelector": { "matchLabels": { "kguard-test": "1" } },
-                "rules": [{ "operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                  "resources": ["pods"], "scope": "Namespaced" }] }] },
-        ] })
-        .to_string(),
-    )
-    .unwrap();
-    let out = kube.kubectl(&["apply", "-f", objects.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    apply_hooked(
+        &kube,
+        dir.path(),
+        &pods_webhook("MutatingWebhookConfiguration", "pods.mutate.kguard.io", &format!("{base}/mutate"), &ca),
+    );
 
     // 1. the authorization configuration: kguard's grant, the server's refusal text
-    let (code, list) = curl(&kube, TOKEN, "GET", "/api/v1/namespaces/hooked/pods", None, dir.path());
-    assert_eq!(code, "200", "kguard's RBAC lets webby list pods: {list}");
-    let (code, denied) = curl(&kube, TOKEN, "GET", "/api/v1/namespaces/hooked/secrets", None, dir.path());
-    assert_eq!(code, "403", "{denied}");
-    assert_eq!(
-        denied["message"],
-        "secrets is forbidden: User \"webby\" cannot list resource \"secrets\" in API group \"\" in the namespace \"hooked\"",
-        "{denied}"
-    );
+    kguard_grants_and_the_server_refuses(&kube, dir.path());
     checks += 2;
     // node1 is outside kguard's matchConditions: the Node authorizer decides, kguard never hears
     let node1 = kube.env("KUBE_NODE1_TOKEN").to_owned();
@@ -569,21 +558,7 @@ audit: {log: {path: audit/audit.log}}
     let before = events(&server_log);
     let delivered = events(&kguard_log);
     let after = events(&server_log);
-    let lost: Vec<_> = before.difference(&delivered).collect();
-    let extra: Vec<_> = delivered.difference(&after).collect();
-    assert!(before.len() > 50, "too few audit events to say anything: {}", before.len());
-    assert!(
-        lost.is_empty(),
-        "{} events logged by the server are not in kguard's log, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    assert!(
-        extra.is_empty(),
-        "{} events in kguard's log the server did not log, e.g. {:?}",
-        extra.len(),
-        extra.first()
-    );
+    assert_delivered(&before, &delivered, &after, 50);
     checks += 1;
     server.shutdown().await;
     eprintln!(
