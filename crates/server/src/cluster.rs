@@ -140,27 +140,59 @@ pub fn resources(config: &Config) -> Vec<Resource> {
     out
 }
 
+/// Where an API configuration was looked for, to say which failed.
+pub(crate) enum ConfigSource<'a> {
+    /// The pod's service account.
+    InCluster,
+    /// A kubeconfig file named.
+    Kubeconfig(&'a std::path::Path),
+    /// A context of the default kubeconfig.
+    Context,
+    /// As kubectl finds it: `$KUBECONFIG`, `~/.kube/config`, then in-cluster.
+    Inferred,
+}
+
+/// The API configuration: in-cluster, from the named kubeconfig (and context), from a context of
+/// the default kubeconfig, or as kubectl finds it. The serve configuration's `state.cluster` and
+/// the CLI's `--kubeconfig`/`--context`/`--in-cluster` both come here.
+///
+/// # Errors
+/// Missing or invalid kubeconfig, unknown context, not in a pod: the source that failed and why.
+pub(crate) async fn kube_config<'a>(
+    kubeconfig: Option<&'a std::path::Path>,
+    context: Option<&str>,
+    in_cluster: bool,
+) -> Result<kube::Config, (ConfigSource<'a>, String)> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+    if in_cluster {
+        kube::Config::incluster().map_err(|e| (ConfigSource::InCluster, e.to_string()))
+    } else if let Some(path) = kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| (ConfigSource::Kubeconfig(path), e.to_string()))?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| (ConfigSource::Kubeconfig(path), e.to_string()))
+    } else if context.is_some() {
+        kube::Config::from_kubeconfig(&options).await.map_err(|e| (ConfigSource::Context, e.to_string()))
+    } else {
+        kube::Config::infer().await.map_err(|e| (ConfigSource::Inferred, e.to_string()))
+    }
+}
+
 /// Builds the API client: in-cluster, from the named kubeconfig, or as kubectl would.
 ///
 /// # Errors
 /// Missing or invalid kubeconfig, unknown context, not in a pod (in-cluster). The API itself is
 /// not contacted here.
 pub async fn client(settings: &config::Cluster) -> Result<Client, String> {
-    use kube::config::{KubeConfigOptions, Kubeconfig};
-    let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
-    let config = if settings.in_cluster {
-        kube::Config::incluster().map_err(|e| format!("state.cluster: in-cluster configuration: {e}"))?
-    } else if let Some(path) = &settings.kubeconfig {
-        let kubeconfig =
-            Kubeconfig::read_from(path).map_err(|e| format!("state.cluster.kubeconfig {}: {e}", path.display()))?;
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|e| format!("state.cluster.kubeconfig {}: {e}", path.display()))?
-    } else if settings.context.is_some() {
-        kube::Config::from_kubeconfig(&options).await.map_err(|e| format!("state.cluster: kubeconfig: {e}"))?
-    } else {
-        kube::Config::infer().await.map_err(|e| format!("state.cluster: {e}"))?
-    };
+    let config = kube_config(settings.kubeconfig.as_deref(), settings.context.as_deref(), settings.in_cluster)
+        .await
+        .map_err(|(source, e)| match source {
+            ConfigSource::InCluster => format!("state.cluster: in-cluster configuration: {e}"),
+            ConfigSource::Kubeconfig(path) => format!("state.cluster.kubeconfig {}: {e}", path.display()),
+            ConfigSource::Context => format!("state.cluster: kubeconfig: {e}"),
+            ConfigSource::Inferred => format!("state.cluster: {e}"),
+        })?;
     Client::try_from(config).map_err(|e| format!("state.cluster: API client: {e}"))
 }
 

@@ -214,25 +214,19 @@ pub fn fetch(connection: &Connection, request: &Request) -> Result<Fetched, Fetc
 
 /// The client and the server's URL (for messages).
 async fn connect(c: &Connection) -> Result<(Client, String), FetchError> {
-    use kube::config::{KubeConfigOptions, Kubeconfig};
-    let options = KubeConfigOptions { context: c.context.clone(), ..KubeConfigOptions::default() };
-    let config = if c.in_cluster {
-        kube::Config::incluster().map_err(|e| FetchError::Config(format!("--in-cluster: {e}")))?
-    } else if let Some(path) = &c.kubeconfig {
-        let kubeconfig = Kubeconfig::read_from(path)
-            .map_err(|e| FetchError::Config(format!("--kubeconfig {}: {e}", path.display())))?;
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|e| FetchError::Config(format!("--kubeconfig {}: {e}", path.display())))?
-    } else if c.context.is_some() {
-        kube::Config::from_kubeconfig(&options).await.map_err(|e| FetchError::Config(format!("kubeconfig: {e}")))?
-    } else {
-        kube::Config::infer().await.map_err(|e| {
-            FetchError::Config(format!(
-                "no cluster to read: {e} (name one with --kubeconfig or --context, or set KUBECONFIG)"
-            ))
-        })?
-    };
+    use cluster::ConfigSource;
+    let config = cluster::kube_config(c.kubeconfig.as_deref(), c.context.as_deref(), c.in_cluster).await.map_err(
+        |(source, e)| {
+            FetchError::Config(match source {
+                ConfigSource::InCluster => format!("--in-cluster: {e}"),
+                ConfigSource::Kubeconfig(path) => format!("--kubeconfig {}: {e}", path.display()),
+                ConfigSource::Context => format!("kubeconfig: {e}"),
+                ConfigSource::Inferred => {
+                    format!("no cluster to read: {e} (name one with --kubeconfig or --context, or set KUBECONFIG)")
+                }
+            })
+        },
+    )?;
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| FetchError::Config(format!("API client: {e}")))?;
     Ok((client, url))
