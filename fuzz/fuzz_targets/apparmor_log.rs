@@ -1,10 +1,10 @@
 //! Fuzzes the AppArmor log parser (`kguard_apparmor::log`, libapparmor's `aa_log_parse`):
 //! arbitrary bytes as log lines (every framing: audit, syslog, dmesg, user AVC), each record
 //! printed as test_multi prints it and turned into the rule aa-logprof would propose, all the
-//! lines together into profiles (rendered). Any panic, hang or unbounded allocation is a bug.
+//! lines together into profiles (rendered), also with file paths globbed both ways. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
-use kguard_apparmor::log;
+use kguard_apparmor::{glob::Glob, log};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = log::propose_rule(&r);
         records.push(r);
     }
-    for p in log::propose(&records) {
-        let _ = p.render();
+    for glob in [Glob::None, Glob::Path, Glob::Ext] {
+        for p in log::propose_globbed(&records, glob) {
+            let _ = p.render();
+        }
     }
 });

@@ -12,6 +12,7 @@ pub mod aare;
 pub mod ast;
 pub mod check;
 pub mod error;
+pub mod glob;
 pub mod kube;
 pub mod lint;
 pub mod log;

@@ -6,6 +6,7 @@
 //! type is `INVALID` with the type as operation). [`Record::print`] writes what upstream's
 //! `test_multi` prints.
 
+use crate::glob::Glob;
 use std::fmt::Write as _;
 
 /// `aa_record_event_type`.
@@ -866,6 +867,13 @@ const FILE_OPS: &[&str] = &[
 /// event yields no rule (no path, no mask, not an AppArmor event).
 #[must_use]
 pub fn propose_rule(r: &Record) -> Option<String> {
+    propose_rule_globbed(r, Glob::None)
+}
+
+/// [`propose_rule`], with a file rule's path globbed as aa-logprof's "Glob" or "Glob with
+/// extension" choice would (`/var/log/app/x.log` → `/var/log/app/*` or `/var/log/app/*.log`).
+#[must_use]
+pub fn propose_rule_globbed(r: &Record, glob: Glob) -> Option<String> {
     // aa-logprof learns from ALLOWED (complain mode) and DENIED events only: an AUDIT record
     // logs an access the profile already allows, STATUS/ERROR/HINT records no access
     if !matches!(r.event, Event::Allowed | Event::Denied) {
@@ -1004,7 +1012,7 @@ pub fn propose_rule(r: &Record) -> Option<String> {
         }
         let owner = matches!((r.fsuid, r.ouid), (Some(a), Some(b)) if a == b)
             || mask.is_some_and(|m| m.split_once("::").is_some_and(|(own, other)| !own.is_empty() && other.is_empty()));
-        return Some(format!("{}{} {perms},", if owner { "owner " } else { "" }, quote_path(name)));
+        return Some(format!("{}{} {perms},", if owner { "owner " } else { "" }, quote_path(&glob.apply(name))));
     }
     None
 }
@@ -1012,6 +1020,13 @@ pub fn propose_rule(r: &Record) -> Option<String> {
 /// Proposals for a list of events, one per top profile, in first-seen order.
 #[must_use]
 pub fn propose(records: &[Record]) -> Vec<Proposal> {
+    propose_globbed(records, Glob::None)
+}
+
+/// [`propose`] with file paths globbed (see [`propose_rule_globbed`]): events whose paths glob
+/// to the same pattern give one rule.
+#[must_use]
+pub fn propose_globbed(records: &[Record], glob: Glob) -> Vec<Proposal> {
     let mut out: Vec<Proposal> = Vec::new();
     for r in records {
         if !matches!(r.event, Event::Allowed | Event::Denied) {
@@ -1036,7 +1051,7 @@ pub fn propose(records: &[Record]) -> Vec<Proposal> {
             }
         };
         let Some(p) = out.get_mut(i) else { continue };
-        let rule = propose_rule(r);
+        let rule = propose_rule_globbed(r, glob);
         let list = match hat {
             None => &mut p.rules,
             Some(h) => {

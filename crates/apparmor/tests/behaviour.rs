@@ -113,3 +113,21 @@ fn deep_nesting_is_bounded() {
     let e = err(&nested(100_000));
     assert!(e.contains("nested deeper than 128"), "{e}");
 }
+
+#[test]
+fn globbed_log_paths_merge_into_one_rule() {
+    use kguard_apparmor::{glob::Glob, log};
+    let line = |name: &str| {
+        format!(
+            r#"type=AVC msg=audit(1733500000.1:1): apparmor="DENIED" operation="open" class="file" profile="app" name="{name}" pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=1"#
+        )
+    };
+    let records: Vec<log::Record> = ["/var/log/app/a.log", "/var/log/app/b.log", "/var/log/app/c.txt"]
+        .iter()
+        .map(|n| log::parse_line(&line(n)))
+        .collect();
+    let rules = |g| log::propose_globbed(&records, g).remove(0).rules;
+    assert_eq!(rules(Glob::None).len(), 3);
+    assert_eq!(rules(Glob::Ext), ["/var/log/app/*.log r,", "/var/log/app/*.txt r,"]);
+    assert_eq!(rules(Glob::Path), ["/var/log/app/* r,"]);
+}

@@ -61,6 +61,6 @@ fn error_messages() {
             println!("  disagree {}: got ({failed}, {stderr:?}), want {want:?}", c["name"]);
         }
     }
-    println!("errors: {agree}/{} agree", cases.len());
+    println!("apparmor parser errors oracle: {agree}/{} agree", cases.len());
     assert_eq!(agree, cases.len());
 }

@@ -33,7 +33,7 @@ fn kubernetes_cases() {
             println!("  disagree validate {}: got {got}", c["annotation_value"]);
         }
     }
-    println!("kubernetes: {agree}/{} agree", cases.len() + vcases.len());
+    println!("apparmor kubernetes oracle: {agree}/{} agree", cases.len() + vcases.len());
     assert_eq!(agree, 19);
 }
 

@@ -131,7 +131,7 @@ fn shipped_profiles_agree_with_apparmor_parser() {
         }
     }
     println!(
-        "shipped profiles: {}/{} agree with apparmor_parser ({accepted} accepted by it)",
+        "apparmor live parser oracle: shipped profiles {}/{} agree with apparmor_parser ({accepted} accepted by it)",
         files.len() - bad.len(),
         files.len()
     );
@@ -201,7 +201,7 @@ fn simple_tests_agree_with_apparmor_parser() {
         }
     }
     println!(
-        "simple_tests: kguard agrees with the live apparmor_parser on {agree}/{} cases; on the {comparable} where \
+        "apparmor live parser oracle: simple_tests, kguard agrees with the live apparmor_parser on {agree}/{} cases; on the {comparable} where \
          3.0.8 agrees with upstream HEAD, {} disagree",
         results.len(),
         bad.len()

@@ -31,7 +31,7 @@ fn test_multi_records() {
         println!("{b}");
     }
     let agree = names.len() - bad.len();
-    println!("libapparmor test_multi: {agree}/{} records equal", names.len());
+    println!("apparmor libapparmor test-multi oracle: {agree}/{} records equal", names.len());
     assert!(agree >= AGREE, "agreement fell to {agree} (recorded {AGREE})");
 }
 
@@ -84,7 +84,7 @@ fn test_multi_profiles() {
     }
     let agree = total - bad.len();
     println!(
-        "aa-logprof profiles: {agree}/{total} equal ({} with expected profiles: {} skipped as upstream skips, \
+        "apparmor aa-logprof profiles oracle: {agree}/{total} equal ({} with expected profiles: {} skipped as upstream skips, \
          {not_learned} AUDIT events that upstream does not learn from and kguard proposes nothing for)",
         names.len(),
         names.len() - total - not_learned

@@ -50,7 +50,7 @@ fn report(name: &str, total: usize, bad: &[String], floor: usize) {
     for b in bad.iter().take(shown) {
         println!("  disagree: {b}");
     }
-    println!("{name}: {agree}/{total} agree");
+    println!("apparmor parser {} oracle: {agree}/{total} agree", name.replace('_', "-"));
     assert!(agree >= floor, "{name}: agreement fell to {agree}/{total} (recorded {floor})");
 }
 

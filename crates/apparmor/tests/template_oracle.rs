@@ -40,6 +40,6 @@ fn goldens_byte_equal() {
             kguard_apparmor::parse(golden, &got, kguard_apparmor::Options::default()).unwrap();
         }
     }
-    println!("docker-default goldens: {agree}/{} byte-equal", all.len());
+    println!("apparmor docker-default goldens oracle: {agree}/{} byte-equal", all.len());
     assert_eq!(agree, all.len());
 }

@@ -147,6 +147,11 @@ pub enum GenerateCommand {
         /// Log files (audit.log, syslog, dmesg output); `-` for stdin.
         #[arg(required = true)]
         logs: Vec<PathBuf>,
+        /// Widen file paths as aa-logprof's "Glob" (`path`: `/a/b/c.log` → `/a/b/*`) or "Glob
+        /// with extension" (`ext`: → `/a/b/*.log`) choice does; events whose paths glob alike
+        /// give one rule.
+        #[arg(long, value_name = "HOW", default_value = "none", value_parser = ["none", "path", "ext"])]
+        glob: String,
         /// Output format: `table` (the profiles) or `json` (events and profiles).
         #[arg(short = 'o', long = "output", default_value = "table",
               value_parser = output::parser(&[Format::Table, Format::Json]))]
@@ -245,8 +250,14 @@ fn generate_cmd(what: &GenerateCommand) -> u8 {
             };
             emit(output_file.as_deref(), &body)
         }
-        GenerateCommand::FromLog { logs, output, output_file } => {
+        GenerateCommand::FromLog { logs, glob, output, output_file } => {
+            use kguard_apparmor::glob::Glob;
             use kguard_apparmor::log;
+            let glob = match glob.as_str() {
+                "path" => Glob::Path,
+                "ext" => Glob::Ext,
+                _ => Glob::None,
+            };
             let mut records = Vec::new();
             for path in logs {
                 let bytes = if path.as_os_str() == "-" {
@@ -277,7 +288,7 @@ fn generate_cmd(what: &GenerateCommand) -> u8 {
                 }
             }
             let only: Vec<log::Record> = records.iter().map(|(_, r)| r.clone()).collect();
-            let proposals = log::propose(&only);
+            let proposals = log::propose_globbed(&only, glob);
             let body = if *output == Format::Json {
                 let events: Vec<serde_json::Value> = records
                     .iter()
@@ -290,7 +301,7 @@ fn generate_cmd(what: &GenerateCommand) -> u8 {
                             "name": r.name,
                             "requested_mask": r.requested_mask,
                             "denied_mask": r.denied_mask,
-                            "rule": log::propose_rule(r),
+                            "rule": log::propose_rule_globbed(r, glob),
                         })
                     })
                     .collect();
