@@ -49,3 +49,26 @@ impl fmt::Display for Error {
         write!(f, "{}:{}: {}", self.file, self.pos, self.message)
     }
 }
+
+/// Decodes a profile file: the text, or an [`Error`] at the line and column of the first byte
+/// that is not UTF-8 (profiles are text; `apparmor_parser` reads bytes, kguard refuses them).
+///
+/// # Errors
+/// The first invalid byte, placed.
+pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
+        let err = e.utf8_error();
+        let bytes = e.as_bytes();
+        let good = bytes.get(..err.valid_up_to()).unwrap_or_default();
+        // the valid prefix is UTF-8: count its lines and characters
+        let prefix = std::str::from_utf8(good).unwrap_or_default();
+        let line = u32::try_from(prefix.matches('\n').count() + 1).unwrap_or(u32::MAX);
+        let col = u32::try_from(prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1).unwrap_or(u32::MAX);
+        let byte = bytes.get(err.valid_up_to()).copied().unwrap_or_default();
+        Error {
+            file: Arc::from(file),
+            pos: Pos::new(line, col),
+            message: format!("not UTF-8 text (byte 0x{byte:02x})"),
+        }
+    })
+}

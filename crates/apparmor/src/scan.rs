@@ -254,9 +254,7 @@ impl<'a> Scanner<'a> {
             if self.included > MAX_INCLUDED_FILES {
                 return Err(self.error(format!("more than {MAX_INCLUDED_FILES} files included")));
             }
-            let Ok(text) = String::from_utf8(bytes) else {
-                return Err(self.error(format!("'{p}' is not UTF-8 text")));
-            };
+            let text = crate::error::decode(&p, bytes)?;
             let file: Arc<str> = Arc::from(p.as_str());
             self.frames.push(Frame { file, key: p, chars: text.chars().collect(), i: 0, line: 1, col: 1 });
         }

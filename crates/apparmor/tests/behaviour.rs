@@ -131,3 +131,10 @@ fn globbed_log_paths_merge_into_one_rule() {
     assert_eq!(rules(Glob::Ext), ["/var/log/app/*.log r,", "/var/log/app/*.txt r,"]);
     assert_eq!(rules(Glob::Path), ["/var/log/app/* r,"]);
 }
+
+#[test]
+fn non_utf8_profiles_are_placed_at_the_first_bad_byte() {
+    let e = kguard_apparmor::error::decode("p", b"profile c {\n  /etc/\xff r,\n}\n".to_vec()).unwrap_err();
+    assert_eq!(e.to_string(), "p:2:8: not UTF-8 text (byte 0xff)");
+    assert_eq!(kguard_apparmor::error::decode("p", b"ok".to_vec()).unwrap(), "ok");
+}

@@ -415,8 +415,8 @@ fn search_dirs(include: &[PathBuf]) -> Vec<String> {
 /// Reads and parses one file; the error is `file:line:column: message`.
 fn load(path: &Path, search: &[String]) -> Result<Policy, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
     let name = path.display().to_string();
+    let text = kguard_apparmor::error::decode(&name, bytes).map_err(|e| e.to_string())?;
     parse(&name, &text, Options { fs: &RealFs, search, base: "." }).map_err(|e| e.to_string())
 }
 
@@ -429,8 +429,11 @@ fn parse_cmd(paths: &[PathBuf], include: &[PathBuf], format: Format, output_file
         let bytes = std::fs::read(p);
         let result = match bytes {
             Err(e) => Err((None, format!("{}: {e}", p.display()))),
-            Ok(b) => match String::from_utf8(b) {
-                Err(_) => Err((None, format!("{}: not UTF-8 text", p.display()))),
+            Ok(b) => match kguard_apparmor::error::decode(&p.display().to_string(), b) {
+                Err(e) => {
+                    let s = e.to_string();
+                    Err((Some(e), s))
+                }
                 Ok(t) => {
                     let name = p.display().to_string();
                     parse(&name, &t, Options { fs: &RealFs, search: &search, base: "." }).map_err(|e| {
