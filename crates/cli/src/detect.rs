@@ -552,7 +552,12 @@ fn run_live(
     mask.thread_block().map_err(|e| format!("cannot block signals: {e}"))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| format!("signalfd: {e}"))?;
-    let options = kguard_ebpf::Options { record: dump.is_some(), ..kguard_ebpf::Options::default() };
+    let options = kguard_ebpf::Options {
+        record: dump.is_some(),
+        ring_bytes: drops.config.ring_bytes().unwrap_or(0),
+        ..kguard_ebpf::Options::default()
+    };
+    let mut metrics = Metrics::open(&drops.config.metrics, engine.min_priority)?;
     let mut live = kguard_ebpf::Live::start(&options).map_err(|e| format!("--live: {e}"))?;
     // -w: the initial state (process, fd, user lists), then every block the state is fed
     let mut write_recorded = |live: &mut kguard_ebpf::Live| -> Result<(), String> {
@@ -565,13 +570,22 @@ fn run_live(
     eprintln!("kguard detect --live: watching system calls (SIGINT/SIGTERM to stop)");
     let end = duration.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
     let mut monitor = drops.monitor(live_stats(&live.metrics()), true);
+    let mut shown: u64 = 0;
     'run: loop {
         if end.is_some_and(|t| std::time::Instant::now() >= t) || matches!(sfd.read_signal(), Ok(Some(_))) {
+            break;
+        }
+        if metrics.check(&live, shown, by_rule, sinks).is_err() {
             break;
         }
         while let Some(ts) =
             live.next_event(std::time::Duration::from_millis(100)).map_err(|e| e.to_string())?.map(|e| e.current.raw.ts)
         {
+            shown += 1;
+            // the metrics snapshot is due on the wall clock: looked at every 1,024 events too
+            if shown.is_multiple_of(1024) && metrics.check(&live, shown, by_rule, sinks).is_err() {
+                break 'run;
+            }
             write_recorded(&mut live)?;
             // Falco's drop monitor, before the rules: the probe's counters once a second
             match drops.check(&mut monitor, ts, || live_stats(&live.metrics()), sinks) {
@@ -593,6 +607,77 @@ fn run_live(
     write_recorded(&mut live)?;
     eprintln!("Live source: {}", live.metrics());
     Ok(())
+}
+
+/// Falco's periodic metrics snapshots of the live source (`metrics:` in the `-c` file): an
+/// internal alert to the outputs (`output_rule`, shown when `--min-priority` lets Informational
+/// through) and/or a JSON line appended to `output_file`.
+struct Metrics {
+    snap: kguard_runtime::metrics::Snapshotter,
+    show: bool,
+    file: Option<(PathBuf, std::fs::File)>,
+    host: String,
+}
+
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl Metrics {
+    fn open(
+        cfg: &kguard_runtime::metrics::MetricsConfig,
+        min_priority: Option<kguard_detect::rules::Priority>,
+    ) -> Result<Self, String> {
+        let host = kguard_ebpf::procfs::host();
+        let file = match cfg.output_file.as_deref().filter(|_| cfg.enabled) {
+            None => None,
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| format!("metrics.output_file {p}: {e}"))?;
+                Some((PathBuf::from(p), f))
+            }
+        };
+        let show = cfg.output_rule && min_priority.is_none_or(|m| kguard_detect::rules::Priority::Informational <= m);
+        let hostname = host.hostname.clone();
+        let snap = kguard_runtime::metrics::Snapshotter::new(cfg.clone(), "modern_bpf", host, wall_ns());
+        Ok(Metrics { snap, show, file, host: hostname })
+    }
+
+    /// Emits a snapshot when one is due. `Err`: stdout closed.
+    fn check(
+        &mut self,
+        live: &kguard_ebpf::Live,
+        shown: u64,
+        by_rule: &std::collections::BTreeMap<String, usize>,
+        sinks: &mut Sinks,
+    ) -> Result<(), ()> {
+        let now = wall_ns();
+        if !self.snap.due(now) {
+            return Ok(());
+        }
+        let (threads, fds) = live.inspector().table_sizes();
+        let counters = kguard_runtime::metrics::Counters {
+            num_evts: shown,
+            scap: live_stats(&live.metrics()),
+            rule_matches: by_rule.iter().map(|(r, n)| (r.clone(), *n as u64)).collect(),
+            threads,
+            fds,
+        };
+        let usage = self.snap.config().resource_utilization_enabled.then(kguard_ebpf::procfs::self_usage);
+        let alert = self.snap.snapshot(now, &counters, usage.as_ref());
+        if let Some((path, f)) = &mut self.file
+            && let Err(e) = writeln!(f, "{}", alert.to_json(&self.host))
+        {
+            eprintln!("error: metrics.output_file {}: {e}", path.display());
+            self.file = None;
+        }
+        if self.show { sinks.emit_internal(&alert) } else { Ok(()) }
+    }
 }
 
 /// The live source's counters as libscap's: every record the probe handled (read, or dropped

@@ -142,8 +142,9 @@ pub struct InternalAlert {
     pub priority: Priority,
     /// The message.
     pub message: String,
-    /// The fields, in the order given.
-    pub output_fields: Vec<(String, String)>,
+    /// The fields, in the order given: strings, or numbers where Falco writes numbers (the
+    /// metrics snapshot).
+    pub output_fields: Vec<(String, serde_json::Value)>,
 }
 
 impl InternalAlert {
@@ -153,8 +154,7 @@ impl InternalAlert {
     pub fn output(&self) -> String {
         let t = kguard_model::time::format_rfc3339_nanos(self.time_ns);
         let t = t.strip_suffix('Z').map_or_else(|| t.clone(), |s| format!("{s}+0000"));
-        let fields: Vec<String> =
-            self.output_fields.iter().map(|(k, v)| format!("{k}={}", serde_json::Value::from(v.as_str()))).collect();
+        let fields: Vec<String> = self.output_fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{t}: {} {} ({})", self.priority, self.message, fields.join(" "))
     }
 
@@ -164,7 +164,7 @@ impl InternalAlert {
     pub fn to_json(&self, hostname: &str) -> serde_json::Value {
         let mut fields = serde_json::Map::new();
         for (k, v) in &self.output_fields {
-            fields.insert(k.clone(), serde_json::Value::String(v.clone()));
+            fields.insert(k.clone(), v.clone());
         }
         serde_json::json!({
             "hostname": hostname,

@@ -306,6 +306,61 @@ pub fn scan(proc_root: &Path, etc: &Path) -> Vec<Block> {
     blocks
 }
 
+/// kguard's own CPU and memory, for the metrics snapshots: CPU time since the process started
+/// as a percentage of one CPU (Falco's `cpu_usage_perc`), RSS and VSZ from `/proc/self/status`,
+/// PSS from `/proc/self/smaps_rollup` (0 where it cannot be read).
+#[must_use]
+pub fn self_usage() -> kguard_runtime::metrics::Usage {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let st = status_fields(&status);
+    let kb = |k: &str| first_num::<u64>(st.get(k), 0).unwrap_or(0);
+    let rollup = fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    let pss = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    kguard_runtime::metrics::Usage {
+        cpu_usage_perc: cpu_usage_perc().unwrap_or(0.0),
+        memory_rss_kb: kb("VmRSS"),
+        memory_vsz_kb: kb("VmSize"),
+        memory_pss_kb: pss,
+    }
+}
+
+fn cpu_usage_perc() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // the fields after the command name, which may hold spaces and parentheses
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime, stime and starttime are fields 14, 15 and 22: 11, 12 and 19 after the name
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    let (utime, stime, start) = (num(11)?, num(12)?, num(19)?);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|h| *h > 0)?;
+    #[allow(clippy::cast_precision_loss)]
+    let hz = hz as f64;
+    let uptime: f64 = fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    let wall = uptime - start / hz;
+    (wall > 0.0).then(|| (utime + stime) / hz / wall * 100.0)
+}
+
+/// The machine, for the metrics snapshots.
+#[must_use]
+pub fn host() -> kguard_runtime::metrics::Host {
+    let text = |p: &str| fs::read_to_string(p).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let btime: u64 = fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0);
+    kguard_runtime::metrics::Host {
+        hostname: text("/proc/sys/kernel/hostname"),
+        kernel_release: text("/proc/sys/kernel/osrelease"),
+        num_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        boot_ts: btime.saturating_mul(1_000_000_000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

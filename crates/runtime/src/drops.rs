@@ -90,19 +90,37 @@ impl DropConfig {
     }
 }
 
-/// What `kguard detect` reads of a Falco configuration file: `syscall_event_drops` and
-/// `log_level`.
+/// What `kguard detect` reads of a Falco configuration file: `syscall_event_drops`,
+/// `log_level`, `metrics` and the live source's buffer size (`engine.modern_ebpf.buf_size_preset`,
+/// or the older top-level `syscall_buf_size_preset`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FalcoConfig {
     /// `syscall_event_drops`.
     pub drops: DropConfig,
     /// `log_level` (default `info`): messages less severe are not logged.
     pub log_level: Priority,
+    /// `metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
+    /// `buf_size_preset` (1–10: 1 MiB doubling to 512 MiB; Falco's default 4 is 8 MiB).
+    pub buf_size_preset: Option<u8>,
 }
 
 impl Default for FalcoConfig {
     fn default() -> Self {
-        FalcoConfig { drops: DropConfig::default(), log_level: Priority::Informational }
+        FalcoConfig {
+            drops: DropConfig::default(),
+            log_level: Priority::Informational,
+            metrics: crate::metrics::MetricsConfig::default(),
+            buf_size_preset: None,
+        }
+    }
+}
+
+impl FalcoConfig {
+    /// The ring buffer size `buf_size_preset` asks for, in bytes (`None`: the source's default).
+    #[must_use]
+    pub fn ring_bytes(&self) -> Option<u32> {
+        self.buf_size_preset.map(|p| (1u32 << 20) << (p.clamp(1, 10) - 1))
     }
 }
 
@@ -130,6 +148,23 @@ impl FalcoConfig {
         if let Some(level) = root.get("log_level").filter(|n| !n.is_null()) {
             let s = level.as_str().unwrap_or_default();
             cfg.log_level = Priority::parse(s).ok_or_else(|| err(&format!("unknown log level {s:?}")))?;
+        }
+        cfg.metrics = crate::metrics::MetricsConfig::from_yaml(root.get("metrics"), &err)?;
+        let preset = root
+            .get("engine")
+            .and_then(|e| e.get("modern_ebpf"))
+            .and_then(|m| m.get("buf_size_preset"))
+            .map(|n| ("engine.modern_ebpf.buf_size_preset", n))
+            .or_else(|| root.get("syscall_buf_size_preset").map(|n| ("syscall_buf_size_preset", n)))
+            .filter(|(_, n)| !n.is_null());
+        if let Some((key, n)) = preset {
+            let p = number(n)
+                .filter(|p| (1.0..=10.0).contains(p) && p.fract() == 0.0)
+                .ok_or_else(|| err(&format!("{key} must be a whole number from 1 (1 MiB) to 10 (512 MiB)")))?;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                cfg.buf_size_preset = Some(p as u8);
+            }
         }
         let Some(d) = root.get("syscall_event_drops").filter(|n| !n.is_null()) else { return Ok(cfg) };
         let num = |key: &str, default: f64| -> Result<f64, String> {
@@ -364,7 +399,7 @@ impl DropMonitor {
     /// The alert, with Falco's `output_fields` (all strings; the per-syscall-category counters
     /// kguard's sources do not keep are 0).
     fn alert(&self, ts: u64, d: &DropStats, message: &str) -> kguard_detect::InternalAlert {
-        let mut fields: Vec<(String, String)> = [
+        let mut fields: Vec<(String, serde_json::Value)> = [
             ("n_evts", d.n_evts),
             ("n_drops", d.n_drops),
             ("n_drops_buffer_total", d.n_drops_buffer),
@@ -385,11 +420,11 @@ impl DropMonitor {
             ("n_drops_bug", d.n_drops_bug),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_string()))
+        .map(|(k, v)| (k.to_owned(), v.to_string().into()))
         .collect();
-        fields.push(("ebpf_enabled".to_owned(), u8::from(self.ebpf).to_string()));
+        fields.push(("ebpf_enabled".to_owned(), u8::from(self.ebpf).to_string().into()));
         // Falco's output fields are a JSON object with sorted keys
-        fields.sort();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
         kguard_detect::InternalAlert {
             time_ns: i64::try_from(ts).unwrap_or(i64::MAX),
             rule: DROP_RULE.to_owned(),
@@ -472,7 +507,7 @@ mod tests {
         let eff = at(&mut m, 103 * S, stats);
         let [DropEffect::Alert(a)] = eff.as_slice() else { panic!("{eff:?}") };
         assert_eq!(a.message, "Falco internal: syscall event drop. 20 system calls dropped in last second.");
-        let f = |k: &str| a.output_fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let f = |k: &str| a.output_fields.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.as_str());
         assert_eq!((f("n_evts"), f("n_drops"), f("n_drops_buffer_total")), (Some("50"), Some("20"), Some("20")));
         assert_eq!(f("ebpf_enabled"), Some("1"));
         assert_eq!(a.output_fields.first().map(|(k, _)| k.as_str()), Some("ebpf_enabled"));

@@ -18,6 +18,7 @@
 pub mod drops;
 pub mod event;
 pub mod fields;
+pub mod metrics;
 pub mod render;
 pub mod scap;
 pub mod state;

@@ -483,6 +483,14 @@ impl Inspector {
         }
     }
 
+    /// The sizes of the state tables: threads, and fds summed over the threads that own fd
+    /// tables (Falco's `falco.n_threads` and `falco.n_fds`).
+    #[must_use]
+    pub fn table_sizes(&self) -> (u64, u64) {
+        let fds: usize = self.threads.values().map(|t| t.fds.len()).sum();
+        (self.threads.len() as u64, fds as u64)
+    }
+
     /// The fds `tid` sees.
     #[must_use]
     pub fn fds(&self, tid: i64) -> Option<&BTreeMap<i64, FdInfo>> {
