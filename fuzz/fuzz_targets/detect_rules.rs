@@ -1,8 +1,9 @@
 //! Fuzzes Falco rules files as `kguard detect` loads them: YAML, lists, macros, rules, overrides,
 //! appends, exceptions, outputs, engine and plugin versions; alone and (one input in four) after
 //! the bundled rules, so that appends and overrides find items to change. What loads is run over
-//! an audit event with every rule enabled to fire. Any panic, hang or unbounded allocation is a
-//! bug.
+//! an audit event with every rule enabled to fire. The same text is also read as a Falco
+//! configuration file (`-c`: `syscall_event_drops`, `metrics`, `buf_size_preset`, `log_level`).
+//! Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -22,6 +23,10 @@ fn event() -> &'static AuditEvent {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(cfg) = kguard_runtime::drops::FalcoConfig::parse(text, "fuzz.yaml") {
+        let _ = cfg.ring_bytes();
+    }
+    let _ = kguard_runtime::metrics::parse_duration(text);
     // One input in four after the bundled rules (loading them is most of the cost of a run).
     let files: &[(&str, &str)] = if data.first().is_some_and(|b| b % 4 != 0) {
         &[("fuzz.yaml", text)]

@@ -13,6 +13,7 @@
 //! small boundary: [`Live::start`], [`Live::next_event`], [`Live::metrics`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod containers;
 pub mod procfs;
 pub mod record;
 
@@ -62,6 +63,9 @@ pub struct Options {
     pub etc: PathBuf,
     /// Ring buffer size in bytes (a power of two, at least one page); 0 = the probe's 8 MiB.
     pub ring_bytes: u32,
+    /// Where the container runtimes keep their state (container metadata for `container.*` and
+    /// `k8s.*`).
+    pub container_roots: containers::Roots,
     /// Keep every block the state is fed (the initial process, fd and user lists, then each
     /// event, enter events and thread exits included) for [`Live::take_recorded`]: what
     /// `kguard detect --live -w FILE` writes as a capture.
@@ -78,6 +82,7 @@ impl Default for Options {
             proc_root: env("KGUARD_HOST_PROC", "/proc"),
             etc: env("KGUARD_HOST_ETC", "/etc"),
             ring_bytes: 0,
+            container_roots: containers::Roots::default(),
             record: false,
         }
     }
@@ -145,6 +150,8 @@ pub struct Live {
     started: std::time::Instant,
     /// `Some` when recording ([`Options::record`]): the blocks fed since the last take.
     recorded: Option<Vec<kguard_runtime::scap::Block>>,
+    /// Container metadata from the runtimes' state.
+    containers: containers::Resolver,
 }
 
 impl fmt::Debug for Live {
@@ -180,7 +187,7 @@ impl Live {
                 }
                 inspector.feed(b);
             }
-            Ok(Live {
+            let mut live = Live {
                 probe,
                 inspector,
                 conv: record::Converter::new(boot_to_epoch()),
@@ -189,7 +196,18 @@ impl Live {
                 metrics: Metrics::default(),
                 started: std::time::Instant::now(),
                 recorded,
-            })
+                containers: containers::Resolver::new(opts.container_roots.clone()),
+            };
+            // the containers of the processes already running
+            let tids: Vec<i64> = live.inspector.threads().filter(|t| t.is_main()).map(|t| t.tid).collect();
+            let mut blocks = Vec::new();
+            for tid in tids {
+                blocks.extend(live.resolve_container(tid, 0));
+            }
+            if let Some(r) = live.recorded.as_mut() {
+                r.extend(blocks);
+            }
+            Ok(live)
         }
         #[cfg(not(feature = "live"))]
         {
@@ -209,11 +227,21 @@ impl Live {
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 let show = !kguard_runtime::event::is_enter(ev.etype);
+                // a new program or thread: its container's metadata, when not known yet
+                let new_task = show
+                    && kguard_runtime::event::info(ev.etype).is_some_and(|i| {
+                        matches!(i.name, "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork")
+                    });
+                let (tid, ts) = (i64::from_le_bytes(ev.tid.to_le_bytes()), ev.ts);
                 let block = kguard_runtime::scap::Block::Event(ev);
-                if let Some(r) = self.recorded.as_mut() {
-                    r.push(block.clone());
-                }
+                let copy = self.recorded.is_some().then(|| block.clone());
                 self.inspector.feed(block);
+                let container = if new_task { self.resolve_container(tid, ts) } else { None };
+                if let Some(r) = self.recorded.as_mut() {
+                    // the container event first, so that a replay knows it at this event
+                    r.extend(container);
+                    r.extend(copy);
+                }
                 if show {
                     return Ok(self.inspector.view());
                 }
@@ -225,6 +253,30 @@ impl Live {
             polled = true;
             self.fill(timeout)?;
         }
+    }
+
+    /// Looks up the container of thread `tid` (from its cgroups) when its metadata is not known
+    /// yet, and gives it to the state; returns the `container` event a capture carries for it.
+    fn resolve_container(&mut self, tid: i64, ts: u64) -> Option<kguard_runtime::scap::Block> {
+        let th = self.inspector.thread(tid)?;
+        let (full, kind) = kguard_runtime::container::id_from_cgroups(&th.cgroups)?;
+        if self.inspector.container(full.get(..12)?).is_some() {
+            return None;
+        }
+        let info = self.containers.lookup(&full, kind)?;
+        let mut json = info.to_event_json().into_bytes();
+        json.push(0);
+        self.inspector.set_container(info);
+        Some(kguard_runtime::scap::Block::Event(kguard_runtime::scap::RawEvent {
+            num: 0,
+            offset: 0,
+            cpu: 0,
+            flags: 0,
+            ts,
+            tid: u64::from_le_bytes(tid.to_le_bytes()),
+            etype: kguard_runtime::event::CONTAINER_JSON_2_E,
+            params: vec![json],
+        }))
     }
 
     #[cfg(feature = "live")]

@@ -492,7 +492,13 @@ impl Converter {
         let Some(exit) = exit_code(r.nr) else { return Vec::new() };
         let name = event::info(exit).map_or("", |i| i.name);
         let needs_cg = matches!(name, "execve" | "execveat" | "clone" | "fork" | "vfork" | "clone3");
-        let cg = if needs_cg && !(name.starts_with("exec") && r.ret != 0) { cgroups(r.tid) } else { Vec::new() };
+        let cg = if needs_cg && !(name.starts_with("exec") && r.ret != 0) {
+            // /proc has every hierarchy; a process already gone has only what the probe read
+            let from_proc = cgroups(r.tid);
+            if from_proc.is_empty() { probe_cgroups(r) } else { from_proc }
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::with_capacity(2);
         for (code, is_exit) in [(exit - 1, false), (exit, true)] {
             let Some(info) = event::info(code) else { continue };
@@ -501,6 +507,22 @@ impl Converter {
         }
         out
     }
+}
+
+/// The cgroups the probe read for an exec or clone record (blobs 5 and 6), as `/proc`'s list
+/// gives them: the default hierarchy as `unified`, the cpu controller's hierarchy as `cpu`.
+fn probe_cgroups(r: &Record<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (subsys, i) in [("unified", 5), ("cpu", 6)] {
+        let path = event::cstr(r.blob(i));
+        if !path.is_empty() {
+            out.extend_from_slice(subsys.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(path);
+            out.push(0);
+        }
+    }
+    out
 }
 
 /// The value of one parameter of a system call's enter (`exit` false) or exit event.
@@ -521,7 +543,8 @@ fn value(r: &Record<'_>, sc: &str, pname: &str, exit: bool, cgroups: &[u8]) -> O
     let is_exec = matches!(sc, "execve" | "execveat");
     let is_clone = matches!(sc, "clone" | "fork" | "vfork" | "clone3");
     if is_exec || is_clone {
-        // blobs: 0 file name (exec) / empty (clone), 1 pinfo, 2 args, 3 exe path, 4 cwd, 5 clone3 flags
+        // blobs: 0 file name (exec) / empty (clone), 1 pinfo, 2 args, 3 exe path, 4 cwd,
+        // 5 default-hierarchy cgroup, 6 cpu cgroup, 7 clone3 flags
         let pi = pinfo(r.blob(1));
         let argv = r.blob(2);
         let mut parts = argv.splitn(2, |&c| c == 0);
@@ -533,7 +556,7 @@ fn value(r: &Record<'_>, sc: &str, pname: &str, exit: bool, cgroups: &[u8]) -> O
         let exe_path = event::cstr(r.blob(3)).to_vec();
         let clone_flags = match sc {
             "clone" => ppm_clone_flags(a(0)),
-            "clone3" => ppm_clone_flags(u64_at(r.blob(5), 0)),
+            "clone3" => ppm_clone_flags(u64_at(r.blob(7), 0)),
             "vfork" => ppm_clone_flags(0x4000 | 0x100),
             _ => 0,
         };

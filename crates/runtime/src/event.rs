@@ -150,6 +150,10 @@ pub mod ec {
     pub const METAEVENT: u32 = 1 << 12;
 }
 
+/// `PPME_CONTAINER_JSON_2_E`: a container's metadata as libsinsp's JSON (one large `json`
+/// parameter), what captures carry for each container.
+pub const CONTAINER_JSON_2_E: u16 = 324;
+
 /// The table entry of an event type, if the type is known.
 #[must_use]
 pub fn info(etype: u16) -> Option<&'static EventInfo> {

@@ -133,6 +133,7 @@ const FIELDS: &[(&str, FieldKind, ArgKind, bool)] = &[
     ("container.image.id", Text, ArgKind::None, false),
     ("container.image.repository", Text, ArgKind::None, false),
     ("container.image.tag", Text, ArgKind::None, false),
+    ("container.image.digest", Text, ArgKind::None, false),
     ("container.type", Text, ArgKind::None, false),
     ("container.privileged", Bool, ArgKind::None, false),
     ("container.info", Text, ArgKind::None, false),
@@ -855,10 +856,10 @@ impl EventView<'_> {
         if name.starts_with("fs.path.") {
             return self.fs_path(name).map(|p| vec![p]);
         }
-        if name.starts_with("k8s.") {
-            return None;
-        }
         let th = self.thread()?;
+        if name.starts_with("k8s.") || (name.starts_with("container.") && name != "container.id") {
+            return self.container_field(th, name, arg);
+        }
         let ins = self.inspector;
         let nonneg = |v: i64| if v == -1 { None } else { one(v.to_string()) };
         let user = ins.user(th.uid);
@@ -955,13 +956,51 @@ impl EventView<'_> {
             "group.gid" => one(th.gid.to_string()),
             "group.name" => ins.group(th.gid).map(|g| vec![g.to_owned()]),
             "container.id" => one(container_id(th)),
-            "container.name" => {
-                if container_id(th) == "host" {
-                    one("host")
-                } else {
-                    None
-                }
+            _ => None,
+        }
+    }
+
+    /// `container.*` (but `container.id`) and `k8s.*`: `host` for the name and type of a
+    /// process outside containers, the container's metadata where it is known (a capture's
+    /// `container` event, or the runtime's state read by the live source), nothing otherwise.
+    fn container_field(&self, th: &Thread, name: &str, arg: Option<&str>) -> Option<Vec<String>> {
+        let id = container_id(th);
+        if id == "host" {
+            return match name {
+                // as sysdig 0.29 prints them for a process on the host: the rest is <NA>
+                "container.name" | "container.type" => one("host"),
+                _ => None,
+            };
+        }
+        let c = self.inspector.container(&id)?;
+        let text = |v: &str| if v.is_empty() { None } else { one(v) };
+        let mount_at = |key: &str, by_dest: bool| -> Option<&crate::container::Mount> {
+            match key.parse::<usize>() {
+                Ok(i) => c.mounts.get(i),
+                Err(_) => c.mounts.iter().find(|m| if by_dest { m.dest == key } else { m.source == key }),
             }
+        };
+        match name {
+            "container.name" => text(&c.name),
+            "container.image" => text(&c.image),
+            "container.image.id" => text(&c.image_id),
+            "container.image.repository" => text(&c.image_repo),
+            "container.image.tag" => text(&c.image_tag),
+            "container.image.digest" => text(&c.image_digest),
+            "container.type" => text(&c.kind),
+            "container.privileged" => c.privileged.and_then(b),
+            "container.start_ts" => c.start_ts.map(|t| vec![t.to_string()]),
+            "container.mounts" => one(c
+                .mounts
+                .iter()
+                .map(|m| format!("{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation))
+                .collect::<Vec<_>>()
+                .join(",")),
+            "container.mount.source" => mount_at(arg?, true).map(|m| vec![m.source.clone()]),
+            "container.mount.dest" => mount_at(arg?, false).map(|m| vec![m.dest.clone()]),
+            "k8s.ns.name" => c.label("io.kubernetes.pod.namespace").and_then(text),
+            "k8s.pod.name" => c.label("io.kubernetes.pod.name").and_then(text),
+            "k8s.pod.uid" => c.label("io.kubernetes.pod.uid").and_then(text),
             _ => None,
         }
     }

@@ -15,6 +15,7 @@
 //! Pure: callers pass readers or bytes; nothing here opens a file.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod container;
 pub mod drops;
 pub mod event;
 pub mod fields;

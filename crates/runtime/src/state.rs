@@ -391,6 +391,8 @@ pub struct Current {
 pub const MAX_THREADS: usize = 262_144;
 /// The most fds one table holds, and the most users and groups; beyond, left out and counted.
 pub const MAX_FDS: usize = 65_536;
+/// Containers kept.
+pub const MAX_CONTAINERS: usize = 16_384;
 
 /// The inspector: state and the current event.
 #[derive(Debug, Default)]
@@ -404,6 +406,8 @@ pub struct Inspector {
     pending_fd: Option<(i64, i64)>,
     pending_thread: Option<i64>,
     ifaces: scap::IfList,
+    /// Containers by short id (from capture `container` events, or set by the live source).
+    containers: HashMap<String, crate::container::ContainerInfo>,
     /// The longest rendering of a byte buffer in `evt.args`/`evt.arg` (0 = unlimited, as Falco;
     /// sysdig prints 80).
     pub max_buf_len: usize,
@@ -480,6 +484,27 @@ impl Inspector {
         match self.threads.get(&tid) {
             Some(t) if t.pid != t.tid && self.threads.contains_key(&t.pid) => t.pid,
             _ => tid,
+        }
+    }
+
+    /// Every thread of the table.
+    pub fn threads(&self) -> impl Iterator<Item = &Thread> {
+        self.threads.values()
+    }
+
+    /// What is known of a container (by the id `container.id` shows).
+    #[must_use]
+    pub fn container(&self, id: &str) -> Option<&crate::container::ContainerInfo> {
+        self.containers.get(id)
+    }
+
+    /// Records a container's metadata (the live source, from the runtime's state); at most
+    /// [`MAX_CONTAINERS`] are kept.
+    pub fn set_container(&mut self, info: crate::container::ContainerInfo) {
+        if self.containers.len() < MAX_CONTAINERS || self.containers.contains_key(&info.id) {
+            self.containers.insert(info.id.clone(), info);
+        } else {
+            self.dropped += 1;
         }
     }
 
@@ -800,6 +825,8 @@ impl Inspector {
         }
         if !enter {
             self.parse_exit(tid, &mut cur);
+        } else if info.name == "container" {
+            self.parse_container(&cur);
         }
         if let Some(f) = &mut cur.fd {
             f.name_changed = f.name != f.oldname;
@@ -1265,6 +1292,28 @@ impl Inspector {
 
     /// Whether `tid` is in the thread table or there is room for it (else it is counted as
     /// dropped).
+    /// A capture's `container` event: libsinsp's JSON (`CONTAINER_JSON_E`, `CONTAINER_JSON_2_E`)
+    /// or the oldest layout's id, type, name and image (`CONTAINER_E`).
+    fn parse_container(&mut self, cur: &Current) {
+        let text = |i: usize| match param(cur, i) {
+            Some(Value::Str(s) | Value::Bytes(s)) => Some(lossy(&s)),
+            _ => None,
+        };
+        let info = if cur.info.params.len() == 1 {
+            text(0).and_then(|j| crate::container::ContainerInfo::from_event_json(&j))
+        } else {
+            let ty = param(cur, 1).and_then(|v| ival(&v)).unwrap_or(0);
+            let json = serde_json::json!({"container": {
+                "id": text(0).unwrap_or_default(), "type": ty,
+                "name": text(2).unwrap_or_default(), "image": text(3).unwrap_or_default(),
+            }});
+            crate::container::ContainerInfo::from_event_json(&json.to_string())
+        };
+        if let Some(i) = info {
+            self.set_container(i);
+        }
+    }
+
     fn room_for_thread(&mut self, tid: i64) -> bool {
         if self.threads.len() < MAX_THREADS || self.threads.contains_key(&tid) {
             return true;

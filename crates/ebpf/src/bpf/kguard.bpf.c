@@ -381,6 +381,79 @@ static __always_inline void put_proc(struct ctx *c, struct task_struct *t)
 	put_path(c, BPF_CORE_READ(t, fs, pwd.dentry), BPF_CORE_READ(t, fs, pwd.mnt));
 }
 
+// kernfs_node before Linux 6.15 named its parent `parent` (now `__parent`).
+struct kernfs_node___pre615 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___pre615, parent))
+		return BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
+	return BPF_CORE_READ(kn, __parent);
+}
+
+#define CGROUP_DEPTH 16
+
+// The path of a cgroup (its kernfs node walked up to the hierarchy's root), NUL-terminated; "/"
+// for the root. Read in the kernel because a short-lived process may be gone by the time user
+// space could read /proc/<pid>/cgroup.
+static __noinline void put_cgroup(struct ctx *c, struct kernfs_node *kn)
+{
+	struct scratch *s = c->s;
+	__u32 pos = PATHBUF / 2;
+	for (int i = 0; i < CGROUP_DEPTH && kn; i++) {
+		struct kernfs_node *parent = kn_parent(kn);
+		if (!parent)
+			break;
+		const char *name = BPF_CORE_READ(kn, name);
+		char tmp[128];
+		long n = bpf_probe_read_kernel_str(tmp, sizeof(tmp), name);
+		if (n <= 1)
+			break;
+		__u32 len = (__u32)(n - 1) & 127;
+		if (pos < len + 1)
+			break;
+		pos -= len + 1;
+		pos &= (PATHBUF / 2 - 1);
+		s->path[pos & (PATHBUF - 1)] = '/';
+		bpf_probe_read_kernel(&s->path[(pos + 1) & (PATHBUF / 2 - 1)], len, tmp);
+		kn = parent;
+	}
+	void *dst = blob_at(c);
+	if (!dst) {
+		blob_done(c, 0);
+		return;
+	}
+	__u32 len = PATHBUF / 2 - pos;
+	if (len == 0) {
+		((char *)dst)[0] = '/';
+		((char *)dst)[1] = 0;
+		blob_done(c, 2);
+		return;
+	}
+	len &= (PATHBUF / 2 - 1);
+	bpf_probe_read_kernel(dst, len, &s->path[pos & (PATHBUF / 2 - 1)]);
+	((char *)dst)[len & (MAXBLOB - 1)] = 0;
+	blob_done(c, len + 1);
+}
+
+// The cgroups of a new process or program (2 blobs): the default (v2) hierarchy's path, and
+// the cpu controller's (its v1 hierarchy on hybrid and v1 systems; empty without it).
+static __always_inline void put_cgroups(struct ctx *c, struct task_struct *t)
+{
+	put_cgroup(c, BPF_CORE_READ(t, cgroups, dfl_cgrp, kn));
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+		if (id >= 0 && id < 12) {
+			struct cgroup_subsys_state *css = BPF_CORE_READ(t, cgroups, subsys[id & 15]);
+			put_cgroup(c, BPF_CORE_READ(css, cgroup, kn));
+			return;
+		}
+	}
+	put_empty(c);
+}
+
 static __always_inline int emit(struct ctx *c)
 {
 	__u32 size = sizeof(struct rec_hdr) + c->off;
@@ -502,11 +575,13 @@ int BPF_PROG(kg_sys_exit, struct pt_regs *regs, long ret)
 			put_empty(&c);
 		}
 		put_proc(&c, t);
+		put_cgroups(&c, t);
 		break;
 	}
 	case 56: case 57: case 58: case 435: // clone, fork, vfork, clone3
 		put_empty(&c);
 		put_proc(&c, t);
+		put_cgroups(&c, t);
 		if (nr == 435) {
 			// clone3(struct clone_args *, size): the flags are its first field
 			put_udata(&c, a[0], 8);
