@@ -604,3 +604,31 @@ fn fs_reports_installed_language_packages_and_warns_on_bad_files() {
     assert!(err(&o).contains("srv/node_modules/broken/package.json: not read as node-pkg"), "{}", err(&o));
     assert!(err(&o).contains("opt/bad.jar: not read as jar"), "{}", err(&o));
 }
+
+/// Rust programs built with cargo-auditable for Windows (PE), macOS (Mach-O) and WebAssembly:
+/// their dependency lists are read as an ELF one's (`tests/fixtures/vuln/rust-binaries`, made
+/// by `make-rust-binaries.py`). Trivy 0.59.1 lists the same packages for the PE and Mach-O files
+/// and none for the WebAssembly module (bench/vuln-langpkgs-vs-trivy.sh).
+#[test]
+fn rust_binaries_of_other_platforms() {
+    let o = kguard(&["fs", "tests/fixtures/vuln/rust-binaries", "-o", "json", "--list-all-pkgs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got: Vec<String> = Vec::new();
+    for r in v["Results"].as_array().unwrap() {
+        assert_eq!(r["Type"], "rustbinary");
+        for p in r["Packages"].as_array().unwrap() {
+            got.push(format!("{} {} {}", r["Target"].as_str().unwrap(), p["ID"].as_str().unwrap(), p["Relationship"].as_str().unwrap_or("-")));
+        }
+    }
+    got.sort();
+    let mut want: Vec<String> = Vec::new();
+    for (file, root) in [("macapp", "macapp@0.3.1"), ("plugin.wasm", "plugin@0.9.0"), ("winsvc.exe", "winsvc@1.2.0")] {
+        want.push(format!("opt/app/bin/{file} {root} root"));
+        for dep in ["log@0.4.21", "smallvec@1.6.0"] {
+            want.push(format!("opt/app/bin/{file} {dep} -"));
+        }
+    }
+    want.sort();
+    assert_eq!(got, want);
+}

@@ -148,7 +148,7 @@ impl Files for Dir<'_> {
         // Look at the first bytes before reading a whole executable.
         let mut head = Vec::with_capacity(4);
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, 4), &mut head).map_err(io)?;
-        if !archive && !crate::lang::gobinary::is_elf(&head) {
+        if !archive && !crate::lang::rustbinary::is_binary_format(&head) {
             return Ok(None);
         }
         if m.len() > crate::pkgdb::MAX_DB {

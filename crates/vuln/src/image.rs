@@ -867,8 +867,8 @@ fn read_entries<R: Read>(
 }
 
 /// Reads an archive or executable entry and keeps only what it holds: `None` for an
-/// executable that is not ELF (only its first four bytes are read) or holds no Go build
-/// information.
+/// executable that is not ELF, PE, Mach-O or WebAssembly (only its first four bytes are read)
+/// or holds no Go build information or Rust dependency list.
 fn analyze_entry<R: Read>(
     e: &mut tar::Entry<'_, R>,
     path: &str,
@@ -878,7 +878,7 @@ fn analyze_entry<R: Read>(
 ) -> io::Result<Option<Node>> {
     let mut buf = Vec::with_capacity(4);
     (&mut *e).take(4).read_to_end(&mut buf)?;
-    if !archive && !crate::lang::gobinary::is_elf(&buf) {
+    if !archive && !crate::lang::rustbinary::is_binary_format(&buf) {
         return Ok(None);
     }
     if e.size() > MAX_DB {
