@@ -184,7 +184,7 @@ pub fn decode(compressed: &[u8]) -> Result<Vec<Package>, Error> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use std::io::Write;
 
     use super::*;
