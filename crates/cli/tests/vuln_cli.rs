@@ -618,7 +618,12 @@ fn rust_binaries_of_other_platforms() {
     for r in v["Results"].as_array().unwrap() {
         assert_eq!(r["Type"], "rustbinary");
         for p in r["Packages"].as_array().unwrap() {
-            got.push(format!("{} {} {}", r["Target"].as_str().unwrap(), p["ID"].as_str().unwrap(), p["Relationship"].as_str().unwrap_or("-")));
+            got.push(format!(
+                "{} {} {}",
+                r["Target"].as_str().unwrap(),
+                p["ID"].as_str().unwrap(),
+                p["Relationship"].as_str().unwrap_or("-")
+            ));
         }
     }
     got.sort();

@@ -564,3 +564,102 @@ fn container_metadata_from_the_docker_state() {
     assert!(alerts[0].contains("type=docker privileged=false ns=kg-ns pod=kg-pod uid=0b5e-uid)"), "{}", alerts[0]);
     eprintln!("live container metadata: {out}");
 }
+
+/// A Kubernetes container under containerd: containerd writes the task bundle
+/// (`/run/containerd/io.containerd.runtime.v2.task/k8s.io/<id>/config.json`) with the
+/// annotations the CRI plugin sets (given here with `ctr run --annotation`, as there is no
+/// kubelet), under a 64-hex-digit id in the `k8s.io` namespace as a kubelet's containers have;
+/// the container's fields come from that bundle.
+#[test]
+fn container_metadata_from_the_containerd_state() {
+    let ctr = Path::new("/usr/bin/ctr");
+    let up = ctr.exists() && Command::new(ctr).arg("version").output().is_ok_and(|o| o.status.success());
+    if !up {
+        kguard_testkit::skip("live containerd metadata", "no ctr, or no containerd at /run/containerd/containerd.sock");
+        return;
+    }
+    let cli = match docker() {
+        Ok(c) => c,
+        Err(why) => {
+            kguard_testkit::skip("live containerd metadata", &why);
+            return;
+        }
+    };
+    let image = match busybox_image(&cli) {
+        Ok(i) => i,
+        Err(why) => {
+            kguard_testkit::skip("live containerd metadata", &why);
+            return;
+        }
+    };
+    let reference = format!("docker.io/{image}");
+    // the image, from Docker into containerd's k8s.io namespace
+    let saved = Command::new(&cli).args(["save", image]).output().unwrap();
+    assert!(saved.status.success());
+    let mut import = Command::new(ctr)
+        .args(["-n", "k8s.io", "images", "import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), &saved.stdout).unwrap();
+    drop(import.stdin.take());
+    assert!(import.wait().unwrap().success(), "ctr images import");
+
+    let rule = r"
+- rule: Shadow read in a container
+  desc: test
+  condition: evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.name=/etc/shadow and container.id != host
+  output: shadow read (id=%container.id name=%container.name image=%container.image repo=%container.image.repository tag=%container.image.tag type=%container.type privileged=%container.privileged ns=%k8s.ns.name pod=%k8s.pod.name uid=%k8s.pod.uid)
+  priority: WARNING
+";
+    let (engine, _) =
+        kguard_detect::load_with(&[("container.yaml", rule)], &[&SyscallFields]).unwrap_or_else(|m| panic!("{m:?}"));
+    let mut live = match Live::start(&Options::default()) {
+        Ok(l) => l,
+        Err(e @ (Error::Permission(_) | Error::Kernel(_) | Error::Unsupported)) => {
+            kguard_testkit::skip("live containerd metadata", &format!("the probe cannot load here: {e}"));
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let id = format!("{:064x}", u128::from(std::process::id()) * 0x9e37_79b9_7f4a_7c15);
+    let mut child = Command::new(ctr)
+        .args(["-n", "k8s.io", "run", "--rm"])
+        .args(["--annotation", "io.kubernetes.cri.container-type=container"])
+        .args(["--annotation", "io.kubernetes.cri.container-name=app"])
+        .args(["--annotation", &format!("io.kubernetes.cri.image-name={reference}")])
+        .args(["--annotation", "io.kubernetes.cri.sandbox-name=kg-pod"])
+        .args(["--annotation", "io.kubernetes.cri.sandbox-namespace=kg-ns"])
+        .args(["--annotation", "io.kubernetes.cri.sandbox-uid=0b5e-uid"])
+        .args([reference.as_str(), id.as_str(), "/bin/cat", "/etc/shadow"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut exited: Option<Instant> = None;
+    let mut alerts = Vec::new();
+    let start = Instant::now();
+    loop {
+        if exited.is_none() && child.try_wait().unwrap().is_some() {
+            exited = Some(Instant::now());
+        }
+        if exited.is_some_and(|t| t.elapsed() >= Duration::from_millis(500))
+            || start.elapsed() > Duration::from_secs(60)
+        {
+            break;
+        }
+        while let Some(ev) = live.next_event(Duration::from_millis(20)).unwrap() {
+            for a in engine.process_event("syscall", &ev) {
+                alerts.push(a.output());
+            }
+        }
+    }
+    assert!(child.wait().unwrap().success(), "ctr run");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let want = format!(
+        "(id={} name=app image={reference} repo=docker.io/kguard-test/busybox tag=1 type=containerd privileged=false ns=kg-ns pod=kg-pod uid=0b5e-uid)",
+        &id[..12]
+    );
+    assert!(alerts[0].ends_with(&want), "{}\nwant {want}", alerts[0]);
+    eprintln!("live containerd metadata: {}", alerts[0]);
+}
