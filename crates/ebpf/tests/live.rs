@@ -623,7 +623,9 @@ fn container_metadata_from_the_containerd_state() {
         }
         Err(e) => panic!("{e}"),
     };
-    let id = format!("{:064x}", u128::from(std::process::id()) * 0x9e37_79b9_7f4a_7c15);
+    // 64 hex digits, as a kubelet's container ids are
+    let seed = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15) | (1 << 63);
+    let id = format!("{seed:016x}").repeat(4);
     let mut child = Command::new(ctr)
         .args(["-n", "k8s.io", "run", "--rm"])
         .args(["--annotation", "io.kubernetes.cri.container-type=container"])
