@@ -22,6 +22,12 @@ pub struct ScanFlags {
     /// is reported.
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Trivy's Java DB (`trivy-java.db`, e.g. from `~/.cache/trivy/java-db/`) to identify Java
+    /// archives that carry no `pom.properties`: by their SHA-1, or their file name's artifact and
+    /// version. Never downloaded. Without it, such archives are known by their MANIFEST.MF only
+    /// (Trivy's `--offline-scan`).
+    #[arg(long = "java-db", value_name = "FILE")]
+    pub java_db: Option<PathBuf>,
     /// Severities to report, a set (not a threshold): UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL.
     #[arg(short = 's', long, value_delimiter = ',')]
     pub severity: Vec<String>,
@@ -178,7 +184,20 @@ fn prepare(a: &ScanFlags) -> Result<(Filters, kguard_vuln::osv::Db), u8> {
             return Err(exit::ERROR);
         }
     };
-    Ok((Filters { severities, ignore_unfixed: a.ignore_unfixed, ignore, now: kguard_model::time::now_unix() }, db))
+    let java_db = match &a.java_db {
+        Some(p) => match kguard_vuln::lang::javadb::JavaDb::open(p) {
+            Ok(j) => Some(std::sync::Arc::new(j)),
+            Err(e) => {
+                eprintln!("error: --java-db {e}");
+                return Err(exit::ERROR);
+            }
+        },
+        None => None,
+    };
+    Ok((
+        Filters { severities, ignore_unfixed: a.ignore_unfixed, ignore, now: kguard_model::time::now_unix(), java_db },
+        db,
+    ))
 }
 
 /// The ignore file named, or `.trivyignore` in the working directory when there is one.

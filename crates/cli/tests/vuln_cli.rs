@@ -637,3 +637,54 @@ fn rust_binaries_of_other_platforms() {
     want.sort();
     assert_eq!(got, want);
 }
+
+/// Java archives without pom.properties, identified with Trivy's Java DB (`--java-db`): by
+/// MANIFEST.MF when the DB knows it, else SHA-1, else the file name's artifact and version
+/// (`tests/fixtures/vuln/java-jars` and `java-db`, made by `make-java-db.py`; Trivy 0.59.1 lists
+/// the same four with the same DB, `bench/vuln-javadb-vs-trivy.sh`). Without it, MANIFEST.MF
+/// only. A file that is not a Java DB is exit 2.
+#[test]
+fn java_archives_identified_with_the_java_db() {
+    let list = |extra: &[&str]| {
+        let mut args = vec!["fs", "tests/fixtures/vuln/java-jars", "-o", "json", "--list-all-pkgs"];
+        args.extend_from_slice(extra);
+        let o = kguard(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut got: Vec<String> = v["Results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["Packages"].as_array().cloned().unwrap_or_default())
+            .map(|p| {
+                format!(
+                    "{}@{} {}",
+                    p["Name"].as_str().unwrap(),
+                    p["Version"].as_str().unwrap(),
+                    p["FilePath"].as_str().unwrap()
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        list(&["--java-db", "tests/fixtures/vuln/java-db/trivy-java.db"]),
+        [
+            "com.google.guava:guava@31.1 opt/app/lib/guava-31.1.jar",
+            "javax.servlet:jstl@1.2 opt/app/lib/jstl-1.2.jar",
+            "javax.servlet:jstl@1.2 opt/app/webapps/app.war/WEB-INF/lib/jstl-1.2.jar",
+            "org.apache.commons:commons-text@1.9 opt/app/lib/text-utils.jar",
+        ]
+    );
+    assert_eq!(
+        list(&[]),
+        [
+            "com.example.vendor:text-utils@1.9 opt/app/lib/text-utils.jar",
+            "com.google.guava:guava@31.1 opt/app/lib/guava-31.1.jar"
+        ]
+    );
+    let o = kguard(&["fs", "tests/fixtures/vuln/java-jars", "--java-db", "tests/fixtures/vuln/java-db/metadata.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("--java-db tests/fixtures/vuln/java-db/metadata.json"), "{}", err(&o));
+}

@@ -212,17 +212,33 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
         let mut refs = Vec::new();
         for p in &l.target.packages {
             let purl = crate::lang::purl(l.target.kind, &p.name, &p.version);
-            let bref = format!("{purl}#{}", l.target.path);
-            let mut props =
-                vec![prop("kguard:PkgType", l.target.kind.as_str()), prop("kguard:FilePath", &l.target.path)];
+            // an installed package gathered into a per-language target (`Java`, `Node.js`, …)
+            // is named by its own file, as Trivy's FilePath: the same package in two files is
+            // two components
+            let file = if p.file_path.is_empty() { l.target.path.as_str() } else { p.file_path.as_str() };
+            let bref = format!("{purl}#{file}");
+            let mut props = vec![prop("kguard:PkgType", l.target.kind.as_str()), prop("kguard:FilePath", file)];
+            if !p.file_path.is_empty() {
+                props.push(prop("aquasecurity:trivy:FilePath", &p.file_path));
+            }
             if !p.id.is_empty() {
                 props.push(prop("aquasecurity:trivy:PkgID", &p.id));
             }
             if p.dev {
                 props.push(prop("kguard:Dev", "true"));
             }
-            components.push(json!({"bom-ref": bref, "type": "library", "name": p.name, "version": p.version, "purl": purl, "properties": props}));
-            refs.push(bref);
+            let mut c = json!({"bom-ref": bref, "type": "library", "name": p.name, "version": p.version, "purl": purl, "properties": props});
+            // Maven coordinates as Trivy writes them: the group apart from the artifact
+            if purl.starts_with("pkg:maven/")
+                && let Some((group, artifact)) = p.name.split_once(':')
+            {
+                set(&mut c, "group", json!(group));
+                set(&mut c, "name", json!(artifact));
+            }
+            if !refs.contains(&bref) {
+                components.push(c);
+                refs.push(bref);
+            }
         }
         deps.push(json!({"ref": tref, "dependsOn": refs}));
         root_deps.push(tref);
@@ -286,7 +302,7 @@ fn affected_refs(r: &ScanResult, f: &crate::scan::Finding) -> Vec<String> {
     for l in &r.lang {
         if l.findings.iter().any(|x| std::ptr::eq(x, f)) {
             let purl = crate::lang::purl(l.target.kind, &f.pkg, &f.installed);
-            out.push(format!("{purl}#{}", l.target.path));
+            out.push(format!("{purl}#{}", f.pkg_path.as_deref().unwrap_or(&l.target.path)));
         }
     }
     out

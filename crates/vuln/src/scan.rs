@@ -26,6 +26,9 @@ pub struct Filters {
     pub ignore: crate::ignore::IgnoreFile,
     /// Now, in unix seconds (for the ignore file's expiry dates).
     pub now: i64,
+    /// Trivy's Java DB, to identify Java archives without `pom.properties` (`--java-db`); none:
+    /// as Trivy offline, by their MANIFEST.MF only.
+    pub java_db: Option<std::sync::Arc<crate::lang::javadb::JavaDb>>,
 }
 
 /// One finding.
@@ -255,7 +258,7 @@ pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Re
     let os = pkgdb::detect_os_in(files)?;
     let packages = pkgdb::installed_in(files)?;
     let findings = match_packages(db, os.as_ref(), &packages, f);
-    let found = crate::lang::installed::find_in(files)?;
+    let found = crate::lang::installed::find_in(files, f.java_db.as_deref())?;
     let lang = match_lang(db, found.targets, f);
     Ok(ScanResult {
         target,

@@ -54,6 +54,10 @@ pub const MAX_FILES: usize = 1_000_000;
 pub enum Analyzed {
     /// Packages of a type, with their file paths (`jar`) or without (`gobinary`).
     Packages(LangType, Vec<Package>),
+    /// A Java archive: the packages its `pom.properties` files name (its own and its nested
+    /// archives'), and the archives (it or nested ones) that name none of their own, to identify
+    /// with [`finish_jar`].
+    Jar(Vec<Package>, Vec<JarIdentity>),
     /// The file looked like one but could not be read; the reason.
     Failed(String),
 }
@@ -463,21 +467,81 @@ fn read_entry<R: Read>(r: R, cap: u64, budget: &mut u64) -> Result<Vec<u8>, Stri
     Ok(buf)
 }
 
+/// A Java archive (or one nested in another) with no `pom.properties` of its own: what can
+/// identify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JarIdentity {
+    /// Its path (`outer.war/WEB-INF/lib/inner.jar` when nested).
+    pub path: String,
+    /// The SHA-1 of its bytes.
+    pub sha1: [u8; 20],
+    /// Group, artifact and version from its `MANIFEST.MF`, when all three are there.
+    pub manifest: Option<(String, String, String)>,
+    /// Artifact id and version from its file name (`spring-core-5.3.4.jar`).
+    pub file: Option<(String, String)>,
+}
+
 /// The packages of a Java archive at `path` (and of the archives nested in it, their paths
 /// `path/inner.jar`), as Trivy's `jar` parser finds them offline.
 ///
 /// # Errors
 /// Not a zip archive, a malformed `pom.properties` or manifest, or past the size bounds.
 pub fn parse_jar(path: &str, bytes: &[u8]) -> Result<Vec<Package>, String> {
-    let mut budget = MAX_JAR_TOTAL;
-    let mut out = jar_packages(path, bytes, 0, &mut budget)?;
-    // Trivy's removePackageDuplicates: one per name, file and version.
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|p| seen.insert((p.name.clone(), p.file_path.clone(), p.version.clone())));
-    Ok(out)
+    let (pkgs, ids) = parse_jar_identities(path, bytes)?;
+    Ok(finish_jar(pkgs, &ids, None))
 }
 
-fn jar_packages(path: &str, bytes: &[u8], depth: usize, budget: &mut u64) -> Result<Vec<Package>, String> {
+/// [`parse_jar`] in two halves: the packages its `pom.properties` files name, and the archives
+/// to identify otherwise ([`finish_jar`]).
+///
+/// # Errors
+/// As [`parse_jar`].
+pub fn parse_jar_identities(path: &str, bytes: &[u8]) -> Result<(Vec<Package>, Vec<JarIdentity>), String> {
+    let mut budget = MAX_JAR_TOTAL;
+    let mut ids = Vec::new();
+    let pkgs = jar_packages(path, bytes, 0, &mut budget, &mut ids)?;
+    Ok((pkgs, ids))
+}
+
+/// The packages of a Java archive once the archives without `pom.properties` are identified,
+/// as Trivy's jar parser does: offline (no `db`), by their MANIFEST.MF; with the Java DB, by
+/// their MANIFEST.MF when the DB knows its group and artifact, else by their SHA-1, else by the
+/// artifact id and version of their file name with the group the DB gives. Then Trivy's
+/// `removePackageDuplicates`: one per name, file and version.
+#[must_use]
+pub fn finish_jar(mut pkgs: Vec<Package>, ids: &[JarIdentity], db: Option<&super::javadb::JavaDb>) -> Vec<Package> {
+    for id in ids {
+        let manifest =
+            id.manifest.as_ref().map(|(g, a, v)| Props { group: g.clone(), artifact: a.clone(), version: v.clone() });
+        let found = match db {
+            None => manifest,
+            Some(db) => manifest
+                .filter(|m| db.exists(&m.group, &m.artifact))
+                .or_else(|| {
+                    db.by_sha1(&id.sha1).map(|g| Props { group: g.group, artifact: g.artifact, version: g.version })
+                })
+                .or_else(|| {
+                    let (a, v) = id.file.as_ref()?;
+                    let group = db.group_of(a, v)?;
+                    Some(Props { group, artifact: a.clone(), version: v.clone() })
+                }),
+        };
+        if let Some(p) = found {
+            pkgs.push(p.package(&id.path));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    pkgs.retain(|p| seen.insert((p.name.clone(), p.file_path.clone(), p.version.clone())));
+    pkgs
+}
+
+fn jar_packages(
+    path: &str,
+    bytes: &[u8],
+    depth: usize,
+    budget: &mut u64,
+    ids: &mut Vec<JarIdentity>,
+) -> Result<Vec<Package>, String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("zip error: {e}"))?;
     let file_props = file_name_props(path);
     let mut pkgs = Vec::new();
@@ -516,13 +580,20 @@ fn jar_packages(path: &str, bytes: &[u8], depth: usize, budget: &mut u64) -> Res
             }
             let Ok(inner) = read_entry(&mut f, MAX_JAR_ENTRY, budget) else { continue };
             drop(f);
-            if let Ok(p) = jar_packages(&inner_path, &inner, depth + 1, budget) {
+            let mut inner_ids = Vec::new();
+            if let Ok(p) = jar_packages(&inner_path, &inner, depth + 1, budget, &mut inner_ids) {
                 pkgs.extend(p);
+                ids.extend(inner_ids);
             }
         }
     }
-    if !found_pom_props && let Some(m) = manifest.filter(Props::valid) {
-        pkgs.push(m.package(path));
+    if !found_pom_props {
+        ids.push(JarIdentity {
+            path: path.to_owned(),
+            sha1: super::javadb::sha1(bytes),
+            manifest: manifest.filter(Props::valid).map(|m| (m.group, m.artifact, m.version)),
+            file: file_props,
+        });
     }
     Ok(pkgs)
 }
@@ -535,8 +606,8 @@ fn jar_packages(path: &str, bytes: &[u8], depth: usize, budget: &mut u64) -> Res
 #[must_use]
 pub fn analyze_bytes(rel: &str, bytes: &[u8]) -> Option<Analyzed> {
     if is_archive(rel) {
-        return Some(match parse_jar(rel, bytes) {
-            Ok(p) => Analyzed::Packages(LangType::Jar, p),
+        return Some(match parse_jar_identities(rel, bytes) {
+            Ok((p, ids)) => Analyzed::Jar(p, ids),
             Err(e) => Analyzed::Failed(e),
         });
     }
@@ -616,7 +687,7 @@ pub struct Found {
 ///
 /// # Errors
 /// Only when the tree cannot be walked or read; a malformed package file is a warning.
-pub fn find_in(files: &dyn Files) -> Result<Found, PkgDbError> {
+pub fn find_in(files: &dyn Files, java_db: Option<&super::javadb::JavaDb>) -> Result<Found, PkgDbError> {
     let entries = files.walk(&|rel, exec| wanted(rel) || is_analyzed_archive(rel) || exec)?;
     let mut found = Found::default();
     let mut aggregated: BTreeMap<&'static str, (LangType, Vec<Package>)> = BTreeMap::new();
@@ -669,8 +740,12 @@ pub fn find_in(files: &dyn Files) -> Result<Found, PkgDbError> {
         if !(is_analyzed_archive(&rel) || exec) {
             continue;
         }
-        match files.analyze(&rel)? {
-            None => {}
+        let analyzed = match files.analyze(&rel)? {
+            Some(Analyzed::Jar(pkgs, ids)) => Some(Analyzed::Packages(LangType::Jar, finish_jar(pkgs, &ids, java_db))),
+            other => other,
+        };
+        match analyzed {
+            None | Some(Analyzed::Jar(..)) => {}
             Some(Analyzed::Failed(e)) => {
                 let what = if is_archive(&rel) {
                     "jar"

@@ -16,6 +16,7 @@ pub mod gobinary;
 pub mod golang;
 pub mod installed;
 pub mod java;
+pub mod javadb;
 pub mod misc;
 pub mod node;
 pub mod python;
