@@ -47,7 +47,7 @@ def rows(path):
         for p in r.get("Packages") or []:
             row = (r["Target"], r.get("Type"), p.get("ID", ""), p["Name"], p.get("Version", ""),
                    (p.get("Identifier") or {}).get("PURL", ""), p.get("Relationship", ""), p.get("FilePath", ""),
-                   tuple(p.get("DependsOn") or ()))
+                   tuple(p.get("DependsOn") or ()), tuple(p.get("Licenses") or ()))
             if r.get("Type") == "jar":
                 jars += 1
             else:

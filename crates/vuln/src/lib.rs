@@ -7,6 +7,8 @@ pub mod files;
 pub mod ignore;
 pub mod image;
 pub mod lang;
+pub mod license;
+mod license_map;
 pub mod osv;
 pub mod pkgdb;
 pub mod sbom;

@@ -418,6 +418,12 @@ impl ScanResult {
                             "Identifier".into(),
                             json!({"PURL": crate::lang::purl(l.target.kind, &p.name, &p.version)}),
                         );
+                        if !p.licenses.is_empty() {
+                            // SPDX identifiers where Trivy's mapping knows the name, as its
+                            // language analyzers write them
+                            let lic: Vec<String> = p.licenses.iter().map(|l| crate::license::normalize(l)).collect();
+                            o.insert("Licenses".into(), json!(lic));
+                        }
                         if let Some(r) = p.relationship.as_str() {
                             o.insert("Relationship".into(), json!(r));
                         }

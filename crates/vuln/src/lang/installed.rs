@@ -175,9 +175,7 @@ fn mime_headers(text: &str) -> Vec<(String, String)> {
 }
 
 fn split_licenses(s: &str) -> Vec<String> {
-    // Trivy's `licensing.SplitLicenses`, simplified: comma-separated, and ` or `/` and `
-    // separated names stay together as an expression.
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    crate::license::split(s)
 }
 
 /// `METADATA` / `PKG-INFO`: one package.

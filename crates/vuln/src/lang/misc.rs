@@ -246,7 +246,8 @@ pub fn parse_composer(text: &str, kind: LangType) -> Result<Vec<Package>, ParseE
         depends_on.dedup();
         let licenses: Vec<String> = match n.get("license") {
             Some(l) => match l.as_str() {
-                Some(s) => vec![s.to_owned()],
+                // a string may name several (`MIT or Apache-2.0`), as Trivy's `SplitLicenses` reads it
+                Some(s) => crate::license::split(s),
                 None => l.items().iter().filter_map(Node::as_str).map(str::to_owned).collect(),
             },
             None => Vec::new(),

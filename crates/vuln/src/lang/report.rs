@@ -86,7 +86,9 @@ fn package_json(kind: super::LangType, target: &str, p: &Package) -> Value {
         m.insert("Dev".into(), json!(true));
     }
     if !p.licenses.is_empty() {
-        m.insert("Licenses".into(), json!(p.licenses));
+        // SPDX identifiers where Trivy's mapping knows the name, as its language analyzers write them
+        let licenses: Vec<String> = p.licenses.iter().map(|l| crate::license::normalize(l)).collect();
+        m.insert("Licenses".into(), json!(licenses));
     }
     if p.relationship == super::Relationship::Indirect {
         m.insert("Indirect".into(), json!(true));
