@@ -4,8 +4,9 @@
 //! from an ELF file (the raw input, and the input placed in the writable segment of a minimal
 //! ELF so that the header search, both build-info formats and the string pointers are reached),
 //! the module text and `-ldflags`; cargo-auditable's `.dep-v0` data (zlib-compressed JSON, raw
-//! and deflated from the input), Python eggs (zip) and conda `conda-meta/*.json`. The first byte
-//! picks the analyzer. Any panic, hang or unbounded allocation is a bug.
+//! and deflated from the input; found in ELF, PE, Mach-O or WebAssembly files), Python eggs (zip),
+//! conda `conda-meta/*.json`, and declared license strings (split and normalised). The first
+//! byte picks the analyzer. Any panic, hang or unbounded allocation is a bug.
 #![no_main]
 
 use std::io::Write;
@@ -84,6 +85,10 @@ fuzz_target!(|data: &[u8]| {
             let text = String::from_utf8_lossy(rest);
             let _ = gobinary::ldflags_version("example.com/m", &text);
             let _ = gobinary::is_pseudo_version(&text);
+            // declared license strings, split and named as Trivy does
+            for l in kguard_vuln::license::split(&text) {
+                let _ = kguard_vuln::license::normalize(&l);
+            }
         }
     }
 });
