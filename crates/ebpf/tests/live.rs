@@ -431,6 +431,39 @@ fn busybox_image(cli: &Path) -> Result<&'static str, String> {
     if o.status.success() { Ok(IMAGE) } else { Err(format!("docker import: {}", String::from_utf8_lossy(&o.stderr))) }
 }
 
+/// Processes live events until `child` has exited and half a second more has passed (a minute
+/// at most), keeping the alert outputs `keep` accepts; `tick` runs after each poll.
+fn alerts_until_exit(
+    live: &mut Live,
+    engine: &kguard_detect::Engine,
+    child: &mut std::process::Child,
+    keep: &dyn Fn(&str) -> bool,
+    tick: &mut dyn FnMut(&mut Live),
+) -> Vec<String> {
+    let mut exited: Option<Instant> = None;
+    let mut alerts = Vec::new();
+    let start = Instant::now();
+    loop {
+        if exited.is_none() && child.try_wait().unwrap().is_some() {
+            exited = Some(Instant::now());
+        }
+        if exited.is_some_and(|t| t.elapsed() >= Duration::from_millis(500))
+            || start.elapsed() > Duration::from_secs(60)
+        {
+            return alerts;
+        }
+        while let Some(ev) = live.next_event(Duration::from_millis(20)).unwrap() {
+            for a in engine.process_event("syscall", &ev) {
+                let out = a.output();
+                if keep(&out) {
+                    alerts.push(out);
+                }
+            }
+        }
+        tick(live);
+    }
+}
+
 /// Runs `cat /etc/shadow` in a Docker container with a kubelet's pod labels under a live source
 /// started with `opts`; the alerts of `engine` and the recorded blocks. `None` (skipped) when the
 /// probe cannot load.
@@ -458,28 +491,11 @@ fn shadow_read_in_docker(
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut exited: Option<Instant> = None;
-    let mut alerts = Vec::new();
-    let start = Instant::now();
-    loop {
-        if exited.is_none() && child.try_wait().unwrap().is_some() {
-            exited = Some(Instant::now());
-        }
-        if exited.is_some_and(|t| t.elapsed() >= Duration::from_millis(500))
-            || start.elapsed() > Duration::from_secs(60)
-        {
-            break;
-        }
-        while let Some(ev) = live.next_event(Duration::from_millis(20)).unwrap() {
-            for a in engine.process_event("syscall", &ev) {
-                // this test's container only (the other container tests run beside it)
-                if a.output().contains(&format!("name={name} ")) {
-                    alerts.push(a.output());
-                }
-            }
-        }
-        blocks.extend(live.take_recorded());
-    }
+    // this test's container only (the other container tests run beside it)
+    let mine = format!("name={name} ");
+    let alerts = alerts_until_exit(&mut live, engine, &mut child, &|o| o.contains(&mine), &mut |l| {
+        blocks.extend(l.take_recorded());
+    });
     assert!(child.wait().unwrap().success(), "docker run");
     Some((alerts, blocks))
 }
@@ -643,27 +659,9 @@ fn container_metadata_from_the_containerd_state() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut exited: Option<Instant> = None;
-    let mut alerts = Vec::new();
-    let start = Instant::now();
-    loop {
-        if exited.is_none() && child.try_wait().unwrap().is_some() {
-            exited = Some(Instant::now());
-        }
-        if exited.is_some_and(|t| t.elapsed() >= Duration::from_millis(500))
-            || start.elapsed() > Duration::from_secs(60)
-        {
-            break;
-        }
-        while let Some(ev) = live.next_event(Duration::from_millis(20)).unwrap() {
-            for a in engine.process_event("syscall", &ev) {
-                // this test's container only (the Docker test runs beside it)
-                if a.output().contains(&format!("(id={} ", &id[..12])) {
-                    alerts.push(a.output());
-                }
-            }
-        }
-    }
+    // this test's container only (the Docker test runs beside it)
+    let mine = format!("(id={} ", &id[..12]);
+    let alerts = alerts_until_exit(&mut live, &engine, &mut child, &|o| o.contains(&mine), &mut |_| {});
     assert!(child.wait().unwrap().success(), "ctr run");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let want = format!(

@@ -29,6 +29,20 @@ pub struct Mount {
     pub propagation: String,
 }
 
+impl Mount {
+    /// A mount as Docker's inspect data and libsinsp's container JSON write it (`Source`,
+    /// `Destination`, `RW`, `Propagation`, and the mode under `mode_key`).
+    fn from_json(p: &Value, mode_key: &str) -> Self {
+        Mount {
+            source: s(&p["Source"]),
+            dest: s(&p["Destination"]),
+            mode: s(&p[mode_key]),
+            rw: p["RW"].as_bool().unwrap_or(false),
+            propagation: s(&p["Propagation"]),
+        }
+    }
+}
+
 /// What is known of one container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerInfo {
@@ -175,20 +189,10 @@ impl ContainerInfo {
             Some(t) => Some(serde_json::from_str(t).map_err(|e| format!("hostconfig.json: {e}"))?),
             None => None,
         };
+        // moby stores the mode under the key "Relabel"
         let mounts = c["MountPoints"]
             .as_object()
-            .map(|m| {
-                m.values()
-                    .map(|p| Mount {
-                        source: s(&p["Source"]),
-                        dest: s(&p["Destination"]),
-                        // moby stores the mode under the key "Relabel"
-                        mode: s(&p["Relabel"]),
-                        rw: p["RW"].as_bool().unwrap_or(false),
-                        propagation: s(&p["Propagation"]),
-                    })
-                    .collect()
-            })
+            .map(|m| m.values().map(|p| Mount::from_json(p, "Relabel")).collect())
             .unwrap_or_default();
         let image_ref = c["Image"].as_str().unwrap_or_default();
         let (tags, digests) = repositories_json.map(|r| docker_image_refs(r, image_ref)).unwrap_or_default();
@@ -380,17 +384,7 @@ impl ContainerInfo {
             labels: labels_of(&c["labels"]),
             mounts: c["Mounts"]
                 .as_array()
-                .map(|m| {
-                    m.iter()
-                        .map(|p| Mount {
-                            source: s(&p["Source"]),
-                            dest: s(&p["Destination"]),
-                            mode: s(&p["Mode"]),
-                            rw: p["RW"].as_bool().unwrap_or(false),
-                            propagation: s(&p["Propagation"]),
-                        })
-                        .collect()
-                })
+                .map(|m| m.iter().map(|p| Mount::from_json(p, "Mode")).collect())
                 .unwrap_or_default(),
             start_ts: c["created_time"].as_u64().map(|secs| secs.saturating_mul(1_000_000_000)),
         })

@@ -206,6 +206,29 @@ static __always_inline void put_kdata(struct ctx *c, void *src, __u32 len)
 	blob_done(c, n);
 }
 
+// The path built backwards in the scratch path buffer, from `pos` to its middle, as one
+// NUL-terminated blob ("/" when empty).
+static __always_inline void put_built_path(struct ctx *c, __u32 pos)
+{
+	struct scratch *s = c->s;
+	void *dst = blob_at(c);
+	if (!dst) {
+		blob_done(c, 0);
+		return;
+	}
+	__u32 len = PATHBUF / 2 - pos;
+	if (len == 0) {
+		((char *)dst)[0] = '/';
+		((char *)dst)[1] = 0;
+		blob_done(c, 2);
+		return;
+	}
+	len &= (PATHBUF / 2 - 1);
+	bpf_probe_read_kernel(dst, len, &s->path[pos & (PATHBUF / 2 - 1)]);
+	((char *)dst)[len & (MAXBLOB - 1)] = 0;
+	blob_done(c, len + 1);
+}
+
 // A path, walked from its dentry up to the root of the mount namespace, as Falco's modern probe
 // approximates d_path.
 static __noinline void put_path(struct ctx *c, struct dentry *d, struct vfsmount *vfs)
@@ -245,22 +268,7 @@ static __noinline void put_path(struct ctx *c, struct dentry *d, struct vfsmount
 		bpf_probe_read_kernel(&s->path[(pos + 1) & (PATHBUF / 2 - 1)], len, name.name);
 		d = parent;
 	}
-	void *dst = blob_at(c);
-	if (!dst) {
-		blob_done(c, 0);
-		return;
-	}
-	__u32 len = PATHBUF / 2 - pos;
-	if (len == 0) {
-		((char *)dst)[0] = '/';
-		((char *)dst)[1] = 0;
-		blob_done(c, 2);
-		return;
-	}
-	len &= (PATHBUF / 2 - 1);
-	bpf_probe_read_kernel(dst, len, &s->path[pos & (PATHBUF / 2 - 1)]);
-	((char *)dst)[len & (MAXBLOB - 1)] = 0;
-	blob_done(c, len + 1);
+	put_built_path(c, pos);
 }
 
 static __always_inline struct file *fd_file(struct task_struct *t, long fd)
@@ -420,22 +428,7 @@ static __noinline void put_cgroup(struct ctx *c, struct kernfs_node *kn)
 		bpf_probe_read_kernel(&s->path[(pos + 1) & (PATHBUF / 2 - 1)], len, tmp);
 		kn = parent;
 	}
-	void *dst = blob_at(c);
-	if (!dst) {
-		blob_done(c, 0);
-		return;
-	}
-	__u32 len = PATHBUF / 2 - pos;
-	if (len == 0) {
-		((char *)dst)[0] = '/';
-		((char *)dst)[1] = 0;
-		blob_done(c, 2);
-		return;
-	}
-	len &= (PATHBUF / 2 - 1);
-	bpf_probe_read_kernel(dst, len, &s->path[pos & (PATHBUF / 2 - 1)]);
-	((char *)dst)[len & (MAXBLOB - 1)] = 0;
-	blob_done(c, len + 1);
+	put_built_path(c, pos);
 }
 
 // The cgroups of a new process or program (2 blobs): the default (v2) hierarchy's path, and
