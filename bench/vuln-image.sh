@@ -2,6 +2,7 @@
 # Package inventory of the same image archive and root filesystem by kguard and Trivy, side by
 # side in one run (issue 19, performance): wall time and peak RSS of
 #   kguard image --input IMAGE.tar -o cyclonedx      vs  trivy image --input IMAGE.tar --format cyclonedx
+#   (and kguard image --verify-layers, which reads every layer whole and checks its diff_id)
 #   kguard fs ROOTDIR -o cyclonedx                   vs  trivy rootfs ROOTDIR --format cyclonedx
 # and whether both SBOMs list the same package URLs.
 #
@@ -24,6 +25,8 @@ TARGET=${CARGO_TARGET_DIR:-target}
 OUT=${OUT:-$TARGET/bench-vuln-image}
 TRIVY=${TRIVY:-$HOME/.cache/kguard-peers/bin/trivy}
 PARTS=${PARTS:-"etc/os-release etc/debian_version var/lib/dpkg usr/bin usr/lib/x86_64-linux-gnu"}
+# Where the packages' copyright files are taken from (only `DOCS/*/copyright`, as dpkg installs them).
+DOCS=${DOCS:-usr/share/doc}
 
 for tool in /usr/bin/time python3 tar; do
     command -v "$tool" >/dev/null || { echo "vuln-image.sh: $tool is needed" >&2; exit 2; }
@@ -42,7 +45,9 @@ if [ ! -f "$IMAGE" ]; then
     work=$OUT/build
     rm -rf "$work" && mkdir -p "$work/l2/var/lib/dpkg"
     # shellcheck disable=SC2086
-    tar -C / --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer1.tar" $PARTS
+    (cd / && find $DOCS -mindepth 2 -maxdepth 2 -name copyright -type f) >"$work/docs.txt"
+    # shellcheck disable=SC2086
+    tar -C / --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer1.tar" $PARTS -T "$work/docs.txt"
     python3 - "$work/l2/var/lib/dpkg/status" <<'EOF'
 import sys
 text = open("/var/lib/dpkg/status", encoding="utf-8", errors="surrogateescape").read()
@@ -82,7 +87,9 @@ fi
 if [ ! -d "$ROOT" ]; then
     mkdir -p "$ROOT"
     # shellcheck disable=SC2086
-    tar -C / -cf - $PARTS | tar -C "$ROOT" -xf -
+    (cd / && find $DOCS -mindepth 2 -maxdepth 2 -name copyright -type f) >"$OUT/docs.txt"
+    # shellcheck disable=SC2086
+    tar -C / -cf - $PARTS -T "$OUT/docs.txt" | tar -C "$ROOT" -xf -
 fi
 
 # run NAME OUTFILE CMD...: RUNS runs; prints "median_seconds max_rss_kib".
@@ -106,15 +113,23 @@ purls() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(sorted(c["purl"] for c in d.get("components",[]) if "purl" in c)))' "$1"
 }
 
+# licenses FILE: "purl<TAB>license,license" for each component with a purl, sorted.
+licenses() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(sorted(c["purl"] + "\t" + ",".join(l["license"].get("name") or l["license"].get("id", "") for l in c.get("licenses", [])) for c in d.get("components",[]) if "purl" in c)))' "$1"
+}
+
 size=$(stat -c %s "$IMAGE")
 echo "image: $IMAGE ($((size / 1048576)) MiB), rootfs: $ROOT; $RUNS runs each; $("$TRIVY" --version | head -1)"
 echo
 echo "| input | tool | median s | peak RSS MiB | packages | same package URLs |"
 echo "|---|---|---:|---:|---:|---|"
+: >"$OUT/licenses.txt"
 for kind in image rootfs; do
     if [ "$kind" = image ]; then
         read -r ks kr < <(run kguard-$kind "$OUT/kguard-$kind.json" "$KGUARD" image --input "$IMAGE" -o cyclonedx)
         read -r ts tr < <(run trivy-$kind "$OUT/trivy-$kind.json" "$TRIVY" image --quiet --cache-dir "$OUT/trivy-cache" --input "$IMAGE" --format cyclonedx)
+        # The same with every layer read whole and checked against its diff_id.
+        read -r vs vr < <(run kguard-verify "$OUT/kguard-verify.json" "$KGUARD" image --verify-layers --input "$IMAGE" -o cyclonedx)
     else
         read -r ks kr < <(run kguard-$kind "$OUT/kguard-$kind.json" "$KGUARD" fs "$ROOT" -o cyclonedx)
         read -r ts tr < <(run trivy-$kind "$OUT/trivy-$kind.json" "$TRIVY" rootfs --quiet --cache-dir "$OUT/trivy-cache" --format cyclonedx "$ROOT")
@@ -124,8 +139,20 @@ for kind in image rootfs; do
     kn=$(wc -l <"$OUT/kguard-$kind.purls")
     tn=$(wc -l <"$OUT/trivy-$kind.purls")
     if cmp -s "$OUT/kguard-$kind.purls" "$OUT/trivy-$kind.purls"; then same=yes; else same="no (diff $OUT/{kguard,trivy}-$kind.purls)"; fi
+    licenses "$OUT/kguard-$kind.json" >"$OUT/kguard-$kind.licenses"
+    licenses "$OUT/trivy-$kind.json" >"$OUT/trivy-$kind.licenses"
+    lsame=$(comm -12 "$OUT/kguard-$kind.licenses" "$OUT/trivy-$kind.licenses" | wc -l)
+    licensed=$(awk -F'\t' '$2 != ""' "$OUT/trivy-$kind.licenses" | wc -l)
+    echo "$kind: licenses agree for $lsame of $tn packages ($licensed with licenses in Trivy's; diff $OUT/{kguard,trivy}-$kind.licenses)" >>"$OUT/licenses.txt"
     echo "| $kind | kguard | $ks | $((kr / 1024)) | $kn | $same |"
+    if [ "$kind" = image ]; then
+        purls "$OUT/kguard-verify.json" >"$OUT/kguard-verify.purls"
+        if cmp -s "$OUT/kguard-verify.purls" "$OUT/trivy-$kind.purls"; then vsame=yes; else vsame="no (diff $OUT/{kguard-verify,trivy-$kind}.purls)"; fi
+        echo "| $kind | kguard --verify-layers | $vs | $((vr / 1024)) | $(wc -l <"$OUT/kguard-verify.purls") | $vsame |"
+    fi
     echo "| $kind | Trivy | $ts | $((tr / 1024)) | $tn | |"
     awk -v k="$ks" -v t="$ts" -v kr="$kr" -v tr="$tr" -v kind="$kind" \
         'BEGIN { printf "| %s | ratio | Trivy / kguard: %.1f× time | kguard / Trivy: %.2f of memory | | |\n", kind, (k > 0 ? t / k : 0), kr / tr }'
 done
+echo
+cat "$OUT/licenses.txt"

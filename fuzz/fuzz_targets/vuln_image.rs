@@ -1,12 +1,15 @@
 //! Fuzzes the image reader (`kguard_vuln::image`) and the SBOM reader: the input as one layer
-//! stream (tar, gzip or zstd: the tar walker with whiteouts, links and names that climb out), as a
+//! stream (tar, gzip or zstd: the tar walker with whiteouts, links and names that climb out) and
+//! as an uncompressed layer walked by seeking (executables read by position), as a
 //! whole image file (`docker save` or OCI layout tar: the archive index, manifest, config,
 //! digests), as an OSV index (`kguard db import`'s gzip JSON lines) and as a CycloneDX/SPDX
 //! document. Layers may expand to 16 MiB at most. Any panic,
 //! hang, unbounded allocation or a file written outside the temporary directory is a bug.
 #![no_main]
 
-use kguard_vuln::image::{Options, open, read_layer};
+use std::sync::Arc;
+
+use kguard_vuln::image::{Options, open, read_layer, read_layer_at};
 use libfuzzer_sys::fuzz_target;
 
 fn wanted(_: &str) -> bool {
@@ -14,10 +17,20 @@ fn wanted(_: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let opts = Options { wanted: &wanted, max_uncompressed: 16 << 20, platform: None, lang_packages: true };
+    let opts = Options {
+        wanted: &wanted,
+        max_uncompressed: 16 << 20,
+        platform: None,
+        lang_packages: true,
+        verify_layers: false,
+    };
     if let Ok((files, _)) = read_layer(data, "layer", &opts) {
         let _ = kguard_vuln::pkgdb::installed_in(&files);
         let _ = kguard_vuln::pkgdb::detect_os_in(&files);
+    }
+    // The same bytes as an uncompressed layer on disk, walked by seeking.
+    if let Ok((files, _)) = read_layer_at(Arc::new(data.to_vec()), data.len() as u64, "layer", &opts) {
+        let _ = kguard_vuln::pkgdb::installed_in(&files);
     }
     let path = std::env::temp_dir().join(format!("kguard-fuzz-image-{}", std::process::id()));
     if std::fs::write(&path, data).is_ok() {

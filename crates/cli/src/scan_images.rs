@@ -128,6 +128,7 @@ pub fn run(args: &ScanArgs, objects: &[Object]) -> u8 {
                 max_uncompressed: kguard_vuln::image::DEFAULT_MAX_UNCOMPRESSED,
                 platform: None,
                 lang_packages: true,
+                verify_layers: false,
             };
             let read = match &source {
                 Source::Local(p) => kguard_vuln::image::open(p, &opts).map_err(|e| e.to_string()).map(Some),

@@ -90,6 +90,11 @@ pub struct ImageArgs {
     /// Most bytes the layers may take, downloaded and expanded (suffixes K, M, G, Ki, Mi, Gi).
     #[arg(long, value_name = "SIZE", default_value = "32Gi", value_parser = parse_size)]
     pub max_image_size: u64,
+    /// Read every layer whole and check it against the config's `rootfs.diff_ids` (slower).
+    /// Without it, an uncompressed layer of an archive on disk is walked by seeking past the
+    /// files no scan needs and is not hashed; compressed and pulled layers are always checked.
+    #[arg(long)]
+    pub verify_layers: bool,
     /// Registry user name (with `--password-stdin`); also `KGUARD_REGISTRY_USERNAME` and
     /// `KGUARD_REGISTRY_PASSWORD`, else `~/.docker/config.json` (`$DOCKER_CONFIG`).
     #[arg(long, value_name = "USER")]
@@ -451,6 +456,7 @@ pub fn run_image(a: &ImageArgs) -> u8 {
         max_uncompressed: a.max_image_size,
         platform: a.platform.clone(),
         lang_packages: true,
+        verify_layers: a.verify_layers,
     };
     let on_disk = a
         .input

@@ -579,6 +579,109 @@ fn image_reports_installed_language_packages() {
     // conda packages are listed (an SBOM), never matched: Trivy has no advisories for them
     let conda = v["Results"].as_array().unwrap().iter().find(|r| r["Type"] == "conda-pkg").unwrap();
     assert!(conda.get("Vulnerabilities").is_none());
+
+    // The uncompressed layers were walked by seeking (executables read by position); read whole
+    // and checked against their diff_ids, the report is the same.
+    let o = kguard(&[
+        "image",
+        "--input",
+        "tests/fixtures/vuln/lang-image.tar",
+        "--verify-layers",
+        "--db",
+        "tests/fixtures/vuln/osv-lang",
+        "-o",
+        "json",
+        "--list-all-pkgs",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let verified: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(verified["Results"], v["Results"]);
+}
+
+/// The bytes of `path` in the layers of `lang-image.tar`.
+fn lang_image_file(path: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut outer =
+        tar::Archive::new(std::fs::File::open(repo_root().join("tests/fixtures/vuln/lang-image.tar")).unwrap());
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.path().unwrap().to_string_lossy().ends_with("layer.tar") {
+            continue;
+        }
+        let mut layer = Vec::new();
+        e.read_to_end(&mut layer).unwrap();
+        for f in tar::Archive::new(&layer[..]).entries().unwrap() {
+            let mut f = f.unwrap();
+            if f.path().unwrap().to_string_lossy().trim_start_matches("./") == path {
+                let mut b = Vec::new();
+                f.read_to_end(&mut b).unwrap();
+                return b;
+            }
+        }
+    }
+    panic!("{path} not in lang-image.tar");
+}
+
+/// What dpkg installed is an OS package, not a language package (Trivy's system-file filter):
+/// a Go binary listed in `var/lib/dpkg/info/*.list` is not reported, the same binary elsewhere
+/// is; a Rust binary's packages stay (Trivy filters Go binaries, not Rust ones). dpkg packages
+/// carry the licenses of `usr/share/doc/NAME/copyright`; a symlinked doc directory is not read.
+#[test]
+fn files_the_os_installed_are_not_language_packages() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = TempDir::new("vuln-system-files");
+    let root = t.path();
+    let write = |rel: &str, data: &[u8], mode: u32| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let hello = lang_image_file("usr/local/bin/hello");
+    write("usr/local/bin/hello", &hello, 0o755);
+    write("opt/hello", &hello, 0o755);
+    write("usr/local/bin/rusty", &lang_image_file("usr/local/bin/rusty"), 0o755);
+    write("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n", 0o644);
+    let stanza =
+        |n: &str| format!("Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n\n");
+    write("var/lib/dpkg/status", (stanza("golang-hello") + &stanza("rust-rusty")).as_bytes(), 0o644);
+    write(
+        "var/lib/dpkg/info/golang-hello.list",
+        b"/.\n/usr\n/usr/local\n/usr/local/bin\n/usr/local/bin/hello\n",
+        0o644,
+    );
+    write("var/lib/dpkg/info/rust-rusty.list", b"/usr/local/bin/rusty\n", 0o644);
+    write("usr/share/doc/golang-hello/copyright", b"Files: *\nLicense: BSD-3-clause\n", 0o644);
+    std::os::unix::fs::symlink("golang-hello", root.join("usr/share/doc/rust-rusty")).unwrap();
+    let o = kguard(&[
+        "fs",
+        root.to_str().unwrap(),
+        "--db",
+        "tests/fixtures/vuln/osv-lang",
+        "-o",
+        "json",
+        "--list-all-pkgs",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let targets: Vec<String> = v["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Class"] == "lang-pkgs")
+        .map(|r| format!("{} {}", r["Target"].as_str().unwrap(), r["Type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(targets, ["opt/hello gobinary", "usr/local/bin/rusty rustbinary"]);
+    let os = v["Results"].as_array().unwrap().iter().find(|r| r["Class"] == "os-pkgs").unwrap();
+    let licenses: Vec<String> =
+        os["Packages"].as_array().unwrap().iter().map(|p| format!("{} {}", p["Name"], p["Licenses"])).collect();
+    assert_eq!(licenses, [r#""golang-hello" ["BSD-3-Clause"]"#, r#""rust-rusty" null"#]);
+    // The same licenses in the CycloneDX SBOM, as Trivy writes them.
+    let o = kguard(&["fs", root.to_str().unwrap(), "-o", "cyclonedx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let bom: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = bom["components"].as_array().unwrap().iter().find(|c| c["name"] == "golang-hello").unwrap();
+    assert_eq!(c["licenses"], serde_json::json!([{"license": {"name": "BSD-3-Clause"}}]));
 }
 
 /// `kguard fs` finds the same kinds of packages in a directory; a malformed package file is

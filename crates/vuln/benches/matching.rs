@@ -53,6 +53,7 @@ fn bench(c: &mut Criterion) {
             arch: "x86_64".to_owned(),
             src_version: "0:1.0-1".to_owned(),
             kind: Kind::Rpm,
+            licenses: Vec::new(),
         })
         .collect();
     let os = Os { family: "almalinux".to_owned(), name: "9.4".to_owned() };

@@ -53,28 +53,44 @@ impl Dir<'_> {
         }
         p
     }
+
+    /// [`Dir::join`] when no directory on the way from the root to `rel` is a symlink, so that
+    /// nothing is read through a link that may point out of the root; `None` otherwise (or
+    /// when one is missing).
+    fn inside(&self, rel: &str) -> Option<PathBuf> {
+        let mut p = self.0.to_path_buf();
+        let mut parts = rel.split('/').filter(|c| !c.is_empty() && *c != "." && *c != "..").peekable();
+        while let Some(c) = parts.next() {
+            p.push(c);
+            if parts.peek().is_some() && !std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                return None;
+            }
+        }
+        Some(p)
+    }
 }
 
 impl Files for Dir<'_> {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, PkgDbError> {
-        let path = self.join(rel);
+        let Some(path) = self.inside(rel) else { return Ok(None) };
         let io = |e| PkgDbError::Io(path.display().to_string(), e);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => {}
+        let len = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => m.len(),
             Ok(_) => return Ok(None),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
                 return Ok(None);
             }
             Err(e) => return Err(io(e)),
-        }
+        };
         let f = std::fs::File::open(&path).map_err(io)?;
-        let mut buf = Vec::new();
+        // Sized once: growing by doubling would copy and fault in fresh pages for large files.
+        let mut buf = Vec::with_capacity(usize::try_from(len.min(crate::pkgdb::MAX_DB)).unwrap_or(0) + 1);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::pkgdb::MAX_DB), &mut buf).map_err(io)?;
         Ok(Some(buf))
     }
 
     fn list(&self, rel: &str) -> Result<Vec<String>, PkgDbError> {
-        let dir = self.join(rel);
+        let Some(dir) = self.inside(rel) else { return Ok(Vec::new()) };
         match std::fs::symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => {}
             _ => return Ok(Vec::new()),
@@ -90,7 +106,7 @@ impl Files for Dir<'_> {
     }
 
     fn is_file(&self, rel: &str) -> bool {
-        std::fs::symlink_metadata(self.join(rel)).is_ok_and(|m| m.is_file())
+        self.inside(rel).is_some_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
     }
 
     fn display(&self, rel: &str) -> String {
@@ -98,7 +114,7 @@ impl Files for Dir<'_> {
     }
 
     fn on_disk(&self, rel: &str) -> Option<PathBuf> {
-        let p = self.join(rel);
+        let p = self.inside(rel)?;
         std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()).then_some(p)
     }
 
@@ -137,7 +153,7 @@ impl Files for Dir<'_> {
     }
 
     fn analyze(&self, rel: &str) -> Result<Option<Analyzed>, PkgDbError> {
-        let path = self.join(rel);
+        let Some(path) = self.inside(rel) else { return Ok(None) };
         let io = |e| PkgDbError::Io(path.display().to_string(), e);
         let Ok(m) = std::fs::symlink_metadata(&path) else { return Ok(None) };
         if !m.is_file() {
@@ -153,6 +169,10 @@ impl Files for Dir<'_> {
         }
         if m.len() > crate::pkgdb::MAX_DB {
             return Ok(Some(Analyzed::Failed(format!("larger than {} bytes; not read", crate::pkgdb::MAX_DB))));
+        }
+        if !archive {
+            // An executable: only its headers and the sections that hold packages are read.
+            return Ok(crate::lang::installed::analyze_executable(&object::ReadCache::new(f)));
         }
         let mut buf = head;
         std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::pkgdb::MAX_DB), &mut buf).map_err(io)?;

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -55,6 +56,7 @@ pub enum ImageError {
 }
 
 /// How an image is read.
+#[derive(Clone)]
 pub struct Options<'a> {
     /// Which files (relative paths, `/`-separated) to keep.
     pub wanted: &'a dyn Fn(&str) -> bool,
@@ -66,6 +68,11 @@ pub struct Options<'a> {
     /// ([`crate::lang::installed`]): its small metadata files whole, and of each Java archive
     /// and executable ELF file only the packages it holds, analyzed as the layer is read.
     pub lang_packages: bool,
+    /// Read every layer whole and check it against the config's `rootfs.diff_ids` (and a blob
+    /// named by its digest against that digest). Without it, only layers read whole anyway
+    /// (compressed ones) are checked, and an uncompressed layer stored on disk is walked by
+    /// seeking past the files the scan does not need, as Trivy reads an archive.
+    pub verify_layers: bool,
 }
 
 /// The input format.
@@ -360,10 +367,97 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// What a [`Window`] reads from: a file (by `pread`, so windows on one file never share a
+/// cursor) or bytes in memory.
+pub trait ReadAt: Send + Sync {
+    /// Reads at `offset`, as `pread(2)`: fewer bytes than asked only at the end.
+    ///
+    /// # Errors
+    /// As the underlying read.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for File {
+    #[cfg(unix)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+    #[cfg(windows)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(self, buf, offset)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let rest = usize::try_from(offset).ok().and_then(|o| self.get(o..)).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        Ok(n)
+    }
+}
+
+/// `len` bytes of a [`ReadAt`] from `start`, with its own cursor: `Read` and `Seek`, so a tar
+/// can be walked by seeking past the entries a scan does not need, and an executable parsed
+/// by reading only its headers and sections.
+#[derive(Clone)]
+struct Window {
+    src: Arc<dyn ReadAt>,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Window {
+    fn new(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Self {
+        Self { src, start, len, pos: 0 }
+    }
+
+    /// `len` bytes from `at` of this window (cut at its end), with a cursor of their own.
+    fn sub(&self, at: u64, len: u64) -> Self {
+        let at = at.min(self.len);
+        Self { src: Arc::clone(&self.src), start: self.start + at, len: len.min(self.len - at), pos: 0 }
+    }
+
+    /// The first `n` bytes (fewer when the window is shorter).
+    fn head(&self, n: usize) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(n);
+        self.sub(0, n as u64).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+impl Read for Window {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.len.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let Some(buf) = buf.get_mut(..left.min(buf.len())) else { return Ok(0) };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.src.read_at(buf, self.start + self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Window {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
 /// Where the blobs are: an unpacked directory, or a tar indexed by entry name.
 enum Store {
     Dir(PathBuf),
-    Tar { file: File, index: BTreeMap<String, TarEntry> },
+    Tar { file: Arc<File>, index: BTreeMap<String, TarEntry> },
 }
 
 #[derive(Debug, Clone)]
@@ -401,7 +495,7 @@ impl Store {
             file = tmp;
         }
         let index = index_tar(&mut file, shown)?;
-        Ok(Self::Tar { file, index })
+        Ok(Self::Tar { file: Arc::new(file), index })
     }
 
     fn resolve(&self, name: &str, shown: &str) -> Result<Option<(u64, u64)>, ImageError> {
@@ -426,8 +520,8 @@ impl Store {
         }
     }
 
-    /// A reader over one blob.
-    fn open(&self, name: &str, shown: &str) -> Result<Box<dyn Read + '_>, ImageError> {
+    /// One blob, read by position.
+    fn open(&self, name: &str, shown: &str) -> Result<Window, ImageError> {
         let what = format!("{shown}: {name}");
         let io = |e| ImageError::Io(what.clone(), e);
         match self {
@@ -446,15 +540,16 @@ impl Store {
                         format!("{name}: links outside the image directory"),
                     ));
                 }
-                Ok(Box::new(File::open(real).map_err(io)?))
+                let file = File::open(real).map_err(io)?;
+                let len = file.metadata().map_err(io)?.len();
+                Ok(Window::new(Arc::new(file), 0, len))
             }
             Self::Tar { file, .. } => {
                 let Some((offset, size)) = self.resolve(name, shown)? else {
                     return Err(ImageError::Format(shown.to_owned(), format!("{name}: not found")));
                 };
-                let mut f = file.try_clone().map_err(io)?;
-                f.seek(SeekFrom::Start(offset)).map_err(io)?;
-                Ok(Box::new(f.take(size)))
+                let src: Arc<dyn ReadAt> = Arc::clone(file) as Arc<dyn ReadAt>;
+                Ok(Window::new(src, offset, size))
             }
         }
     }
@@ -476,9 +571,17 @@ impl Store {
 fn index_tar(file: &mut File, shown: &str) -> Result<BTreeMap<String, TarEntry>, ImageError> {
     let bad = |e: io::Error| ImageError::Format(shown.to_owned(), format!("not a readable tar archive: {e}"));
     let mut index = BTreeMap::new();
+    let len = file.metadata().map_err(|e| ImageError::Io(shown.to_owned(), e))?.len();
     let mut ar = tar::Archive::new(file);
     for entry in ar.entries_with_seek().map_err(bad)? {
         let entry = entry.map_err(bad)?;
+        // Entries are skipped by seeking, so a cut archive shows only here.
+        if entry.raw_file_position().checked_add(entry.size()).is_none_or(|end| end > len) {
+            return Err(bad(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry {:?} runs past the end of the file", String::from_utf8_lossy(&entry.path_bytes())),
+            )));
+        }
         let Some(name) = normalize(&entry.path_bytes()) else { continue };
         let kind = entry.header().entry_type();
         if kind.is_file() {
@@ -560,9 +663,17 @@ pub fn open(path: &Path, opts: &Options<'_>) -> Result<Image, ImageError> {
     let mut budget = opts.max_uncompressed;
     for (i, ((name, blob_digest), diff_id)) in layers.iter().zip(&diff_ids).enumerate() {
         let what = format!("{shown}: layer {} ({name})", i + 1);
-        // The stored blob is hashed only when it is named by a digest (OCI blobs, Docker 25+);
-        // the uncompressed stream always is, against the config's diff_id.
         let blob = store.open(name, &shown)?;
+        let head = blob.head(4).map_err(|e| ImageError::Io(what.clone(), e))?;
+        let plain = !head.starts_with(&[0x1f, 0x8b]) && !head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if plain && !opts.verify_layers {
+            // An uncompressed layer stored on disk: walk its tar by seeking past what the scan
+            // does not need. Its bytes are not all read, so its digests are not checked.
+            apply_seekable(&mut files, blob, &what, opts, &mut budget, &mut warnings)?;
+            continue;
+        }
+        // Read whole: the stored blob is hashed when it is named by a digest (OCI blobs,
+        // Docker 25+), the uncompressed stream against the config's diff_id.
         let raw = if blob_digest.is_some() { Hashing::new(blob) } else { Hashing::counting(blob) };
         let (raw_digest, _) = apply_layer(&mut files, raw, &what, opts, &mut budget, &mut warnings, Some(diff_id))?;
         if let Some(expected) = blob_digest
@@ -581,6 +692,25 @@ pub fn read_layer<R: Read>(reader: R, name: &str, opts: &Options<'_>) -> Result<
     let mut warnings = Vec::new();
     let mut budget = opts.max_uncompressed;
     apply_layer(&mut files, Hashing::new(reader), name, opts, &mut budget, &mut warnings, None)?;
+    Ok((files, warnings))
+}
+
+/// [`read_layer`] for an uncompressed layer held whole (in memory or a file): the walk that
+/// seeks past the entries it does not need, as [`open`] runs it for an uncompressed layer
+/// stored on disk when [`Options::verify_layers`] is off.
+///
+/// # Errors
+/// As [`open`] for one layer.
+pub fn read_layer_at(
+    src: Arc<dyn ReadAt>,
+    len: u64,
+    name: &str,
+    opts: &Options<'_>,
+) -> Result<(Layered, Vec<String>), ImageError> {
+    let mut files = Layered { name: name.to_owned(), entries: BTreeMap::new() };
+    let mut warnings = Vec::new();
+    let mut budget = opts.max_uncompressed;
+    apply_seekable(&mut files, Window::new(src, 0, len), name, opts, &mut budget, &mut warnings)?;
     Ok((files, warnings))
 }
 
@@ -721,6 +851,32 @@ fn oci_manifest(store: &Store, shown: &str, platform: Option<&str>) -> Result<Ma
     Err(ImageError::Format(shown.to_owned(), "image indexes nested too deep".into()))
 }
 
+/// Applies one uncompressed layer over `files`, reading only the tar headers and the entries
+/// the scan needs (of executables, only their headers and the sections holding packages).
+fn apply_seekable(
+    files: &mut Layered,
+    blob: Window,
+    what: &str,
+    opts: &Options<'_>,
+    budget: &mut u64,
+    warnings: &mut Vec<String>,
+) -> Result<(), ImageError> {
+    if blob.len > *budget {
+        return Err(ImageError::TooLarge(what.to_owned(), opts.max_uncompressed));
+    }
+    let mut new: BTreeMap<String, Node> = BTreeMap::new();
+    let mut ar = tar::Archive::new(blob.clone());
+    let walked = ar
+        .entries_with_seek()
+        .and_then(|entries| read_entries(entries, files, &mut new, what, opts, warnings, Some(&blob)));
+    if let Err(e) = walked {
+        return Err(ImageError::Format(what.to_owned(), format!("not a readable layer: {e}")));
+    }
+    *budget -= blob.len;
+    files.entries.extend(new);
+    Ok(())
+}
+
 /// Applies one layer over `files`; returns the digest and size of the raw blob.
 fn apply_layer<R: Read>(
     files: &mut Layered,
@@ -750,7 +906,9 @@ fn apply_layer<R: Read>(
         // Uncompressed bytes: capped, hashed on another thread in 1 MiB reads, then parsed.
         let hashed = ThreadHashing::new(Capped { inner: decoder, left: *budget, hit: false });
         let mut plain = BufReader::with_capacity(1 << 20, hashed);
-        let result = read_entries(&mut plain, files, &mut new, what, opts, warnings);
+        let result = tar::Archive::new(&mut plain)
+            .entries()
+            .and_then(|entries| read_entries(entries, files, &mut new, what, opts, warnings, None));
         // The rest of the stream (the tar's end blocks and padding) counts for the digests.
         let drained = result.and_then(|()| io::copy(&mut plain, &mut io::sink()).map(|_| ()));
         let hashed = plain.into_inner();
@@ -784,17 +942,27 @@ fn apply_layer<R: Read>(
     Ok(raw.finish())
 }
 
+/// Applies a layer's entries; `seekable` is the layer itself when its entries can be read by
+/// position (then an entry that runs past its end is an error here, as reading it would be).
 fn read_entries<R: Read>(
-    stream: &mut R,
+    entries: tar::Entries<'_, R>,
     lower: &mut Layered,
     new: &mut BTreeMap<String, Node>,
     what: &str,
     opts: &Options<'_>,
     warnings: &mut Vec<String>,
+    seekable: Option<&Window>,
 ) -> io::Result<()> {
-    let mut ar = tar::Archive::new(stream);
-    for entry in ar.entries()? {
+    for entry in entries {
         let mut e = entry?;
+        if let Some(layer) = seekable
+            && e.raw_file_position().checked_add(e.size()).is_none_or(|end| end > layer.len)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("entry {:?} runs past the end of the layer", String::from_utf8_lossy(&e.path_bytes())),
+            ));
+        }
         let raw = e.path_bytes().into_owned();
         let Some(path) = normalize(&raw) else {
             if !matches!(&*String::from_utf8_lossy(&raw), "" | "." | "./" | "/") {
@@ -831,7 +999,13 @@ fn read_entries<R: Read>(
             let archive = installed::is_analyzed_archive(&path);
             let exec = e.header().mode().is_ok_and(|m| m & 0o111 != 0);
             if archive || exec {
-                if let Some(node) = analyze_entry(&mut e, &path, archive, what, warnings)? {
+                let node = match seekable {
+                    Some(layer) => {
+                        analyze_at(&layer.sub(e.raw_file_position(), e.size()), &path, archive, what, warnings)?
+                    }
+                    None => analyze_entry(&mut e, &path, archive, what, warnings)?,
+                };
+                if let Some(node) = node {
                     new.insert(path, node);
                 }
                 continue;
@@ -888,4 +1062,28 @@ fn analyze_entry<R: Read>(
     buf.reserve(usize::try_from(e.size()).unwrap_or(0));
     (&mut *e).take(MAX_DB).read_to_end(&mut buf)?;
     Ok(installed::analyze_bytes(path, &buf).map(Node::Analyzed))
+}
+
+/// [`analyze_entry`] by position: an executable's headers and package sections only.
+fn analyze_at(
+    data: &Window,
+    path: &str,
+    archive: bool,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> io::Result<Option<Node>> {
+    let head = data.head(4)?;
+    if !archive && !crate::lang::rustbinary::is_binary_format(&head) {
+        return Ok(None);
+    }
+    if data.len > MAX_DB {
+        warnings.push(format!("{what}: {path}: {} bytes, more than the {MAX_DB} read; skipped", data.len));
+        return Ok(None);
+    }
+    if archive {
+        let mut buf = Vec::with_capacity(usize::try_from(data.len).unwrap_or(0));
+        data.clone().read_to_end(&mut buf)?;
+        return Ok(installed::analyze_bytes(path, &buf).map(Node::Analyzed));
+    }
+    Ok(installed::analyze_executable(&object::ReadCache::new(data.clone())).map(Node::Analyzed))
 }

@@ -95,6 +95,27 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
+/// A version anywhere in a string, any case (Trivy's `versionRegexp`).
+static VERSION_ANY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"(?i)([A-UW-Z)])( LICENSE)?\s*[,(-]?\s*(V|V\.|VER|VER\.|VERSION|VERSION-|-)?\s*([1-9](\.\d)*)[)]?")
+});
+
+/// Trivy's `LaxSplitLicenses`, for apk's `L:` field: versions joined to their names by `-`,
+/// then cut at white space, `AND`/`OR` and parentheses dropped, each name [`normalize`]d.
+#[must_use]
+pub fn lax_split(s: &str) -> Vec<String> {
+    let joined = match VERSION_ANY.as_ref() {
+        Some(re) => re.replace_all(s, "${1}-${4}").into_owned(),
+        None => s.to_owned(),
+    };
+    joined
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
+        .filter(|w| !w.is_empty() && *w != "AND" && *w != "OR")
+        .map(normalize)
+        .collect()
+}
+
 /// Trivy's `SplitLicenses`: a declared license string cut into names at commas and ` or `/
 /// ` and ` (`Apache License, Version 2.0` and `… or later (…)` kept whole, the Python
 /// classifier names that contain ` or `/` and ` kept whole); text that looks like license text
@@ -159,6 +180,14 @@ pub fn split(s: &str) -> Vec<String> {
 mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn apk_license_fields_split_laxly() {
+        assert_eq!(lax_split("MIT BSD GPL2+"), ["MIT", "BSD-3-Clause", "GPL-2.0-or-later"]);
+        assert_eq!(lax_split("( Apache-2.0 OR MIT ) AND MPL-2.0"), ["Apache-2.0", "MIT", "MPL-2.0"]);
+        assert_eq!(lax_split("GPL2"), ["GPL-2.0-only"]);
+        assert!(lax_split("").is_empty());
+    }
 
     #[test]
     fn names_become_spdx_identifiers() {

@@ -3,6 +3,7 @@
 //! error). Also the OS of the root from `os-release`. Reusable by node checks:
 //! [`installed`] lists the packages of a root directory.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::files::{Dir, Files};
@@ -34,6 +35,24 @@ pub struct InstalledPackage {
     pub src_version: String,
     /// Where it came from.
     pub kind: Kind,
+    /// Its licenses as Trivy reports them: dpkg's from `usr/share/doc/NAME/copyright`, apk's
+    /// `L:` field, rpm's `LICENSE` tag.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<String>,
+}
+
+/// What the OS package managers of a tree installed: the packages, and which of the files
+/// asked about they put there (paths relative to the root), which Trivy does not scan again
+/// as language packages.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// The installed packages.
+    pub packages: Vec<InstalledPackage>,
+    /// The files asked about that the packages installed: named by a dpkg `info/*.list` file
+    /// (where no other line of that file continues them with `/`, which makes them a
+    /// directory), by apk's `F:`/`R:` lines, or by the file list of an rpm package from an OS
+    /// vendor.
+    pub system_files: HashSet<String>,
 }
 
 /// Why a database could not be read.
@@ -54,7 +73,10 @@ pub enum PkgDbError {
 pub const MAX_DB: u64 = 256 << 20;
 
 fn read(files: &dyn Files, rel: &str) -> Result<Option<String>, PkgDbError> {
-    Ok(files.read(rel)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    Ok(files.read(rel)?.map(|b| match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }))
 }
 
 /// Parses a dpkg status file (RFC 822 stanzas). Every stanza with `Package` and `Version` is
@@ -91,6 +113,7 @@ pub fn parse_dpkg_status(text: &str) -> Vec<(InstalledPackage, String)> {
             src_name,
             src_version,
             kind: Kind::Dpkg,
+            licenses: Vec::new(),
         };
         out.push((pkg, get("Status").unwrap_or_default().to_owned()));
     }
@@ -100,15 +123,26 @@ pub fn parse_dpkg_status(text: &str) -> Vec<(InstalledPackage, String)> {
 /// Parses apk's `installed` database (single-letter keys; stanzas without `V:` dropped).
 #[must_use]
 pub fn parse_apk_installed(text: &str) -> Vec<InstalledPackage> {
+    apk_installed(text).0
+}
+
+/// [`parse_apk_installed`], and the files the packages installed (`F:` directory joined with
+/// each `R:` file, relative, in file order), as Trivy's apk analyzer reads them.
+fn apk_installed(text: &str) -> (Vec<InstalledPackage>, Vec<String>) {
     let mut out = Vec::new();
+    let mut installed = Vec::new();
     for stanza in text.split("\n\n") {
-        let (mut name, mut version, mut arch, mut origin) = (None, None, "", None);
+        let (mut name, mut version, mut arch, mut origin, mut licenses) = (None, None, "", None, Vec::new());
+        let mut dir = "";
         for line in stanza.lines() {
             match line.split_once(':') {
                 Some(("P", v)) => name = Some(v),
                 Some(("V", v)) => version = Some(v),
                 Some(("A", v)) => arch = v,
                 Some(("o", v)) => origin = Some(v),
+                Some(("L", v)) => licenses = crate::license::lax_split(v),
+                Some(("F", v)) => dir = v,
+                Some(("R", v)) => installed.push(join_clean(dir, v)),
                 _ => {}
             }
         }
@@ -120,15 +154,62 @@ pub fn parse_apk_installed(text: &str) -> Vec<InstalledPackage> {
                 src_name: origin.unwrap_or(n).to_owned(),
                 src_version: v.to_owned(),
                 kind: Kind::Apk,
+                licenses,
             });
         }
     }
-    out
+    (out, installed)
+}
+
+/// Go's `path.Join(dir, file)`: joined by `/`, cleaned (`.`, `..` and empty parts resolved), no
+/// leading `/` kept when `dir` had none.
+fn join_clean(dir: &str, file: &str) -> String {
+    let abs = dir.starts_with('/') || (dir.is_empty() && file.starts_with('/'));
+    let mut parts: Vec<&str> = Vec::new();
+    for c in dir.split('/').chain(file.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    if abs { format!("/{joined}") } else { joined }
 }
 
 /// Reads one rpm header blob (the `Packages.blob` column): name, epoch, version, release,
-/// arch, source rpm.
+/// arch, source rpm, license.
 pub fn parse_rpm_header(blob: &[u8]) -> Result<InstalledPackage, String> {
+    parse_rpm(blob).map(|(p, _)| p)
+}
+
+/// Vendors whose packages' files Trivy counts as the OS's (its `osVendors`, by prefix).
+const RPM_OS_VENDORS: [&str; 13] = [
+    "Amazon Linux",
+    "Amazon.com",
+    "CentOS",
+    "Fedora Project",
+    "Oracle America",
+    "Red Hat",
+    "AlmaLinux",
+    "CloudLinux",
+    "VMware",
+    "SUSE",
+    "openSUSE",
+    "Microsoft Corporation",
+    "Rocky",
+];
+
+/// [`parse_rpm_header`], and the files the package installed (relative paths) when it comes
+/// from an OS vendor (Trivy's `packageProvidedByVendor`: `VENDOR` starts with one of
+/// [`RPM_OS_VENDORS`], or there is no vendor and the release names Amazon Linux).
+fn parse_rpm(blob: &[u8]) -> Result<(InstalledPackage, Vec<String>), String> {
     let be32 = |o: usize| -> Result<u32, String> {
         blob.get(o..o + 4)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -143,23 +224,48 @@ pub fn parse_rpm_header(blob: &[u8]) -> Result<InstalledPackage, String> {
     let data_start = 8 + count * 16;
     let data = blob.get(data_start..data_start + size).ok_or("header data truncated")?;
     let (mut name, mut version, mut release, mut arch, mut src, mut epoch) = (None, None, None, None, None, None);
+    let (mut license, mut vendor) = (None, None);
+    let (mut basenames, mut dirnames, mut dirindexes) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..count {
         let o = 8 + i * 16;
-        let (tag, ty, off) = (be32(o)?, be32(o + 4)?, be32(o + 8)? as usize);
+        let (tag, ty, off, n) = (be32(o)?, be32(o + 4)?, be32(o + 8)? as usize, be32(o + 12)? as usize);
         let string = || -> Option<String> {
             let s = data.get(off..)?;
             let end = s.iter().position(|&b| b == 0)?;
             Some(String::from_utf8_lossy(s.get(..end)?).into_owned())
         };
+        // `n` NUL-terminated strings from `off`; none when the data ends first.
+        let strings = || -> Vec<String> {
+            let mut out = Vec::new();
+            let mut rest = data.get(off..).unwrap_or_default();
+            for _ in 0..n {
+                let Some(end) = rest.iter().position(|&b| b == 0) else { return Vec::new() };
+                out.push(String::from_utf8_lossy(rest.get(..end).unwrap_or_default()).into_owned());
+                rest = rest.get(end + 1..).unwrap_or_default();
+            }
+            out
+        };
         match (tag, ty) {
             (1000, 6) => name = string(),
             (1001, 6) => version = string(),
             (1002, 6) => release = string(),
+            (1011, 6) => vendor = string(),
+            (1014, 6) => license = string(),
             (1022, 6) => arch = string(),
             (1044, 6) => src = string(),
             (1003, 4) => {
                 epoch = data.get(off..off + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
             }
+            (1116, 4) => {
+                dirindexes = data
+                    .get(off..off.saturating_add(n.saturating_mul(4)))
+                    .map(|b| {
+                        b.chunks_exact(4).filter_map(|c| <[u8; 4]>::try_from(c).ok()).map(u32::from_be_bytes).collect()
+                    })
+                    .unwrap_or_default();
+            }
+            (1117, 8) => basenames = strings(),
+            (1118, 8) => dirnames = strings(),
             _ => {}
         }
     }
@@ -179,11 +285,42 @@ pub fn parse_rpm_header(blob: &[u8]) -> Result<InstalledPackage, String> {
             Some((n.to_owned(), format!("{v}-{r}")))
         })
         .unwrap_or_else(|| (name.clone(), evr.clone()));
-    Ok(InstalledPackage { name, version: evr, arch: arch.unwrap_or_default(), src_name, src_version, kind: Kind::Rpm })
+    let from_vendor = match vendor.as_deref() {
+        None | Some("") => rel.contains("amzn"),
+        Some(v) => RPM_OS_VENDORS.iter().any(|o| v.starts_with(o)),
+    };
+    // go-rpmdb's InstalledFileNames: each base name in its directory; a header whose lists
+    // do not line up gives none.
+    let files = if from_vendor && dirindexes.len() == basenames.len() && dirnames.len() <= basenames.len() {
+        basenames
+            .iter()
+            .zip(&dirindexes)
+            .filter_map(|(b, &d)| dirnames.get(d as usize).map(|dir| join_clean(dir, b)))
+            .map(|p| p.trim_start_matches('/').to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let licenses = license.filter(|l| !l.is_empty()).into_iter().collect();
+    let pkg = InstalledPackage {
+        name,
+        version: evr,
+        arch: arch.unwrap_or_default(),
+        src_name,
+        src_version,
+        kind: Kind::Rpm,
+        licenses,
+    };
+    Ok((pkg, files))
 }
 
 /// Reads an rpm sqlite database (read-only, immutable: nothing is written beside it).
 pub fn read_rpm_sqlite(path: &Path) -> Result<Vec<InstalledPackage>, PkgDbError> {
+    Ok(read_rpm_sqlite_files(path)?.0)
+}
+
+/// [`read_rpm_sqlite`], and the files its packages from OS vendors installed.
+fn read_rpm_sqlite_files(path: &Path) -> Result<(Vec<InstalledPackage>, Vec<String>), PkgDbError> {
     let name = path.display().to_string();
     let err = |e: rusqlite::Error| PkgDbError::Rpm(name.clone(), e.to_string());
     let uri = format!("file:{}?immutable=1", path.display());
@@ -197,12 +334,15 @@ pub fn read_rpm_sqlite(path: &Path) -> Result<Vec<InstalledPackage>, PkgDbError>
     let mut stmt = conn.prepare("SELECT blob FROM Packages").map_err(err)?;
     let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(err)?;
     let mut out = Vec::new();
+    let mut files = Vec::new();
     for blob in rows {
         let blob = blob.map_err(err)?;
-        out.push(parse_rpm_header(&blob).map_err(|e| PkgDbError::Rpm(name.clone(), e))?);
+        let (p, f) = parse_rpm(&blob).map_err(|e| PkgDbError::Rpm(name.clone(), e))?;
+        out.push(p);
+        files.extend(f);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok((out, files))
 }
 
 /// The OS of a root: `ID` and `VERSION_ID` of `etc/os-release` (else `usr/lib/os-release`),
@@ -279,6 +419,8 @@ pub fn wanted(rel: &str) -> bool {
             | "lib/apk/db/installed"
             | "usr/lib/apk/db/installed"
     ) || rel.strip_prefix("var/lib/dpkg/status.d/").is_some_and(|n| !n.is_empty() && !n.contains('/'))
+        || rel.strip_prefix("var/lib/dpkg/info/").is_some_and(|n| n.ends_with(".list") && !n.contains('/'))
+        || is_copyright(rel)
         || RPM_DIRS.iter().any(|d| {
             rel.strip_prefix(d)
                 .and_then(|r| r.strip_prefix('/'))
@@ -298,7 +440,79 @@ pub fn installed(root: &Path) -> Result<Vec<InstalledPackage>, PkgDbError> {
 
 /// The installed OS packages of a file tree (see [`installed`]).
 pub fn installed_in(files: &dyn Files) -> Result<Vec<InstalledPackage>, PkgDbError> {
-    let mut out = Vec::new();
+    Ok(inventory_in(files, &HashSet::new())?.packages)
+}
+
+/// Whether `rel` is a package's copyright file, as Trivy's dpkg license analyzer takes them:
+/// `usr/share/doc/*/copyright`, one directory deep.
+#[must_use]
+pub fn is_copyright(rel: &str) -> bool {
+    rel.strip_prefix("usr/share/doc/")
+        .and_then(|r| r.strip_suffix("/copyright"))
+        .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+}
+
+/// The licenses a Debian copyright file names, as Trivy's dpkg license analyzer finds them:
+/// each `License:` line (the machine-readable format), cut at `(`, split and normalized; and
+/// each reference to `/usr/share/common-licenses/NAME`. In order, each once.
+#[must_use]
+pub fn copyright_licenses(text: &str) -> Vec<String> {
+    static COMMON: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"/?usr/share/common-licenses/([0-9A-Za-z_.+-]+[0-9A-Za-z+])").ok()
+    });
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |l: String| {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("License:") {
+            let l = rest.trim();
+            let l = l.split_once('(').map_or(l, |(a, _)| a);
+            let l = l.strip_prefix("The main library is licensed under ").unwrap_or(l);
+            let l = l.strip_suffix(" license").unwrap_or(l).trim();
+            if !l.is_empty() {
+                for part in crate::license::split(l) {
+                    add(crate::license::normalize(&part));
+                }
+            }
+        } else if line.contains("/usr/share/common-licenses/")
+            && let Some(c) = COMMON.as_ref().and_then(|re| re.captures(line))
+            && let Some(m) = c.get(1)
+        {
+            add(crate::license::normalize(m.as_str()));
+        }
+    }
+    out
+}
+
+/// Which of `candidates` one dpkg `info/*.list` file names as files, as Trivy's dpkg
+/// analyzer reads the list: its lines but `/.` sorted, each kept (leading `/` dropped) unless
+/// the next one continues it with `/` (a directory).
+#[must_use]
+pub fn dpkg_list_system(text: &str, candidates: &HashSet<String>) -> HashSet<String> {
+    let lines = || text.lines().filter(|l| *l != "/.");
+    let listed: Vec<&str> =
+        lines().filter(|l| !l.is_empty() && candidates.contains(l.trim_start_matches('/'))).collect();
+    let mut out = HashSet::new();
+    for p in listed {
+        // The line after `p` in sorted order.
+        let next = lines().filter(|l| *l > p).min();
+        if !next.is_some_and(|n| n.strip_prefix(p).is_some_and(|r| r.starts_with('/'))) {
+            out.insert(p.trim_start_matches('/').to_owned());
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// The OS packages of a file tree (see [`installed`]), and which of `candidates` (relative
+/// paths) they installed. dpkg packages get their licenses from
+/// `usr/share/doc/NAME/copyright` ([`copyright_licenses`]).
+pub fn inventory_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<Inventory, PkgDbError> {
+    let mut inv = Inventory::default();
+    let out = &mut inv.packages;
     if let Some(text) = read(files, "var/lib/dpkg/status")? {
         out.extend(parse_dpkg_status(&text).into_iter().filter(|(_, s)| s == "install ok installed").map(|(p, _)| p));
     }
@@ -310,29 +524,61 @@ pub fn installed_in(files: &dyn Files) -> Result<Vec<InstalledPackage>, PkgDbErr
             out.extend(parse_dpkg_status(&text).into_iter().map(|(p, _)| p));
         }
     }
+    if !candidates.is_empty() {
+        for name in files.list("var/lib/dpkg/info")? {
+            if name.ends_with(".list")
+                && let Some(text) = read(files, &format!("var/lib/dpkg/info/{name}"))?
+            {
+                inv.system_files.extend(dpkg_list_system(&text, candidates));
+            }
+        }
+    }
+    let mut licenses: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for p in out.iter_mut().filter(|p| p.kind == Kind::Dpkg) {
+        if !licenses.contains_key(&p.name) {
+            let l = read(files, &format!("usr/share/doc/{}/copyright", p.name))?
+                .map(|t| copyright_licenses(&t))
+                .unwrap_or_default();
+            licenses.insert(p.name.clone(), l);
+        }
+        if let Some(l) = licenses.get(&p.name) {
+            p.licenses.clone_from(l);
+        }
+    }
     for rel in ["lib/apk/db/installed", "usr/lib/apk/db/installed"] {
         if let Some(text) = read(files, rel)? {
-            out.extend(parse_apk_installed(&text));
+            let (pkgs, installed) = apk_installed(&text);
+            out.extend(pkgs);
+            inv.system_files.extend(
+                installed.into_iter().map(|p| p.trim_start_matches('/').to_owned()).filter(|p| candidates.contains(p)),
+            );
             break;
         }
     }
     for dir in RPM_DIRS {
         let sqlite = format!("{dir}/rpmdb.sqlite");
-        if let Some(path) = files.on_disk(&sqlite) {
-            out.extend(read_rpm_sqlite(&path)?);
-            break;
-        }
-        if let Some(bytes) = files.read(&sqlite)? {
+        let read_db = |path: &Path, shown: Option<&str>| {
+            read_rpm_sqlite_files(path).map_err(|e| match (e, shown) {
+                (PkgDbError::Rpm(_, m), Some(s)) => PkgDbError::Rpm(s.to_owned(), m),
+                (other, _) => other,
+            })
+        };
+        let found = if let Some(path) = files.on_disk(&sqlite) {
+            Some(read_db(&path, None)?)
+        } else if let Some(bytes) = files.read(&sqlite)? {
             // Held in memory (an image layer): the sqlite library reads a file, so a private
             // temporary copy is made and removed.
             let shown = files.display(&sqlite);
             let io = |e| PkgDbError::Io(shown.clone(), e);
             let mut tmp = tempfile::Builder::new().prefix("kguard-rpmdb-").tempfile().map_err(io)?;
             std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
-            out.extend(read_rpm_sqlite(tmp.path()).map_err(|e| match e {
-                PkgDbError::Rpm(_, m) => PkgDbError::Rpm(shown.clone(), m),
-                other => other,
-            })?);
+            Some(read_db(tmp.path(), Some(&shown))?)
+        } else {
+            None
+        };
+        if let Some((pkgs, installed)) = found {
+            out.extend(pkgs);
+            inv.system_files.extend(installed.into_iter().filter(|p| candidates.contains(p)));
             break;
         }
         for (file, what) in [("Packages", "BerkeleyDB"), ("Packages.db", "NDB")] {
@@ -342,5 +588,88 @@ pub fn installed_in(files: &dyn Files) -> Result<Vec<InstalledPackage>, PkgDbErr
             }
         }
     }
-    Ok(out)
+    Ok(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn copyright_files_give_licenses_as_trivy_reads_them() {
+        let dep5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+            Files: *\nLicense: GPL-2+ (with exception)\n\nFiles: lib/*\nLicense: LGPL-2.1+ or MIT\n\
+            License: GPL-2+\n Text of the license\nLicense: The MIT License (MIT)\n";
+        assert_eq!(copyright_licenses(dep5), ["GPL-2.0-or-later", "LGPL-2.1-or-later", "MIT"]);
+        // Not machine-readable: the common-licenses references, in order, each once.
+        let old = "This package is free software.\nOn Debian systems, see /usr/share/common-licenses/GPL-2.\n\
+            and `/usr/share/common-licenses/Artistic'.\nagain /usr/share/common-licenses/GPL-2\n";
+        assert_eq!(copyright_licenses(old), ["GPL-2.0-only", "Artistic-2.0"]);
+        assert!(copyright_licenses("no license here\n").is_empty());
+        assert!(is_copyright("usr/share/doc/bash/copyright"));
+        assert!(!is_copyright("usr/share/doc/ca-certificates/examples/x/copyright"));
+        assert!(!is_copyright("usr/share/doc//copyright"));
+    }
+
+    #[test]
+    fn dpkg_lists_keep_files_not_directories() {
+        let list = "/.\n/usr\n/usr/bin\n/usr/bin/tar\n/usr/sbin\n/usr/sbin/tarcat\n/etc/empty-dir\n";
+        let ask: HashSet<String> =
+            ["usr/bin", "usr/bin/tar", "usr/sbin/tarcat", "etc/empty-dir", "usr/bin/gzip", ""].map(String::from).into();
+        let mut got: Vec<String> = dpkg_list_system(list, &ask).into_iter().collect();
+        got.sort();
+        assert_eq!(got, ["etc/empty-dir", "usr/bin/tar", "usr/sbin/tarcat"]);
+        assert!(dpkg_list_system("", &ask).is_empty());
+        // Only the next line in sorted order makes a directory (`-` sorts before `/`).
+        let ask: HashSet<String> = ["a/tar".to_owned()].into();
+        assert_eq!(dpkg_list_system("/a/tar/y\n/a/tar-x\n/a/tar\n", &ask).len(), 1);
+        assert!(dpkg_list_system("/a/tar/y\n/a/tar\n", &ask).is_empty());
+    }
+
+    #[test]
+    fn apk_paths_join_as_go_path_join() {
+        assert_eq!(join_clean("usr/bin", "x"), "usr/bin/x");
+        assert_eq!(join_clean("", "etc/x"), "etc/x");
+        assert_eq!(join_clean("usr/./lib/../bin", "y"), "usr/bin/y");
+        assert_eq!(join_clean("/usr", "z"), "/usr/z");
+        assert_eq!(join_clean("..", "x"), "../x");
+    }
+
+    #[test]
+    fn rpm_files_only_from_os_vendors() {
+        // NAME, VERSION, RELEASE, VENDOR, DIRINDEXES, BASENAMES, DIRNAMES
+        fn header(vendor: Option<&str>) -> Vec<u8> {
+            let mut data = Vec::new();
+            let mut index = Vec::new();
+            let mut push = |tag: u32, ty: u32, count: u32, bytes: &[u8]| {
+                index.extend_from_slice(&tag.to_be_bytes());
+                index.extend_from_slice(&ty.to_be_bytes());
+                index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                index.extend_from_slice(&count.to_be_bytes());
+                data.extend_from_slice(bytes);
+            };
+            push(1000, 6, 1, b"bash\0");
+            push(1001, 6, 1, b"5.1\0");
+            push(1002, 6, 1, b"1.el9\0");
+            push(1014, 6, 1, b"GPLv3+\0");
+            if let Some(v) = vendor {
+                push(1011, 6, 1, format!("{v}\0").as_bytes());
+            }
+            push(1116, 4, 2, &[0, 0, 0, 0, 0, 0, 0, 1]);
+            push(1117, 8, 2, b"bash\0bashrc\0");
+            push(1118, 8, 2, b"/usr/bin/\0/etc/\0");
+            let mut blob = Vec::new();
+            blob.extend_from_slice(&((index.len() / 16) as u32).to_be_bytes());
+            blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            blob.extend(index);
+            blob.extend(data);
+            blob
+        }
+        let (p, files) = parse_rpm(&header(Some("Red Hat, Inc."))).unwrap();
+        assert_eq!(p.licenses, ["GPLv3+"]);
+        assert_eq!(files, ["usr/bin/bash", "etc/bashrc"]);
+        assert!(parse_rpm(&header(Some("Example Corp"))).unwrap().1.is_empty());
+        assert!(parse_rpm(&header(None)).unwrap().1.is_empty());
+    }
 }

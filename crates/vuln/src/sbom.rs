@@ -24,8 +24,9 @@ pub struct DocMeta {
 #[must_use]
 pub fn new_uuid() -> String {
     let mut b = [0u8; 16];
-    // On failure the bytes stay zero: the UUID is then fixed but still well-formed.
-    let _ = aws_lc_rs::rand::fill(&mut b);
+    // The OS's random bytes (a UUID needs no DRBG; seeding one costs more than the scan of a
+    // small root). On failure the bytes stay zero: the UUID is then fixed but well-formed.
+    let _ = getrandom::fill(&mut b);
     if let Some(x) = b.get_mut(6) {
         *x = (*x & 0x0f) | 0x40;
     }
@@ -147,6 +148,13 @@ fn set(v: &mut Value, key: &str, x: Value) {
     }
 }
 
+/// A component's licenses as Trivy writes them: each a CycloneDX license with a `name`.
+fn set_licenses(c: &mut Value, licenses: &[String]) {
+    if !licenses.is_empty() {
+        set(c, "licenses", json!(licenses.iter().map(|l| json!({"license": {"name": l}})).collect::<Vec<_>>()));
+    }
+}
+
 fn prop(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
 }
@@ -190,7 +198,9 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
             }
         }
         let (_, version) = split_epoch(&p.version);
-        components.push(json!({"bom-ref": purl, "type": "library", "name": p.name, "version": version, "purl": purl, "properties": props}));
+        let mut c = json!({"bom-ref": purl, "type": "library", "name": p.name, "version": version, "purl": purl, "properties": props});
+        set_licenses(&mut c, &p.licenses);
+        components.push(c);
         pkg_refs.push(purl);
     }
     let mut root_deps: Vec<String> = Vec::new();
@@ -228,6 +238,8 @@ pub fn cyclonedx(r: &ScanResult, m: &DocMeta) -> Value {
                 props.push(prop("kguard:Dev", "true"));
             }
             let mut c = json!({"bom-ref": bref, "type": "library", "name": p.name, "version": p.version, "purl": purl, "properties": props});
+            let licenses: Vec<String> = p.licenses.iter().map(|l| crate::license::normalize(l)).collect();
+            set_licenses(&mut c, &licenses);
             // Maven coordinates as Trivy writes them: the group apart from the artifact
             if purl.starts_with("pkg:maven/")
                 && let Some((group, artifact)) = p.name.split_once(':')
@@ -488,6 +500,7 @@ fn package_from_purl(p: &Purl, src: Option<(String, String)>) -> Option<Installe
         src_name,
         src_version,
         kind,
+        licenses: Vec::new(),
     })
 }
 
@@ -633,6 +646,7 @@ mod tests {
             src_name: name.into(),
             src_version: version.into(),
             kind: Kind::Dpkg,
+            licenses: Vec::new(),
         }
     }
 

@@ -256,9 +256,11 @@ pub fn wanted(rel: &str) -> bool {
 /// Scans a file tree: OS packages and installed language packages.
 pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Result<ScanResult, PkgDbError> {
     let os = pkgdb::detect_os_in(files)?;
-    let packages = pkgdb::installed_in(files)?;
+    let mut found = crate::lang::installed::find_in(files, f.java_db.as_deref())?;
+    let inventory = pkgdb::inventory_in(files, &found.paths())?;
+    found.drop_system_files(&inventory.system_files);
+    let packages = inventory.packages;
     let findings = match_packages(db, os.as_ref(), &packages, f);
-    let found = crate::lang::installed::find_in(files, f.java_db.as_deref())?;
     let lang = match_lang(db, found.targets, f);
     Ok(ScanResult {
         target,
@@ -386,8 +388,14 @@ impl ScanResult {
                     .packages
                     .iter()
                     .map(|p| {
-                        json!({"Name": p.name, "Version": p.version, "Arch": p.arch,
-                            "SrcName": p.src_name, "SrcVersion": p.src_version})
+                        let mut o = json!({"Name": p.name, "Version": p.version, "Arch": p.arch,
+                            "SrcName": p.src_name, "SrcVersion": p.src_version});
+                        if !p.licenses.is_empty()
+                            && let Some(m) = o.as_object_mut()
+                        {
+                            m.insert("Licenses".into(), json!(p.licenses));
+                        }
+                        o
                     })
                     .collect();
                 result.insert("Packages".into(), json!(pkgs));

@@ -145,12 +145,18 @@ fn write_dir(dir: &Path, files: &[(String, Vec<u8>)]) {
     }
 }
 
+/// Both ways of reading an uncompressed layer on disk: whole and verified, and by seeking.
+fn modes() -> [Options<'static>; 2] {
+    [opts(), Options { verify_layers: false, ..opts() }]
+}
+
 fn opts() -> Options<'static> {
     Options {
         wanted: &pkgdb::wanted,
         max_uncompressed: image::DEFAULT_MAX_UNCOMPRESSED,
         platform: None,
         lang_packages: false,
+        verify_layers: true,
     }
 }
 
@@ -169,125 +175,137 @@ fn names(files: &dyn Files) -> Vec<String> {
 
 #[test]
 fn docker_archive_layers_whiteouts_and_opaque_directories() {
-    let status1 = stanza("bash", "5.2.15-2+b2") + &stanza("zlib1g", "1:1.2.13.dfsg-1");
-    let l1 = layer(&[
-        E::Dir("etc/"),
-        E::File("etc/os-release", OS_RELEASE),
-        E::File("var/lib/dpkg/status", status1.as_bytes()),
-        E::File("var/lib/dpkg/status.d/old", stanza("old", "1").as_bytes()),
-        E::File("var/lib/dpkg/status.d/gone", stanza("gone", "1").as_bytes()),
-    ]);
-    // Layer 2: the status file replaced, one status.d file whited out, one added.
-    let status2 = stanza("bash", "5.2.15-2+b7") + &stanza("zlib1g", "1:1.2.13.dfsg-1");
-    let l2 = layer(&[
-        E::File("var/lib/dpkg/status", status2.as_bytes()),
-        E::File("var/lib/dpkg/status.d/.wh.gone", b""),
-        E::File("var/lib/dpkg/status.d/new", stanza("new", "2").as_bytes()),
-    ]);
-    // Layer 3: status.d made opaque (its lower files vanish) with one file of its own, and a
-    // whiteout that names nothing.
-    let l3 = layer(&[
-        E::Dir("var/lib/dpkg/status.d/"),
-        E::File("var/lib/dpkg/status.d/.wh..wh..opq", b""),
-        E::File("var/lib/dpkg/status.d/distroless", stanza("base-files", "12.4").as_bytes()),
-        E::File("usr/.wh.nothing", b""),
-    ]);
-    let t = tempfile::tempdir().unwrap();
-    let archive = t.path().join("image.tar");
-    std::fs::write(&archive, docker_archive(&[l1, l2, l3])).unwrap();
-    let img = image::open(&archive, &opts()).unwrap();
-    assert_eq!(img.format, image::Format::DockerArchive);
-    assert_eq!(img.repo_tags, ["example:1"]);
-    assert_eq!(img.diff_ids.len(), 3);
-    assert!(img.image_id.starts_with("sha256:"));
-    assert_eq!(names(&img.files), ["base-files=12.4", "bash=5.2.15-2+b7", "zlib1g=1:1.2.13.dfsg-1"]);
-    assert_eq!(pkgdb::detect_os_in(&img.files).unwrap().unwrap().name, "12");
-    assert!(img.warnings.is_empty(), "{:?}", img.warnings);
+    for o in modes() {
+        let status1 = stanza("bash", "5.2.15-2+b2") + &stanza("zlib1g", "1:1.2.13.dfsg-1");
+        let l1 = layer(&[
+            E::Dir("etc/"),
+            E::File("etc/os-release", OS_RELEASE),
+            E::File("var/lib/dpkg/status", status1.as_bytes()),
+            E::File("var/lib/dpkg/status.d/old", stanza("old", "1").as_bytes()),
+            E::File("var/lib/dpkg/status.d/gone", stanza("gone", "1").as_bytes()),
+        ]);
+        // Layer 2: the status file replaced, one status.d file whited out, one added.
+        let status2 = stanza("bash", "5.2.15-2+b7") + &stanza("zlib1g", "1:1.2.13.dfsg-1");
+        let l2 = layer(&[
+            E::File("var/lib/dpkg/status", status2.as_bytes()),
+            E::File("var/lib/dpkg/status.d/.wh.gone", b""),
+            E::File("var/lib/dpkg/status.d/new", stanza("new", "2").as_bytes()),
+        ]);
+        // Layer 3: status.d made opaque (its lower files vanish) with one file of its own, and a
+        // whiteout that names nothing.
+        let l3 = layer(&[
+            E::Dir("var/lib/dpkg/status.d/"),
+            E::File("var/lib/dpkg/status.d/.wh..wh..opq", b""),
+            E::File("var/lib/dpkg/status.d/distroless", stanza("base-files", "12.4").as_bytes()),
+            E::File("usr/.wh.nothing", b""),
+        ]);
+        let t = tempfile::tempdir().unwrap();
+        let archive = t.path().join("image.tar");
+        std::fs::write(&archive, docker_archive(&[l1, l2, l3])).unwrap();
+        let img = image::open(&archive, &o).unwrap();
+        assert_eq!(img.format, image::Format::DockerArchive);
+        assert_eq!(img.repo_tags, ["example:1"]);
+        assert_eq!(img.diff_ids.len(), 3);
+        assert!(img.image_id.starts_with("sha256:"));
+        assert_eq!(names(&img.files), ["base-files=12.4", "bash=5.2.15-2+b7", "zlib1g=1:1.2.13.dfsg-1"]);
+        assert_eq!(pkgdb::detect_os_in(&img.files).unwrap().unwrap().name, "12");
+        assert!(img.warnings.is_empty(), "{:?}", img.warnings);
 
-    // The same archive compressed with gzip, and unpacked into a directory.
-    let gz = t.path().join("image.tar.gz");
-    std::fs::write(&gz, gzip(&std::fs::read(&archive).unwrap())).unwrap();
-    assert_eq!(names(&image::open(&gz, &opts()).unwrap().files), names(&img.files));
-    let dir = t.path().join("unpacked");
-    std::fs::create_dir(&dir).unwrap();
-    tar::Archive::new(std::fs::File::open(&archive).unwrap()).unpack(&dir).unwrap();
-    let from_dir = image::open(&dir, &opts()).unwrap();
-    assert_eq!(names(&from_dir.files), names(&img.files));
-    assert_eq!(from_dir.image_id, img.image_id);
+        // The same archive compressed with gzip, and unpacked into a directory.
+        let gz = t.path().join("image.tar.gz");
+        std::fs::write(&gz, gzip(&std::fs::read(&archive).unwrap())).unwrap();
+        assert_eq!(names(&image::open(&gz, &o).unwrap().files), names(&img.files));
+        let dir = t.path().join("unpacked");
+        std::fs::create_dir(&dir).unwrap();
+        tar::Archive::new(std::fs::File::open(&archive).unwrap()).unpack(&dir).unwrap();
+        let from_dir = image::open(&dir, &o).unwrap();
+        assert_eq!(names(&from_dir.files), names(&img.files));
+        assert_eq!(from_dir.image_id, img.image_id);
+    }
 }
 
 #[test]
 fn whiteout_of_a_directory_and_a_symlink_over_a_directory_hide_what_was_below() {
-    let l1 = layer(&[
-        E::File("etc/os-release", OS_RELEASE),
-        E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes()),
-        E::File("lib/apk/db/installed", b"P:musl\nV:1.2.4-r2\nA:x86_64\n\n"),
-    ]);
-    let l2 = layer(&[E::File("var/lib/.wh.dpkg", b""), E::Symlink("lib/apk", "/elsewhere")]);
-    let t = tempfile::tempdir().unwrap();
-    let archive = t.path().join("image.tar");
-    std::fs::write(&archive, docker_archive(&[l1, l2])).unwrap();
-    let img = image::open(&archive, &opts()).unwrap();
-    assert!(names(&img.files).is_empty());
-    assert!(img.files.read("etc/os-release").unwrap().is_some());
+    for o in modes() {
+        let l1 = layer(&[
+            E::File("etc/os-release", OS_RELEASE),
+            E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes()),
+            E::File("lib/apk/db/installed", b"P:musl\nV:1.2.4-r2\nA:x86_64\n\n"),
+        ]);
+        let l2 = layer(&[E::File("var/lib/.wh.dpkg", b""), E::Symlink("lib/apk", "/elsewhere")]);
+        let t = tempfile::tempdir().unwrap();
+        let archive = t.path().join("image.tar");
+        std::fs::write(&archive, docker_archive(&[l1, l2])).unwrap();
+        let img = image::open(&archive, &o).unwrap();
+        assert!(names(&img.files).is_empty());
+        assert!(img.files.read("etc/os-release").unwrap().is_some());
+    }
 }
 
 #[test]
 fn hard_links_carry_content_and_symlinked_files_are_not_followed() {
-    let l1 = layer(&[
-        E::File("usr/lib/os-release", OS_RELEASE),
-        E::Symlink("etc/os-release", "../usr/lib/os-release"),
-        E::File("etc/debian_version", b"12.4\n"),
-        E::File("var/lib/dpkg/status.d/a", stanza("a", "1").as_bytes()),
-        E::Hardlink("var/lib/dpkg/status", "var/lib/dpkg/status.d/a"),
-    ]);
-    let t = tempfile::tempdir().unwrap();
-    let archive = t.path().join("image.tar");
-    std::fs::write(&archive, docker_archive(&[l1])).unwrap();
-    let img = image::open(&archive, &opts()).unwrap();
-    assert!(!img.files.is_file("etc/os-release"), "a symlink is not read");
-    let os = pkgdb::detect_os_in(&img.files).unwrap().unwrap();
-    assert_eq!(os.family, "debian", "usr/lib/os-release is read");
-    assert_eq!(os.name, "12.4", "the point release from debian_version, as Trivy reports it");
-    assert_eq!(img.files.read("var/lib/dpkg/status").unwrap().unwrap(), stanza("a", "1").as_bytes());
+    for o in modes() {
+        let l1 = layer(&[
+            E::File("usr/lib/os-release", OS_RELEASE),
+            E::Symlink("etc/os-release", "../usr/lib/os-release"),
+            E::File("etc/debian_version", b"12.4\n"),
+            E::File("var/lib/dpkg/status.d/a", stanza("a", "1").as_bytes()),
+            E::Hardlink("var/lib/dpkg/status", "var/lib/dpkg/status.d/a"),
+        ]);
+        let t = tempfile::tempdir().unwrap();
+        let archive = t.path().join("image.tar");
+        std::fs::write(&archive, docker_archive(&[l1])).unwrap();
+        let img = image::open(&archive, &o).unwrap();
+        assert!(!img.files.is_file("etc/os-release"), "a symlink is not read");
+        let os = pkgdb::detect_os_in(&img.files).unwrap().unwrap();
+        assert_eq!(os.family, "debian", "usr/lib/os-release is read");
+        assert_eq!(os.name, "12.4", "the point release from debian_version, as Trivy reports it");
+        assert_eq!(img.files.read("var/lib/dpkg/status").unwrap().unwrap(), stanza("a", "1").as_bytes());
+    }
 }
 
 #[test]
 fn oci_layouts_gzip_and_zstd_layers_and_platform_choice() {
-    let plain_amd =
-        layer(&[E::File("etc/os-release", OS_RELEASE), E::File("var/lib/dpkg/status", stanza("amd", "1").as_bytes())]);
-    let plain_arm =
-        layer(&[E::File("etc/os-release", OS_RELEASE), E::File("var/lib/dpkg/status", stanza("arm", "1").as_bytes())]);
-    let second = layer(&[E::File("var/lib/dpkg/status.d/extra", stanza("extra", "1").as_bytes())]);
-    let zstd = ruzstd::encoding::compress_to_vec(&second[..], ruzstd::encoding::CompressionLevel::Fastest);
-    let files = oci_layout(&[
-        ("linux/amd64", vec![(gzip(&plain_amd), plain_amd.clone()), (zstd.clone(), second.clone())]),
-        ("linux/arm64", vec![(gzip(&plain_arm), plain_arm), (second.clone(), second)]),
-        ("unknown/unknown", vec![]),
-    ]);
-    let t = tempfile::tempdir().unwrap();
-    let dir = t.path().join("layout");
-    write_dir(&dir, &files);
-    let pick = |platform: Option<&str>| {
-        let o = Options { platform: platform.map(str::to_owned), ..opts() };
-        image::open(&dir, &o).map(|i| names(&i.files))
-    };
-    assert_eq!(pick(Some("linux/arm64")).unwrap(), ["arm=1", "extra=1"]);
-    assert_eq!(pick(Some("linux/amd64")).unwrap(), ["amd=1", "extra=1"]);
-    if std::env::consts::ARCH == "x86_64" {
-        assert_eq!(pick(None).unwrap(), ["amd=1", "extra=1"]);
-    }
-    let e = pick(Some("linux/s390x")).unwrap_err().to_string();
-    assert!(e.contains("no image for platform linux/s390x") && e.contains("linux/amd64, linux/arm64"), "{e}");
+    for o in modes() {
+        let plain_amd = layer(&[
+            E::File("etc/os-release", OS_RELEASE),
+            E::File("var/lib/dpkg/status", stanza("amd", "1").as_bytes()),
+        ]);
+        let plain_arm = layer(&[
+            E::File("etc/os-release", OS_RELEASE),
+            E::File("var/lib/dpkg/status", stanza("arm", "1").as_bytes()),
+        ]);
+        let second = layer(&[E::File("var/lib/dpkg/status.d/extra", stanza("extra", "1").as_bytes())]);
+        let zstd = ruzstd::encoding::compress_to_vec(&second[..], ruzstd::encoding::CompressionLevel::Fastest);
+        let files = oci_layout(&[
+            ("linux/amd64", vec![(gzip(&plain_amd), plain_amd.clone()), (zstd.clone(), second.clone())]),
+            ("linux/arm64", vec![(gzip(&plain_arm), plain_arm), (second.clone(), second)]),
+            ("unknown/unknown", vec![]),
+        ]);
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("layout");
+        write_dir(&dir, &files);
+        let pick = |platform: Option<&str>| {
+            let o = Options { platform: platform.map(str::to_owned), ..o.clone() };
+            image::open(&dir, &o).map(|i| names(&i.files))
+        };
+        assert_eq!(pick(Some("linux/arm64")).unwrap(), ["arm=1", "extra=1"]);
+        assert_eq!(pick(Some("linux/amd64")).unwrap(), ["amd=1", "extra=1"]);
+        if std::env::consts::ARCH == "x86_64" {
+            assert_eq!(pick(None).unwrap(), ["amd=1", "extra=1"]);
+        }
+        let e = pick(Some("linux/s390x")).unwrap_err().to_string();
+        assert!(e.contains("no image for platform linux/s390x") && e.contains("linux/amd64, linux/arm64"), "{e}");
 
-    // The same layout as a tar.
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
-    let tarred = t.path().join("layout.tar");
-    std::fs::write(&tarred, tar_of(&refs)).unwrap();
-    let img = image::open(&tarred, &Options { platform: Some("linux/amd64".into()), ..opts() }).unwrap();
-    assert_eq!(img.format, image::Format::OciLayout);
-    assert_eq!(img.repo_tags, ["example:1"]);
-    assert_eq!(names(&img.files), ["amd=1", "extra=1"]);
+        // The same layout as a tar.
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        let tarred = t.path().join("layout.tar");
+        std::fs::write(&tarred, tar_of(&refs)).unwrap();
+        let img = image::open(&tarred, &Options { platform: Some("linux/amd64".into()), ..o.clone() }).unwrap();
+        assert_eq!(img.format, image::Format::OciLayout);
+        assert_eq!(img.repo_tags, ["example:1"]);
+        assert_eq!(names(&img.files), ["amd=1", "extra=1"]);
+    }
 }
 
 #[test]
@@ -325,85 +343,103 @@ fn digests_are_verified() {
     std::fs::write(&p, tar_of(&refs)).unwrap();
     let e = image::open(&p, &opts()).unwrap_err().to_string();
     assert!(e.contains("layer 1") && e.contains("digest mismatch"), "{e}");
+    // Without `verify_layers`, an uncompressed layer stored on disk is walked by seeking and
+    // not hashed (as Trivy reads an archive): the swapped layer is read as it is.
+    let img = image::open(&p, &Options { verify_layers: false, ..opts() }).unwrap();
+    assert_eq!(names(&img.files), ["evil=1"]);
 }
 
 #[test]
 fn traversal_entries_are_skipped_and_absolute_names_stay_inside() {
-    let l1 = layer(&[
-        E::Raw("../../var/lib/dpkg/status", stanza("escape", "1").as_bytes()),
-        E::Raw("/var/lib/dpkg/status", stanza("inside", "1").as_bytes()),
-        E::Raw("./etc/os-release", OS_RELEASE),
-    ]);
-    let t = tempfile::tempdir().unwrap();
-    let archive = t.path().join("image.tar");
-    std::fs::write(&archive, docker_archive(&[l1])).unwrap();
-    let img = image::open(&archive, &opts()).unwrap();
-    assert_eq!(names(&img.files), ["inside=1"]);
-    assert_eq!(img.warnings.len(), 1, "{:?}", img.warnings);
-    assert!(img.warnings[0].contains("climbs out of the image root"), "{:?}", img.warnings);
+    for o in modes() {
+        let l1 = layer(&[
+            E::Raw("../../var/lib/dpkg/status", stanza("escape", "1").as_bytes()),
+            E::Raw("/var/lib/dpkg/status", stanza("inside", "1").as_bytes()),
+            E::Raw("./etc/os-release", OS_RELEASE),
+        ]);
+        let t = tempfile::tempdir().unwrap();
+        let archive = t.path().join("image.tar");
+        std::fs::write(&archive, docker_archive(&[l1])).unwrap();
+        let img = image::open(&archive, &o).unwrap();
+        assert_eq!(names(&img.files), ["inside=1"]);
+        assert_eq!(img.warnings.len(), 1, "{:?}", img.warnings);
+        assert!(img.warnings[0].contains("climbs out of the image root"), "{:?}", img.warnings);
+    }
 }
 
 #[test]
 fn bad_input_gets_a_clear_error() {
-    let t = tempfile::tempdir().unwrap();
-    let l1 = layer(&[E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes()), E::File("big", &[0u8; 20_000])]);
-    let good = docker_archive(std::slice::from_ref(&l1));
+    for o in modes() {
+        let t = tempfile::tempdir().unwrap();
+        let l1 =
+            layer(&[E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes()), E::File("big", &[0u8; 20_000])]);
+        let good = docker_archive(std::slice::from_ref(&l1));
 
-    // Truncated in the middle of a layer.
-    let p = t.path().join("truncated.tar");
-    std::fs::write(&p, &good[..good.len() - 12_000]).unwrap();
-    let e = image::open(&p, &opts()).unwrap_err().to_string();
-    assert!(e.contains("truncated.tar"), "{e}");
+        // Truncated in the middle of a layer.
+        let p = t.path().join("truncated.tar");
+        std::fs::write(&p, &good[..good.len() - 12_000]).unwrap();
+        let e = image::open(&p, &o).unwrap_err().to_string();
+        assert!(e.contains("truncated.tar"), "{e}");
 
-    // Not an image at all.
-    let p = t.path().join("plain.tar");
-    std::fs::write(&p, tar_of(&[("hello.txt", b"hi")])).unwrap();
-    let e = image::open(&p, &opts()).unwrap_err().to_string();
-    assert!(e.contains("not an image"), "{e}");
-    let p = t.path().join("garbage");
-    std::fs::write(&p, b"\x1f\x8bnot really gzip").unwrap();
-    assert!(image::open(&p, &opts()).is_err());
-    let p = t.path().join("manifest-garbage.tar");
-    std::fs::write(&p, tar_of(&[("manifest.json", b"{not json")])).unwrap();
-    let e = image::open(&p, &opts()).unwrap_err().to_string();
-    assert!(e.contains("manifest.json") && e.contains("invalid JSON"), "{e}");
+        // A layer cut inside one of its entries, in an archive that is whole.
+        let cut = &l1[..10_000];
+        let p = t.path().join("cut-layer.tar");
+        std::fs::write(&p, docker_archive(&[cut.to_vec()])).unwrap();
+        let e = image::open(&p, &o).unwrap_err().to_string();
+        assert!(e.contains("layer 1") && e.contains("not a readable layer"), "{e}");
 
-    // Expanding past the cap.
-    let p = t.path().join("image.tar");
-    std::fs::write(&p, &good).unwrap();
-    let small = Options { max_uncompressed: 4096, ..opts() };
-    let e = image::open(&p, &small).unwrap_err();
-    assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
+        // Not an image at all.
+        let p = t.path().join("plain.tar");
+        std::fs::write(&p, tar_of(&[("hello.txt", b"hi")])).unwrap();
+        let e = image::open(&p, &o).unwrap_err().to_string();
+        assert!(e.contains("not an image"), "{e}");
+        let p = t.path().join("garbage");
+        std::fs::write(&p, b"\x1f\x8bnot really gzip").unwrap();
+        assert!(image::open(&p, &o).is_err());
+        let p = t.path().join("manifest-garbage.tar");
+        std::fs::write(&p, tar_of(&[("manifest.json", b"{not json")])).unwrap();
+        let e = image::open(&p, &o).unwrap_err().to_string();
+        assert!(e.contains("manifest.json") && e.contains("invalid JSON"), "{e}");
 
-    // A gzip bomb as the outer archive stops at the cap too.
-    let bomb = gzip(&vec![0u8; 8 << 20]);
-    let p = t.path().join("bomb.tar.gz");
-    std::fs::write(&p, bomb).unwrap();
-    let e = image::open(&p, &Options { max_uncompressed: 1 << 20, ..opts() }).unwrap_err();
-    assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
+        // Expanding past the cap.
+        let p = t.path().join("image.tar");
+        std::fs::write(&p, &good).unwrap();
+        let small = Options { max_uncompressed: 4096, ..o.clone() };
+        let e = image::open(&p, &small).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
+
+        // A gzip bomb as the outer archive stops at the cap too.
+        let bomb = gzip(&vec![0u8; 8 << 20]);
+        let p = t.path().join("bomb.tar.gz");
+        std::fs::write(&p, bomb).unwrap();
+        let e = image::open(&p, &Options { max_uncompressed: 1 << 20, ..o.clone() }).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge(..)), "{e}");
+    }
 }
 
 #[test]
 fn docker_save_shares_identical_layers_through_symlinks() {
-    let l1 = layer(&[E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes())]);
-    let d = sha(&l1);
-    let cfg = config(&[d.clone(), d.clone()]);
-    let cfg_name = format!("{}.json", sha(&cfg));
-    let manifest =
-        serde_json::to_vec(&json!([{"Config": cfg_name, "Layers": [format!("{d}/layer.tar"), "other/layer.tar"]}]))
-            .unwrap();
-    let target = format!("../{d}/layer.tar");
-    let archive = layer(&[
-        E::File("manifest.json", &manifest),
-        E::File(&cfg_name, &cfg),
-        E::File(&format!("{d}/layer.tar"), &l1),
-        E::Symlink("other/layer.tar", &target),
-    ]);
-    let t = tempfile::tempdir().unwrap();
-    let p = t.path().join("image.tar");
-    std::fs::write(&p, archive).unwrap();
-    let img = image::open(&p, &opts()).unwrap();
-    assert_eq!(names(&img.files), ["bash=1"]);
+    for o in modes() {
+        let l1 = layer(&[E::File("var/lib/dpkg/status", stanza("bash", "1").as_bytes())]);
+        let d = sha(&l1);
+        let cfg = config(&[d.clone(), d.clone()]);
+        let cfg_name = format!("{}.json", sha(&cfg));
+        let manifest =
+            serde_json::to_vec(&json!([{"Config": cfg_name, "Layers": [format!("{d}/layer.tar"), "other/layer.tar"]}]))
+                .unwrap();
+        let target = format!("../{d}/layer.tar");
+        let archive = layer(&[
+            E::File("manifest.json", &manifest),
+            E::File(&cfg_name, &cfg),
+            E::File(&format!("{d}/layer.tar"), &l1),
+            E::Symlink("other/layer.tar", &target),
+        ]);
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("image.tar");
+        std::fs::write(&p, archive).unwrap();
+        let img = image::open(&p, &o).unwrap();
+        assert_eq!(names(&img.files), ["bash=1"]);
+    }
 }
 
 #[test]

@@ -72,6 +72,33 @@ fn apk_installed_matches_trivy() {
         assert_eq!(g.arch, w["Arch"].as_str().unwrap());
     }
     eprintln!("apk: 15/15 packages agree with Trivy (name, version, source name/version, arch)");
+    // Licenses: `L:` split laxly and normalized to SPDX identifiers, as Trivy reports them.
+    let agree = got.iter().zip(want).filter(|(g, w)| w["Licenses"] == serde_json::json!(g.licenses)).count();
+    eprintln!("apk licenses oracle: {agree} agree of {}", want.len());
+    assert_eq!(agree, want.len());
+}
+
+#[test]
+fn apk_installed_files_match_trivy() {
+    let Some(dir) = kguard_testkit::shared_path("oracles/vuln/pkgdb/apk") else { return };
+    let t = kguard_testkit::TempDir::new("vuln-apk-files");
+    std::fs::create_dir_all(t.path().join("lib/apk/db")).unwrap();
+    std::fs::copy(dir.join("installed"), t.path().join("lib/apk/db/installed")).unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("installed_expected.json")).unwrap()).unwrap();
+    let want: std::collections::HashSet<String> =
+        want["installed_files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+    // Asked about every installed file, their directories and a file no package installed.
+    let mut ask = want.clone();
+    ask.extend(["lib".to_owned(), "bin".to_owned(), "usr/bin/not-installed".to_owned()]);
+    let inv = pkgdb::inventory_in(&kguard_vuln::files::Dir(t.path()), &ask).unwrap();
+    let agree = want.intersection(&inv.system_files).count();
+    eprintln!(
+        "apk installed files oracle: {agree} agree of {} (and {} more)",
+        want.len(),
+        inv.system_files.len() - agree
+    );
+    assert_eq!(inv.system_files, want);
 }
 
 #[test]
@@ -98,6 +125,23 @@ fn rpm_sqlite_matches_rpm_qa() {
         got.iter().map(|p| (p.name.clone(), p.version.clone(), p.arch.clone())).collect();
     assert_eq!(got_set, want);
     assert_eq!(got.len(), 6);
+    // LICENSE as rpm prints it; VENDOR is unset, so no files count as the OS's
+    let licenses: BTreeSet<(String, String)> = got.iter().map(|p| (p.name.clone(), p.licenses.join(" "))).collect();
+    let want_licenses: BTreeSet<(String, String)> = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(dir.join("sqlite_expected.json")).unwrap(),
+    )
+    .unwrap()["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["NAME"].as_str().unwrap().to_owned(), p["LICENSE"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(licenses, want_licenses);
+    eprintln!(
+        "rpm licenses oracle: {} agree of {}",
+        licenses.intersection(&want_licenses).count(),
+        want_licenses.len()
+    );
     // the database was opened read-only: nothing written beside it
     assert!(!dir.join("sqlite/rpmdb.sqlite-wal").exists());
     eprintln!("rpm: 6/6 packages agree with rpm -qa");

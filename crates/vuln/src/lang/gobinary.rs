@@ -14,7 +14,7 @@
 //! 1 MiB are refused (Go's own limits), and addresses are mapped to file offsets through the
 //! `PT_LOAD` segments with checked arithmetic.
 
-use object::{Object, ObjectSection, ObjectSegment, SegmentFlags};
+use object::{Object, ObjectSection, ObjectSegment, ReadRef, SegmentFlags};
 
 use super::{LangType, Package, Relationship};
 
@@ -62,11 +62,18 @@ pub fn is_elf(bytes: &[u8]) -> bool {
 /// readable build information).
 #[must_use]
 pub fn read_build_info(bytes: &[u8]) -> Option<BuildInfo> {
-    if !is_elf(bytes) {
+    read_build_info_from(bytes)
+}
+
+/// [`read_build_info`] over any [`ReadRef`]: a byte slice, or an [`object::ReadCache`] over a
+/// file, of which only the headers and the bytes the build information spans are read.
+#[must_use]
+pub fn read_build_info_from<'a, R: ReadRef<'a>>(data: R) -> Option<BuildInfo> {
+    if !data.read_bytes_at(0, 4).is_ok_and(is_elf) {
         return None;
     }
-    let file = object::File::parse(bytes).ok()?;
-    let exe = Exe { bytes, file: &file };
+    let file = object::File::parse(data).ok()?;
+    let exe = Exe { data, file: &file };
     let (vers, modinfo) = exe.raw_build_info()?;
     if vers.is_empty() {
         return None;
@@ -76,12 +83,12 @@ pub fn read_build_info(bytes: &[u8]) -> Option<BuildInfo> {
     Some(info)
 }
 
-struct Exe<'a, 'f> {
-    bytes: &'a [u8],
-    file: &'f object::File<'a>,
+struct Exe<'a, 'f, R: ReadRef<'a>> {
+    data: R,
+    file: &'f object::File<'a, R>,
 }
 
-impl Exe<'_, '_> {
+impl<'a, R: ReadRef<'a>> Exe<'a, '_, R> {
     /// Where to look for the header: the section, else the first writable data segment.
     fn data_start(&self) -> Option<u64> {
         if let Some(s) = self.file.section_by_name(".go.buildinfo") {
@@ -94,8 +101,8 @@ impl Exe<'_, '_> {
     }
 
     /// Up to `size` bytes of the file image at virtual address `addr` (fewer where the segment
-    /// holding it ends first); `None` when no segment holds `addr`.
-    fn read_data(&self, addr: u64, size: u64) -> Option<&[u8]> {
+    /// holding it ends first); `None` when no segment holds `addr` or the file ends first.
+    fn read_data(&self, addr: u64, size: u64) -> Option<&'a [u8]> {
         for seg in self.file.segments() {
             let (off, filesz) = seg.file_range();
             let start = seg.address();
@@ -103,10 +110,8 @@ impl Exe<'_, '_> {
             if addr < start || addr >= end {
                 continue;
             }
-            let n = (end - addr).min(size);
             let from = off.checked_add(addr - start)?;
-            let to = from.checked_add(n)?;
-            return self.bytes.get(usize::try_from(from).ok()?..usize::try_from(to).ok()?);
+            return self.data.read_bytes_at(from, (end - addr).min(size)).ok();
         }
         None
     }

@@ -616,10 +616,17 @@ pub fn analyze_bytes(rel: &str, bytes: &[u8]) -> Option<Analyzed> {
             Err(e) => Some(Analyzed::Failed(e)),
         };
     }
-    if let Some(info) = super::gobinary::read_build_info(bytes) {
+    analyze_executable(bytes)
+}
+
+/// The packages an executable holds (Go build information, else a Rust dependency list), read
+/// through a [`object::ReadRef`]: of a file behind an [`object::ReadCache`], only the headers
+/// and the sections that hold them are read. `None` when it holds neither.
+pub fn analyze_executable<'a, R: object::ReadRef<'a>>(data: R) -> Option<Analyzed> {
+    if let Some(info) = super::gobinary::read_build_info_from(data) {
         return Some(Analyzed::Packages(LangType::GoBinary, super::gobinary::packages(&info)));
     }
-    match super::rustbinary::packages(bytes)? {
+    match super::rustbinary::packages_from(data)? {
         Ok(p) => Some(Analyzed::Packages(LangType::RustBinary, p)),
         Err(e) => Some(Analyzed::Failed(e.to_string())),
     }
@@ -718,14 +725,16 @@ pub fn find_in(files: &dyn Files, java_db: Option<&super::javadb::JavaDb>) -> Re
                     continue;
                 }
             };
+            if kind.aggregate_target().is_some() {
+                for p in &mut pkgs {
+                    p.file_path.clone_from(&rel);
+                }
+            }
             if pkgs.is_empty() {
                 continue;
             }
             match kind.aggregate_target() {
                 Some(t) => {
-                    for p in &mut pkgs {
-                        p.file_path.clone_from(&rel);
-                    }
                     aggregated.entry(t).or_insert_with(|| (kind, Vec::new())).1.extend(pkgs);
                 }
                 None => {
@@ -754,9 +763,7 @@ pub fn find_in(files: &dyn Files, java_db: Option<&super::javadb::JavaDb>) -> Re
                 };
                 warn(files, &rel, what, &e);
             }
-            Some(Analyzed::Packages(kind, pkgs)) if pkgs.is_empty() => {
-                let _ = kind;
-            }
+            Some(Analyzed::Packages(_, pkgs)) if pkgs.is_empty() => {}
             Some(Analyzed::Packages(kind, pkgs)) => match kind.aggregate_target() {
                 Some(t) => aggregated.entry(t).or_insert_with(|| (kind, Vec::new())).1.extend(pkgs),
                 None => per_file.push(LangTarget { path: rel, kind, packages: pkgs }),
@@ -770,6 +777,44 @@ pub fn find_in(files: &dyn Files, java_db: Option<&super::javadb::JavaDb>) -> Re
     per_file.sort_by(|a, b| a.path.cmp(&b.path));
     found.targets = per_file;
     Ok(found)
+}
+
+impl Found {
+    /// The files the packages were found in: each per-file target, and each package's own
+    /// file. [`Found::drop_system_files`] asks which of them the OS package manager installed.
+    #[must_use]
+    pub fn paths(&self) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for t in &self.targets {
+            if t.kind.aggregate_target().is_none() {
+                out.insert(t.path.clone());
+            }
+            out.extend(t.packages.iter().filter(|p| !p.file_path.is_empty()).map(|p| p.file_path.clone()));
+        }
+        out
+    }
+
+    /// Trivy's system-file filter: what the OS package manager installed is its package, not a
+    /// language package (a Debian-built Go binary, a `python3-*` module). A file of the kinds
+    /// Trivy filters (gemspec, python-pkg, conda-pkg, node-pkg, gobinary) that is a system file
+    /// is dropped whole, and so is any package whose own file is one; targets left empty go.
+    pub fn drop_system_files(&mut self, system: &std::collections::HashSet<String>) {
+        if system.is_empty() {
+            return;
+        }
+        self.targets.retain_mut(|t| {
+            let whole = matches!(
+                t.kind,
+                LangType::GemSpec | LangType::PythonPkg | LangType::CondaPkg | LangType::NodePkg | LangType::GoBinary
+            ) && t.kind.aggregate_target().is_none()
+                && system.contains(&t.path);
+            if whole {
+                return false;
+            }
+            t.packages.retain(|p| p.file_path.is_empty() || !system.contains(&p.file_path));
+            !t.packages.is_empty()
+        });
+    }
 }
 
 /// Trivy's `Packages.Less`, file path last.

@@ -15,7 +15,7 @@
 
 use std::io::Read;
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ReadRef};
 use serde::Deserialize;
 
 use super::{LangType, Package, Relationship};
@@ -85,13 +85,22 @@ pub fn is_binary_format(head: &[u8]) -> bool {
 /// # Errors
 /// [`Error`] when the section is there but cannot be read.
 pub fn packages(bytes: &[u8]) -> Option<Result<Vec<Package>, Error>> {
-    if bytes.starts_with(b"\0asm") {
+    packages_from(bytes)
+}
+
+/// [`packages`] over any [`ReadRef`]: a byte slice, or an [`object::ReadCache`] over a file, of
+/// which only the headers and the dependency section are read (a WebAssembly module is read
+/// whole).
+pub fn packages_from<'a, R: ReadRef<'a>>(data: R) -> Option<Result<Vec<Package>, Error>> {
+    let head = data.read_bytes_at(0, 4).ok()?;
+    if head.starts_with(b"\0asm") {
+        let bytes = data.read_bytes_at(0, data.len().ok()?).ok()?;
         return wasm_custom_section(bytes, SECTION).map(decode);
     }
-    if !is_binary_format(bytes) {
+    if !is_binary_format(head) {
         return None;
     }
-    let file = object::File::parse(bytes).ok()?;
+    let file = object::File::parse(data).ok()?;
     let section = file.section_by_name(SECTION)?;
     if matches!(file.format(), object::BinaryFormat::MachO) && section.segment_name().ok().flatten() != Some("__DATA") {
         return None;
