@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::lang::installed::{Analyzed, MAX_FILES};
 use crate::pkgdb::PkgDbError;
 
-/// Read access to a file tree.
-pub trait Files {
+/// Read access to a file tree (shared between the threads of one scan).
+pub trait Files: Sync {
     /// The contents of the regular file at `rel` (at most [`crate::pkgdb::MAX_DB`] bytes), or
     /// `None` when there is none (absent, a directory, a symlink).
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, PkgDbError>;

@@ -320,7 +320,7 @@ pub fn read_rpm_sqlite(path: &Path) -> Result<Vec<InstalledPackage>, PkgDbError>
 }
 
 /// [`read_rpm_sqlite`], and the files its packages from OS vendors installed.
-fn read_rpm_sqlite_files(path: &Path) -> Result<(Vec<InstalledPackage>, Vec<String>), PkgDbError> {
+fn read_rpm_sqlite_files(path: &Path) -> Result<RpmDb, PkgDbError> {
     let name = path.display().to_string();
     let err = |e: rusqlite::Error| PkgDbError::Rpm(name.clone(), e.to_string());
     let uri = format!("file:{}?immutable=1", path.display());
@@ -466,7 +466,24 @@ pub fn copyright_licenses(text: &str) -> Vec<String> {
             out.push(l);
         }
     };
-    for line in text.lines() {
+    // Only two kinds of line matter; find them with a substring search over the whole text
+    // (a copyright file can be hundreds of kilobytes), then read them in order.
+    let bytes = text.as_bytes();
+    let mut starts: Vec<usize> = Vec::new();
+    if text.starts_with("License:") {
+        starts.push(0);
+    }
+    starts.extend(memchr::memmem::find_iter(bytes, b"\nLicense:").map(|i| i + 1));
+    for i in memchr::memmem::find_iter(bytes, b"/usr/share/common-licenses/") {
+        starts.push(bytes.get(..i).and_then(|b| memchr::memrchr(b'\n', b)).map_or(0, |p| p + 1));
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    for start in starts {
+        let Some(rest) = text.get(start..) else { continue };
+        // As `str::lines`: up to the newline, a carriage return before it dropped.
+        let line = rest.split_once('\n').map_or(rest, |(l, _)| l);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if let Some(rest) = line.strip_prefix("License:") {
             let l = rest.trim();
             let l = l.split_once('(').map_or(l, |(a, _)| a);
@@ -511,8 +528,13 @@ pub fn dpkg_list_system(text: &str, candidates: &HashSet<String>) -> HashSet<Str
 /// paths) they installed. dpkg packages get their licenses from
 /// `usr/share/doc/NAME/copyright` ([`copyright_licenses`]).
 pub fn inventory_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<Inventory, PkgDbError> {
-    let mut inv = Inventory::default();
-    let out = &mut inv.packages;
+    let packages = packages_in(files)?;
+    Ok(Inventory { packages, system_files: system_files_in(files, candidates)? })
+}
+
+/// The OS packages of a file tree (see [`installed`]), dpkg's with their licenses.
+pub fn packages_in(files: &dyn Files) -> Result<Vec<InstalledPackage>, PkgDbError> {
+    let mut out = Vec::new();
     if let Some(text) = read(files, "var/lib/dpkg/status")? {
         out.extend(parse_dpkg_status(&text).into_iter().filter(|(_, s)| s == "install ok installed").map(|(p, _)| p));
     }
@@ -524,17 +546,8 @@ pub fn inventory_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<I
             out.extend(parse_dpkg_status(&text).into_iter().map(|(p, _)| p));
         }
     }
-    if !candidates.is_empty() {
-        for name in files.list("var/lib/dpkg/info")? {
-            if name.ends_with(".list")
-                && let Some(text) = read(files, &format!("var/lib/dpkg/info/{name}"))?
-            {
-                inv.system_files.extend(dpkg_list_system(&text, candidates));
-            }
-        }
-    }
     let mut licenses: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-    for p in out.iter_mut().filter(|p| p.kind == Kind::Dpkg) {
+    for p in &mut out {
         if !licenses.contains_key(&p.name) {
             let l = read(files, &format!("usr/share/doc/{}/copyright", p.name))?
                 .map(|t| copyright_licenses(&t))
@@ -545,41 +558,78 @@ pub fn inventory_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<I
             p.licenses.clone_from(l);
         }
     }
-    for rel in ["lib/apk/db/installed", "usr/lib/apk/db/installed"] {
-        if let Some(text) = read(files, rel)? {
-            let (pkgs, installed) = apk_installed(&text);
-            out.extend(pkgs);
-            inv.system_files.extend(
-                installed.into_iter().map(|p| p.trim_start_matches('/').to_owned()).filter(|p| candidates.contains(p)),
-            );
-            break;
+    if let Some(text) = apk_db(files)? {
+        out.extend(apk_installed(&text).0);
+    }
+    if let Some((pkgs, _)) = rpm_db(files)? {
+        out.extend(pkgs);
+    }
+    Ok(out)
+}
+
+/// Which of `candidates` (relative paths) the OS packages of a file tree installed (see
+/// [`Inventory::system_files`]).
+pub fn system_files_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<HashSet<String>, PkgDbError> {
+    let mut out = HashSet::new();
+    if candidates.is_empty() {
+        return Ok(out);
+    }
+    for name in files.list("var/lib/dpkg/info")? {
+        if name.ends_with(".list")
+            && let Some(text) = read(files, &format!("var/lib/dpkg/info/{name}"))?
+        {
+            out.extend(dpkg_list_system(&text, candidates));
         }
     }
+    if let Some(text) = apk_db(files)? {
+        out.extend(
+            apk_installed(&text)
+                .1
+                .into_iter()
+                .map(|p| p.trim_start_matches('/').to_owned())
+                .filter(|p| candidates.contains(p)),
+        );
+    }
+    if let Some((_, installed)) = rpm_db(files)? {
+        out.extend(installed.into_iter().filter(|p| candidates.contains(p)));
+    }
+    Ok(out)
+}
+
+/// The apk database of a tree: `lib/apk/db/installed`, else `usr/lib/apk/db/installed`.
+fn apk_db(files: &dyn Files) -> Result<Option<String>, PkgDbError> {
+    for rel in ["lib/apk/db/installed", "usr/lib/apk/db/installed"] {
+        if let Some(text) = read(files, rel)? {
+            return Ok(Some(text));
+        }
+    }
+    Ok(None)
+}
+
+/// An rpm database read: its packages, and the files its OS vendors' packages installed.
+type RpmDb = (Vec<InstalledPackage>, Vec<String>);
+
+/// The first rpm sqlite database of a tree (under [`RPM_DIRS`]): its packages and the files
+/// its OS vendors' packages installed; an error for a BerkeleyDB or NDB one.
+fn rpm_db(files: &dyn Files) -> Result<Option<RpmDb>, PkgDbError> {
     for dir in RPM_DIRS {
         let sqlite = format!("{dir}/rpmdb.sqlite");
-        let read_db = |path: &Path, shown: Option<&str>| {
-            read_rpm_sqlite_files(path).map_err(|e| match (e, shown) {
-                (PkgDbError::Rpm(_, m), Some(s)) => PkgDbError::Rpm(s.to_owned(), m),
-                (other, _) => other,
-            })
-        };
-        let found = if let Some(path) = files.on_disk(&sqlite) {
-            Some(read_db(&path, None)?)
-        } else if let Some(bytes) = files.read(&sqlite)? {
+        if let Some(path) = files.on_disk(&sqlite) {
+            return read_rpm_sqlite_files(&path).map(Some);
+        }
+        if let Some(bytes) = files.read(&sqlite)? {
             // Held in memory (an image layer): the sqlite library reads a file, so a private
             // temporary copy is made and removed.
             let shown = files.display(&sqlite);
             let io = |e| PkgDbError::Io(shown.clone(), e);
             let mut tmp = tempfile::Builder::new().prefix("kguard-rpmdb-").tempfile().map_err(io)?;
             std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
-            Some(read_db(tmp.path(), Some(&shown))?)
-        } else {
-            None
-        };
-        if let Some((pkgs, installed)) = found {
-            out.extend(pkgs);
-            inv.system_files.extend(installed.into_iter().filter(|p| candidates.contains(p)));
-            break;
+            return read_rpm_sqlite_files(tmp.path())
+                .map_err(|e| match e {
+                    PkgDbError::Rpm(_, m) => PkgDbError::Rpm(shown.clone(), m),
+                    other => other,
+                })
+                .map(Some);
         }
         for (file, what) in [("Packages", "BerkeleyDB"), ("Packages.db", "NDB")] {
             let rel = format!("{dir}/{file}");
@@ -588,7 +638,7 @@ pub fn inventory_in(files: &dyn Files, candidates: &HashSet<String>) -> Result<I
             }
         }
     }
-    Ok(inv)
+    Ok(None)
 }
 
 #[cfg(test)]

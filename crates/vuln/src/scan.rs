@@ -256,10 +256,22 @@ pub fn wanted(rel: &str) -> bool {
 /// Scans a file tree: OS packages and installed language packages.
 pub fn scan_files(files: &dyn Files, target: String, db: &Db, f: &Filters) -> Result<ScanResult, PkgDbError> {
     let os = pkgdb::detect_os_in(files)?;
-    let mut found = crate::lang::installed::find_in(files, f.java_db.as_deref())?;
-    let inventory = pkgdb::inventory_in(files, &found.paths())?;
-    found.drop_system_files(&inventory.system_files);
-    let packages = inventory.packages;
+    // The OS packages (and their copyright files) on a second thread while this one walks the
+    // tree for language packages; sequentially where no thread can be started.
+    let (packages, found) = std::thread::scope(|s| {
+        let worker =
+            std::thread::Builder::new().name("kguard-os-packages".into()).spawn_scoped(s, || pkgdb::packages_in(files));
+        let found = crate::lang::installed::find_in(files, f.java_db.as_deref());
+        let packages = match worker {
+            Ok(w) => w.join().unwrap_or_else(|_| {
+                Err(PkgDbError::Io(target.clone(), std::io::Error::other("the OS package reader stopped")))
+            }),
+            Err(_) => pkgdb::packages_in(files),
+        };
+        (packages, found)
+    });
+    let (packages, mut found) = (packages?, found?);
+    found.drop_system_files(&pkgdb::system_files_in(files, &found.paths())?);
     let findings = match_packages(db, os.as_ref(), &packages, f);
     let lang = match_lang(db, found.targets, f);
     Ok(ScanResult {
