@@ -14,7 +14,7 @@
 //! 1 MiB are refused (Go's own limits), and addresses are mapped to file offsets through the
 //! `PT_LOAD` segments with checked arithmetic.
 
-use object::{Object, ObjectSection, ObjectSegment, ReadRef, SegmentFlags};
+use object::ReadRef;
 
 use super::{LangType, Package, Relationship};
 
@@ -69,11 +69,7 @@ pub fn read_build_info(bytes: &[u8]) -> Option<BuildInfo> {
 /// file, of which only the headers and the bytes the build information spans are read.
 #[must_use]
 pub fn read_build_info_from<'a, R: ReadRef<'a>>(data: R) -> Option<BuildInfo> {
-    if !data.read_bytes_at(0, 4).is_ok_and(is_elf) {
-        return None;
-    }
-    let file = object::File::parse(data).ok()?;
-    let exe = Exe { data, file: &file };
+    let exe = Exe { data, elf: Elf::parse(data)? };
     let (vers, modinfo) = exe.raw_build_info()?;
     if vers.is_empty() {
         return None;
@@ -83,34 +79,115 @@ pub fn read_build_info_from<'a, R: ReadRef<'a>>(data: R) -> Option<BuildInfo> {
     Some(info)
 }
 
-struct Exe<'a, 'f, R: ReadRef<'a>> {
-    data: R,
-    file: &'f object::File<'a, R>,
+/// A `PT_LOAD` segment.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    vaddr: u64,
+    offset: u64,
+    filesz: u64,
+    flags: u32,
 }
 
-impl<'a, R: ReadRef<'a>> Exe<'a, '_, R> {
+/// A section by name: its address and, unless it has no bytes in the file, its file range.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Section {
+    pub(crate) addr: u64,
+    pub(crate) range: Option<(u64, u64)>,
+}
+
+/// What the package readers need of an ELF file, read without its symbol tables (which
+/// `object`'s full parse would load): the `PT_LOAD` segments, and the sections that hold Go
+/// build information and a Rust dependency list.
+#[derive(Debug, Clone)]
+pub(crate) struct Elf {
+    loads: Vec<Load>,
+    pub(crate) go_buildinfo: Option<Section>,
+    pub(crate) dep_v0: Option<Section>,
+}
+
+impl Elf {
+    /// Parses the headers of an ELF file (32- or 64-bit, either byte order); `None` when it is
+    /// not one or its program or section headers cannot be read.
+    pub(crate) fn parse<'a, R: ReadRef<'a>>(data: R) -> Option<Self> {
+        let ident = data.read_bytes_at(0, 5).ok()?;
+        if !is_elf(ident) {
+            return None;
+        }
+        match ident.get(4) {
+            Some(1) => Self::parse_as::<object::elf::FileHeader32<object::Endianness>, R>(data),
+            Some(2) => Self::parse_as::<object::elf::FileHeader64<object::Endianness>, R>(data),
+            _ => None,
+        }
+    }
+
+    fn parse_as<'a, H, R>(data: R) -> Option<Self>
+    where
+        H: object::read::elf::FileHeader<Endian = object::Endianness>,
+        R: ReadRef<'a>,
+    {
+        use object::read::elf::{ProgramHeader as _, SectionHeader as _};
+        let h = H::parse(data).ok()?;
+        let endian = h.endian().ok()?;
+        let loads = h
+            .program_headers(endian, data)
+            .ok()?
+            .iter()
+            .filter(|p| p.p_type(endian) == object::elf::PT_LOAD)
+            .map(|p| Load {
+                vaddr: p.p_vaddr(endian).into(),
+                offset: p.p_offset(endian).into(),
+                filesz: p.p_filesz(endian).into(),
+                flags: p.p_flags(endian),
+            })
+            .collect();
+        let headers = h.section_headers(endian, data).ok()?;
+        let (mut go_buildinfo, mut dep_v0) = (None, None);
+        if !headers.is_empty() {
+            // The section names, read in one piece.
+            let names = headers
+                .get(usize::try_from(h.shstrndx(endian, data).ok()?).ok()?)?
+                .file_range(endian)
+                .and_then(|(off, size)| data.read_bytes_at(off, size).ok())?;
+            for sh in headers {
+                let name = usize::try_from(sh.sh_name(endian))
+                    .ok()
+                    .and_then(|at| names.get(at..))
+                    .map(|n| n.split(|&b| b == 0).next().unwrap_or_default());
+                let section = Section { addr: sh.sh_addr(endian).into(), range: sh.file_range(endian) };
+                match name {
+                    Some(b".go.buildinfo") if go_buildinfo.is_none() => go_buildinfo = Some(section),
+                    Some(b".dep-v0") if dep_v0.is_none() => dep_v0 = Some(section),
+                    _ => {}
+                }
+            }
+        }
+        Some(Self { loads, go_buildinfo, dep_v0 })
+    }
+}
+
+struct Exe<R> {
+    data: R,
+    elf: Elf,
+}
+
+impl<'a, R: ReadRef<'a>> Exe<R> {
     /// Where to look for the header: the section, else the first writable data segment.
     fn data_start(&self) -> Option<u64> {
-        if let Some(s) = self.file.section_by_name(".go.buildinfo") {
-            return Some(s.address());
+        if let Some(s) = self.elf.go_buildinfo {
+            return Some(s.addr);
         }
-        self.file.segments().find_map(|seg| match seg.flags() {
-            SegmentFlags::Elf { p_flags } if p_flags & (PF_X | PF_W) == PF_W => Some(seg.address()),
-            _ => None,
-        })
+        self.elf.loads.iter().find(|l| l.flags & (PF_X | PF_W) == PF_W).map(|l| l.vaddr)
     }
 
     /// Up to `size` bytes of the file image at virtual address `addr` (fewer where the segment
     /// holding it ends first); `None` when no segment holds `addr` or the file ends first.
     fn read_data(&self, addr: u64, size: u64) -> Option<&'a [u8]> {
-        for seg in self.file.segments() {
-            let (off, filesz) = seg.file_range();
-            let start = seg.address();
-            let end = start.checked_add(filesz)?;
-            if addr < start || addr >= end {
+        for seg in &self.elf.loads {
+            let end = seg.vaddr.checked_add(seg.filesz)?;
+            if addr < seg.vaddr || addr >= end {
                 continue;
             }
-            let from = off.checked_add(addr - start)?;
+            let from = seg.offset.checked_add(addr - seg.vaddr)?;
             return self.data.read_bytes_at(from, (end - addr).min(size)).ok();
         }
         None

@@ -100,6 +100,18 @@ pub fn packages_from<'a, R: ReadRef<'a>>(data: R) -> Option<Result<Vec<Package>,
     if !is_binary_format(head) {
         return None;
     }
+    if super::gobinary::is_elf(head) {
+        // ELF: the section table only, not the symbol tables a full parse loads.
+        let Some((off, size)) = super::gobinary::Elf::parse(data)?.dep_v0?.range else {
+            return Some(decode(&[])); // no bytes in the file (SHT_NOBITS)
+        };
+        return Some(match data.read_bytes_at(off, size) {
+            Ok(d) => decode(d),
+            Err(()) => {
+                Err(Error::Decompress(format!("section data at {off} ({size} bytes) is past the end of the file")))
+            }
+        });
+    }
     let file = object::File::parse(data).ok()?;
     let section = file.section_by_name(SECTION)?;
     if matches!(file.format(), object::BinaryFormat::MachO) && section.segment_name().ok().flatten() != Some("__DATA") {
