@@ -26,6 +26,8 @@ use crate::pkgdb::{MAX_DB, PkgDbError};
 const MAX_META: u64 = 16 << 20;
 /// Default cap on the uncompressed bytes of all layers together (`--max-image-size`).
 pub const DEFAULT_MAX_UNCOMPRESSED: u64 = 32 << 30;
+/// Executables in a layer stream larger than this are analyzed from a temporary file.
+const SPILL: u64 = 8 << 20;
 /// How deep symlinks between blobs of a `docker save` archive are followed (inside it only).
 const MAX_BLOB_LINKS: usize = 8;
 /// How deep image indexes may nest.
@@ -1058,6 +1060,16 @@ fn analyze_entry<R: Read>(
     if e.size() > MAX_DB {
         warnings.push(format!("{what}: {path}: {} bytes, more than the {MAX_DB} read; skipped", e.size()));
         return Ok(None);
+    }
+    if !archive && e.size() > SPILL {
+        // A large executable in a stream: copied to an unnamed temporary file (gone when
+        // closed) and read by position there, so memory does not grow with the binary.
+        let mut tmp = tempfile::tempfile()?;
+        io::Write::write_all(&mut tmp, &buf)?;
+        io::copy(&mut (&mut *e).take(MAX_DB), &mut tmp)?;
+        let len = tmp.metadata()?.len();
+        let data = Window::new(Arc::new(tmp), 0, len);
+        return Ok(installed::analyze_executable(&object::ReadCache::new(data)).map(Node::Analyzed));
     }
     buf.reserve(usize::try_from(e.size()).unwrap_or(0));
     (&mut *e).take(MAX_DB).read_to_end(&mut buf)?;

@@ -458,3 +458,60 @@ fn rpm_sqlite_database_in_a_layer() {
     assert_eq!(pkgs.len(), 6, "{pkgs:?}");
     assert!(pkgs.iter().any(|p| p.name == "openssl-libs" && p.version.starts_with("1:")), "{pkgs:?}");
 }
+
+/// The bytes of `path` in the layers of the fixture `lang-image.tar`.
+fn lang_image_file(path: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let archive = kguard_testkit::repo_root().join("tests/fixtures/vuln/lang-image.tar");
+    let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.path().unwrap().to_string_lossy().ends_with("layer.tar") {
+            continue;
+        }
+        let mut layer = Vec::new();
+        e.read_to_end(&mut layer).unwrap();
+        for f in tar::Archive::new(&layer[..]).entries().unwrap() {
+            let mut f = f.unwrap();
+            if f.path().unwrap().to_string_lossy().trim_start_matches("./") == path {
+                let mut b = Vec::new();
+                f.read_to_end(&mut b).unwrap();
+                return b;
+            }
+        }
+    }
+    panic!("{path} not in lang-image.tar");
+}
+
+/// A Go binary larger than what a stream keeps in memory (a compressed layer: analyzed from a
+/// temporary file) and the same in an uncompressed layer (read by position) and in a layer
+/// checked whole (`verify_layers`): the same packages each way.
+#[test]
+fn large_executables_are_read_by_position_in_every_kind_of_layer() {
+    let mut hello = lang_image_file("usr/local/bin/hello");
+    hello.resize(9 << 20, 0); // past the 8 MiB a stream keeps in memory; the ELF is unchanged
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = header(tar::EntryType::Regular, hello.len() as u64);
+    h.set_mode(0o755);
+    b.append_data(&mut h, "usr/local/bin/hello", &hello[..]).unwrap();
+    let plain = b.into_inner().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for (name, blob) in [("gzip", gzip(&plain)), ("plain", plain.clone())] {
+        let dir = t.path().join(name);
+        write_dir(&dir, &oci_layout(&[("linux/amd64", vec![(blob, plain.clone())])]));
+        for verify in [false, true] {
+            let o = Options { lang_packages: true, verify_layers: verify, ..opts() };
+            let img = image::open(&dir, &o).unwrap();
+            let found = kguard_vuln::lang::installed::find_in(&img.files, None).unwrap();
+            let got: Vec<String> = found
+                .targets
+                .iter()
+                .flat_map(|t| t.packages.iter().map(move |p| format!("{} {}@{}", t.path, p.name, p.version)))
+                .collect();
+            assert!(got.contains(&"usr/local/bin/hello example.com/hello@v1.2.3".to_owned()), "{name}: {got:?}");
+            seen.push(got);
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+}
