@@ -1,5 +1,6 @@
-//! Fuzzes the vulnerability scanner's parsers (`kguard_vuln`): dpkg status stanzas, apk
-//! `installed`, rpm header blobs, OSV records and their range evaluation, and every version
+//! Fuzzes the vulnerability scanner's parsers (`kguard_vuln`): dpkg status stanzas, `info/*.list`
+//! files and copyright files, apk `installed` (and its `L:` licenses), rpm header blobs (with
+//! their file lists), OSV records and their range evaluation, and every version
 //! scheme (dpkg, apk, rpm, PEP 440 versions and specifiers, npm versions, ranges, inc, truncate,
 //! gtr/ltr and intersects). Any panic or hang is a bug.
 #![no_main]
@@ -12,6 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = kguard_vuln::pkgdb::parse_dpkg_status(text);
     let _ = kguard_vuln::pkgdb::parse_apk_installed(text);
+    let _ = kguard_vuln::pkgdb::copyright_licenses(text);
+    let _ = kguard_vuln::license::lax_split(text);
+    let asked: std::collections::HashSet<String> =
+        text.lines().take(8).map(|l| l.trim_start_matches('/').to_owned()).collect();
+    let _ = kguard_vuln::pkgdb::dpkg_list_system(text, &asked);
     if let Ok(r) = serde_json::from_str::<kguard_vuln::osv::Record>(text) {
         let mut db = kguard_vuln::osv::Db::default();
         let probes: Vec<(String, String)> =

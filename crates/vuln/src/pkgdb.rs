@@ -461,8 +461,9 @@ pub fn copyright_licenses(text: &str) -> Vec<String> {
         regex::Regex::new(r"/?usr/share/common-licenses/([0-9A-Za-z_.+-]+[0-9A-Za-z+])").ok()
     });
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut add = |l: String| {
-        if !out.contains(&l) {
+        if seen.insert(l.clone()) {
             out.push(l);
         }
     };
@@ -510,18 +511,33 @@ pub fn copyright_licenses(text: &str) -> Vec<String> {
 #[must_use]
 pub fn dpkg_list_system(text: &str, candidates: &HashSet<String>) -> HashSet<String> {
     let lines = || text.lines().filter(|l| *l != "/.");
-    let listed: Vec<&str> =
+    let mut listed: Vec<&str> =
         lines().filter(|l| !l.is_empty() && candidates.contains(l.trim_start_matches('/'))).collect();
-    let mut out = HashSet::new();
-    for p in listed {
-        // The line after `p` in sorted order.
-        let next = lines().filter(|l| *l > p).min();
-        if !next.is_some_and(|n| n.strip_prefix(p).is_some_and(|r| r.starts_with('/'))) {
-            out.insert(p.trim_start_matches('/').to_owned());
+    listed.sort_unstable();
+    // A line listed twice is followed by itself in sorted order, so it is kept.
+    let twice: HashSet<&str> =
+        listed.windows(2).filter(|w| w.first() == w.get(1)).filter_map(|w| w.first().copied()).collect();
+    listed.dedup();
+    // The next line after each listed one in sorted order: of the lines past a listed line,
+    // only those up to the next listed line (itself a line) can be the least.
+    let mut next: Vec<Option<&str>> = vec![None; listed.len()];
+    for l in lines() {
+        let below = listed.partition_point(|p| *p < l);
+        if let Some(slot) = below.checked_sub(1).and_then(|i| next.get_mut(i))
+            && slot.is_none_or(|n| l < n)
+        {
+            *slot = Some(l);
         }
     }
-    out.retain(|p| !p.is_empty());
-    out
+    listed
+        .iter()
+        .zip(next)
+        .filter(|(p, n)| {
+            twice.contains(**p) || !n.is_some_and(|n| n.strip_prefix(**p).is_some_and(|r| r.starts_with('/')))
+        })
+        .map(|(p, _)| p.trim_start_matches('/').to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// The OS packages of a file tree (see [`installed`]), and which of `candidates` (relative
@@ -675,6 +691,11 @@ mod tests {
         let ask: HashSet<String> = ["a/tar".to_owned()].into();
         assert_eq!(dpkg_list_system("/a/tar/y\n/a/tar-x\n/a/tar\n", &ask).len(), 1);
         assert!(dpkg_list_system("/a/tar/y\n/a/tar\n", &ask).is_empty());
+        // Listed twice, it is followed by itself.
+        assert_eq!(dpkg_list_system("/a/tar/y\n/a/tar\n/a/tar\n", &ask).len(), 1);
+        // Many listed lines take one pass, not one per line.
+        let many: String = (0..200_000).map(|i| format!("/a/tar/{i}\n/a/tar\n")).collect();
+        assert_eq!(dpkg_list_system(&many, &ask).len(), 1);
     }
 
     #[test]
