@@ -577,6 +577,9 @@ fn index_tar(file: &mut File, shown: &str) -> Result<BTreeMap<String, TarEntry>,
     let mut ar = tar::Archive::new(file);
     for entry in ar.entries_with_seek().map_err(bad)? {
         let entry = entry.map_err(bad)?;
+        if entry.header().entry_type().is_gnu_sparse() {
+            continue; // stored in pieces: not a blob that can be read at one offset
+        }
         // Entries are skipped by seeking, so a cut archive shows only here.
         if entry.raw_file_position().checked_add(entry.size()).is_none_or(|end| end > len) {
             return Err(bad(io::Error::new(
@@ -957,7 +960,9 @@ fn read_entries<R: Read>(
 ) -> io::Result<()> {
     for entry in entries {
         let mut e = entry?;
+        // (A sparse entry's size is that of the file it expands to, not of what is stored.)
         if let Some(layer) = seekable
+            && !e.header().entry_type().is_gnu_sparse()
             && e.raw_file_position().checked_add(e.size()).is_none_or(|end| end > layer.len)
         {
             return Err(io::Error::new(
@@ -1001,11 +1006,12 @@ fn read_entries<R: Read>(
             let archive = installed::is_analyzed_archive(&path);
             let exec = e.header().mode().is_ok_and(|m| m & 0o111 != 0);
             if archive || exec {
+                // A sparse entry's stored bytes are not the file: it is read through the tar.
                 let node = match seekable {
-                    Some(layer) => {
+                    Some(layer) if !e.header().entry_type().is_gnu_sparse() => {
                         analyze_at(&layer.sub(e.raw_file_position(), e.size()), &path, archive, what, warnings)?
                     }
-                    None => analyze_entry(&mut e, &path, archive, what, warnings)?,
+                    _ => analyze_entry(&mut e, &path, archive, what, warnings)?,
                 };
                 if let Some(node) = node {
                     new.insert(path, node);
