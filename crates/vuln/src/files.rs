@@ -68,21 +68,57 @@ impl Dir<'_> {
         }
         Some(p)
     }
+
+    /// Opens the regular file at `rel` when no symlink is on the way to it (nor is it one):
+    /// with its length, or `None` (absent, a symlink on the way, not a regular file). On Linux
+    /// one `openat2(RESOLVE_NO_SYMLINKS)` has the kernel check the whole path; elsewhere, or
+    /// where it finds a symlink (perhaps in the root's own path) or is refused, each directory
+    /// below the root is checked first.
+    fn open_file(&self, rel: &str) -> std::io::Result<Option<(std::fs::File, u64)>> {
+        #[cfg(target_os = "linux")]
+        if let Some(found) = self.open_beneath(rel)? {
+            return Ok(found);
+        }
+        let Some(path) = self.inside(rel) else { return Ok(None) };
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some((std::fs::File::open(&path)?, m.len()))),
+            Ok(_) => Ok(None),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Dir::open_file`] by `openat2`; `Ok(None)` when that cannot decide (the kernel does not
+    /// offer it, or a symlink is on the way, which may be in the root's own path): then the
+    /// caller checks the directories itself.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(&self, rel: &str) -> std::io::Result<Option<Option<(std::fs::File, u64)>>> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        use rustix::io::Errno;
+        let path = self.join(rel);
+        if path.as_os_str() == self.0.as_os_str() {
+            return Ok(Some(None));
+        }
+        // Non-blocking, so that a FIFO at the path cannot stall the open; nothing but a
+        // regular file is read.
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        match rustix::fs::openat2(rustix::fs::CWD, &path, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => {
+                let f = std::fs::File::from(fd);
+                let m = f.metadata()?;
+                Ok(Some(m.is_file().then_some((f, m.len()))))
+            }
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(Some(None)),
+            Err(Errno::LOOP | Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::XDEV) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 impl Files for Dir<'_> {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, PkgDbError> {
-        let Some(path) = self.inside(rel) else { return Ok(None) };
-        let io = |e| PkgDbError::Io(path.display().to_string(), e);
-        let len = match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return Ok(None),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(io(e)),
-        };
-        let f = std::fs::File::open(&path).map_err(io)?;
+        let io = |e| PkgDbError::Io(self.join(rel).display().to_string(), e);
+        let Some((f, len)) = self.open_file(rel).map_err(io)? else { return Ok(None) };
         // Sized once: growing by doubling would copy and fault in fresh pages for large files.
         let mut buf = Vec::with_capacity(usize::try_from(len.min(crate::pkgdb::MAX_DB)).unwrap_or(0) + 1);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::pkgdb::MAX_DB), &mut buf).map_err(io)?;
@@ -153,26 +189,22 @@ impl Files for Dir<'_> {
     }
 
     fn analyze(&self, rel: &str) -> Result<Option<Analyzed>, PkgDbError> {
-        let Some(path) = self.inside(rel) else { return Ok(None) };
-        let io = |e| PkgDbError::Io(path.display().to_string(), e);
-        let Ok(m) = std::fs::symlink_metadata(&path) else { return Ok(None) };
-        if !m.is_file() {
-            return Ok(None);
-        }
+        let io = |e| PkgDbError::Io(self.join(rel).display().to_string(), e);
+        let Some((mut f, len)) = self.open_file(rel).map_err(io)? else { return Ok(None) };
         let archive = crate::lang::installed::is_analyzed_archive(rel);
-        let mut f = std::fs::File::open(&path).map_err(io)?;
         // Look at the first bytes before reading a whole executable.
         let mut head = Vec::with_capacity(4);
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, 4), &mut head).map_err(io)?;
         if !archive && !crate::lang::rustbinary::is_binary_format(&head) {
             return Ok(None);
         }
-        if m.len() > crate::pkgdb::MAX_DB {
+        if len > crate::pkgdb::MAX_DB {
             return Ok(Some(Analyzed::Failed(format!("larger than {} bytes; not read", crate::pkgdb::MAX_DB))));
         }
         if !archive {
             // An executable: only its headers and the sections that hold packages are read.
-            return Ok(crate::lang::installed::analyze_executable(&object::ReadCache::new(f)));
+            let data = crate::image::Window::new(std::sync::Arc::new(f), 0, len);
+            return Ok(crate::lang::installed::analyze_executable(&object::ReadCache::new(data)));
         }
         let mut buf = head;
         std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::pkgdb::MAX_DB), &mut buf).map_err(io)?;

@@ -405,7 +405,7 @@ impl ReadAt for Vec<u8> {
 /// can be walked by seeking past the entries a scan does not need, and an executable parsed
 /// by reading only its headers and sections.
 #[derive(Clone)]
-struct Window {
+pub(crate) struct Window {
     src: Arc<dyn ReadAt>,
     start: u64,
     len: u64,
@@ -413,7 +413,7 @@ struct Window {
 }
 
 impl Window {
-    fn new(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Self {
+    pub(crate) fn new(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Self {
         Self { src, start, len, pos: 0 }
     }
 

@@ -68,3 +68,30 @@ fn symlinked_databases_are_not_followed() {
     std::os::unix::fs::symlink("/etc/os-release", t.path().join("etc")).ok();
     assert!(kguard_vuln::pkgdb::installed(t.path()).unwrap().is_empty());
 }
+
+/// Nothing is read through a symlinked directory (it may point out of the root), and a FIFO
+/// where a database should be is not opened for reading (it would block).
+#[test]
+fn symlinked_directories_and_fifos_are_not_read() {
+    let outside = kguard_testkit::TempDir::new("vuln-outside");
+    std::fs::create_dir_all(outside.path().join("lib/dpkg")).unwrap();
+    std::fs::write(
+        outside.path().join("lib/dpkg/status"),
+        "Package: outside\nStatus: install ok installed\nVersion: 1\n\n",
+    )
+    .unwrap();
+    let t = kguard_testkit::TempDir::new("vuln-symlinked-dir");
+    std::os::unix::fs::symlink(outside.path(), t.path().join("var")).unwrap();
+    assert!(kguard_vuln::pkgdb::installed(t.path()).unwrap().is_empty());
+    // The same file reached without a link is read.
+    let real = kguard_testkit::TempDir::new("vuln-real-dir");
+    std::fs::create_dir_all(real.path().join("var/lib/dpkg")).unwrap();
+    std::fs::copy(outside.path().join("lib/dpkg/status"), real.path().join("var/lib/dpkg/status")).unwrap();
+    assert_eq!(kguard_vuln::pkgdb::installed(real.path()).unwrap()[0].name, "outside");
+
+    let fifo = kguard_testkit::TempDir::new("vuln-fifo");
+    std::fs::create_dir_all(fifo.path().join("var/lib/dpkg")).unwrap();
+    let st = std::process::Command::new("mkfifo").arg(fifo.path().join("var/lib/dpkg/status")).status().unwrap();
+    assert!(st.success());
+    assert!(kguard_vuln::pkgdb::installed(fifo.path()).unwrap().is_empty());
+}
