@@ -172,3 +172,32 @@ pub fn http_receiver(codes: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<Re
     });
     (url, handle)
 }
+
+/// The bytes of `path` in the layers of the `docker save` archive `archive` (the first layer
+/// that holds it), for tests that build other inputs from a fixture image's files.
+///
+/// # Panics
+/// When the archive cannot be read or holds no such file.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn image_file(archive: &std::path::Path, path: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut outer = tar::Archive::new(std::fs::File::open(archive).expect("open the image archive"));
+    for e in outer.entries().expect("read the image archive") {
+        let mut e = e.expect("read an archive entry");
+        if !e.path().expect("an entry name").to_string_lossy().ends_with("layer.tar") {
+            continue;
+        }
+        let mut layer = Vec::new();
+        e.read_to_end(&mut layer).expect("read a layer");
+        for f in tar::Archive::new(&layer[..]).entries().expect("read a layer's entries") {
+            let mut f = f.expect("read a layer entry");
+            if f.path().expect("an entry name").to_string_lossy().trim_start_matches("./") == path {
+                let mut b = Vec::new();
+                f.read_to_end(&mut b).expect("read the file");
+                return b;
+            }
+        }
+    }
+    panic!("{path} is not in {}", archive.display());
+}

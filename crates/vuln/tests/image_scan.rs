@@ -461,26 +461,7 @@ fn rpm_sqlite_database_in_a_layer() {
 
 /// The bytes of `path` in the layers of the fixture `lang-image.tar`.
 fn lang_image_file(path: &str) -> Vec<u8> {
-    use std::io::Read as _;
-    let archive = kguard_testkit::repo_root().join("tests/fixtures/vuln/lang-image.tar");
-    let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
-    for e in outer.entries().unwrap() {
-        let mut e = e.unwrap();
-        if !e.path().unwrap().to_string_lossy().ends_with("layer.tar") {
-            continue;
-        }
-        let mut layer = Vec::new();
-        e.read_to_end(&mut layer).unwrap();
-        for f in tar::Archive::new(&layer[..]).entries().unwrap() {
-            let mut f = f.unwrap();
-            if f.path().unwrap().to_string_lossy().trim_start_matches("./") == path {
-                let mut b = Vec::new();
-                f.read_to_end(&mut b).unwrap();
-                return b;
-            }
-        }
-    }
-    panic!("{path} not in lang-image.tar");
+    kguard_testkit::image_file(&kguard_testkit::repo_root().join("tests/fixtures/vuln/lang-image.tar"), path)
 }
 
 /// A Go binary larger than what a stream keeps in memory (a compressed layer: analyzed from a
