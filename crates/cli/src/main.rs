@@ -4,6 +4,8 @@
 
 // mimalloc: webhook serving and parallel scans allocate from many threads; glibc's arenas
 // contend (measured: `kguard serve` 6.1k → 8.9k AdmissionReviews/s, see crates/scan/benches/README.md).
+// Built with `no_thp`: its arenas are not advised onto transparent huge pages, which cost every
+// run about 8 MiB of resident memory for nothing measurable (bench/README.md, vuln-image.sh).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
