@@ -189,6 +189,9 @@ pub fn parse_rpm_header(blob: &[u8]) -> Result<InstalledPackage, String> {
     parse_rpm(blob).map(|(p, _)| p)
 }
 
+/// Most entries of one rpm header's file lists read (real packages have tens of thousands).
+const MAX_RPM_FILES: usize = 1 << 20;
+
 /// Vendors whose packages' files Trivy counts as the OS's (its `osVendors`, by prefix).
 const RPM_OS_VENDORS: [&str; 13] = [
     "Amazon Linux",
@@ -234,8 +237,12 @@ fn parse_rpm(blob: &[u8]) -> Result<(InstalledPackage, Vec<String>), String> {
             let end = s.iter().position(|&b| b == 0)?;
             Some(String::from_utf8_lossy(s.get(..end)?).into_owned())
         };
-        // `n` NUL-terminated strings from `off`; none when the data ends first.
+        // `n` NUL-terminated strings from `off`; none when the data ends first, or when `n` is
+        // past any real package's file count (empty strings would cost 24 bytes per input byte).
         let strings = || -> Vec<String> {
+            if n > MAX_RPM_FILES {
+                return Vec::new();
+            }
             let mut out = Vec::new();
             let mut rest = data.get(off..).unwrap_or_default();
             for _ in 0..n {
@@ -256,7 +263,7 @@ fn parse_rpm(blob: &[u8]) -> Result<(InstalledPackage, Vec<String>), String> {
             (1003, 4) => {
                 epoch = data.get(off..off + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
             }
-            (1116, 4) => {
+            (1116, 4) if n <= MAX_RPM_FILES => {
                 dirindexes = data
                     .get(off..off.saturating_add(n.saturating_mul(4)))
                     .map(|b| {
